@@ -1,0 +1,62 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# ownbuf - run-time ownership checking for kernel buffers.
+#
+#   make                 build the modules (against KDIR) and the tools
+#   make check           the test command: builds kernels, boots them in QEMU,
+#                        runs KUnit, the selftests and the static checks
+#   make sparse          sparse (C=2) on the module sources
+#   make style           checkpatch.pl --strict on every source file
+#   make demo            boot Debian's stock 6.12 in QEMU and run "ownbuf demo"
+#   make vm              an interactive guest shell with ownbuf loaded
+#   make bench           benchmarks in a stock 6.12 guest
+#
+# KDIR defaults to the running kernel's build tree.
+
+KDIR ?= /lib/modules/$(shell uname -r)/build
+TOP := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
+
+CC ?= gcc
+USER_CFLAGS := -O2 -g -Wall -Wextra -Werror -I$(TOP)/include/uapi
+
+.PHONY: all modules tools clean check sparse style demo vm bench help
+
+all: modules tools
+
+modules:
+	@if [ ! -d "$(KDIR)" ]; then \
+		echo "No kernel build tree at $(KDIR): install this kernel's headers, pass KDIR=/path/to/kernel/build, or run 'make check' to build and test in QEMU guests."; \
+		exit 1; \
+	fi
+	$(MAKE) -C $(KDIR) M=$(TOP) W=1 modules
+
+tools: tools/ownbuf
+
+tools/ownbuf: tools/ownbuf.c include/uapi/linux/ownbuf.h
+	$(CC) $(USER_CFLAGS) -o $@ $<
+
+check:
+	$(TOP)/scripts/check.sh
+
+sparse:
+	$(TOP)/scripts/check.sh --only sparse
+
+style:
+	$(TOP)/scripts/check.sh --only style
+
+demo:
+	$(TOP)/scripts/demo.sh
+
+vm:
+	$(TOP)/scripts/demo.sh --shell
+
+bench:
+	$(TOP)/scripts/bench.sh
+
+clean:
+	@if [ -d "$(KDIR)" ]; then $(MAKE) -C $(KDIR) M=$(TOP) clean; fi
+	rm -f tools/ownbuf
+	rm -rf $(TOP)/build
+
+help:
+	@sed -n '3,14p' $(TOP)/Makefile | sed 's/^# \{0,1\}//'

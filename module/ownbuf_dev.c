@@ -1,0 +1,738 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * /dev/ownbuf: the userspace face of the ownbuf engine.
+ *
+ * Every open() of /dev/ownbuf creates a buffer owned by that open file.
+ * Borrows are new files of their own, one inode each, so that returning a
+ * borrow can zap exactly its mappings.  This file holds no ownership logic:
+ * it translates files, file descriptors and user memory into engine calls.
+ */
+
+#include <linux/atomic.h>
+#include <linux/device.h>
+#include <linux/file.h>
+#include <linux/fs.h>
+#include <linux/miscdevice.h>
+#include <linux/mm.h>
+#include <linux/module.h>
+#include <linux/mount.h>
+#include <linux/mutex.h>
+#include <linux/overflow.h>
+#include <linux/poll.h>
+#include <linux/pseudo_fs.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+#include <linux/uio.h>
+#include <linux/wait_bit.h>
+
+#include "ownbuf_compat.h"
+#include "ownbuf_internal.h"
+
+#define OWNBUF_FS_MAGIC		0x6f776e62	/* "ownb" */
+
+/**
+ * struct ownbuf_file - an open ownbuf file: the owner or a borrow
+ * @obj: observer reference on the engine's object, for its wait queue;
+ *	NULL until the file is set up.
+ * @id: the buffer's id, for INFO in any state.
+ * @role: OWNBUF_ROLE_*; never changes.
+ * @h: (owner) the handle; poisoned by the engine on DROP and MOVE, which is
+ *	also where the file's state comes from.
+ * @lock: (owner) serialises DROP and MOVE on this file, so that a second
+ *	DROP sees the first one's poison and counts a double_free.
+ * @ref: (borrow) the borrow token; its state is the file's state.
+ * @mapping: (borrow) the address space of this file's own inode.
+ * @faults: (borrow) mmap faults in flight.
+ * @unmapped: (borrow) set once the borrow ends; faults then give SIGBUS.
+ */
+struct ownbuf_file {
+	struct ownbuf *obj;
+	u64 id;
+	u32 role;
+	union {
+		struct {
+			struct ownbuf_handle h;
+			struct mutex lock;
+		};
+		struct {
+			struct ownbuf_ref ref;
+			struct address_space *mapping;
+			atomic_t faults;
+			bool unmapped;
+		};
+	};
+};
+
+static unsigned long ownbuf_default_size = 4096;
+static ushort ownbuf_dev_mode = 0600;
+static struct vfsmount *ownbuf_mnt;
+
+static int ownbuf_param_set_default_size(const char *val,
+					 const struct kernel_param *kp)
+{
+	unsigned long v;
+	int ret;
+
+	ret = kstrtoul(val, 0, &v);
+	if (ret)
+		return ret;
+	if (!v)
+		return -EINVAL;
+	WRITE_ONCE(ownbuf_default_size, v);
+	return 0;
+}
+
+static const struct kernel_param_ops ownbuf_default_size_ops = {
+	.set = ownbuf_param_set_default_size,
+	.get = param_get_ulong,
+};
+module_param_cb(default_size, &ownbuf_default_size_ops, &ownbuf_default_size,
+		0644);
+MODULE_PARM_DESC(default_size, "Size of the buffer open() creates (default 4096)");
+module_param_named(dev_mode, ownbuf_dev_mode, ushort, 0444);
+MODULE_PARM_DESC(dev_mode, "Mode of /dev/ownbuf (default 0600)");
+
+static bool ownbuf_is_owner(const struct ownbuf_file *f)
+{
+	return f->role == OWNBUF_ROLE_OWNER;
+}
+
+static int ownbuf_file_state(struct ownbuf_file *f)
+{
+	if (ownbuf_is_owner(f))
+		return ownbuf_handle_state(&f->h);
+	return ownbuf_ref_state(&f->ref) ?: OWNBUF_STATE_RELEASED;
+}
+
+/* Refuse (and count) any use of a file that is not LIVE. */
+static int ownbuf_file_check(struct ownbuf_file *f, enum ownbuf_op op)
+{
+	if (ownbuf_is_owner(f))
+		return ownbuf_handle_check(&f->h, op, OWNBUF_IP_USER);
+	return ownbuf_ref_check(&f->ref, op, OWNBUF_IP_USER);
+}
+
+static int ownbuf_file_peek(struct ownbuf_file *f, struct ownbuf_stat *st)
+{
+	if (ownbuf_is_owner(f))
+		return ownbuf_peek(&f->h, NULL, st);
+	return ownbuf_peek(NULL, &f->ref, st);
+}
+
+static int ownbuf_null_user(struct ownbuf_file *f)
+{
+	ownbuf_report(OWNBUF_NULL_DEREF, f->id, OWNBUF_IP_USER,
+		      "NULL user pointer");
+	return -EFAULT;
+}
+
+static bool ownbuf_iter_has_null(const struct iov_iter *it)
+{
+	const struct iovec *iov;
+	unsigned long i;
+
+	if (iter_is_ubuf(it))
+		return !it->ubuf;
+	if (!iter_is_iovec(it))
+		return false;
+	iov = ownbuf_iter_iov(it);
+	for (i = 0; i < it->nr_segs; i++)
+		if (!iov[i].iov_base && iov[i].iov_len)
+			return true;
+	return false;
+}
+
+static ssize_t ownbuf_rw_iter(struct kiocb *iocb, struct iov_iter *it,
+			      unsigned int flags)
+{
+	struct ownbuf_file *f = iocb->ki_filp->private_data;
+	bool owner = ownbuf_is_owner(f);
+	ssize_t ret;
+
+	ret = ownbuf_file_check(f, OWNBUF_OP_USE);
+	if (ret || !iov_iter_count(it))
+		return ret;
+	if (ownbuf_iter_has_null(it))
+		return ownbuf_null_user(f);
+	ret = ownbuf_rw(owner ? &f->h : NULL, owner ? NULL : &f->ref,
+			iocb->ki_pos, it, flags | OWNBUF_RW_FILE,
+			OWNBUF_IP_USER);
+	if (ret > 0)
+		iocb->ki_pos += ret;
+	return ret;
+}
+
+static ssize_t ownbuf_read_iter(struct kiocb *iocb, struct iov_iter *to)
+{
+	return ownbuf_rw_iter(iocb, to, 0);
+}
+
+static ssize_t ownbuf_write_iter(struct kiocb *iocb, struct iov_iter *from)
+{
+	return ownbuf_rw_iter(iocb, from, OWNBUF_RW_WRITE);
+}
+
+static loff_t ownbuf_llseek(struct file *file, loff_t off, int whence)
+{
+	struct ownbuf_file *f = file->private_data;
+	struct ownbuf_stat st;
+	loff_t base, pos;
+	int ret;
+
+	ret = ownbuf_file_check(f, OWNBUF_OP_USE);
+	if (ret)
+		return ret;
+	if (ownbuf_file_peek(f, &st))
+		return ownbuf_file_check(f, OWNBUF_OP_USE) ?: -ESTALE;
+	switch (whence) {
+	case SEEK_SET:
+		base = 0;
+		break;
+	case SEEK_CUR:
+		base = file->f_pos;
+		break;
+	case SEEK_END:
+		base = st.size;
+		break;
+	default:
+		return -EINVAL;
+	}
+	if (check_add_overflow(base, off, &pos) || pos < 0 || pos > st.size) {
+		ownbuf_report(OWNBUF_OUT_OF_BOUNDS, f->id, OWNBUF_IP_USER,
+			      "seek outside [0, size]");
+		return -EINVAL;
+	}
+	return vfs_setpos(file, pos, st.size);
+}
+
+static __poll_t ownbuf_poll(struct file *file, poll_table *pt)
+{
+	struct ownbuf_file *f = file->private_data;
+	bool owner = ownbuf_is_owner(f);
+	unsigned int mask;
+	__poll_t events = 0;
+
+	if (ownbuf_file_state(f) != OWNBUF_STATE_LIVE)
+		return EPOLLERR | EPOLLHUP;
+	poll_wait(file, ownbuf_waitqueue(f->obj), pt);
+	/* Pairs with the barrier before waitqueue_active() in the engine. */
+	smp_mb();
+	mask = ownbuf_access_mask(owner ? &f->h : NULL,
+				  owner ? NULL : &f->ref);
+	if (ownbuf_file_state(f) != OWNBUF_STATE_LIVE)
+		return EPOLLERR | EPOLLHUP;
+	if (mask & OWNBUF_CAN_READ)
+		events |= EPOLLIN | EPOLLRDNORM;
+	if ((mask & OWNBUF_CAN_WRITE) && f->role != OWNBUF_ROLE_SHARED)
+		events |= EPOLLOUT | EPOLLWRNORM;
+	return events;
+}
+
+static vm_fault_t ownbuf_vm_fault(struct vm_fault *vmf)
+{
+	struct ownbuf_file *f = vmf->vma->vm_file->private_data;
+	vm_fault_t ret = VM_FAULT_SIGBUS;
+	unsigned long pfn;
+
+	atomic_inc(&f->faults);
+	/* Pairs with smp_mb() in ownbuf_borrow_revoke(). */
+	smp_mb__after_atomic();
+	if (!READ_ONCE(f->unmapped)) {
+		pfn = ownbuf_ref_pfn(&f->ref, vmf->pgoff);
+		if (pfn)
+			ret = vmf_insert_pfn(vmf->vma, vmf->address, pfn);
+	}
+	if (atomic_dec_and_test(&f->faults))
+		wake_up_var(&f->faults);
+	return ret;
+}
+
+static const struct vm_operations_struct ownbuf_vm_ops = {
+	.fault = ownbuf_vm_fault,
+};
+
+/*
+ * The borrow ends (RELEASE, close, or the owner went away): no fault may
+ * map its pages from now on, and the ones mapped are zapped, before the
+ * engine lets anybody else have the memory.
+ */
+static void ownbuf_borrow_revoke(struct ownbuf_ref *ref)
+{
+	struct ownbuf_file *f = container_of(ref, struct ownbuf_file, ref);
+
+	WRITE_ONCE(f->unmapped, true);
+	smp_mb();
+	wait_var_event(&f->faults, !atomic_read(&f->faults));
+	unmap_mapping_range(f->mapping, 0, 0, 1);
+}
+
+static const struct ownbuf_ref_ops ownbuf_file_ref_ops = {
+	.revoke = ownbuf_borrow_revoke,
+};
+
+static int ownbuf_mmap(struct file *file, struct vm_area_struct *vma)
+{
+	struct ownbuf_file *f = file->private_data;
+	vm_flags_t flags = VM_IO | VM_PFNMAP | VM_DONTEXPAND | VM_DONTDUMP;
+	struct ownbuf_stat st;
+	unsigned long pages;
+	int ret;
+
+	if (ownbuf_is_owner(f))
+		return -EPERM;
+	ret = ownbuf_file_check(f, OWNBUF_OP_USE);
+	if (ret)
+		return ret;
+	if (!(vma->vm_flags & VM_SHARED))
+		return -EINVAL;
+	if (ownbuf_file_peek(f, &st))
+		return ownbuf_file_check(f, OWNBUF_OP_USE) ?: -ESTALE;
+	pages = PAGE_ALIGN(st.size) >> PAGE_SHIFT;
+	if (vma->vm_pgoff >= pages || vma_pages(vma) > pages - vma->vm_pgoff) {
+		ownbuf_report(OWNBUF_OUT_OF_BOUNDS, f->id, OWNBUF_IP_USER,
+			      "mapping outside [0, PAGE_ALIGN(size))");
+		return -EINVAL;
+	}
+	/*
+	 * VM_IO keeps get_user_pages() off the pages (no pin can outlive a
+	 * revocation) and makes MADV_DOFORK fail; a mut mapping is not
+	 * inherited, so a child cannot keep writing after the parent's
+	 * borrow is returned.
+	 */
+	if (f->role == OWNBUF_ROLE_MUT)
+		flags |= VM_DONTCOPY;
+	ownbuf_vm_flags_set(vma, flags);
+	vma->vm_ops = &ownbuf_vm_ops;
+	return 0;
+}
+
+static struct ownbuf_file *ownbuf_file_alloc(u32 role)
+{
+	struct ownbuf_file *f;
+
+	f = kzalloc(sizeof(*f), GFP_KERNEL_ACCOUNT);
+	if (!f)
+		return NULL;
+	f->role = role;
+	if (role == OWNBUF_ROLE_OWNER)
+		mutex_init(&f->lock);
+	return f;
+}
+
+static void ownbuf_file_free(struct ownbuf_file *f)
+{
+	if (f->obj)
+		ownbuf_put(f->obj);
+	kfree(f);
+}
+
+static const struct file_operations ownbuf_fops;
+
+/*
+ * A new file for a borrow or a moved owner, on its own inode.  On success
+ * the file owns @f (freed by ->release); on failure the caller still does.
+ */
+static struct file *ownbuf_file_create(struct ownbuf_file *f, int flags,
+				       const char *name)
+{
+	struct inode *inode;
+	struct file *file;
+
+	inode = alloc_anon_inode(ownbuf_mnt->mnt_sb);
+	if (IS_ERR(inode))
+		return ERR_CAST(inode);
+	/* Reopening through /proc/<pid>/fd must not create a second owner. */
+	inode->i_fop = &ownbuf_fops;
+	/* Pinned by the file; we run inside one of our own files' ioctls. */
+	__module_get(THIS_MODULE);
+	file = alloc_file_pseudo(inode, ownbuf_mnt, name, flags, &ownbuf_fops);
+	if (IS_ERR(file)) {
+		module_put(THIS_MODULE);
+		iput(inode);
+		return file;
+	}
+	file->f_mode |= FMODE_LSEEK | FMODE_PREAD | FMODE_PWRITE;
+	file->private_data = f;
+	if (f->role != OWNBUF_ROLE_OWNER)
+		f->mapping = inode->i_mapping;
+	return file;
+}
+
+static long ownbuf_ioctl_borrow(struct ownbuf_file *f,
+				struct ownbuf_borrow __user *uarg)
+{
+	struct ownbuf_borrow arg;
+	struct ownbuf_file *bf;
+	unsigned int kind, flags;
+	struct file *file;
+	int fd, ret;
+
+	ret = ownbuf_file_check(f, OWNBUF_OP_USE);
+	if (ret)
+		return ret;
+	if (!uarg)
+		return ownbuf_null_user(f);
+	if (copy_from_user(&arg, uarg, sizeof(arg)))
+		return -EFAULT;
+	kind = arg.flags & (OWNBUF_BORROW_SHARED | OWNBUF_BORROW_MUT);
+	if ((arg.flags & ~OWNBUF_BORROW_VALID_FLAGS) ||
+	    (kind != OWNBUF_BORROW_SHARED && kind != OWNBUF_BORROW_MUT))
+		return -EINVAL;
+
+	fd = get_unused_fd_flags(arg.flags & OWNBUF_BORROW_CLOEXEC ?
+				 O_CLOEXEC : 0);
+	if (fd < 0)
+		return fd;
+	bf = ownbuf_file_alloc(kind == OWNBUF_BORROW_MUT ? OWNBUF_ROLE_MUT :
+							   OWNBUF_ROLE_SHARED);
+	if (!bf) {
+		ret = -ENOMEM;
+		goto err_put_fd;
+	}
+	bf->id = f->id;
+	file = ownbuf_file_create(bf, kind == OWNBUF_BORROW_MUT ? O_RDWR :
+								  O_RDONLY,
+				  kind == OWNBUF_BORROW_MUT ? "mut" : "shared");
+	if (IS_ERR(file)) {
+		ownbuf_file_free(bf);
+		ret = PTR_ERR(file);
+		goto err_put_fd;
+	}
+
+	flags = kind == OWNBUF_BORROW_MUT ? OWNBUF_MUT : OWNBUF_SHARED;
+	if (arg.flags & OWNBUF_BORROW_WAIT)
+		flags |= OWNBUF_WAIT;
+	ret = __ownbuf_borrow(&f->h, flags, &ownbuf_file_ref_ops, &bf->ref,
+			      OWNBUF_IP_USER);
+	if (ret)
+		goto err_put_file;
+	bf->obj = ownbuf_get(NULL, &bf->ref);
+
+	arg.fd = fd;
+	if (copy_to_user(uarg, &arg, sizeof(arg))) {
+		ret = -EFAULT;
+		goto err_put_file;
+	}
+	/* Ownership of the borrow is held by the file from here. */
+	fd_install(fd, file);
+	return 0;
+
+err_put_file:
+	fput(file);
+err_put_fd:
+	put_unused_fd(fd);
+	return ret;
+}
+
+static long ownbuf_ioctl_move(struct ownbuf_file *f, struct file *from,
+			      struct ownbuf_move __user *uarg)
+{
+	struct ownbuf_move arg;
+	struct ownbuf_file *nf;
+	struct file *file;
+	int fd, ret;
+
+	ret = ownbuf_file_check(f, OWNBUF_OP_USE);
+	if (ret)
+		return ret;
+	if (!uarg)
+		return ownbuf_null_user(f);
+	if (copy_from_user(&arg, uarg, sizeof(arg)))
+		return -EFAULT;
+	if (arg.flags & ~OWNBUF_MOVE_VALID_FLAGS)
+		return -EINVAL;
+
+	fd = get_unused_fd_flags(arg.flags & OWNBUF_MOVE_CLOEXEC ?
+				 O_CLOEXEC : 0);
+	if (fd < 0)
+		return fd;
+	nf = ownbuf_file_alloc(OWNBUF_ROLE_OWNER);
+	if (!nf) {
+		ret = -ENOMEM;
+		goto err_put_fd;
+	}
+	nf->id = f->id;
+	/* The new owner may do what the old one could: same access mode. */
+	file = ownbuf_file_create(nf, from->f_flags & O_ACCMODE, "owner");
+	if (IS_ERR(file)) {
+		ownbuf_file_free(nf);
+		ret = PTR_ERR(file);
+		goto err_put_fd;
+	}
+	arg.fd = fd;
+	if (copy_to_user(uarg, &arg, sizeof(arg))) {
+		ret = -EFAULT;
+		goto err_put_file;
+	}
+
+	mutex_lock(&f->lock);
+	ret = __ownbuf_move(&f->h, &nf->h, OWNBUF_IP_USER);
+	mutex_unlock(&f->lock);
+	if (ret)
+		goto err_put_file;
+	nf->obj = ownbuf_get(&nf->h, NULL);
+	/* Ownership of the buffer is held by the new file from here. */
+	fd_install(fd, file);
+	return 0;
+
+err_put_file:
+	fput(file);
+err_put_fd:
+	put_unused_fd(fd);
+	return ret;
+}
+
+static long ownbuf_ioctl_drop(struct ownbuf_file *f)
+{
+	int ret;
+
+	mutex_lock(&f->lock);
+	ret = __ownbuf_drop(&f->h, OWNBUF_IP_USER);
+	mutex_unlock(&f->lock);
+	return ret;
+}
+
+static long ownbuf_ioctl_release(struct ownbuf_file *f)
+{
+	return __ownbuf_release(&f->ref, OWNBUF_IP_USER);
+}
+
+static long ownbuf_ioctl_resize(struct ownbuf_file *f, u64 __user *uarg)
+{
+	u64 size;
+	int ret;
+
+	ret = ownbuf_file_check(f, OWNBUF_OP_USE);
+	if (ret)
+		return ret;
+	if (!uarg)
+		return ownbuf_null_user(f);
+	if (get_user(size, uarg))
+		return -EFAULT;
+	if (size > SIZE_MAX)
+		return -EFBIG;
+	return __ownbuf_resize(&f->h, size, OWNBUF_IP_USER);
+}
+
+static long ownbuf_ioctl_info(struct ownbuf_file *f,
+			      struct ownbuf_info __user *uarg)
+{
+	struct ownbuf_info info = {
+		.id = f->id,
+		.role = f->role,
+		.state = ownbuf_file_state(f),
+	};
+	struct ownbuf_stat st;
+
+	if (!uarg)
+		return ownbuf_null_user(f);
+	if (info.state == OWNBUF_STATE_LIVE && !ownbuf_file_peek(f, &st)) {
+		info.size = st.size;
+		info.shared_borrows = st.shared_borrows;
+		info.mut_borrows = st.mut_borrows;
+	}
+	if (copy_to_user(uarg, &info, sizeof(info)))
+		return -EFAULT;
+	return 0;
+}
+
+static long ownbuf_ioctl(struct file *file, unsigned int cmd,
+			 unsigned long arg)
+{
+	struct ownbuf_file *f = file->private_data;
+	void __user *argp = (void __user *)arg;
+
+	switch (cmd) {
+	case OWNBUF_IOC_BORROW:
+		if (!ownbuf_is_owner(f))
+			return -EPERM;
+		return ownbuf_ioctl_borrow(f, argp);
+	case OWNBUF_IOC_RELEASE:
+		if (ownbuf_is_owner(f))
+			return -EPERM;
+		return ownbuf_ioctl_release(f);
+	case OWNBUF_IOC_DROP:
+		if (!ownbuf_is_owner(f))
+			return -EPERM;
+		return ownbuf_ioctl_drop(f);
+	case OWNBUF_IOC_MOVE:
+		if (!ownbuf_is_owner(f))
+			return -EPERM;
+		return ownbuf_ioctl_move(f, file, argp);
+	case OWNBUF_IOC_RESIZE:
+		if (!ownbuf_is_owner(f))
+			return -EPERM;
+		return ownbuf_ioctl_resize(f, argp);
+	case OWNBUF_IOC_INFO:
+		return ownbuf_ioctl_info(f, argp);
+	default:
+		return -ENOTTY;
+	}
+}
+
+static int ownbuf_open(struct inode *inode, struct file *file)
+{
+	unsigned long size = READ_ONCE(ownbuf_default_size);
+	struct ownbuf_file *f;
+	struct ownbuf_stat st;
+	int ret;
+
+	/* Only /dev/ownbuf creates buffers; our pseudo inodes never reopen. */
+	if (inode->i_sb == ownbuf_mnt->mnt_sb)
+		return -ENXIO;
+	if (size > READ_ONCE(ownbuf_max_size))
+		return -EINVAL;
+	f = ownbuf_file_alloc(OWNBUF_ROLE_OWNER);
+	if (!f)
+		return -ENOMEM;
+	ret = __ownbuf_create(size, GFP_KERNEL_ACCOUNT, &f->h, OWNBUF_IP_USER);
+	if (ret) {
+		ownbuf_file_free(f);
+		return ret;
+	}
+	/* Nobody else knows the handle yet: both succeed. */
+	f->obj = ownbuf_get(&f->h, NULL);
+	ownbuf_peek(&f->h, NULL, &st);
+	f->id = st.id;
+	file->private_data = f;
+	return 0;
+}
+
+static int ownbuf_file_release(struct inode *inode, struct file *file)
+{
+	struct ownbuf_file *f = file->private_data;
+
+	if (!ownbuf_is_owner(f))
+		ownbuf_ref_discard(&f->ref);
+	else if (ownbuf_handle_state(&f->h) == OWNBUF_STATE_LIVE)
+		/* The owner went away: revoke whatever is still lent out. */
+		__ownbuf_revoke(&f->h, OWNBUF_IP_USER);
+	ownbuf_file_free(f);
+	return 0;
+}
+
+static const struct file_operations ownbuf_fops = {
+	.owner = THIS_MODULE,
+	.open = ownbuf_open,
+	.release = ownbuf_file_release,
+	.read_iter = ownbuf_read_iter,
+	.write_iter = ownbuf_write_iter,
+	.llseek = ownbuf_llseek,
+	.poll = ownbuf_poll,
+	.mmap = ownbuf_mmap,
+	.unlocked_ioctl = ownbuf_ioctl,
+	.compat_ioctl = compat_ptr_ioctl,
+};
+
+/* --- violation counters: /sys/class/misc/ownbuf/violations/<class> --- */
+
+struct ownbuf_counter_attr {
+	struct device_attribute attr;
+	enum ownbuf_violation class;
+};
+
+static ssize_t ownbuf_counter_show(struct device *dev,
+				   struct device_attribute *attr, char *buf)
+{
+	struct ownbuf_counter_attr *ca =
+		container_of(attr, struct ownbuf_counter_attr, attr);
+
+	return sysfs_emit(buf, "%llu\n", ownbuf_violations(ca->class));
+}
+
+#define OWNBUF_COUNTER(_name, _class)					\
+	static struct ownbuf_counter_attr ownbuf_counter_##_name = {	\
+		.attr = __ATTR(_name, 0444, ownbuf_counter_show, NULL),	\
+		.class = _class,					\
+	}
+
+OWNBUF_COUNTER(use_after_free, OWNBUF_USE_AFTER_FREE);
+OWNBUF_COUNTER(double_free, OWNBUF_DOUBLE_FREE);
+OWNBUF_COUNTER(data_race, OWNBUF_DATA_RACE);
+OWNBUF_COUNTER(null_deref, OWNBUF_NULL_DEREF);
+OWNBUF_COUNTER(out_of_bounds, OWNBUF_OUT_OF_BOUNDS);
+OWNBUF_COUNTER(dangling_borrow, OWNBUF_DANGLING_BORROW);
+
+static struct attribute *ownbuf_counter_attrs[] = {
+	&ownbuf_counter_use_after_free.attr.attr,
+	&ownbuf_counter_double_free.attr.attr,
+	&ownbuf_counter_data_race.attr.attr,
+	&ownbuf_counter_null_deref.attr.attr,
+	&ownbuf_counter_out_of_bounds.attr.attr,
+	&ownbuf_counter_dangling_borrow.attr.attr,
+	NULL
+};
+
+static const struct attribute_group ownbuf_counter_group = {
+	.name = "violations",
+	.attrs = ownbuf_counter_attrs,
+};
+
+static const struct attribute_group *ownbuf_groups[] = {
+	&ownbuf_counter_group,
+	NULL
+};
+
+static struct miscdevice ownbuf_misc = {
+	.minor = MISC_DYNAMIC_MINOR,
+	.name = "ownbuf",
+	.fops = &ownbuf_fops,
+	.groups = ownbuf_groups,
+};
+
+/* --- the pseudo filesystem the borrow files live on --- */
+
+static char *ownbuf_dname(struct dentry *dentry, char *buf, int len)
+{
+	char name[32];
+	int n;
+
+	n = snprintf(name, sizeof(name), "ownbuf:[%s]", dentry->d_name.name);
+	if (n + 1 > len)
+		return ERR_PTR(-ENAMETOOLONG);
+	return memcpy(buf + len - n - 1, name, n + 1);
+}
+
+static const struct dentry_operations ownbuf_dentry_ops = {
+	.d_dname = ownbuf_dname,
+};
+
+static int ownbuf_init_fs_context(struct fs_context *fc)
+{
+	struct pseudo_fs_context *ctx = init_pseudo(fc, OWNBUF_FS_MAGIC);
+
+	if (!ctx)
+		return -ENOMEM;
+	ctx->dops = &ownbuf_dentry_ops;
+	return 0;
+}
+
+/*
+ * Not registered: it cannot be mounted from userspace, so no path leads to
+ * a buffer.  No .owner either: the mount would pin the module forever.
+ */
+static struct file_system_type ownbuf_fs_type = {
+	.name = "ownbuf",
+	.init_fs_context = ownbuf_init_fs_context,
+	.kill_sb = kill_anon_super,
+};
+
+int ownbuf_dev_init(void)
+{
+	int ret;
+
+	ownbuf_mnt = kern_mount(&ownbuf_fs_type);
+	if (IS_ERR(ownbuf_mnt))
+		return PTR_ERR(ownbuf_mnt);
+	ownbuf_misc.mode = ownbuf_dev_mode;
+	ret = misc_register(&ownbuf_misc);
+	if (ret)
+		kern_unmount(ownbuf_mnt);
+	return ret;
+}
+
+void ownbuf_dev_exit(void)
+{
+	misc_deregister(&ownbuf_misc);
+	kern_unmount(ownbuf_mnt);
+}

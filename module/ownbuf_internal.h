@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Between the ownbuf engine (ownbuf_engine.c) and its userspace face, the
+ * character device (ownbuf_dev.c).  Not exported: in-kernel users have
+ * include/linux/ownbuf.h.
+ */
+#ifndef _OWNBUF_INTERNAL_H
+#define _OWNBUF_INTERNAL_H
+
+#include <linux/ownbuf.h>
+#include <linux/uio.h>
+#include <linux/wait.h>
+
+/*
+ * Callers pass the address that is blamed for a violation.  In-kernel
+ * callers are blamed by their return address (%pS, ratelimited warning);
+ * OWNBUF_IP_USER means the call came from userspace through /dev/ownbuf,
+ * which is only logged at debug level.
+ */
+#define OWNBUF_IP_USER	0UL
+
+/* What the caller is about to do; decides how a refusal is classified. */
+enum ownbuf_op {
+	OWNBUF_OP_USE,		/* anything but ending the owner or borrow */
+	OWNBUF_OP_DROP,		/* DROP/revoke: on a dropped owner, a double free */
+	OWNBUF_OP_RELEASE,	/* RELEASE: on a released borrow, a double free */
+};
+
+/* ownbuf_rw() flags */
+#define OWNBUF_RW_WRITE	(1U << 0)	/* write, else read */
+#define OWNBUF_RW_FILE	(1U << 1)	/* file semantics, see ownbuf_rw() */
+
+/* ownbuf_access_mask() results */
+#define OWNBUF_CAN_READ		(1U << 0)
+#define OWNBUF_CAN_WRITE	(1U << 1)
+
+extern unsigned long ownbuf_max_size;
+
+void ownbuf_report(enum ownbuf_violation v, u64 id, unsigned long ip,
+		   const char *what);
+
+int __ownbuf_create(size_t size, gfp_t gfp, struct ownbuf_handle *out,
+		    unsigned long ip);
+int __ownbuf_drop(struct ownbuf_handle *h, unsigned long ip);
+int __ownbuf_revoke(struct ownbuf_handle *h, unsigned long ip);
+int __ownbuf_move(struct ownbuf_handle *h, struct ownbuf_handle *to,
+		  unsigned long ip);
+int __ownbuf_resize(struct ownbuf_handle *h, size_t size, unsigned long ip);
+int __ownbuf_borrow(struct ownbuf_handle *h, unsigned int flags,
+		    const struct ownbuf_ref_ops *ops, struct ownbuf_ref *ref,
+		    unsigned long ip);
+int __ownbuf_release(struct ownbuf_ref *ref, unsigned long ip);
+
+int ownbuf_handle_check(struct ownbuf_handle *h, enum ownbuf_op op,
+			unsigned long ip);
+int ownbuf_handle_state(const struct ownbuf_handle *h);
+int ownbuf_ref_check(struct ownbuf_ref *ref, enum ownbuf_op op,
+		     unsigned long ip);
+
+ssize_t ownbuf_rw(struct ownbuf_handle *h, struct ownbuf_ref *ref,
+		  loff_t pos, struct iov_iter *it, unsigned int flags,
+		  unsigned long ip);
+int ownbuf_peek(struct ownbuf_handle *h, struct ownbuf_ref *ref,
+		struct ownbuf_stat *st);
+unsigned int ownbuf_access_mask(struct ownbuf_handle *h,
+				struct ownbuf_ref *ref);
+unsigned long ownbuf_ref_pfn(struct ownbuf_ref *ref, pgoff_t pgoff);
+
+/* Observer references: keep the engine's object (not the data) alive. */
+struct ownbuf *ownbuf_get(struct ownbuf_handle *h, struct ownbuf_ref *ref);
+void ownbuf_put(struct ownbuf *b);
+wait_queue_head_t *ownbuf_waitqueue(struct ownbuf *b);
+
+int ownbuf_engine_init(void);
+void ownbuf_engine_exit(void);
+int ownbuf_dev_init(void);
+void ownbuf_dev_exit(void);
+
+#if IS_ENABLED(CONFIG_KUNIT)
+/* Allocation points the KUnit suite fails on purpose with static stubs. */
+void *ownbuf_alloc_data(size_t size, gfp_t gfp);
+struct ownbuf *ownbuf_alloc_core(gfp_t gfp);
+int ownbuf_table_insert(struct ownbuf *b, u32 *idx, gfp_t gfp);
+#endif
+
+#endif /* _OWNBUF_INTERNAL_H */
