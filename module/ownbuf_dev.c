@@ -283,7 +283,7 @@ static int ownbuf_mmap(struct file *file, struct vm_area_struct *vma)
 	ret = ownbuf_file_check(f, OWNBUF_OP_USE);
 	if (ret)
 		return ret;
-	if (!(vma->vm_flags & VM_SHARED))
+	if (!(vma->vm_flags & VM_MAYSHARE))
 		return -EINVAL;
 	if (ownbuf_file_peek(f, &st))
 		return ownbuf_file_check(f, OWNBUF_OP_USE) ?: -ESTALE;
