@@ -52,7 +52,7 @@ struct ownbuf_file {
 	union {
 		struct {
 			struct ownbuf_handle h;
-			struct mutex lock;
+			struct mutex lock;	/* see above */
 		};
 		struct {
 			struct ownbuf_ref ref;
@@ -261,6 +261,7 @@ static void ownbuf_borrow_revoke(struct ownbuf_ref *ref)
 	struct ownbuf_file *f = container_of(ref, struct ownbuf_file, ref);
 
 	WRITE_ONCE(f->unmapped, true);
+	/* Pairs with smp_mb__after_atomic() in ownbuf_vm_fault(). */
 	smp_mb();
 	wait_var_event(&f->faults, !atomic_read(&f->faults));
 	unmap_mapping_range(f->mapping, 0, 0, 1);

@@ -102,7 +102,7 @@ struct ownbuf {
 	unsigned long created_at;
 	refcount_t users;
 	wait_queue_head_t wq;
-	struct mutex hook_lock;
+	struct mutex hook_lock;	/* see above */
 	struct list_head hooks;
 	struct rcu_head rcu;
 };
@@ -299,7 +299,7 @@ static void ownbuf_report_conflict(struct ownbuf *b, enum ownbuf_violation v,
  * Allocation points, each a function so the KUnit suite can make it fail.
  * Buffers are whole pages because /dev/ownbuf maps them into userspace.
  */
-OWNBUF_KUNIT_VISIBLE void *ownbuf_alloc_data(size_t size, gfp_t gfp)
+VISIBLE_IF_KUNIT void *ownbuf_alloc_data(size_t size, gfp_t gfp)
 {
 	struct page *page;
 
@@ -321,7 +321,7 @@ static void ownbuf_free_data(void *data)
 		free_page((unsigned long)data);
 }
 
-OWNBUF_KUNIT_VISIBLE struct ownbuf *ownbuf_alloc_core(gfp_t gfp)
+VISIBLE_IF_KUNIT struct ownbuf *ownbuf_alloc_core(gfp_t gfp)
 {
 	KUNIT_STATIC_STUB_REDIRECT(ownbuf_alloc_core, gfp);
 
@@ -329,8 +329,8 @@ OWNBUF_KUNIT_VISIBLE struct ownbuf *ownbuf_alloc_core(gfp_t gfp)
 }
 EXPORT_SYMBOL_IF_KUNIT(ownbuf_alloc_core);
 
-OWNBUF_KUNIT_VISIBLE int ownbuf_table_insert(struct ownbuf *b, u32 *idx,
-					     gfp_t gfp)
+VISIBLE_IF_KUNIT int ownbuf_table_insert(struct ownbuf *b, u32 *idx,
+					 gfp_t gfp)
 {
 	KUNIT_STATIC_STUB_REDIRECT(ownbuf_table_insert, b, idx, gfp);
 
@@ -1153,6 +1153,7 @@ static int ownbuf_borrow_once(struct ownbuf *b, u64 h, unsigned int kind,
 		INIT_LIST_HEAD(&ref->node);
 		if (ops)
 			list_add_tail(&ref->node, &b->hooks);
+		/* Publish the token: the fields above before its state. */
 		smp_store_release(&ref->state, OWNBUF_STATE_LIVE);
 		WRITE_ONCE(b->lent_at, ip);
 	}

@@ -7,6 +7,7 @@
 #ifndef _OWNBUF_INTERNAL_H
 #define _OWNBUF_INTERNAL_H
 
+#include <linux/bits.h>
 #include <linux/ownbuf.h>
 #include <linux/uio.h>
 #include <linux/wait.h>
@@ -27,12 +28,12 @@ enum ownbuf_op {
 };
 
 /* ownbuf_rw() flags */
-#define OWNBUF_RW_WRITE	(1U << 0)	/* write, else read */
-#define OWNBUF_RW_FILE	(1U << 1)	/* file semantics, see ownbuf_rw() */
+#define OWNBUF_RW_WRITE	BIT(0)	/* write, else read */
+#define OWNBUF_RW_FILE	BIT(1)	/* file semantics, see ownbuf_rw() */
 
 /* ownbuf_access_mask() results */
-#define OWNBUF_CAN_READ		(1U << 0)
-#define OWNBUF_CAN_WRITE	(1U << 1)
+#define OWNBUF_CAN_READ		BIT(0)
+#define OWNBUF_CAN_WRITE	BIT(1)
 
 extern unsigned long ownbuf_max_size;
 

@@ -26,26 +26,19 @@ TRACE_DEFINE_ENUM(OWNBUF_DANGLING_BORROW);
 			 { OWNBUF_DANGLING_BORROW, "dangling_borrow" })
 
 TRACE_EVENT(ownbuf_violation,
-	TP_PROTO(unsigned int class, u64 id),
-	TP_ARGS(class, id),
-
-	TP_STRUCT__entry(
-		__field(unsigned int, class)
-		__field(u64, id)
-		__field(pid_t, pid)
-		__array(char, comm, TASK_COMM_LEN)
-	),
-
-	TP_fast_assign(
-		__entry->class = class;
-		__entry->id = id;
-		__entry->pid = task_pid_nr(current);
-		memcpy(__entry->comm, current->comm, TASK_COMM_LEN);
-	),
-
-	TP_printk("class=%s id=%llu pid=%d comm=%s",
-		  ownbuf_show_class(__entry->class), __entry->id,
-		  __entry->pid, __entry->comm)
+	    TP_PROTO(unsigned int class, u64 id),
+	    TP_ARGS(class, id),
+	    TP_STRUCT__entry(__field(unsigned int, class)
+			     __field(u64, id)
+			     __field(pid_t, pid)
+			     __array(char, comm, TASK_COMM_LEN)),
+	    TP_fast_assign(__entry->class = class;
+			   __entry->id = id;
+			   __entry->pid = task_pid_nr(current);
+			   memcpy(__entry->comm, current->comm, TASK_COMM_LEN);),
+	    TP_printk("class=%s id=%llu pid=%d comm=%s",
+		      ownbuf_show_class(__entry->class), __entry->id,
+		      __entry->pid, __entry->comm)
 );
 
 #endif /* _OWNBUF_TRACE_H */

@@ -15,6 +15,7 @@
 #define _LINUX_OWNBUF_H
 
 #include <linux/atomic.h>
+#include <linux/bits.h>
 #include <linux/gfp.h>
 #include <linux/list.h>
 #include <linux/types.h>
@@ -65,9 +66,9 @@ struct ownbuf_handle {
 #define OWNBUF_HANDLE_NULL ((struct ownbuf_handle){ .val = 0 })
 
 /* Flags of ownbuf_borrow(): exactly one of SHARED and MUT, optionally WAIT. */
-#define OWNBUF_SHARED	(1U << 0)
-#define OWNBUF_MUT	(1U << 1)
-#define OWNBUF_WAIT	(1U << 2)	/* sleep (interruptibly) until grantable */
+#define OWNBUF_SHARED	BIT(0)
+#define OWNBUF_MUT	BIT(1)
+#define OWNBUF_WAIT	BIT(2)	/* sleep (interruptibly) until grantable */
 
 struct ownbuf;
 struct ownbuf_ref;
