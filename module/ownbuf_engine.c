@@ -31,6 +31,7 @@
 
 #define CREATE_TRACE_POINTS
 #include "ownbuf_trace.h"
+EXPORT_TRACEPOINT_SYMBOL_GPL(ownbuf_violation);
 
 /*
  * The ownership state of a buffer is one 64-bit word, changed only by
