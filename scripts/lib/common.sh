@@ -1,0 +1,72 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# Shared helpers of the ownbuf test scripts.  Source this file; it defines
+# functions and a few variables and runs nothing else.
+#
+#   OWNBUF_TOP     the repository root
+#   OWNBUF_CACHE   where kernels and unpacked sources are cached
+#                  (default ~/.cache/ownbuf; override from the environment)
+#   OWNBUF_LOG_TAG prefix of log lines (default "check")
+
+# shellcheck shell=bash
+
+OWNBUF_TOP=${OWNBUF_TOP:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+OWNBUF_CACHE=${OWNBUF_CACHE:-$HOME/.cache/ownbuf}
+OWNBUF_LOG_TAG=${OWNBUF_LOG_TAG:-check}
+OWNBUF_JOBS=${OWNBUF_JOBS:-$(nproc)}
+
+log()
+{
+	printf '[%s] %s\n' "$OWNBUF_LOG_TAG" "$*" >&2
+}
+
+die()
+{
+	printf '[%s] ERROR: %s\n' "$OWNBUF_LOG_TAG" "$*" >&2
+	exit 1
+}
+
+# Seconds since the epoch, for timing the phases of a run.
+now()
+{
+	date +%s
+}
+
+# ensure_packages PKG... - install the Debian packages that are missing.
+# A warm run (everything installed) never touches apt.
+ensure_packages()
+{
+	local pkg missing=()
+
+	for pkg in "$@"; do
+		if ! dpkg-query -W -f='${Status}\n' "$pkg" 2>/dev/null |
+		     grep -q '^install ok installed$'; then
+			missing+=("$pkg")
+		fi
+	done
+	[ ${#missing[@]} -eq 0 ] && return 0
+
+	[ "$(id -u)" -eq 0 ] ||
+		die "missing packages (${missing[*]}); run as root or install them"
+	log "installing ${missing[*]}"
+	if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+	     --no-install-recommends "${missing[@]}" >&2; then
+		log "apt-get install failed; refreshing the package lists once"
+		DEBIAN_FRONTEND=noninteractive apt-get update -q >&2
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+			--no-install-recommends "${missing[@]}" >&2
+	fi
+}
+
+# with_lock NAME CMD... - run CMD holding an exclusive lock in the cache, so
+# that two runs never build or unpack the same thing at the same time.
+with_lock()
+{
+	local name=$1
+	shift
+	mkdir -p "$OWNBUF_CACHE/locks"
+	(
+		flock 9
+		"$@"
+	) 9>"$OWNBUF_CACHE/locks/$name.lock"
+}

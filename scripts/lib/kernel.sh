@@ -1,0 +1,249 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# The three kernels ownbuf is tested on, built or fetched once and cached in
+# $OWNBUF_CACHE (default ~/.cache/ownbuf).  Only Debian packages are used.
+#
+#   debug     6.12 from linux-source-6.12 + scripts/debug.config (KASAN,
+#             lockdep, kmemleak, KUnit, ...), built from tinyconfig
+#   stock61   Debian's linux-image-amd64 (6.1) with its headers
+#   stock612  Debian's linux-image-6.12-amd64 with its headers
+#
+# As a command:
+#   scripts/lib/kernel.sh source          unpack linux-source-6.12
+#   scripts/lib/kernel.sh debug|stock61|stock612
+# prints shell assignments for the caller to eval:
+#   KNAME=debug KVER=<uname -r of the guest> KDIR=<kbuild dir>
+#   BZIMAGE=<kernel image> KSRC=<unpacked linux-source-6.12>
+#   KCMDLINE=<extra kernel command line this kernel wants in tests>
+#
+# As a library (source it after common.sh): kernel_source, kernel_get NAME;
+# both set the same variables in the caller's shell.
+
+# shellcheck shell=bash
+
+# Bumped whenever the build recipe below changes, to invalidate the cache.
+KERNEL_RECIPE=1
+
+KERNEL_NAMES="debug stock61 stock612"
+
+# Packages the kernel build and the module builds need on the host.
+KERNEL_HOST_PACKAGES="linux-source-6.12 build-essential bc bison flex \
+libelf-dev libssl-dev dwarves cpio kmod rsync python3 perl xz-utils gcc-12"
+
+# kernel_source - unpack linux-source-6.12 into the cache (once per package
+# version).  Sets KSRC and KSRC_VERSION.
+kernel_source()
+{
+	local tarball=/usr/src/linux-source-6.12.tar.xz
+
+	# shellcheck disable=SC2086
+	ensure_packages $KERNEL_HOST_PACKAGES
+	KSRC_VERSION=$(dpkg-query -W -f='${Version}' linux-source-6.12)
+	KSRC=$OWNBUF_CACHE/src/linux-source-$KSRC_VERSION/linux-source-6.12
+	[ -f "$KSRC/.ownbuf-unpacked" ] && return 0
+	with_lock source _kernel_unpack "$tarball" "$(dirname "$KSRC")"
+}
+
+_kernel_unpack()
+{
+	local tarball=$1 dir=$2 t0
+
+	[ -f "$dir/linux-source-6.12/.ownbuf-unpacked" ] && return 0
+	log "unpacking $tarball into $dir"
+	t0=$(now)
+	rm -rf "$dir"
+	mkdir -p "$dir.tmp"
+	tar -C "$dir.tmp" -xf "$tarball"
+	[ -f "$dir.tmp/linux-source-6.12/Makefile" ] ||
+		die "$tarball did not unpack to linux-source-6.12/"
+	touch "$dir.tmp/linux-source-6.12/.ownbuf-unpacked"
+	mv "$dir.tmp" "$dir"
+	log "unpacked in $(($(now) - t0))s"
+}
+
+# kernel_debug - configure and build the debug kernel (bzImage and modules,
+# so that Module.symvers exists).  Cached by source version and the sha256 of
+# the config fragment.
+kernel_debug()
+{
+	local frag=$OWNBUF_TOP/scripts/debug.config key
+
+	kernel_source
+	key=$(cat "$frag" - <<<"recipe=$KERNEL_RECIPE" | sha256sum | cut -c1-16)
+	KNAME=debug
+	KDIR=$OWNBUF_CACHE/kernels/debug-$KSRC_VERSION-$key
+	BZIMAGE=$KDIR/arch/x86/boot/bzImage
+	if [ ! -f "$KDIR/.ownbuf-built" ]; then
+		with_lock "debug-$key" _kernel_build_debug "$frag"
+	else
+		log "debug kernel: cached at $KDIR"
+	fi
+	KVER=$(cat "$KDIR/include/config/kernel.release")
+	# Every KASAN report, not only the first one.
+	KCMDLINE="kasan_multi_shot"
+}
+
+_kernel_build_debug()
+{
+	local frag=$1 t0 make_o
+
+	[ -f "$KDIR/.ownbuf-built" ] && return 0
+	log "building the debug kernel in $KDIR (-j$OWNBUF_JOBS; ~5 min on 2 cores)"
+	t0=$(now)
+	rm -rf "$KDIR"
+	mkdir -p "$KDIR"
+	make_o=(make -s -C "$KSRC" O="$KDIR")
+	"${make_o[@]}" tinyconfig >"$KDIR/.ownbuf-config.log" 2>&1 ||
+		die "make tinyconfig failed (see $KDIR/.ownbuf-config.log)"
+	"$KSRC/scripts/kconfig/merge_config.sh" -m -O "$KDIR" \
+		"$KDIR/.config" "$frag" >>"$KDIR/.ownbuf-config.log" 2>&1 ||
+		die "merge_config.sh failed (see $KDIR/.ownbuf-config.log)"
+	"${make_o[@]}" olddefconfig >>"$KDIR/.ownbuf-config.log" 2>&1 ||
+		die "make olddefconfig failed (see $KDIR/.ownbuf-config.log)"
+	kernel_verify_config "$frag" "$KDIR/.config"
+	if ! "${make_o[@]}" -j"$OWNBUF_JOBS" bzImage modules \
+	     >"$KDIR/.ownbuf-build.log" 2>&1; then
+		tail -n 40 "$KDIR/.ownbuf-build.log" >&2
+		die "debug kernel build failed (log: $KDIR/.ownbuf-build.log)"
+	fi
+	[ -f "$KDIR/Module.symvers" ] || die "no Module.symvers after make modules"
+	touch "$KDIR/.ownbuf-built"
+	log "debug kernel built in $(($(now) - t0))s"
+}
+
+# kernel_verify_config FRAGMENT CONFIG - every option of FRAGMENT must have
+# the same value in CONFIG: Kconfig silently drops options whose
+# dependencies are missing, and a debug kernel without KASAN tests nothing.
+kernel_verify_config()
+{
+	local frag=$1 config=$2 line opt want have bad=0
+
+	while IFS= read -r line; do
+		case $line in
+		CONFIG_*=*)
+			opt=${line%%=*}
+			want=${line#*=}
+			;;
+		"# CONFIG_"*" is not set")
+			opt=${line#\# }
+			opt=${opt%% *}
+			want=n
+			;;
+		*)
+			continue
+			;;
+		esac
+		have=$(grep -E "^$opt=|^# $opt is not set" "$config" || true)
+		case $have in
+		"$opt="*) have=${have#*=} ;;
+		*) have=n ;;
+		esac
+		if [ "$have" != "$want" ]; then
+			log "config: $opt wanted $want, got $have"
+			bad=1
+		fi
+	done <"$frag"
+	[ $bad -eq 0 ] ||
+		die "the debug kernel config lost options of $frag (missing dependencies?); fix the fragment"
+	log "config: all options of $(basename "$frag") verified in .config"
+}
+
+# kernel_stock SERIES - Debian's own kernel image and headers for SERIES
+# (6.1 or 6.12), the newest installable version, unpacked into a private
+# root (never installed on the host).
+kernel_stock()
+{
+	local series=$1 meta img hdr deps pkg ver root
+
+	case $series in
+	6.1) meta=amd64 ;;
+	6.12) meta=6.12-amd64 ;;
+	*) die "unknown stock kernel series $series" ;;
+	esac
+	img=$(_apt_depends "linux-image-$meta" '^linux-image-')
+	hdr=$(_apt_depends "linux-headers-$meta" '^linux-headers-')
+	if [ -z "$img" ] || [ -z "$hdr" ]; then
+		die "cannot resolve linux-image-$meta / linux-headers-$meta (apt-get update?)"
+	fi
+	KVER=${img#linux-image-}
+	deps=$(_apt_depends "$hdr" '^linux-(headers-.*-common|kbuild-)' all)
+	ver=$(apt-cache policy "$img" | awk '/Candidate:/ { print $2 }')
+	root=$OWNBUF_CACHE/kernels/stock-$KVER-$ver
+	KDIR=$root/usr/src/linux-headers-$KVER
+	BZIMAGE=$root/boot/vmlinuz-$KVER
+	if [ ! -f "$root/.ownbuf-unpacked" ]; then
+		# shellcheck disable=SC2086
+		with_lock "stock-$KVER" _kernel_fetch_stock "$root" "$img" "$hdr" $deps
+	else
+		log "stock $series kernel $KVER: cached at $root"
+	fi
+	[ -f "$BZIMAGE" ] || die "no $BZIMAGE in $img"
+	[ -f "$KDIR/Makefile" ] || die "no kbuild tree at $KDIR"
+}
+
+# _apt_depends PKG REGEX [all] - the dependency (or all dependencies) of
+# PKG whose name matches REGEX.
+_apt_depends()
+{
+	local out
+
+	out=$(apt-cache depends "$1" 2>/dev/null |
+	      awk '$1 ~ /Depends:$/ { print $2 }' | grep -E "$2" || true)
+	if [ "${3:-}" = all ]; then
+		printf '%s\n' "$out"
+	else
+		printf '%s\n' "$out" | head -n 1
+	fi
+}
+
+_kernel_fetch_stock()
+{
+	local root=$1 dl deb
+	shift
+
+	[ -f "$root/.ownbuf-unpacked" ] && return 0
+	log "fetching $*"
+	rm -rf "$root" "$root.dl"
+	mkdir -p "$root" "$root.dl"
+	dl=$root.dl
+	(cd "$dl" && apt-get download -q -o APT::Sandbox::User=root "$@" >&2) ||
+		die "apt-get download $* failed"
+	for deb in "$dl"/*.deb; do
+		dpkg-deb -x "$deb" "$root"
+	done
+	rm -rf "$dl"
+	# The flavour's Makefile includes the common headers by absolute path;
+	# point it into the private root (the symlinks are relative already).
+	sed -i "s|^include /usr/src/|include $root/usr/src/|" \
+		"$root"/usr/src/linux-headers-*/Makefile
+	touch "$root/.ownbuf-unpacked"
+}
+
+# kernel_get NAME - debug, stock61 or stock612.
+kernel_get()
+{
+	KSRC=${KSRC:-}
+	KCMDLINE=""
+	case $1 in
+	debug) kernel_debug ;;
+	stock61) KNAME=stock61; kernel_stock 6.1 ;;
+	stock612) KNAME=stock612; kernel_stock 6.12 ;;
+	*) die "unknown kernel '$1' (one of: $KERNEL_NAMES)" ;;
+	esac
+}
+
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+	set -euo pipefail
+	# shellcheck source=scripts/lib/common.sh
+	. "$(dirname "$0")/common.sh"
+	[ $# -eq 1 ] || die "usage: $0 source|debug|stock61|stock612"
+	if [ "$1" = source ]; then
+		kernel_source
+		printf 'KSRC=%q\n' "$KSRC"
+	else
+		kernel_get "$1"
+		printf 'KNAME=%q KVER=%q KDIR=%q BZIMAGE=%q KSRC=%q KCMDLINE=%q\n' \
+			"$KNAME" "$KVER" "$KDIR" "$BZIMAGE" "$KSRC" "$KCMDLINE"
+	fi
+fi
