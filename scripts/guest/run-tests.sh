@@ -1,0 +1,177 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# The test sequence of "make check", run by /init inside the guest.  What it
+# runs comes from the initramfs (see scripts/lib/guest.sh and check.sh):
+#
+#   /ownbuf/run.conf              settings below (sourced)
+#   /ownbuf/modules/<module>.ko   the module under test (ownbuf.ko)
+#   /ownbuf/kunit/*.ko            KUnit modules (debug kernel only)
+#   /ownbuf/selftests/programs    names of the kselftest programs
+#   /ownbuf/selftests/*           the programs and the selftests/*.sh scripts
+#   /ownbuf/samples/*.ko          sample modules: insmod + rmmod each
+#
+# Everything is reported on the results channel (see /init); the host judges.
+
+# shellcheck shell=dash disable=SC2013
+
+# shellcheck source=scripts/guest/lib.sh
+. /ownbuf/lib.sh
+
+OWNBUF_KERNEL=unknown
+OWNBUF_MODULE=ownbuf
+OWNBUF_MODULE_ARGS=""
+OWNBUF_TEST_TIMEOUT=600
+OWNBUF_LEAK_AGE=6
+# shellcheck source=/dev/null
+[ -f /ownbuf/run.conf ] && . /ownbuf/run.conf
+
+KMEMLEAK=/sys/kernel/debug/kmemleak
+
+modname()
+{
+	basename "$1" .ko | tr - _
+}
+
+meta()
+{
+	echo "kernel=$OWNBUF_KERNEL"
+	echo "release=$(uname -r)"
+	echo "cmdline=$(cat /proc/cmdline)"
+	echo "tainted=$(cat /proc/sys/kernel/tainted)"
+	echo "kmemleak=$([ -e $KMEMLEAK ] && echo yes || echo no)"
+}
+
+# list_tests PROG - FIXTURE[.VARIANT].TEST names of a kselftest_harness
+# program, one per line.  "PROG -l" prints fixtures, variants and tests as
+# printf("%-20s %-25s %s\n") columns, zipped rather than crossed, so the
+# columns are recovered by position and every test is crossed with every
+# variant of its fixture, which is what the harness runs.
+list_tests()
+{
+	"$1" -l 2>&1 >/dev/null | awk '
+	NR == 1 && /^# FIXTURE/ { next }
+	/^-+$/ { next }
+	{
+		line = $0
+		if (substr(line, 1, 1) != " ") {
+			f = $1
+			if (!(f in seen)) {
+				seen[f] = 1
+				order[++n] = f
+			}
+		}
+		flen = substr(line, 1, 1) != " " ? length($1) : 0
+		pv = (flen > 20 ? flen : 20) + 2
+		rest = substr(line, pv)
+		v = ""
+		if (rest != "" && substr(rest, 1, 1) != " ") {
+			split(rest, a, " ")
+			v = a[1]
+		}
+		pt = pv + (length(v) > 25 ? length(v) : 25) + 1
+		t = substr(line, pt)
+		gsub(/[ \t]/, "", t)
+		if (v != "")
+			vs[f] = vs[f] " " v
+		if (t != "")
+			ts[f] = ts[f] " " t
+	}
+	END {
+		for (i = 1; i <= n; i++) {
+			f = order[i]
+			nt = split(ts[f], tl, " ")
+			nv = split(vs[f], vl, " ")
+			if (nv == 0)
+				for (j = 1; j <= nt; j++)
+					print f "." tl[j]
+			for (k = 1; k <= nv; k++)
+				for (j = 1; j <= nt; j++)
+					print f "." vl[k] "." tl[j]
+		}
+	}'
+}
+
+kmemleak_scan()
+{
+	echo scan >$KMEMLEAK
+	sleep 1
+	echo scan >$KMEMLEAK
+}
+
+ownbuf_item meta start meta
+
+# Whatever leaked before the module was loaded is not ownbuf's: forget it.
+if [ -e $KMEMLEAK ]; then
+	echo scan >$KMEMLEAK
+	echo clear >$KMEMLEAK
+fi
+
+# 1. the module under test
+# shellcheck disable=SC2086
+ownbuf_item insmod "$OWNBUF_MODULE" \
+	insmod "/ownbuf/modules/$OWNBUF_MODULE.ko" $OWNBUF_MODULE_ARGS
+
+# 2. KUnit: suites run when their module loads; the results come from
+#    debugfs, one file per suite (the console mixes several KTAP streams).
+for ko in /ownbuf/kunit/*.ko; do
+	[ -e "$ko" ] || continue
+	ownbuf_item kunit-insmod "$(modname "$ko")" insmod "$ko"
+done
+for dir in /sys/kernel/debug/kunit/*/; do
+	[ -e "$dir/results" ] || continue
+	ownbuf_dump kunit "$(basename "$dir")" "$dir/results"
+done
+for ko in /ownbuf/kunit/*.ko; do
+	[ -e "$ko" ] || continue
+	ownbuf_item kunit-rmmod "$(modname "$ko")" rmmod "$(modname "$ko")"
+done
+
+# 3. kselftest programs, one test per run
+if [ -d /ownbuf/selftests ]; then
+	cd /ownbuf/selftests || exit 1
+	for prog in $(cat programs 2>/dev/null); do
+		ownbuf_res "@@OWNBUF BEGIN list $prog"
+		if [ -x "$prog" ]; then
+			list_tests "./$prog" >/tmp/tests
+			rc=0
+		else
+			echo "$prog: not built" >/tmp/tests
+			rc=127
+		fi
+		cat /tmp/tests >&3
+		ownbuf_res "@@OWNBUF END list $prog rc=$rc"
+		[ $rc -eq 0 ] || continue
+		for t in $(cat /tmp/tests); do
+			ownbuf_item selftest "$prog:$t" \
+				timeout -s KILL "$OWNBUF_TEST_TIMEOUT" "./$prog" -r "$t"
+		done
+	done
+
+	# 4. selftests/*.sh: each prints TAP
+	for script in ./*.sh; do
+		[ -x "$script" ] || continue
+		ownbuf_item script "$(basename "$script")" \
+			timeout -s KILL "$OWNBUF_TEST_TIMEOUT" "$script"
+	done
+	cd /
+fi
+
+# 5. sample modules
+for ko in /ownbuf/samples/*.ko; do
+	[ -e "$ko" ] || continue
+	ownbuf_item sample-insmod "$(modname "$ko")" insmod "$ko" &&
+		ownbuf_item sample-rmmod "$(modname "$ko")" rmmod "$(modname "$ko")"
+done
+
+# 6. unload the module under test
+ownbuf_item rmmod "$OWNBUF_MODULE" rmmod "$OWNBUF_MODULE"
+
+# 7. leaks: kmemleak reports objects older than 5 s only
+if [ -e $KMEMLEAK ]; then
+	ownbuf_mark "kmemleak scan"
+	sleep "$OWNBUF_LEAK_AGE"
+	kmemleak_scan
+	ownbuf_dump kmemleak scan $KMEMLEAK
+fi
+
+ownbuf_item meta end meta
