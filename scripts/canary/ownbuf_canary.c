@@ -1,0 +1,141 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * ownbuf_canary - commits one deliberate sin when it is loaded, so that the
+ * ownbuf test harness can prove that it sees each kind of failure.  It is
+ * not part of ownbuf.ko; scripts/selftest-harness.sh builds it against the
+ * debug kernel and boots it once per sin.
+ *
+ *	insmod ownbuf_canary.ko sin=<sin>
+ *
+ * none     nothing: the control, judged green
+ * uaf      reads a freed object (KASAN)
+ * lockdep  takes two mutexes in both orders (ABBA)
+ * warn     WARN()s
+ * leak     loses an allocation (kmemleak)
+ * kunit    fails one case of the ownbuf_canary KUnit suite
+ * pin      takes a reference on itself, so rmmod fails
+ * panic    panics (early death of the guest)
+ * hang     never finishes loading (the run times out)
+ */
+
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <kunit/test.h>
+#include <linux/compiler.h>
+#include <linux/delay.h>
+#include <linux/kernel.h>
+#include <linux/module.h>
+#include <linux/mutex.h>
+#include <linux/panic.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+
+static char *sin = "none";
+module_param(sin, charp, 0444);
+MODULE_PARM_DESC(sin, "the sin to commit: none, uaf, lockdep, warn, leak, kunit, pin, panic or hang");
+
+static DEFINE_MUTEX(ownbuf_canary_a);
+static DEFINE_MUTEX(ownbuf_canary_b);
+
+static noinline int ownbuf_canary_uaf(void)
+{
+	char *p = kmalloc(64, GFP_KERNEL);
+
+	if (!p)
+		return -ENOMEM;
+	kfree(p);
+	/* Hide the free from the compiler; KASAN must see the access. */
+	OPTIMIZER_HIDE_VAR(p);
+	pr_info("read %d from a freed object\n", READ_ONCE(p[8]));
+	return 0;
+}
+
+static noinline void ownbuf_canary_abba(void)
+{
+	mutex_lock(&ownbuf_canary_a);
+	mutex_lock(&ownbuf_canary_b);
+	mutex_unlock(&ownbuf_canary_b);
+	mutex_unlock(&ownbuf_canary_a);
+
+	mutex_lock(&ownbuf_canary_b);
+	mutex_lock(&ownbuf_canary_a);
+	mutex_unlock(&ownbuf_canary_a);
+	mutex_unlock(&ownbuf_canary_b);
+}
+
+static noinline int ownbuf_canary_leak(void)
+{
+	char *p = kstrdup("ownbuf canary: deliberately leaked", GFP_KERNEL);
+
+	if (!p)
+		return -ENOMEM;
+	/* Forget the only reference: kmemleak must report the object. */
+	OPTIMIZER_HIDE_VAR(p);
+	return 0;
+}
+
+static int __init ownbuf_canary_init(void)
+{
+	pr_info("sin=%s\n", sin);
+	if (!strcmp(sin, "none") || !strcmp(sin, "kunit"))
+		return 0;
+	if (!strcmp(sin, "uaf"))
+		return ownbuf_canary_uaf();
+	if (!strcmp(sin, "lockdep")) {
+		ownbuf_canary_abba();
+		return 0;
+	}
+	if (!strcmp(sin, "warn")) {
+		WARN(1, "ownbuf canary: deliberate warning\n");
+		return 0;
+	}
+	if (!strcmp(sin, "leak"))
+		return ownbuf_canary_leak();
+	if (!strcmp(sin, "pin")) {
+		__module_get(THIS_MODULE);
+		return 0;
+	}
+	if (!strcmp(sin, "panic"))
+		panic("ownbuf canary: deliberate panic\n");
+	if (!strcmp(sin, "hang")) {
+		for (;;)
+			msleep_interruptible(1000);
+	}
+	pr_err("unknown sin '%s'\n", sin);
+	return -EINVAL;
+}
+module_init(ownbuf_canary_init);
+
+static void __exit ownbuf_canary_exit(void)
+{
+}
+module_exit(ownbuf_canary_exit);
+
+#if IS_ENABLED(CONFIG_KUNIT)
+static void ownbuf_canary_test_control(struct kunit *test)
+{
+	KUNIT_EXPECT_EQ(test, 1 + 1, 2);
+}
+
+static void ownbuf_canary_test_sin(struct kunit *test)
+{
+	KUNIT_EXPECT_STRNEQ_MSG(test, sin, "kunit",
+				"deliberate KUnit failure (sin=kunit)");
+}
+
+static struct kunit_case ownbuf_canary_test_cases[] = {
+	KUNIT_CASE(ownbuf_canary_test_control),
+	KUNIT_CASE(ownbuf_canary_test_sin),
+	{}
+};
+
+static struct kunit_suite ownbuf_canary_test_suite = {
+	.name = "ownbuf_canary",
+	.test_cases = ownbuf_canary_test_cases,
+};
+
+kunit_test_suite(ownbuf_canary_test_suite);
+#endif
+
+MODULE_DESCRIPTION("ownbuf test harness canary: one deliberate bug per run");
+MODULE_LICENSE("GPL");

@@ -1,0 +1,155 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# The harness proves that it can see red: the canary module
+# (scripts/canary/) is booted in the debug kernel once per sin, the run is
+# judged like any other, and the judge must report exactly the failure that
+# sin is (right category, nothing else).  The control sin "none" must be
+# judged green.
+#
+#   scripts/selftest-harness.sh [--items FILE] [--sins "uaf warn ..."]
+#
+# With --items, one item per sin is appended to FILE (suite "harness");
+# otherwise the summary is printed.  Exit status 1 if any sin was misjudged.
+
+set -euo pipefail
+
+TOP=$(cd "$(dirname "$0")/.." && pwd)
+OWNBUF_TOP=$TOP
+# shellcheck source=scripts/lib/common.sh
+. "$TOP/scripts/lib/common.sh"
+# shellcheck source=scripts/lib/kernel.sh
+. "$TOP/scripts/lib/kernel.sh"
+# shellcheck source=scripts/lib/guest.sh
+. "$TOP/scripts/lib/guest.sh"
+
+JUDGE=$TOP/scripts/judge.py
+OUT=$TOP/build/harness
+
+# sin -> the categories the judge must report, exactly.
+declare -A EXPECT=(
+	[none]=""
+	[uaf]="kasan"
+	[lockdep]="lockdep"
+	[warn]="warning"
+	[leak]="kmemleak"
+	[kunit]="kunit"
+	[pin]="rmmod"
+	[panic]="death"
+	[hang]="hang"
+)
+SINS="none uaf lockdep warn leak kunit pin panic hang"
+# A canary boot takes about 30 s; "hang" must outlast this.
+SIN_TIMEOUT=240
+HANG_TIMEOUT=90
+
+# run_sin SIN - boot the canary with SIN and judge it.  Leaves the verdict
+# in $OUT/SIN/verdict.
+run_sin()
+{
+	local sin=$1 dir=$OUT/$1 timeout=$SIN_TIMEOUT rc=0
+
+	[ "$sin" = hang ] && timeout=$HANG_TIMEOUT
+	mkdir -p "$dir"
+	{
+		echo "OWNBUF_KERNEL=canary-$sin"
+		echo "OWNBUF_MODULE=ownbuf_canary"
+		echo "OWNBUF_MODULE_ARGS=sin=$sin"
+	} >"$dir/run.conf"
+	guest_boot -q -k "$BZIMAGE" -o "$dir" -t "$timeout" -c "$KCMDLINE" \
+		-a "$dir/run.conf:/ownbuf/run.conf" \
+		-a "$OUT/src/ownbuf_canary.ko:/ownbuf/modules/ownbuf_canary.ko" ||
+		true
+	rm -f "$dir/items.jsonl"
+	python3 "$JUDGE" run --kernel "canary-$sin" --dir "$dir" \
+		--ksrc "$KSRC" --out "$dir/items.jsonl" >"$dir/judge.log" 2>&1 ||
+		rc=$?
+	# shellcheck disable=SC2086
+	if [ $rc -eq 0 ] &&
+	   python3 "$JUDGE" expect --items "$dir/items.jsonl" ${EXPECT[$sin]} \
+		>>"$dir/judge.log" 2>&1; then
+		echo pass >"$dir/verdict"
+	else
+		echo fail >"$dir/verdict"
+	fi
+}
+
+main()
+{
+	local items="" sins=$SINS sin running=0 rc=0 t0 expect
+
+	while [ $# -gt 0 ]; do
+		case $1 in
+		--items) items=$2; shift ;;
+		--sins) sins=$2; shift ;;
+		*) sed -n '3,14p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 1 ;;
+		esac
+		shift
+	done
+	for sin in $sins; do
+		[ -n "${EXPECT[$sin]+set}" ] || die "unknown sin $sin"
+	done
+
+	t0=$(now)
+	# shellcheck disable=SC2086
+	ensure_packages $GUEST_PACKAGES
+	kernel_get debug
+	kernel_source
+	rm -rf "$OUT"
+	mkdir -p "$OUT/src"
+	cp -a "$TOP/scripts/canary/." "$OUT/src/"
+	log "harness self-test: building the canary"
+	if ! make -C "$KDIR" M="$OUT/src" W=1 modules >"$OUT/build.log" 2>&1 ||
+	   grep -qE '(warning|error):|^WARNING:' "$OUT/build.log"; then
+		cat "$OUT/build.log" >&2
+		for sin in $sins; do
+			if [ -n "$items" ]; then
+				python3 "$JUDGE" item --out "$items" --suite harness \
+					--name "sin=$sin" --status fail \
+					--category harness --detail-file "$OUT/build.log"
+			fi
+		done
+		die "the canary does not build cleanly"
+	fi
+
+	# One short boot per sin, $OWNBUF_JOBS at a time (TCG is one thread).
+	log "harness self-test: booting the canary with: $sins"
+	for sin in $sins; do
+		run_sin "$sin" &
+		running=$((running + 1))
+		if [ $running -ge "$OWNBUF_JOBS" ]; then
+			wait -n || true
+			running=$((running - 1))
+		fi
+	done
+	wait
+
+	for sin in $sins; do
+		expect=${EXPECT[$sin]:-nothing}
+		if [ "$(cat "$OUT/$sin/verdict" 2>/dev/null)" = pass ]; then
+			log "harness: sin=$sin judged exactly as: $expect"
+			[ -z "$items" ] || python3 "$JUDGE" item --out "$items" \
+				--suite harness --name "sin=$sin -> $expect" \
+				--status pass
+		else
+			rc=1
+			log "harness: sin=$sin MISJUDGED (wanted: $expect)"
+			sed 's/^/    /' "$OUT/$sin/judge.log" >&2
+			[ -z "$items" ] || python3 "$JUDGE" item --out "$items" \
+				--suite harness --name "sin=$sin -> $expect" \
+				--status fail --category harness \
+				--detail-file "$OUT/$sin/judge.log"
+		fi
+	done
+	log "harness self-test done in $(($(now) - t0))s"
+	if [ -z "$items" ]; then
+		if [ $rc -eq 0 ]; then
+			log "the harness sees every sin"
+		else
+			log "the harness is blind to some sin"
+		fi
+	fi
+	return $rc
+}
+
+main "$@"
