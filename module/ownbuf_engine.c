@@ -10,6 +10,7 @@
 #include <linux/atomic.h>
 #include <linux/err.h>
 #include <linux/export.h>
+#include <linux/idr.h>
 #include <linux/kernel.h>
 #include <linux/mm.h>
 #include <linux/moduleparam.h>
@@ -24,7 +25,6 @@
 #include <linux/uio.h>
 #include <linux/vmalloc.h>
 #include <linux/wait_bit.h>
-#include <linux/xarray.h>
 
 #include "ownbuf_compat.h"
 #include "ownbuf_internal.h"
@@ -53,13 +53,21 @@ EXPORT_TRACEPOINT_SYMBOL_GPL(ownbuf_violation);
 				 OWNBUF_S_PINS)
 
 /*
- * A handle is (seq << OWNBUF_IDX_BITS | idx): idx finds the buffer in
- * ownbuf_table, seq (never reused) tells its current handle from every
- * earlier one.  ownbuf_drop/revoke/move overwrite the caller's variable
- * with a poisoned value that keeps the buffer id for reports.
+ * A handle is (seq << OWNBUF_IDX_BITS | idx): idx finds the buffer in the
+ * table, seq (never reused) tells its current handle from every earlier
+ * one.  ownbuf_drop/revoke/move overwrite the caller's variable with a
+ * poisoned value that keeps the buffer id for reports.
+ *
+ * The table is two levels of plain arrays, so that a lookup is two loads
+ * and a compare under rcu_read_lock_sched() (an inline preempt_disable();
+ * buffers are freed with kfree_rcu()).  Slots come from an IDA; a chunk of
+ * slots, once allocated, stays until the module goes.
  */
 #define OWNBUF_IDX_BITS		20
 #define OWNBUF_IDX_MASK		GENMASK_ULL(OWNBUF_IDX_BITS - 1, 0)
+#define OWNBUF_CHUNK_BITS	9
+#define OWNBUF_CHUNK_SIZE	BIT(OWNBUF_CHUNK_BITS)
+#define OWNBUF_NR_CHUNKS	BIT(OWNBUF_IDX_BITS - OWNBUF_CHUNK_BITS)
 #define OWNBUF_SEQ_MAX		(GENMASK_ULL(61, 0) >> OWNBUF_IDX_BITS)
 #define OWNBUF_POISON		BIT_ULL(63)
 #define OWNBUF_POISON_MOVED	BIT_ULL(62)
@@ -108,6 +116,14 @@ struct ownbuf {
 	struct rcu_head rcu;
 };
 
+/*
+ * struct ownbuf_ref.state: OWNBUF_STATE_* in the low byte, and the number
+ * of open unsafe sections above it, so that releasing the borrow and
+ * opening a section are one cmpxchg apart, never both.
+ */
+#define OWNBUF_REF_STATE	GENMASK(7, 0)
+#define OWNBUF_REF_PIN_ONE	BIT(8)
+
 /* Each kind of access: what it conflicts with, and what it adds. */
 enum ownbuf_acc {
 	OWNBUF_ACC_SHARED,	/* take a shared borrow */
@@ -151,8 +167,10 @@ static const struct {
 		OWNBUF_S_WRITER, OWNBUF_S_WRITER },
 };
 
-/* Every buffer that is not yet freed, by the idx of its handle. */
-static DEFINE_XARRAY_FLAGS(ownbuf_table, XA_FLAGS_ALLOC1 | XA_FLAGS_LOCK_IRQ);
+/* Every buffer not yet freed, by the idx of its handle; see above. */
+static struct ownbuf __rcu **ownbuf_chunks[OWNBUF_NR_CHUNKS];
+static DEFINE_MUTEX(ownbuf_chunks_lock);	/* serialises chunk allocation */
+static DEFINE_IDA(ownbuf_ida);
 static atomic64_t ownbuf_seq = ATOMIC64_INIT(0);
 static atomic64_t ownbuf_next_id = ATOMIC64_INIT(0);
 /* Mixed into struct ownbuf_ref.check so a garbage token is not trusted. */
@@ -330,15 +348,74 @@ VISIBLE_IF_KUNIT struct ownbuf *ownbuf_alloc_core(gfp_t gfp)
 }
 EXPORT_SYMBOL_IF_KUNIT(ownbuf_alloc_core);
 
+static struct ownbuf __rcu **ownbuf_chunk(u32 idx)
+{
+	return READ_ONCE(ownbuf_chunks[idx >> OWNBUF_CHUNK_BITS]);
+}
+
+/* A free idx, with its chunk allocated, or a negative errno. */
+static int ownbuf_table_alloc(gfp_t gfp)
+{
+	struct ownbuf __rcu **chunk;
+	int idx;
+
+	idx = ida_alloc_range(&ownbuf_ida, 1, OWNBUF_IDX_MASK, gfp);
+	if (idx < 0 || ownbuf_chunk(idx))
+		return idx;
+	/* Shared by every buffer: nobody's memcg pays for it. */
+	chunk = kcalloc(OWNBUF_CHUNK_SIZE, sizeof(*chunk),
+			gfp & ~__GFP_ACCOUNT);
+	if (!chunk) {
+		ida_free(&ownbuf_ida, idx);
+		return -ENOMEM;
+	}
+	mutex_lock(&ownbuf_chunks_lock);
+	if (!ownbuf_chunk(idx)) {
+		/* Pairs with the address dependency in ownbuf_lookup(). */
+		smp_store_release(&ownbuf_chunks[idx >> OWNBUF_CHUNK_BITS],
+				  chunk);
+		chunk = NULL;
+	}
+	mutex_unlock(&ownbuf_chunks_lock);
+	kfree(chunk);
+	return idx;
+}
+
+/* Publish @b under the idx of b->handle, which is already set. */
 VISIBLE_IF_KUNIT int ownbuf_table_insert(struct ownbuf *b, u32 *idx,
 					 gfp_t gfp)
 {
+	int ret;
+
 	KUNIT_STATIC_STUB_REDIRECT(ownbuf_table_insert, b, idx, gfp);
 
-	return xa_alloc_irq(&ownbuf_table, idx, b,
-			    XA_LIMIT(1, OWNBUF_IDX_MASK), gfp);
+	ret = ownbuf_table_alloc(gfp);
+	if (ret < 0)
+		return ret;
+	*idx = ret;
+	return 0;
 }
 EXPORT_SYMBOL_IF_KUNIT(ownbuf_table_insert);
+
+static void ownbuf_table_set(u32 idx, struct ownbuf *b)
+{
+	rcu_assign_pointer(ownbuf_chunk(idx)[idx & (OWNBUF_CHUNK_SIZE - 1)],
+			   b);
+}
+
+/* Caller holds rcu_read_lock_sched(). */
+static __always_inline struct ownbuf *ownbuf_lookup(u64 h)
+{
+	struct ownbuf __rcu **chunk = ownbuf_chunk(h & OWNBUF_IDX_MASK);
+	struct ownbuf *b;
+
+	if (unlikely(!chunk))
+		return NULL;
+	b = rcu_dereference_sched(chunk[h & (OWNBUF_CHUNK_SIZE - 1)]);
+	if (likely(b && READ_ONCE(b->handle) == h))
+		return b;
+	return NULL;
+}
 
 /**
  * ownbuf_put() - drop an observer reference
@@ -365,18 +442,17 @@ struct ownbuf *ownbuf_get(struct ownbuf_handle *h, struct ownbuf_ref *ref)
 	struct ownbuf *b;
 	u64 hv;
 
-	rcu_read_lock();
+	rcu_read_lock_sched();
 	if (h) {
 		hv = READ_ONCE(h->val);
-		b = xa_load(&ownbuf_table, hv & OWNBUF_IDX_MASK);
-		if (b && READ_ONCE(b->handle) != hv)
-			b = NULL;
+		b = ownbuf_lookup(hv);
 	} else {
-		b = READ_ONCE(ref->buf);
+		b = ownbuf_ref_state(ref) == OWNBUF_STATE_LIVE ?
+		    READ_ONCE(ref->buf) : NULL;
 	}
 	if (b && !refcount_inc_not_zero(&b->users))
 		b = NULL;
-	rcu_read_unlock();
+	rcu_read_unlock_sched();
 	return b;
 }
 
@@ -394,11 +470,10 @@ wait_queue_head_t *ownbuf_waitqueue(struct ownbuf *b)
 /* @state became exactly OWNBUF_S_DEAD: the ownership state lets go. */
 static void ownbuf_finish(struct ownbuf *b)
 {
-	unsigned long flags;
+	u32 idx = b->handle & OWNBUF_IDX_MASK;
 
-	xa_lock_irqsave(&ownbuf_table, flags);
-	__xa_erase(&ownbuf_table, b->handle & OWNBUF_IDX_MASK);
-	xa_unlock_irqrestore(&ownbuf_table, flags);
+	ownbuf_table_set(idx, NULL);
+	ida_free(&ownbuf_ida, idx);
 	ownbuf_put(b);
 }
 
@@ -407,7 +482,8 @@ static void ownbuf_finish(struct ownbuf *b)
  * on a conflict (with the state that conflicted in *seen) or -EOVERFLOW if
  * the shared borrows are at max_shared.
  */
-static int ownbuf_try(struct ownbuf *b, enum ownbuf_acc acc, u64 *seen)
+static __always_inline int ownbuf_try(struct ownbuf *b, enum ownbuf_acc acc,
+				      u64 *seen)
 {
 	u64 conflict = ownbuf_accs[acc].conflict;
 	u64 field = ownbuf_accs[acc].field;
@@ -428,38 +504,36 @@ static int ownbuf_try(struct ownbuf *b, enum ownbuf_acc acc, u64 *seen)
 	return 0;
 }
 
-/* Give back what ownbuf_try() took, and wake whoever waits for it. */
-static void ownbuf_untry(struct ownbuf *b, u64 one)
+static void ownbuf_untry_dead(struct ownbuf *b, u64 s)
+{
+	if (s == OWNBUF_S_DEAD)
+		ownbuf_finish(b);
+	else if ((s & OWNBUF_S_REVOKING) && !(s & OWNBUF_S_BUSY))
+		wake_up_var(&b->state);
+}
+
+/*
+ * Give back what ownbuf_try() took, and wake whoever waits for it.
+ * Returns true if the buffer is dead (and @b may be gone).
+ */
+static __always_inline bool ownbuf_untry(struct ownbuf *b, u64 one)
 {
 	u64 s = atomic64_sub_return(one, &b->state);
 
 	if (unlikely(s & OWNBUF_S_DEAD)) {
-		if (s == OWNBUF_S_DEAD)
-			ownbuf_finish(b);
-		else if ((s & OWNBUF_S_REVOKING) && !(s & OWNBUF_S_BUSY))
-			wake_up_var(&b->state);
-		return;
+		ownbuf_untry_dead(b, s);
+		return true;
 	}
 	/* The atomic above is a full barrier, pairing with prepare_to_wait. */
-	if (waitqueue_active(&b->wq))
+	if (unlikely(waitqueue_active(&b->wq)))
 		wake_up_all(&b->wq);
+	return false;
 }
 
 static u64 ownbuf_poison(u64 id, bool moved)
 {
 	return OWNBUF_POISON | (moved ? OWNBUF_POISON_MOVED : 0) |
 	       (id & OWNBUF_POISON_ID);
-}
-
-/* Caller holds rcu_read_lock(). */
-static struct ownbuf *ownbuf_lookup(u64 h)
-{
-	struct ownbuf *b;
-
-	b = xa_load(&ownbuf_table, h & OWNBUF_IDX_MASK);
-	if (b && READ_ONCE(b->handle) == h)
-		return b;
-	return NULL;
 }
 
 /*
@@ -518,10 +592,10 @@ static struct ownbuf *ownbuf_acquire(struct ownbuf_handle *hp,
 	if (ret)
 		goto out;
 
-	rcu_read_lock();
+	rcu_read_lock_sched();
 	b = ownbuf_lookup(h);
 	if (!b) {
-		rcu_read_unlock();
+		rcu_read_unlock_sched();
 		ownbuf_report_stale(0, ip);
 		ret = -ESTALE;
 		goto out;
@@ -542,7 +616,7 @@ static struct ownbuf *ownbuf_acquire(struct ownbuf_handle *hp,
 				       "buffer is lent out" :
 				       "conflicts with a borrow or an access in flight");
 	}
-	rcu_read_unlock();
+	rcu_read_unlock_sched();
 	if (!ret) {
 		if (acc != OWNBUF_ACC_SHARED && acc != OWNBUF_ACC_MUT)
 			WRITE_ONCE(b->busy_at, ip);
@@ -571,13 +645,13 @@ int ownbuf_handle_check(struct ownbuf_handle *h, enum ownbuf_op op,
 	ret = ownbuf_handle_value(h, op, ip, &hv);
 	if (ret)
 		return ret;
-	rcu_read_lock();
+	rcu_read_lock_sched();
 	b = ownbuf_lookup(hv);
 	if (!b || (atomic64_read(&b->state) & OWNBUF_S_DEAD)) {
 		id = b ? b->id : 0;
 		ret = -ESTALE;
 	}
-	rcu_read_unlock();
+	rcu_read_unlock_sched();
 	if (ret)
 		ownbuf_report_stale(id, ip);
 	return ret;
@@ -642,15 +716,13 @@ int __ownbuf_create(size_t size, gfp_t gfp, struct ownbuf_handle *out,
 		ret = -ENOSPC;
 		goto err_free_data;
 	}
-	/* Lookups see 0 != any handle until the handle is set below. */
 	ret = ownbuf_table_insert(b, &idx, gfp);
-	if (ret) {
-		if (ret == -EBUSY)
-			ret = -ENOSPC;
+	if (ret)
 		goto err_free_data;
-	}
 	b->id = atomic64_inc_return(&ownbuf_next_id);
-	WRITE_ONCE(b->handle, seq << OWNBUF_IDX_BITS | idx);
+	b->handle = seq << OWNBUF_IDX_BITS | idx;
+	/* Ownership of b is held by the table (and the handle) from here. */
+	ownbuf_table_set(idx, b);
 	out->val = b->handle;
 	return 0;
 
@@ -732,11 +804,11 @@ int __ownbuf_revoke(struct ownbuf_handle *h, unsigned long ip)
 	ret = ownbuf_handle_value(h, OWNBUF_OP_DROP, ip, &hv);
 	if (ret)
 		return ret;
-	rcu_read_lock();
+	rcu_read_lock_sched();
 	b = ownbuf_lookup(hv);
 	if (b && !refcount_inc_not_zero(&b->users))
 		b = NULL;
-	rcu_read_unlock();
+	rcu_read_unlock_sched();
 	if (!b) {
 		ownbuf_report_stale(0, ip);
 		return -ESTALE;
@@ -770,7 +842,6 @@ int __ownbuf_revoke(struct ownbuf_handle *h, unsigned long ip)
 	mutex_lock(&b->hook_lock);
 	list_for_each_entry_safe(ref, tmp, &b->hooks, node) {
 		list_del_init(&ref->node);
-		WRITE_ONCE(ref->state, OWNBUF_STATE_REVOKED);
 		ref->ops->revoke(ref);
 	}
 	mutex_unlock(&b->hook_lock);
@@ -958,13 +1029,13 @@ int ownbuf_size(struct ownbuf_handle h, size_t *size)
 		ownbuf_report(OWNBUF_NULL_DEREF, 0, ip, "NULL size pointer");
 		return -EINVAL;
 	}
-	rcu_read_lock();
+	rcu_read_lock_sched();
 	b = ownbuf_lookup(h.val);
 	if (likely(b && !(atomic64_read(&b->state) & OWNBUF_S_DEAD)))
 		*size = READ_ONCE(b->size);
 	else
 		ret = -ESTALE;
-	rcu_read_unlock();
+	rcu_read_unlock_sched();
 	if (unlikely(ret))
 		ret = ownbuf_handle_check(&h, OWNBUF_OP_USE, ip) ?: -ESTALE;
 	return ret;
@@ -984,23 +1055,28 @@ static u64 ownbuf_ref_one(const struct ownbuf_ref *ref)
 	return ref->kind == OWNBUF_MUT ? OWNBUF_S_MUT : OWNBUF_S_SHARED_ONE;
 }
 
+/* Was @ref filled in by ownbuf for its current borrow (not garbage, not a copy)? */
+static bool ownbuf_ref_genuine(const struct ownbuf_ref *ref)
+{
+	return READ_ONCE(ref->check) ==
+	       ownbuf_ref_check_value(ref, READ_ONCE(ref->buf));
+}
+
 /*
- * Is @ref a token ownbuf handed out?  Refuses (and reports) the NULL
- * borrow, a released one, and garbage or a copy (.check is bound to the
- * token's address).  A revoked token passes: only its buffer knows.
+ * Is @ref a live borrow ownbuf handed out?  Refuses (and reports) the NULL
+ * borrow, an ended one, and garbage or a copy (.check is bound to the
+ * token's address).  A revoked borrow passes: only its buffer knows.
  */
 static int ownbuf_ref_validate(struct ownbuf_ref *ref, enum ownbuf_op op,
 			       unsigned long ip)
 {
 	enum ownbuf_violation v;
-	int state;
 
 	if (!ref) {
 		ownbuf_report(OWNBUF_NULL_DEREF, 0, ip, "NULL borrow pointer");
 		return -EINVAL;
 	}
-	state = READ_ONCE(ref->state);
-	switch (state) {
+	switch (atomic_read(&ref->state) & OWNBUF_REF_STATE) {
 	case 0:
 		ownbuf_report(OWNBUF_NULL_DEREF, 0, ip,
 			      "NULL borrow (token never borrowed)");
@@ -1010,16 +1086,13 @@ static int ownbuf_ref_validate(struct ownbuf_ref *ref, enum ownbuf_op op,
 					      OWNBUF_USE_AFTER_FREE;
 		ownbuf_report(v, ref->id, ip, "borrow already released");
 		return -ESTALE;
-	case OWNBUF_STATE_LIVE:
 	case OWNBUF_STATE_REVOKED:
-		if (READ_ONCE(ref->check) ==
-		    ownbuf_ref_check_value(ref, READ_ONCE(ref->buf)))
+		ownbuf_report(OWNBUF_USE_AFTER_FREE, ref->id, ip,
+			      "borrow revoked: its owner went away");
+		return -ESTALE;
+	case OWNBUF_STATE_LIVE:
+		if (ownbuf_ref_genuine(ref))
 			return 0;
-		if (state == OWNBUF_STATE_REVOKED && !READ_ONCE(ref->buf)) {
-			ownbuf_report(OWNBUF_USE_AFTER_FREE, ref->id, ip,
-				      "borrow revoked: its owner went away");
-			return -ESTALE;
-		}
 		break;
 	}
 	ownbuf_report(OWNBUF_USE_AFTER_FREE, 0, ip,
@@ -1043,18 +1116,19 @@ int ownbuf_ref_state(const struct ownbuf_ref *ref)
 
 	if (!ref)
 		return 0;
-	state = READ_ONCE(ref->state);
+	state = atomic_read(&ref->state) & OWNBUF_REF_STATE;
 	if (state != OWNBUF_STATE_LIVE)
 		return state;
-	rcu_read_lock();
+	if (!ownbuf_ref_genuine(ref))
+		return 0;
+	/* Still live inside the RCU section: @b cannot be freed before its end. */
+	rcu_read_lock_sched();
 	b = READ_ONCE(ref->buf);
-	if (!b)
-		state = OWNBUF_STATE_RELEASED;
-	else if (READ_ONCE(ref->check) != ownbuf_ref_check_value(ref, b))
-		state = 0;
-	else if (atomic64_read(&b->state) & OWNBUF_S_DEAD)
+	state = atomic_read(&ref->state) & OWNBUF_REF_STATE;
+	if (state == OWNBUF_STATE_LIVE &&
+	    (atomic64_read(&b->state) & OWNBUF_S_DEAD))
 		state = OWNBUF_STATE_REVOKED;
-	rcu_read_unlock();
+	rcu_read_unlock_sched();
 	return state;
 }
 EXPORT_SYMBOL_GPL(ownbuf_ref_state);
@@ -1094,10 +1168,12 @@ static struct ownbuf *ownbuf_ref_acquire(struct ownbuf_ref *ref,
 	ret = ownbuf_ref_validate(ref, OWNBUF_OP_USE, ip);
 	if (ret)
 		goto out;
-	rcu_read_lock();
+	/* The borrow may end under us: @b is only safe under RCU. */
+	rcu_read_lock_sched();
 	b = READ_ONCE(ref->buf);
-	ret = b ? ownbuf_try(b, acc, &seen) : -ESTALE;
-	if (!ret && unlikely(READ_ONCE(ref->state) != OWNBUF_STATE_LIVE)) {
+	ret = ownbuf_try(b, acc, &seen);
+	if (!ret && unlikely((atomic_read(&ref->state) & OWNBUF_REF_STATE) !=
+			     OWNBUF_STATE_LIVE)) {
 		ownbuf_untry(b, ownbuf_accs[acc].one);
 		ret = -ESTALE;
 	}
@@ -1107,7 +1183,7 @@ static struct ownbuf *ownbuf_ref_acquire(struct ownbuf_ref *ref,
 	else if (ret == -EBUSY)
 		ownbuf_report_conflict(b, OWNBUF_DATA_RACE, seen, ip,
 				       "conflicts with an access in flight");
-	rcu_read_unlock();
+	rcu_read_unlock_sched();
 	if (!ret) {
 		WRITE_ONCE(b->busy_at, ip);
 		return b;
@@ -1117,7 +1193,7 @@ out:
 	return NULL;
 }
 
-/* Could @acc be taken now?  (For OWNBUF_WAIT; true also once dead.) */
+/* Could the borrow be taken now?  (For OWNBUF_WAIT; true also once dead.) */
 static bool ownbuf_grantable(struct ownbuf *b, u64 h, unsigned int kind)
 {
 	enum ownbuf_acc acc = kind == OWNBUF_MUT ? OWNBUF_ACC_MUT :
@@ -1128,39 +1204,51 @@ static bool ownbuf_grantable(struct ownbuf *b, u64 h, unsigned int kind)
 	       !(s & ownbuf_accs[acc].conflict);
 }
 
-static int ownbuf_borrow_once(struct ownbuf *b, u64 h, unsigned int kind,
-			      const struct ownbuf_ref_ops *ops,
-			      struct ownbuf_ref *ref, unsigned long ip,
-			      u64 *seen)
+/*
+ * Try to take the borrow once, without reporting; the caller holds @b (by
+ * RCU or a reference).  The fast path of ownbuf_borrow_ops() is this.
+ */
+static __always_inline int ownbuf_borrow_once(struct ownbuf *b, u64 h,
+					      unsigned int kind,
+					      const struct ownbuf_ref_ops *ops,
+					      struct ownbuf_ref *ref,
+					      unsigned long ip, u64 *seen)
 {
 	enum ownbuf_acc acc = kind == OWNBUF_MUT ? OWNBUF_ACC_MUT :
 						   OWNBUF_ACC_SHARED;
 	int ret;
 
-	if (ops)
-		mutex_lock(&b->hook_lock);
 	ret = ownbuf_try(b, acc, seen);
 	if (!ret && unlikely(READ_ONCE(b->handle) != h)) {
+		/* Moved between the lookup and the cmpxchg. */
 		ownbuf_untry(b, ownbuf_accs[acc].one);
 		ret = -ESTALE;
 	}
-	if (!ret) {
-		ref->buf = b;
-		ref->check = ownbuf_ref_check_value(ref, b);
-		ref->ops = ops;
-		ref->id = b->id;
-		ref->kind = kind;
-		atomic_set(&ref->pins, 0);
-		INIT_LIST_HEAD(&ref->node);
-		if (ops)
-			list_add_tail(&ref->node, &b->hooks);
-		/* Publish the token: the fields above before its state. */
-		smp_store_release(&ref->state, OWNBUF_STATE_LIVE);
-		WRITE_ONCE(b->lent_at, ip);
-	}
+	if (ret)
+		return ret;
+	ref->buf = b;
+	ref->check = ownbuf_ref_check_value(ref, b);
+	ref->ops = ops;
+	ref->id = b->id;
+	ref->kind = kind;
 	if (ops)
-		mutex_unlock(&b->hook_lock);
-	return ret;
+		list_add_tail(&ref->node, &b->hooks);
+	else
+		INIT_LIST_HEAD(&ref->node);
+	/* Publish the token: the fields above before its state. */
+	atomic_set_release(&ref->state, OWNBUF_STATE_LIVE);
+	WRITE_ONCE(b->lent_at, ip);
+	return 0;
+}
+
+static void ownbuf_report_borrow(struct ownbuf *b, int ret, u64 seen,
+				 unsigned long ip)
+{
+	if (ret == -EBUSY)
+		ownbuf_report_conflict(b, OWNBUF_DATA_RACE, seen, ip,
+				       "already borrowed");
+	else if (ret == -ESTALE)
+		ownbuf_report_stale(b->id, ip);
 }
 
 int __ownbuf_borrow(struct ownbuf_handle *hp, unsigned int flags,
@@ -1168,7 +1256,6 @@ int __ownbuf_borrow(struct ownbuf_handle *hp, unsigned int flags,
 		    unsigned long ip)
 {
 	unsigned int kind = flags & (OWNBUF_SHARED | OWNBUF_MUT);
-	bool sleep = ops || (flags & OWNBUF_WAIT);
 	struct ownbuf *b;
 	u64 h, seen;
 	int ret;
@@ -1179,41 +1266,38 @@ int __ownbuf_borrow(struct ownbuf_handle *hp, unsigned int flags,
 	}
 	if ((flags & ~(OWNBUF_SHARED | OWNBUF_MUT | OWNBUF_WAIT)) ||
 	    (kind != OWNBUF_SHARED && kind != OWNBUF_MUT) ||
-	    (ops && !ops->revoke) || READ_ONCE(ref->buf))
+	    (ops && !ops->revoke) ||
+	    (atomic_read(&ref->state) & OWNBUF_REF_STATE) == OWNBUF_STATE_LIVE)
 		return -EINVAL;
 	ret = ownbuf_handle_value(hp, OWNBUF_OP_USE, ip, &h);
 	if (ret)
 		return ret;
-	if (sleep)
-		might_sleep();
 
-	rcu_read_lock();
+	rcu_read_lock_sched();
 	b = ownbuf_lookup(h);
-	if (!b) {
-		rcu_read_unlock();
-		ownbuf_report_stale(0, ip);
-		return -ESTALE;
-	}
-	if (!sleep) {
-		/* The fast path: one cmpxchg, no reference, no lock. */
+	if (b && !ops && !(flags & OWNBUF_WAIT)) {
 		ret = ownbuf_borrow_once(b, h, kind, NULL, ref, ip, &seen);
-		if (ret == -EBUSY)
-			ownbuf_report_conflict(b, OWNBUF_DATA_RACE, seen, ip,
-					       "already borrowed");
-		else if (ret == -ESTALE)
-			ownbuf_report_stale(b->id, ip);
-		rcu_read_unlock();
+		if (ret)
+			ownbuf_report_borrow(b, ret, seen, ip);
+		rcu_read_unlock_sched();
 		return ret;
 	}
-	if (!refcount_inc_not_zero(&b->users)) {
-		rcu_read_unlock();
+	if (b && !refcount_inc_not_zero(&b->users))
+		b = NULL;
+	rcu_read_unlock_sched();
+	if (!b) {
 		ownbuf_report_stale(0, ip);
 		return -ESTALE;
 	}
-	rcu_read_unlock();
 
+	/* Sleeping: with callbacks (hook_lock) or waiting to be granted. */
+	might_sleep();
 	for (;;) {
+		if (ops)
+			mutex_lock(&b->hook_lock);
 		ret = ownbuf_borrow_once(b, h, kind, ops, ref, ip, &seen);
+		if (ops)
+			mutex_unlock(&b->hook_lock);
 		if (ret != -EBUSY || !(flags & OWNBUF_WAIT))
 			break;
 		if (wait_event_interruptible(b->wq,
@@ -1222,11 +1306,8 @@ int __ownbuf_borrow(struct ownbuf_handle *hp, unsigned int flags,
 			break;
 		}
 	}
-	if (ret == -EBUSY)
-		ownbuf_report_conflict(b, OWNBUF_DATA_RACE, seen, ip,
-				       "already borrowed");
-	else if (ret == -ESTALE)
-		ownbuf_report_stale(b->id, ip);
+	if (ret)
+		ownbuf_report_borrow(b, ret, seen, ip);
 	ownbuf_put(b);
 	return ret;
 }
@@ -1237,7 +1318,8 @@ int __ownbuf_borrow(struct ownbuf_handle *hp, unsigned int flags,
  * @flags: %OWNBUF_SHARED or %OWNBUF_MUT, optionally | %OWNBUF_WAIT.
  * @ops: callbacks, or NULL.  @ops->revoke is called once when the borrow
  *	ends, whatever ends it.
- * @ref: zeroed (or released) token storage; filled in on success.
+ * @ref: token storage, zeroed or holding an ended borrow; filled in on
+ *	success.
  *
  * A shared borrow is refused while the mut borrow is out or a write is in
  * flight; the mut borrow while anything is lent out or accessed.  With
@@ -1246,58 +1328,75 @@ int __ownbuf_borrow(struct ownbuf_handle *hp, unsigned int flags,
  * Context: without @ops and %OWNBUF_WAIT, any (one cmpxchg, no lock);
  * otherwise may sleep.
  *
- * Return: 0; -EINVAL for bad @flags, a @ref in use, or a NULL @h or @ref;
- * -ESTALE for a dead handle; -EBUSY on a conflict (data_race); -EOVERFLOW
- * if the buffer has max_shared shared borrows (at once, even with
- * %OWNBUF_WAIT); -EINTR if a signal interrupted the wait.
+ * Return: 0; -EINVAL for bad @flags, a @ref holding a live borrow, or a
+ * NULL @h or @ref; -ESTALE for a dead handle; -EBUSY on a conflict
+ * (data_race); -EOVERFLOW if the buffer has max_shared shared borrows (at
+ * once, even with %OWNBUF_WAIT); -EINTR if a signal interrupted the wait.
  */
 int ownbuf_borrow_ops(struct ownbuf_handle h, unsigned int flags,
 		      const struct ownbuf_ref_ops *ops, struct ownbuf_ref *ref)
 {
+	struct ownbuf *b;
+	u64 seen;
+	int ret;
+
+	/* Fast path: no reporting, no reference; anything odd goes slow. */
+	if (likely(!ops && ref && (flags == OWNBUF_SHARED ||
+				   flags == OWNBUF_MUT) &&
+		   (atomic_read(&ref->state) & OWNBUF_REF_STATE) !=
+		   OWNBUF_STATE_LIVE)) {
+		rcu_read_lock_sched();
+		b = ownbuf_lookup(h.val);
+		ret = b ? ownbuf_borrow_once(b, h.val, flags, NULL, ref,
+					     _RET_IP_, &seen) : -ESTALE;
+		rcu_read_unlock_sched();
+		if (likely(!ret))
+			return 0;
+	}
 	return __ownbuf_borrow(&h, flags, ops, ref, _RET_IP_);
 }
 EXPORT_SYMBOL_GPL(ownbuf_borrow_ops);
 
-/* Zero what a mut mapping may have written past the size. */
-static void ownbuf_clear_tail(struct ownbuf *b)
-{
-	u64 seen;
-
-	if (ownbuf_try(b, OWNBUF_ACC_PIN, &seen))
-		return;		/* dead: the data is gone anyway */
-	memset(b->data + b->size, 0, PAGE_ALIGN(b->size) - b->size);
-	ownbuf_untry(b, OWNBUF_S_PIN_ONE);
-}
-
 /*
- * End a borrow whose token we claimed (ref->buf was swapped to NULL).
- * Returns true if it had been revoked.
+ * End a borrow we own the ending of (ref->state went LIVE -> RELEASED).
+ * Returns true if it had been revoked: then @b may be gone.
  */
 static bool ownbuf_ref_end(struct ownbuf_ref *ref, struct ownbuf *b)
 {
-	bool revoked;
-
 	if (ref->ops) {
 		mutex_lock(&b->hook_lock);
 		if (!list_empty(&ref->node)) {
 			list_del_init(&ref->node);
 			ref->ops->revoke(ref);
+			/*
+			 * A mut borrow with callbacks may have been mapped:
+			 * zero what the mapping wrote past the size.  The
+			 * data cannot be freed under hook_lock.
+			 */
+			if (ref->kind == OWNBUF_MUT &&
+			    !(atomic64_read(&b->state) & OWNBUF_S_DEAD))
+				memset(b->data + b->size, 0,
+				       PAGE_ALIGN(b->size) - b->size);
 		}
 		mutex_unlock(&b->hook_lock);
 	}
-	if (ref->kind == OWNBUF_MUT)
-		ownbuf_clear_tail(b);
-	revoked = atomic64_read(&b->state) & OWNBUF_S_DEAD;
-	WRITE_ONCE(ref->check, 0);
-	WRITE_ONCE(ref->state, revoked ? OWNBUF_STATE_REVOKED :
-					 OWNBUF_STATE_RELEASED);
-	ownbuf_untry(b, ownbuf_ref_one(ref));
-	return revoked;
+	if (!ownbuf_untry(b, ownbuf_ref_one(ref)))
+		return false;
+	atomic_set(&ref->state, OWNBUF_STATE_REVOKED);
+	return true;
+}
+
+/* Claim the ending of a live borrow: LIVE with no unsafe section open. */
+static __always_inline bool ownbuf_ref_claim(struct ownbuf_ref *ref)
+{
+	int s = OWNBUF_STATE_LIVE;
+
+	return ownbuf_ref_genuine(ref) &&
+	       atomic_try_cmpxchg(&ref->state, &s, OWNBUF_STATE_RELEASED);
 }
 
 int __ownbuf_release(struct ownbuf_ref *ref, unsigned long ip)
 {
-	struct ownbuf *b;
 	int ret;
 
 	ret = ownbuf_ref_validate(ref, OWNBUF_OP_RELEASE, ip);
@@ -1305,22 +1404,17 @@ int __ownbuf_release(struct ownbuf_ref *ref, unsigned long ip)
 		return ret;
 	if (ref->ops)
 		might_sleep();
-	b = xchg(&ref->buf, NULL);
-	if (!b) {
+	if (!ownbuf_ref_claim(ref)) {
+		if (atomic_read(&ref->state) & ~OWNBUF_REF_STATE) {
+			ownbuf_report(OWNBUF_DATA_RACE, ref->id, ip,
+				      "borrow released inside an unsafe section");
+			return -EBUSY;
+		}
 		/* Lost a race with another release of the same token. */
-		ownbuf_report(READ_ONCE(ref->state) == OWNBUF_STATE_RELEASED ?
-			      OWNBUF_DOUBLE_FREE : OWNBUF_USE_AFTER_FREE,
-			      ref->id, ip, "borrow already released");
-		return -ESTALE;
+		return ownbuf_ref_validate(ref, OWNBUF_OP_RELEASE, ip) ?:
+		       -ESTALE;
 	}
-	/* Pairs with the barrier in ownbuf_unsafe_begin(). */
-	if (atomic_read(&ref->pins)) {
-		WRITE_ONCE(ref->buf, b);
-		ownbuf_report(OWNBUF_DATA_RACE, ref->id, ip,
-			      "borrow released inside an unsafe section");
-		return -EBUSY;
-	}
-	if (ownbuf_ref_end(ref, b)) {
+	if (ownbuf_ref_end(ref, ref->buf)) {
 		ownbuf_report(OWNBUF_USE_AFTER_FREE, ref->id, ip,
 			      "borrow revoked: its owner went away");
 		return -ESTALE;
@@ -1332,10 +1426,10 @@ int __ownbuf_release(struct ownbuf_ref *ref, unsigned long ip)
  * ownbuf_release() - give a borrow back
  * @ref: the token.
  *
- * Releasing twice is a double_free; releasing a revoked borrow frees the
- * token but still fails with -ESTALE (a use_after_free), so that the
- * borrower learns its borrow ended early.  Either way the token can then
- * be reused for another borrow.
+ * Releasing twice is a double_free.  Releasing a borrow that was revoked
+ * fails with -ESTALE (a use_after_free), so that the borrower learns its
+ * borrow ended early; the first such release still ends the borrow.
+ * Either way the token can then be used for another borrow.
  *
  * Context: any without ->revoke callbacks; otherwise may sleep.
  *
@@ -1344,6 +1438,15 @@ int __ownbuf_release(struct ownbuf_ref *ref, unsigned long ip)
  */
 int ownbuf_release(struct ownbuf_ref *ref)
 {
+	/* Fast path: a live borrow without callbacks. */
+	if (likely(ref && !ref->ops && ownbuf_ref_claim(ref))) {
+		if (likely(!ownbuf_untry(ref->buf, ownbuf_ref_one(ref))))
+			return 0;
+		atomic_set(&ref->state, OWNBUF_STATE_REVOKED);
+		ownbuf_report(OWNBUF_USE_AFTER_FREE, ref->id, _RET_IP_,
+			      "borrow revoked: its owner went away");
+		return -ESTALE;
+	}
 	return __ownbuf_release(ref, _RET_IP_);
 }
 EXPORT_SYMBOL_GPL(ownbuf_release);
@@ -1361,19 +1464,14 @@ EXPORT_SYMBOL_GPL(ownbuf_release);
  */
 void ownbuf_ref_discard(struct ownbuf_ref *ref)
 {
-	struct ownbuf *b;
-
-	if (!ref || READ_ONCE(ref->check) !=
-		    ownbuf_ref_check_value(ref, READ_ONCE(ref->buf)))
+	if (!ref || !ownbuf_ref_genuine(ref))
 		return;
-	b = xchg(&ref->buf, NULL);
-	if (!b)
-		return;
-	if (WARN_ON_ONCE(atomic_read(&ref->pins))) {
-		WRITE_ONCE(ref->buf, b);
+	if (ownbuf_ref_claim(ref)) {
+		ownbuf_ref_end(ref, ref->buf);
 		return;
 	}
-	ownbuf_ref_end(ref, b);
+	/* In-kernel misuse: ending a borrow whose raw memory is in use. */
+	WARN_ON_ONCE(atomic_read(&ref->state) & ~OWNBUF_REF_STATE);
 }
 EXPORT_SYMBOL_GPL(ownbuf_ref_discard);
 
@@ -1505,7 +1603,7 @@ static int ownbuf_kernel_rw(struct ownbuf_handle *h, struct ownbuf_ref *ref,
 
 	if (ref) {
 		if (write && READ_ONCE(ref->kind) != OWNBUF_MUT &&
-		    READ_ONCE(ref->state))
+		    atomic_read(&ref->state))
 			return -EPERM;
 		ret = ownbuf_ref_check(ref, OWNBUF_OP_USE, ip);
 	} else {
@@ -1627,8 +1725,7 @@ void *ownbuf_unsafe_begin(struct ownbuf_ref *ref, size_t *len)
 {
 	unsigned long ip = _RET_IP_;
 	struct ownbuf *b;
-	u64 seen;
-	int ret;
+	int ret, s;
 
 	ret = ownbuf_ref_validate(ref, OWNBUF_OP_USE, ip);
 	if (ret)
@@ -1638,22 +1735,17 @@ void *ownbuf_unsafe_begin(struct ownbuf_ref *ref, size_t *len)
 			      "NULL length pointer");
 		return ERR_PTR(-EINVAL);
 	}
-	atomic_inc(&ref->pins);
-	/* Pairs with the xchg in __ownbuf_release(). */
-	smp_mb__after_atomic();
-	rcu_read_lock();
-	b = READ_ONCE(ref->buf);
-	ret = b ? ownbuf_try(b, OWNBUF_ACC_PIN, &seen) : -ESTALE;
-	if (!ret && READ_ONCE(ref->state) != OWNBUF_STATE_LIVE) {
-		ownbuf_untry(b, OWNBUF_S_PIN_ONE);
-		ret = -ESTALE;
-	}
-	rcu_read_unlock();
-	if (ret) {
-		atomic_dec(&ref->pins);
-		ownbuf_report(ret == -ESTALE ? OWNBUF_USE_AFTER_FREE :
-			      OWNBUF_DATA_RACE, ref->id, ip,
-			      "no unsafe section on a dead borrow");
+	/* Open the section on the token: a release now sees it. */
+	s = atomic_read(&ref->state);
+	do {
+		if ((s & OWNBUF_REF_STATE) != OWNBUF_STATE_LIVE)
+			return ERR_PTR(ownbuf_ref_validate(ref, OWNBUF_OP_USE,
+							   ip) ?: -ESTALE);
+	} while (!atomic_try_cmpxchg(&ref->state, &s, s + OWNBUF_REF_PIN_ONE));
+	/* And on the buffer: a revocation waits for it. */
+	b = ownbuf_ref_acquire(ref, OWNBUF_ACC_PIN, ip, &ret);
+	if (!b) {
+		atomic_sub(OWNBUF_REF_PIN_ONE, &ref->state);
 		return ERR_PTR(ret);
 	}
 	*len = b->size;
@@ -1671,18 +1763,20 @@ EXPORT_SYMBOL_GPL(ownbuf_unsafe_begin);
 void ownbuf_unsafe_end(struct ownbuf_ref *ref)
 {
 	unsigned long ip = _RET_IP_;
-	struct ownbuf *b;
+	int s;
 
 	if (ownbuf_ref_validate(ref, OWNBUF_OP_USE, ip))
 		return;
-	if (!atomic_add_unless(&ref->pins, -1, 0)) {
-		ownbuf_report(OWNBUF_DOUBLE_FREE, ref->id, ip,
-			      "unsafe section ended twice");
-		return;
-	}
-	/* Release refuses while pins > 0, so ref->buf stays ours. */
-	b = READ_ONCE(ref->buf);
-	ownbuf_untry(b, OWNBUF_S_PIN_ONE);
+	s = atomic_read(&ref->state);
+	do {
+		if (!(s & ~OWNBUF_REF_STATE)) {
+			ownbuf_report(OWNBUF_DOUBLE_FREE, ref->id, ip,
+				      "unsafe section ended twice");
+			return;
+		}
+	} while (!atomic_try_cmpxchg(&ref->state, &s, s - OWNBUF_REF_PIN_ONE));
+	/* The borrow cannot end while the section was open: @buf is ours. */
+	ownbuf_untry(ref->buf, OWNBUF_S_PIN_ONE);
 }
 EXPORT_SYMBOL_GPL(ownbuf_unsafe_end);
 
@@ -1700,7 +1794,7 @@ unsigned int ownbuf_access_mask(struct ownbuf_handle *h,
 	struct ownbuf *b;
 	u64 s;
 
-	rcu_read_lock();
+	rcu_read_lock_sched();
 	if (ref)
 		b = ownbuf_ref_state(ref) == OWNBUF_STATE_LIVE ?
 		    READ_ONCE(ref->buf) : NULL;
@@ -1724,7 +1818,7 @@ unsigned int ownbuf_access_mask(struct ownbuf_handle *h,
 			mask |= OWNBUF_CAN_WRITE;
 	}
 out:
-	rcu_read_unlock();
+	rcu_read_unlock_sched();
 	return mask;
 }
 
@@ -1742,7 +1836,7 @@ int ownbuf_peek(struct ownbuf_handle *h, struct ownbuf_ref *ref,
 	struct ownbuf *b;
 	int ret = -ESTALE;
 
-	rcu_read_lock();
+	rcu_read_lock_sched();
 	if (ref)
 		b = ownbuf_ref_state(ref) == OWNBUF_STATE_LIVE ?
 		    READ_ONCE(ref->buf) : NULL;
@@ -1752,7 +1846,7 @@ int ownbuf_peek(struct ownbuf_handle *h, struct ownbuf_ref *ref,
 		ownbuf_fill_stat(b, st);
 		ret = 0;
 	}
-	rcu_read_unlock();
+	rcu_read_unlock_sched();
 	return ret;
 }
 
@@ -1793,21 +1887,30 @@ int ownbuf_engine_init(void)
  */
 void ownbuf_engine_exit(void)
 {
-	unsigned long idx, n = 0;
+	struct ownbuf __rcu **chunk;
+	unsigned long n = 0;
 	struct ownbuf *b;
+	unsigned int c, i;
 
-	xa_for_each(&ownbuf_table, idx, b)
-		n++;
-	if (n)
-		pr_warn("%lu buffers still owned at unload; freeing them\n",
-			n);
-	xa_for_each(&ownbuf_table, idx, b) {
-		pr_warn("buffer %llu (%zu bytes, %s) created by %pS\n", b->id,
-			b->size, b->data ? "live" : "revoked, borrows leaked",
-			(void *)b->created_at);
-		xa_erase_irq(&ownbuf_table, idx);
-		ownbuf_free_data(b->data);
-		kfree(b);
+	for (c = 0; c < OWNBUF_NR_CHUNKS; c++) {
+		chunk = ownbuf_chunks[c];
+		for (i = 0; chunk && i < OWNBUF_CHUNK_SIZE; i++) {
+			b = rcu_dereference_protected(chunk[i], true);
+			if (!b)
+				continue;
+			if (!n++)
+				pr_warn("buffers still owned at unload; freeing them:\n");
+			pr_warn("buffer %llu (%zu bytes, %s) created by %pS\n",
+				b->id, b->size,
+				b->data ? "never dropped" :
+					  "revoked, its borrows never released",
+				(void *)b->created_at);
+			ownbuf_free_data(b->data);
+			kfree(b);
+		}
+		kfree(chunk);
 	}
-	xa_destroy(&ownbuf_table);
+	if (n)
+		pr_warn("%lu buffers were still owned at unload\n", n);
+	ida_destroy(&ownbuf_ida);
 }

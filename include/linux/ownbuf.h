@@ -100,9 +100,8 @@ struct ownbuf_ref {
 	const struct ownbuf_ref_ops *ops;
 	struct list_head node;
 	u64 id;
-	atomic_t pins;
+	atomic_t state;
 	u32 kind;
-	int state;
 };
 
 /**
