@@ -30,10 +30,21 @@ modules:
 	fi
 	$(MAKE) -C $(KDIR) M=$(TOP) W=1 modules
 
-tools: tools/ownbuf
+# The command-line tool and the README's userspace example.  TOOLS_OUT and
+# LDFLAGS build them elsewhere, e.g. static for a QEMU guest:
+#   make tools TOOLS_OUT=build/guest LDFLAGS=-static
+TOOLS_OUT ?= tools
+TOOLS := $(TOOLS_OUT)/ownbuf $(TOOLS_OUT)/ownbuf-example
 
-tools/ownbuf: tools/ownbuf.c include/uapi/linux/ownbuf.h
-	$(CC) $(USER_CFLAGS) -o $@ $<
+tools: $(TOOLS)
+
+$(TOOLS_OUT)/ownbuf: tools/ownbuf.c include/uapi/linux/ownbuf.h
+	@mkdir -p $(@D)
+	$(CC) $(USER_CFLAGS) $(LDFLAGS) -o $@ $<
+
+$(TOOLS_OUT)/ownbuf-example: tools/example.c include/uapi/linux/ownbuf.h
+	@mkdir -p $(@D)
+	$(CC) $(USER_CFLAGS) $(LDFLAGS) -o $@ $<
 
 check:
 	$(TOP)/scripts/check.sh
@@ -55,7 +66,7 @@ bench:
 
 clean:
 	@if [ -d "$(KDIR)" ]; then $(MAKE) -C $(KDIR) M=$(TOP) clean; fi
-	rm -f tools/ownbuf
+	rm -f tools/ownbuf tools/ownbuf-example
 	rm -rf $(TOP)/build
 
 help:
