@@ -757,7 +757,7 @@ static int info_get_fd(const char *arg, int *own)
 		fd = (int)v;
 		if (fcntl(fd, F_GETFD) < 0)
 			return errorf("fd %d is not open in this process (%s)",
-				      fd, "of another process: /proc/PID/fd/N"),
+				      fd, "another process's: /proc/PID/fd/N"),
 			       -1;
 		return fd;
 	}
