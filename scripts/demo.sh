@@ -13,8 +13,8 @@
 #                             instead ("poweroff -f" or Ctrl-A x ends it)
 #
 # It installs what is missing with apt-get (root needed only then): make,
-# gcc-12, libc6-dev, libelf1, dwarves, qemu-system-x86, busybox-static,
-# cpio.  The stock kernel image and headers are downloaded once and
+# gcc-12, libc6-dev, libelf1, dwarves, rsync, qemu-system-x86,
+# busybox-static, cpio.  The stock kernel image and headers are downloaded once and
 # unpacked into $OWNBUF_CACHE (default ~/.cache/ownbuf), never installed.
 # Everything built goes to build/demo/; the guest's kernel log is
 # build/demo/run/console.log.
@@ -33,9 +33,12 @@ OWNBUF_LOG_TAG=${OWNBUF_LOG_TAG:-demo}
 . "$TOP/scripts/lib/kernel.sh"
 # shellcheck source=scripts/lib/guest.sh
 . "$TOP/scripts/lib/guest.sh"
+# shellcheck source=scripts/lib/modules.sh
+. "$TOP/scripts/lib/modules.sh"
 
-# The module build against Debian's headers and the static tools.
-DEMO_PACKAGES="make gcc gcc-12 libc6-dev libelf1 dwarves"
+# The module build against Debian's headers (modules_build copies the tree
+# with rsync) and the static tools.
+DEMO_PACKAGES="make gcc gcc-12 libc6-dev libelf1 dwarves rsync"
 OUT=$TOP/build/demo
 TIMEOUT=${OWNBUF_DEMO_TIMEOUT:-600}
 
@@ -58,25 +61,17 @@ apt_lists_ready()
 		die "linux-image-6.12-amd64 is not available from this machine's apt sources (Debian 12 has it in bookworm and bookworm-security)"
 }
 
-# build_module - ownbuf.ko against the stock kernel, in a copy of the
-# sources, so that nothing is written into the checkout.
+# build_module - the repository's modules against the stock kernel, in a
+# copy of the tree (the harness's modules_build), so that nothing is
+# written into the checkout.
 build_module()
 {
-	local src=$OUT/src
-
-	rm -rf "$src"
-	mkdir -p "$src"
-	cp -a "$TOP/include" "$TOP/module" "$src/"
-	find "$src" \( -name '*.o' -o -name '*.ko' -o -name '*.mod' \
-		-o -name '*.mod.c' -o -name '.*.cmd' -o -name '*.order' \
-		-o -name Module.symvers \) -delete
 	log "building ownbuf.ko against $KVER"
-	if ! make -C "$KDIR" M="$src/module" -j"$OWNBUF_JOBS" modules \
-	     >"$OUT/build.log" 2>&1; then
-		tail -n 30 "$OUT/build.log" >&2
-		die "the module build failed (log: $OUT/build.log)"
+	if ! modules_build "$KDIR" "$OUT/modules"; then
+		tail -n 30 "$OUT/modules/build.log" >&2
+		die "the module build failed (log: $OUT/modules/build.log)"
 	fi
-	MODULE=$src/module/ownbuf.ko
+	MODULE=$OUT/modules/src/module/ownbuf.ko
 }
 
 build_tools()
