@@ -307,6 +307,14 @@ static inline long long ownbuf_size(int fd)
 	return ownbuf_info(fd, &info) ? -1 : info.size;
 }
 
+/* The role of an ownbuf fd, or -1 if INFO fails. */
+static inline int ownbuf_role(int fd)
+{
+	struct ob_info info;
+
+	return ownbuf_info(fd, &info) ? -1 : info.role;
+}
+
 static inline long long ownbuf_id(int fd)
 {
 	struct ob_info info;
