@@ -13,7 +13,7 @@
 #                             instead ("poweroff -f" or Ctrl-A x ends it)
 #
 # It installs what is missing with apt-get (root needed only then): make,
-# gcc-12, libc6-dev, libelf1, dwarves, rsync, qemu-system-x86,
+# gcc-12, libc6-dev, libelf1, dwarves, rsync, perl, qemu-system-x86,
 # busybox-static, cpio.  The stock kernel image and headers are downloaded once and
 # unpacked into $OWNBUF_CACHE (default ~/.cache/ownbuf), never installed.
 # Everything built goes to build/demo/; the guest's kernel log is
@@ -37,8 +37,9 @@ OWNBUF_LOG_TAG=${OWNBUF_LOG_TAG:-demo}
 . "$TOP/scripts/lib/modules.sh"
 
 # The module build against Debian's headers (modules_build copies the tree
-# with rsync) and the static tools.
-DEMO_PACKAGES="make gcc gcc-12 libc6-dev libelf1 dwarves rsync"
+# with rsync and builds with W=1, whose kernel-doc needs perl's Pod::Usage)
+# and the static tools.
+DEMO_PACKAGES="make gcc gcc-12 libc6-dev libelf1 dwarves rsync perl"
 OUT=$TOP/build/demo
 TIMEOUT=${OWNBUF_DEMO_TIMEOUT:-600}
 
