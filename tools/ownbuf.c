@@ -380,14 +380,18 @@ static void demo_show(const char *what, long val)
 static void demo_state(struct demo *d, int fd, const char *name, __u32 state)
 {
 	struct ownbuf_info info = { 0 };
-	char call[64];
-	int ret;
+	char call[64], moved[128];
+	int ret, err;
 
 	d->steps++;
 	snprintf(call, sizeof(call), "ioctl(%s, OWNBUF_IOC_INFO, &info)", name);
+	demo_snapshot(d);
 	ret = ioctl(fd, OWNBUF_IOC_INFO, &info);
+	err = errno;
+	if (!demo_counters_moved(d, OB_NONE, moved, sizeof(moved)))
+		demo_fail(d, "INFO counted a violation: %s", moved);
 	if (ret) {
-		printf("    %-46s = -1 %s\n", call, errno_name(errno));
+		printf("    %-46s = -1 %s\n", call, errno_name(err));
 		demo_fail(d, "INFO must succeed on any ownbuf fd");
 		return;
 	}
@@ -426,10 +430,11 @@ static int demo_read_byte(const char *p, char *c)
 static void demo_touch(struct demo *d, const char *map)
 {
 	struct sigaction sa = { .sa_handler = demo_sigbus }, old;
-	char c = 0;
+	char c = 0, moved[128];
 	int sig;
 
 	d->steps++;
+	demo_snapshot(d);
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGBUS, &sa, &old);
 	sig = demo_read_byte(map, &c);
@@ -437,6 +442,8 @@ static void demo_touch(struct demo *d, const char *map)
 	if (sig == SIGBUS) {
 		printf("    %-46s SIGBUS (caught; faults are not counted)\n",
 		       "c = map[0]");
+		if (!demo_counters_moved(d, OB_NONE, moved, sizeof(moved)))
+			demo_fail(d, "the fault counted a violation: %s", moved);
 		return;
 	}
 	printf("    %-46s = '%c'\n", "c = map[0]", c ? c : '0');
