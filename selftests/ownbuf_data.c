@@ -755,6 +755,7 @@ struct held {
 	bool running;
 	int fd;
 	bool write;
+	bool vec;		/* two segments, the second one missing */
 	size_t len;
 	off_t off;
 	ssize_t ret;
@@ -766,8 +767,15 @@ static void *held_thread(void *arg)
 	struct held *h = arg;
 	/* The copy starts on the present page and runs into the missing one. */
 	char *p = h->area + OWNBUF_PAGE - h->len / 2;
+	struct iovec iov[2] = {
+		{ p, h->len / 2 }, { p + h->len / 2, h->len - h->len / 2 },
+	};
 
-	if (h->write)
+	if (h->vec && h->write)
+		h->ret = pwritev(h->fd, iov, 2, h->off);
+	else if (h->vec)
+		h->ret = preadv(h->fd, iov, 2, h->off);
+	else if (h->write)
 		h->ret = pwrite(h->fd, p, h->len, h->off);
 	else
 		h->ret = pread(h->fd, p, h->len, h->off);
@@ -1046,6 +1054,133 @@ TEST_F(held, release_during_access_waits_or_refuses)
 		EXPECT_DELTA(&self->snap);
 	}
 	close(s);
+}
+
+TEST_F(held, move_during_read_while_lent_is_one_dangling_borrow)
+{
+	int s = ownbuf_shared(self->owner);
+
+	ASSERT_LE(0, s);
+	ASSERT_EQ(0, held_start(&self->h, self->owner, false, 100, 0));
+	EXPECT_ERRNO(EBUSY, ownbuf_move(self->owner, 0));
+	EXPECT_EQ(100, held_finish(&self->h));
+	close(s);
+	EXPECT_DELTA(&self->snap, [V_DANGLING_BORROW] = 1);
+}
+
+TEST_F(held, resize_during_read_while_lent_is_one_dangling_borrow)
+{
+	int s = ownbuf_shared(self->owner);
+
+	ASSERT_LE(0, s);
+	ASSERT_EQ(0, held_start(&self->h, self->owner, false, 100, 0));
+	EXPECT_ERRNO(EBUSY, ownbuf_resize(self->owner, 100));
+	EXPECT_EQ(100, held_finish(&self->h));
+	close(s);
+	EXPECT_DELTA(&self->snap, [V_DANGLING_BORROW] = 1);
+}
+
+TEST_F(held, writev_is_one_access)
+{
+	char buf[200];
+
+	self->h.vec = true;
+	ASSERT_EQ(0, held_start(&self->h, self->owner, true, 200, 0));
+	/* The first segment is copied; the access is not over. */
+	EXPECT_ERRNO(EBUSY, pread(self->owner, buf, sizeof(buf), 0));
+	EXPECT_EQ(200, held_finish(&self->h));
+	EXPECT_EQ(200, pread(self->owner, buf, sizeof(buf), 0));
+	EXPECT_TRUE(ownbuf_mem_is(buf, 100, 'h'));
+	EXPECT_TRUE(ownbuf_mem_is(buf + 100, 100, 'H'));
+	EXPECT_DELTA(&self->snap, [V_DATA_RACE] = 1);
+}
+
+TEST_F(held, readv_is_one_access)
+{
+	char c = 'x';
+
+	self->h.vec = true;
+	ASSERT_EQ(0, held_start(&self->h, self->owner, false, 200, 0));
+	EXPECT_ERRNO(EBUSY, pwrite(self->owner, &c, 1, 0));
+	EXPECT_EQ(200, held_finish(&self->h));
+	EXPECT_DELTA(&self->snap, [V_DATA_RACE] = 1);
+}
+
+TEST_F(held, poll_during_write_is_not_ready)
+{
+	ASSERT_EQ(0, held_start(&self->h, self->owner, true, 200, 0));
+	EXPECT_EQ(0, ownbuf_poll_now(self->owner, POLLIN | POLLOUT));
+	EXPECT_EQ(200, held_finish(&self->h));
+	EXPECT_EQ(POLLIN | POLLOUT,
+		  ownbuf_poll_now(self->owner, POLLIN | POLLOUT));
+	EXPECT_DELTA(&self->snap);
+}
+
+TEST_F(held, poll_during_read_reads_only)
+{
+	ASSERT_EQ(0, held_start(&self->h, self->owner, false, 200, 0));
+	EXPECT_EQ(POLLIN, ownbuf_poll_now(self->owner, POLLIN | POLLOUT));
+	EXPECT_EQ(200, held_finish(&self->h));
+	EXPECT_DELTA(&self->snap);
+}
+
+struct sleeper {
+	int fd;
+	bool borrow;		/* BORROW_WAIT | MUT, else poll POLLOUT */
+	int ret;
+	short revents;
+	bool done;
+};
+
+static void *sleeper_thread(void *arg)
+{
+	struct sleeper *z = arg;
+	struct pollfd p = { .fd = z->fd, .events = POLLOUT };
+
+	if (z->borrow) {
+		z->ret = ownbuf_borrow(z->fd, OWNBUF_BORROW_MUT |
+				       OWNBUF_BORROW_WAIT |
+				       OWNBUF_BORROW_CLOEXEC);
+	} else {
+		z->ret = poll(&p, 1, 20000);
+		z->revents = p.revents;
+	}
+	__atomic_store_n(&z->done, true, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+TEST_F(held, end_of_a_read_wakes_a_poller)
+{
+	struct sleeper z = { .fd = self->owner };
+	pthread_t t;
+
+	ASSERT_EQ(0, held_start(&self->h, self->owner, false, 200, 0));
+	ASSERT_EQ(0, pthread_create(&t, NULL, sleeper_thread, &z));
+	ownbuf_msleep(300);
+	EXPECT_FALSE(__atomic_load_n(&z.done, __ATOMIC_ACQUIRE));
+	/* SPEC 4: the access is a borrow; returning it wakes waiters. */
+	EXPECT_EQ(200, held_finish(&self->h));
+	pthread_join(t, NULL);
+	EXPECT_EQ(1, z.ret);
+	EXPECT_EQ(POLLOUT, z.revents);
+	EXPECT_DELTA(&self->snap);
+}
+
+TEST_F(held, end_of_a_read_grants_a_waiting_mut_borrow)
+{
+	struct sleeper z = { .fd = self->owner, .borrow = true };
+	pthread_t t;
+
+	ASSERT_EQ(0, held_start(&self->h, self->owner, false, 200, 0));
+	ASSERT_EQ(0, pthread_create(&t, NULL, sleeper_thread, &z));
+	ownbuf_msleep(300);
+	EXPECT_FALSE(__atomic_load_n(&z.done, __ATOMIC_ACQUIRE));
+	EXPECT_EQ(200, held_finish(&self->h));
+	pthread_join(t, NULL);
+	EXPECT_LE(0, z.ret);
+	EXPECT_EQ(OWNBUF_ROLE_MUT, ownbuf_role(z.ret));
+	close(z.ret);
+	EXPECT_DELTA(&self->snap);
 }
 
 /* The owner's close runs in another thread: revocation waits there. */

@@ -198,6 +198,16 @@ TEST_F(map, tail_of_last_page_reads_zero)
 	EXPECT_DELTA(&c->snap);
 }
 
+TEST_F(map, map_shared_validate_works)
+{
+	struct map_ctx *c = &self->c;
+
+	c->p = mmap(NULL, c->len, c->prot, MAP_SHARED_VALIDATE, c->fd, 0);
+	ASSERT_NE(MAP_FAILED, c->p);
+	EXPECT_TRUE(is_pattern(c->p, 0, c->size));
+	EXPECT_DELTA(&c->snap);
+}
+
 TEST_F(map, map_private_is_einval_uncounted)
 {
 	struct map_ctx *c = &self->c;
@@ -643,6 +653,39 @@ TEST_F(map, fork_inherits_only_shared_mappings)
 	}
 	EXPECT_EQ(0, ownbuf_wait(pid));
 	EXPECT_DELTA(&c->snap);
+}
+
+TEST_F(shmap, mapping_in_a_child_keeps_a_closed_borrow)
+{
+	struct map_ctx *c = &self->c;
+	int go[2], done[2];
+	pid_t pid;
+	char ch;
+
+	c->p = map_all(c->fd, c->len, c->prot);
+	ASSERT_NE(MAP_FAILED, c->p);
+	ASSERT_EQ(0, pipe(go));
+	ASSERT_EQ(0, pipe(done));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		close(c->fd);
+		close(c->owner);
+		if (write(done[1], "r", 1) != 1 || read(go[0], &ch, 1) != 1)
+			_exit(1);
+		_exit(is_pattern(c->p, 0, c->size) ? 0 : 2);
+	}
+	ASSERT_EQ(1, read(done[0], &ch, 1));
+	/* Only the child's inherited mapping holds the borrow now. */
+	ASSERT_EQ(0, munmap(c->p, c->len));
+	c->p = MAP_FAILED;
+	ASSERT_EQ(0, close(c->fd));
+	c->fd = -1;
+	EXPECT_ERRNO(EBUSY, ownbuf_resize(c->owner, c->size + 1));
+	ASSERT_EQ(1, write(go[1], "g", 1));
+	EXPECT_EQ(0, ownbuf_wait(pid));
+	EXPECT_EQ(0, ownbuf_resize(c->owner, c->size + 1));
+	EXPECT_DELTA(&c->snap, [V_DANGLING_BORROW] = 1);
 }
 
 TEST_F(shmap, release_zaps_mappings_inherited_by_a_child)

@@ -8,7 +8,9 @@
  * when a test dies.
  */
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 
 #include "ownbuf_util.h"
@@ -28,6 +30,21 @@ static long long module_refcnt(void)
 static int ownbuf_delete_module(const char *name, unsigned int flags)
 {
 	return syscall(SYS_delete_module, name, flags);
+}
+
+static bool has_fs(const char *name)
+{
+	char line[256], want[64];
+	bool found = false;
+	FILE *f = fopen("/proc/filesystems", "re");
+
+	if (!f)
+		return false;
+	snprintf(want, sizeof(want), "\t%s\n", name);
+	while (!found && fgets(line, sizeof(line), f))
+		found = strstr(line, want);
+	fclose(f);
+	return found;
 }
 
 /* ------------------------------------------------------------------ */
@@ -204,6 +221,31 @@ TEST_F(params, max_shared_cap_is_eoverflow)
 	close(a);
 	close(b);
 	/* Not a violation: the cap is a limit, like -EFBIG. */
+	EXPECT_DELTA(&self->snap);
+}
+
+TEST_F(params, default_max_shared_is_1024)
+{
+	struct rlimit old, rl;
+	int s[1024], i, n;
+
+	ASSERT_EQ(0, getrlimit(RLIMIT_NOFILE, &old));
+	rl = old;
+	if (rl.rlim_max < 1200)
+		rl.rlim_max = 1200;
+	rl.rlim_cur = rl.rlim_max;
+	ASSERT_EQ(0, setrlimit(RLIMIT_NOFILE, &rl));
+	for (n = 0; n < 1024; n++) {
+		s[n] = ownbuf_shared(self->fd);
+		if (s[n] < 0)
+			break;
+	}
+	EXPECT_EQ(1024, n)
+		TH_LOG("borrow %d: %s", n, strerror(errno));
+	EXPECT_ERRNO(EOVERFLOW, ownbuf_shared(self->fd));
+	for (i = 0; i < n; i++)
+		close(s[i]);
+	setrlimit(RLIMIT_NOFILE, &old);
 	EXPECT_DELTA(&self->snap);
 }
 
@@ -712,20 +754,6 @@ static int trace_clear(const char *dir)
 	return 0;
 }
 
-static bool has_tracefs(void)
-{
-	char line[256];
-	bool found = false;
-	FILE *f = fopen("/proc/filesystems", "re");
-
-	if (!f)
-		return false;
-	while (!found && fgets(line, sizeof(line), f))
-		found = strstr(line, "\ttracefs\n");
-	fclose(f);
-	return found;
-}
-
 /* Where tracefs is, mounting it if nobody did: 0, or -1. */
 static int find_tracefs(char *dir, size_t len)
 {
@@ -754,7 +782,7 @@ FIXTURE_SETUP(trace)
 
 	if (access(OWNBUF_DEV, F_OK))
 		SKIP(return, "%s: no such device", OWNBUF_DEV);
-	if (!has_tracefs())
+	if (!has_fs("tracefs"))
 		SKIP(return, "this kernel has no tracefs");
 	ASSERT_EQ(0, find_tracefs(self->dir, sizeof(self->dir)))
 		TH_LOG("cannot mount tracefs: %s", strerror(errno));
@@ -904,6 +932,194 @@ TEST_F(trace, refusals_that_are_not_violations_trace_nothing)
 	EXPECT_EQ(0, n);
 	EXPECT_EQ(0, all);
 	EXPECT_DELTA(&self->snap);
+}
+
+/* ------------------------------------------------------------------ */
+/* Memory is charged to the opener (SPEC 5: __GFP_ACCOUNT).           */
+
+#define CG_ROOT "/sys/fs/cgroup"
+
+FIXTURE(memcg)
+{
+	char dir[96];
+	long long default_size;
+	/* filled in by the child that runs inside the cgroup */
+	long long before, after, closed;
+	int err;
+};
+
+static bool file_has(const char *path, const char *word)
+{
+	char buf[512];
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	return strstr(buf, word);
+}
+
+FIXTURE_SETUP(memcg)
+{
+	if (access(OWNBUF_DEV, F_OK))
+		SKIP(return, "%s: no such device", OWNBUF_DEV);
+	if (!has_fs("cgroup2"))
+		SKIP(return, "this kernel has no cgroup2");
+	if (access(CG_ROOT "/cgroup.controllers", F_OK))
+		ASSERT_EQ(0, mount("cgroup2", CG_ROOT, "cgroup2", 0, NULL))
+			TH_LOG("cannot mount cgroup2: %s", strerror(errno));
+	if (!file_has(CG_ROOT "/cgroup.controllers", "memory"))
+		SKIP(return, "this kernel has no memory controller");
+	ownbuf_write_str(CG_ROOT "/cgroup.subtree_control", "+memory");
+	ASSERT_TRUE(file_has(CG_ROOT "/cgroup.subtree_control", "memory"));
+	snprintf(self->dir, sizeof(self->dir), CG_ROOT "/ownbuf-test-%d",
+		 getpid());
+	ASSERT_EQ(0, mkdir(self->dir, 0755));
+	self->default_size = ownbuf_param_get("default_size");
+	ASSERT_LT(0, self->default_size);
+}
+
+FIXTURE_TEARDOWN_PARENT(memcg)
+{
+	ownbuf_param_set("default_size", self->default_size);
+	rmdir(self->dir);
+}
+
+static long long memcg_current(const char *dir)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "%s/memory.current", dir);
+	return ownbuf_read_num(path);
+}
+
+/* In a child inside the cgroup: open (and resize to @size if not 0). */
+static void memcg_measure(struct _test_data_memcg *self, long long size)
+{
+	char path[128], pid[16];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/cgroup.procs", self->dir);
+	snprintf(pid, sizeof(pid), "%d", getpid());
+	if (ownbuf_write_str(path, pid))
+		_exit(1);
+	self->before = memcg_current(self->dir);
+	fd = ownbuf_open();
+	if (fd < 0 || (size && ownbuf_resize(fd, size))) {
+		self->err = errno;
+		_exit(2);
+	}
+	/* Touch nothing: the memory is the kernel's, charged at once. */
+	self->after = memcg_current(self->dir);
+	close(fd);
+	self->closed = memcg_current(self->dir);
+	_exit(0);
+}
+
+TEST_F(memcg, resize_is_charged_to_the_opener)
+{
+	pid_t pid = fork();
+
+	ASSERT_LE(0, pid);
+	if (!pid)
+		memcg_measure(self, 16 << 20);
+	ASSERT_EQ(0, ownbuf_wait(pid))
+		TH_LOG("child failed: %s", strerror(self->err));
+	TH_LOG("memory.current %lld -> %lld -> %lld", self->before,
+	       self->after, self->closed);
+	EXPECT_LE(15 << 20, self->after - self->before);
+	/* And uncharged when the buffer goes. */
+	EXPECT_GT(1 << 20, self->closed - self->before);
+}
+
+TEST_F(memcg, open_is_charged_to_the_opener)
+{
+	pid_t pid;
+
+	ASSERT_EQ(0, ownbuf_param_set("default_size", 16 << 20));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid)
+		memcg_measure(self, 0);
+	ASSERT_EQ(0, ownbuf_wait(pid))
+		TH_LOG("child failed: %s", strerror(self->err));
+	TH_LOG("memory.current %lld -> %lld -> %lld", self->before,
+	       self->after, self->closed);
+	EXPECT_LE(15 << 20, self->after - self->before);
+	EXPECT_GT(1 << 20, self->closed - self->before);
+}
+
+/* ------------------------------------------------------------------ */
+/* Userspace misuse is logged at debug level only (SPEC 6).           */
+
+FIXTURE(kmsg)
+{
+	int kmsg;
+	int fd;
+	struct ownbuf_counts snap;
+};
+
+FIXTURE_SETUP(kmsg)
+{
+	if (access(OWNBUF_DEV, F_OK))
+		SKIP(return, "%s: no such device", OWNBUF_DEV);
+	self->kmsg = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	ASSERT_LE(0, self->kmsg);
+	ASSERT_LE(0, lseek(self->kmsg, 0, SEEK_END));
+	self->fd = ownbuf_open();
+	ASSERT_LE(0, self->fd);
+	SNAPSHOT(&self->snap);
+}
+
+FIXTURE_TEARDOWN(kmsg)
+{
+	close(self->kmsg);
+	if (self->fd >= 0)
+		close(self->fd);
+}
+
+TEST_F(kmsg, misuse_from_userspace_logs_nothing_above_debug)
+{
+	char rec[2048];
+	int i, loud = 0;
+	ssize_t n;
+
+	for (i = 0; i < V_NR; i++) {
+		int fd = ownbuf_open();
+
+		ASSERT_LE(0, fd);
+		break_one_rule(_metadata, fd, i);
+		close(fd);
+	}
+	/* And a revocation. */
+	i = ownbuf_shared(self->fd);
+	ASSERT_LE(0, i);
+	ASSERT_EQ(0, close(self->fd));
+	self->fd = -1;
+	close(i);
+	while ((n = read(self->kmsg, rec, sizeof(rec) - 1)) > 0 ||
+	       (n < 0 && errno == EPIPE)) {
+		if (n <= 0)
+			continue;
+		rec[n] = '\0';
+		/* "<prefix>,<seq>,<usec>,<flags>;<message>" */
+		if ((atoi(rec) & 7) < 7 &&
+		    (strstr(rec, "ownbuf") || strstr(rec, "WARNING") ||
+		     strstr(rec, "Call Trace"))) {
+			TH_LOG("logged: %s", rec);
+			loud++;
+		}
+	}
+	EXPECT_EQ(0, loud);
+	EXPECT_DELTA(&self->snap, [V_USE_AFTER_FREE] = 1,
+		     [V_DOUBLE_FREE] = 1, [V_DATA_RACE] = 1,
+		     [V_NULL_DEREF] = 1, [V_OUT_OF_BOUNDS] = 1,
+		     [V_DANGLING_BORROW] = 2);
 }
 
 TEST_HARNESS_MAIN
