@@ -1576,6 +1576,7 @@ static void ownbuf_test_forged_random_handles(struct kunit *test)
 	struct ownbuf_handle h;
 	struct ob_counts before;
 	unsigned int i, j, bad = 0;
+	size_t size;
 	u8 byte;
 
 	/* Something in the table for forged values to run into. */
@@ -1604,15 +1605,19 @@ static void ownbuf_test_forged_random_handles(struct kunit *test)
 			bad++;
 		if (ownbuf_borrow_shared(h, ref) != (h.val ? -ESTALE : -EINVAL))
 			bad++;
+		size = 0;
+		if (ownbuf_size(h, &size) != (h.val ? -ESTALE : -EINVAL) ||
+		    size)
+			bad++;
 		if (ownbuf_ref_state(ref))
 			ownbuf_ref_discard(ref);
 		if (ownbuf_drop(&h) != (h.val ? -ESTALE : -EINVAL))
 			bad++;
 		if (!h.val) {
-			want[OWNBUF_NULL_DEREF] += 3;
+			want[OWNBUF_NULL_DEREF] += 4;
 			continue;
 		}
-		want[OWNBUF_USE_AFTER_FREE] += 2;
+		want[OWNBUF_USE_AFTER_FREE] += 3;
 		/* Dropping a value that says "dropped" is a double free. */
 		if ((h.val & OB_POISON) && !(h.val & OB_POISON_MOVED))
 			want[OWNBUF_DOUBLE_FREE]++;
@@ -1635,8 +1640,10 @@ static void ownbuf_test_forged_bitflip_handles(struct kunit *test)
 {
 	struct ownbuf_handle *h = ob_create(test, OB_SIZE);
 	u64 want[OWNBUF_NR_VIOLATIONS] = { };
+	struct ownbuf_stat st;
 	struct ownbuf_handle f;
 	struct ob_counts before;
+	size_t size = 0;
 	u8 byte = 0xee;
 	int bit;
 
@@ -1644,12 +1651,16 @@ static void ownbuf_test_forged_bitflip_handles(struct kunit *test)
 	ob_snap(&before);
 	for (bit = 0; bit < 64; bit++) {
 		f.val = h->val ^ BIT_ULL(bit);
+		KUNIT_EXPECT_EQ_MSG(test, ownbuf_size(f, &size), -ESTALE,
+				    "bit %d", bit);
+		KUNIT_EXPECT_EQ_MSG(test, ownbuf_stat(f, &st), -ESTALE,
+				    "bit %d", bit);
 		KUNIT_EXPECT_EQ_MSG(test, ownbuf_owner_write(f, 0, &byte, 1),
 				    -ESTALE, "bit %d", bit);
 		KUNIT_EXPECT_EQ_MSG(test, ownbuf_drop(&f), -ESTALE, "bit %d",
 				    bit);
 		KUNIT_EXPECT_EQ(test, f.val, h->val ^ BIT_ULL(bit));
-		want[OWNBUF_USE_AFTER_FREE]++;
+		want[OWNBUF_USE_AFTER_FREE] += 3;
 		if (bit == 63)
 			want[OWNBUF_DOUBLE_FREE]++;
 		else
@@ -2070,7 +2081,7 @@ static int ob_pin_thread(struct ob_worker *w)
 	}
 	complete(&x->pinned);
 	/* The revocation has begun once the borrow reads as revoked. */
-	for (i = 0; i < 2000; i++) {
+	for (i = 0; i < 2000 && !kthread_should_stop(); i++) {
 		if (ownbuf_ref_state(&w->ref) == OWNBUF_STATE_REVOKED)
 			break;
 		usleep_range(1000, 2000);
@@ -2094,6 +2105,7 @@ static void ownbuf_test_revoke_waits_for_unsafe(struct kunit *test)
 	struct ob_worker *w = ob_worker_new(test, OB_SIZE);
 	struct ob_pin *x = kunit_kzalloc(test, sizeof(*x), GFP_KERNEL);
 	struct ob_counts before;
+	bool ended;
 	int n;
 
 	KUNIT_ASSERT_NOT_NULL(test, x);
@@ -2108,8 +2120,9 @@ static void ownbuf_test_revoke_waits_for_unsafe(struct kunit *test)
 	ob_snap(&before);
 	n = ownbuf_revoke(h);
 	WRITE_ONCE(x->revoke_returned, true);
+	ended = READ_ONCE(x->section_ended);
 	KUNIT_EXPECT_EQ(test, n, 1);
-	KUNIT_EXPECT_TRUE_MSG(test, READ_ONCE(x->section_ended),
+	KUNIT_EXPECT_TRUE_MSG(test, ended,
 			      "ownbuf_revoke() returned during an unsafe section");
 	ob_worker_join(test, w);
 	KUNIT_EXPECT_EQ(test, w->ret, 0);
@@ -3498,7 +3511,9 @@ static void ownbuf_test_aba(struct kunit *test)
 	struct ownbuf_handle old;
 	unsigned long iters = 0, bad = 0;
 	struct ob_counts before;
+	struct ownbuf_stat st;
 	u64 old_id, new_id;
+	size_t size;
 	u8 byte, got;
 	int ret;
 
@@ -3518,6 +3533,11 @@ static void ownbuf_test_aba(struct kunit *test)
 		got = 0;
 		if (ownbuf_owner_read(old, 0, &got, 1) != -ESTALE || got)
 			bad++;
+		size = 0;
+		if (ownbuf_size(old, &size) != -ESTALE || size)
+			bad++;
+		if (ownbuf_stat(old, &st) != -ESTALE)
+			bad++;
 		ret = ownbuf_borrow_shared(old, ref);
 		if (ret != -ESTALE) {
 			bad++;
@@ -3530,7 +3550,7 @@ static void ownbuf_test_aba(struct kunit *test)
 
 	kunit_info(test, "%lu generations\n", iters);
 	KUNIT_EXPECT_EQ(test, bad, 0);
-	OB_EXPECT_DELTAS(test, &before, 2 * iters, 0, 0, 0, 0, 0);
+	OB_EXPECT_DELTAS(test, &before, 4 * iters, 0, 0, 0, 0, 0);
 }
 
 /* --- the suite --- */
