@@ -385,6 +385,22 @@ TEST_F(reach, device_is_root_only)
 	EXPECT_EQ(0, (int)st.st_uid);
 }
 
+TEST_F(reach, counters_are_read_only)
+{
+	char path[128];
+	struct stat st;
+	int i;
+
+	for (i = 0; i < V_NR; i++) {
+		snprintf(path, sizeof(path), "%s%s", OWNBUF_VIOLATIONS,
+			 ownbuf_class_names[i]);
+		ASSERT_EQ(0, stat(path, &st));
+		EXPECT_EQ(0444, (int)(st.st_mode & 07777));
+		EXPECT_ERRNO(EACCES, ownbuf_write_str(path, "0"));
+	}
+	EXPECT_DELTA(&self->snap);
+}
+
 TEST_F(reach, nonroot_open_is_eacces)
 {
 	pid_t pid = fork();

@@ -98,6 +98,23 @@ TEST_F(owner, every_open_is_a_new_buffer)
 	EXPECT_DELTA(&self->snap);
 }
 
+TEST_F(owner, freed_memory_is_zeroed_for_the_next_buffer)
+{
+	int i, fd;
+
+	ASSERT_EQ(0, ownbuf_resize(self->fd, 64 << 10));
+	ASSERT_EQ(0, ownbuf_fill(self->fd, 0, 64 << 10, 0xff));
+	ASSERT_EQ(0, ownbuf_drop(self->fd));
+	for (i = 0; i < 4; i++) {
+		fd = ownbuf_open();
+		ASSERT_LE(0, fd);
+		ASSERT_EQ(0, ownbuf_resize(fd, 64 << 10));
+		EXPECT_EQ(1, ownbuf_check(fd, 0, 64 << 10, 0));
+		close(fd);
+	}
+	EXPECT_DELTA(&self->snap);
+}
+
 TEST_F(owner, ids_are_not_reused)
 {
 	long long first, second;
