@@ -67,12 +67,31 @@ want()
 	esac
 }
 
+# kernel_try NAME - kernel_get, but a kernel that cannot be built or
+# fetched is a failure item instead of the end of the run.
+kernel_try()
+{
+	local log=$BUILD/kernel-$1.log rc=0
+
+	mkdir -p "$BUILD"
+	# The first call, in a subshell, survives die(); the second one is
+	# the cached result, setting the variables here.
+	(kernel_get "$1") 2>&1 | tee "$log" >&2 || rc=$?
+	if [ $rc -eq 0 ]; then
+		kernel_get "$1" 2>/dev/null
+		return 0
+	fi
+	item kernel "get $1" fail kernel "$log" "$1"
+	log "kernel $1 is unavailable (log: $log)"
+	return 1
+}
+
 kernels_get()
 {
 	local k
 
 	for k in $KERNELS; do
-		kernel_get "$k"
+		kernel_try "$k" || continue
 		K_KDIR[$k]=$KDIR
 		K_BZIMAGE[$k]=$BZIMAGE
 		K_CMDLINE[$k]=$KCMDLINE
@@ -122,7 +141,11 @@ build_userspace()
 	else
 		item build selftests pass
 	fi
-	SELFTEST_PROGS=$(make -s -C "$dir/src/selftests" list)
+	if ! SELFTEST_PROGS=$(make -s -C "$dir/src/selftests" list 2>&1); then
+		echo "$SELFTEST_PROGS" >"$dir/failure.log"
+		item build "selftests list" fail build "$dir/failure.log"
+		SELFTEST_PROGS=""
+	fi
 	for prog in $SELFTEST_PROGS; do
 		[ -f "$BUILD/selftests/$prog" ] || continue
 		if readelf -d "$BUILD/selftests/$prog" 2>/dev/null | grep -q NEEDED; then
@@ -182,7 +205,8 @@ test_kernel()
 		[ -f "$BUILD/selftests/$f" ] &&
 			adds+=(-a "$BUILD/selftests/$f:/ownbuf/selftests/$f")
 	done
-	for f in "$TOP"/selftests/*.sh; do
+	# Test scripts (TAP): selftests/*.sh and the tools' tools/test-*.sh.
+	for f in "$TOP"/selftests/*.sh "$TOP"/tools/test-*.sh; do
 		[ -x "$f" ] && adds+=(-a "$f:/ownbuf/selftests/$(basename "$f")")
 	done
 	# Tools the selftests/*.sh scripts call, with their libraries.
@@ -198,8 +222,11 @@ test_kernel()
 
 	guest_boot -k "${K_BZIMAGE[$k]}" -o "$run" -t "$BOOT_TIMEOUT" \
 		-c "${K_CMDLINE[$k]}" "${adds[@]}" || true
-	python3 "$JUDGE" run --kernel "$k" --dir "$run" --ksrc "$KSRC" \
-		--out "$OUT/items-$k.jsonl"
+	if ! python3 "$JUDGE" run --kernel "$k" --dir "$run" --ksrc "$KSRC" \
+	     --out "$OUT/items-$k.jsonl"; then
+		ITEMS=$OUT/items-$k.jsonl item judge "judge.py run" fail judge \
+			"" "$k"
+	fi
 }
 
 stage_sparse()
@@ -208,7 +235,7 @@ stage_sparse()
 
 	# shellcheck disable=SC2086
 	ensure_packages $STATIC_PACKAGES
-	kernel_get debug
+	kernel_try debug || return 0
 	log "sparse (C=2) against the debug kernel"
 	mkdir -p "$dir"
 	# W= (no extra warnings): the compiler's are judged by the builds.
@@ -250,14 +277,31 @@ stage_style()
 		fi
 	done
 	[ $n -gt 0 ] || item checkpatch "source files" fail style
+
+	# The README's code examples must be the files the build compiles.
+	if [ -x "$TOP/scripts/check-readme.sh" ]; then
+		if "$TOP/scripts/check-readme.sh" >"$dir/readme.log" 2>&1; then
+			item readme "examples are the built files" pass
+		else
+			item readme "examples are the built files" fail style \
+				"$dir/readme.log"
+		fi
+	fi
 }
 
 # stage_harness JOBS - the harness self-test, JOBS canary boots at a time.
 stage_harness()
 {
-	# Misjudged sins are items of the report, not a reason to stop here.
-	"$TOP/scripts/selftest-harness.sh" --jobs "$1" \
-		--items "$OUT/items-harness.jsonl" || true
+	local items=$OUT/items-harness.jsonl
+
+	# Misjudged sins are items of the report, not a reason to stop here;
+	# a self-test that could not run at all is one.
+	"$TOP/scripts/selftest-harness.sh" --jobs "$1" --items "$items" 2>&1 |
+		tee "$BUILD/harness.log" >&2 || true
+	if [ ! -s "$items" ]; then
+		ITEMS=$items item harness "self-test" fail harness \
+			"$BUILD/harness.log"
+	fi
 }
 
 main()

@@ -7,7 +7,8 @@
 #   /ownbuf/modules/<module>.ko   the module under test (ownbuf.ko)
 #   /ownbuf/kunit/*.ko            KUnit modules (debug kernel only)
 #   /ownbuf/selftests/programs    names of the kselftest programs
-#   /ownbuf/selftests/*           the programs and the selftests/*.sh scripts
+#   /ownbuf/selftests/*           the programs and the test scripts
+#                                 (selftests/*.sh, tools/test-*.sh)
 #   /ownbuf/samples/*.ko          sample modules: insmod + rmmod each
 #
 # Everything is reported on the results channel (see /init); the host judges.
@@ -147,7 +148,7 @@ if [ -d /ownbuf/selftests ]; then
 		done
 	done
 
-	# 4. selftests/*.sh: each prints TAP
+	# 4. test scripts (selftests/*.sh, tools/test-*.sh): each prints TAP
 	for script in ./*.sh; do
 		[ -x "$script" ] || continue
 		ownbuf_item script "$(basename "$script")" \
