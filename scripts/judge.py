@@ -404,7 +404,8 @@ def judge_run(args):
                 items.add('selftest:' + name, 'list', 'fail', 'selftest',
                           '"%s -l" listed no tests (rc=%s)\n%s'
                           % (name, rc, out))
-            listed[name] = tests
+            else:
+                listed[name] = tests
         elif kind == 'selftest':
             ran.add(name)
             judge_selftest(items, rec)

@@ -4,6 +4,8 @@
  * 3 and 6).  Every test breaks one rule on purpose and checks the errno and
  * the exact delta of all six violation counters.
  */
+#include <stddef.h>
+#include <sys/resource.h>
 #include <sys/uio.h>
 
 #include "ownbuf_util.h"
@@ -1153,6 +1155,145 @@ TEST_F(owner, dup_of_owner_keeps_the_buffer)
 	EXPECT_DELTA(&self->snap, [V_DANGLING_BORROW] = 1);
 }
 
+TEST_F(owner, lseek_while_mut_is_allowed)
+{
+	int m = ownbuf_mut(self->fd);
+
+	ASSERT_LE(0, m);
+	/*
+	 * SPEC is silent: lseek touches no data, so a mut borrow does not
+	 * stop the owner from moving its own file position.
+	 */
+	EXPECT_EQ(100, lseek(self->fd, 100, SEEK_SET));
+	close(m);
+	EXPECT_DELTA(&self->snap);
+}
+
+TEST_F(owner, shrink_leaves_the_position_past_the_end)
+{
+	char c = 'x';
+
+	ASSERT_EQ(3000, lseek(self->fd, 3000, SEEK_SET));
+	ASSERT_EQ(0, ownbuf_resize(self->fd, 1000));
+	EXPECT_EQ(0, read(self->fd, &c, 1));
+	EXPECT_ERRNO(ENOSPC, write(self->fd, &c, 1));
+	EXPECT_EQ(1000, lseek(self->fd, 0, SEEK_END));
+	EXPECT_DELTA(&self->snap, [V_OUT_OF_BOUNDS] = 1);
+}
+
+TEST_F(owner, info_while_lent_out_works)
+{
+	struct ob_info info;
+	int m = ownbuf_mut(self->fd);
+
+	ASSERT_LE(0, m);
+	EXPECT_EQ(0, ownbuf_info(self->fd, &info));
+	EXPECT_EQ(OWNBUF_DEFAULT_SIZE, info.size);
+	close(m);
+	EXPECT_DELTA(&self->snap);
+}
+
+TEST_F(owner, release_after_revocation_of_a_released_borrow_is_double_free)
+{
+	int s = ownbuf_shared(self->fd);
+
+	ASSERT_LE(0, s);
+	ASSERT_EQ(0, ownbuf_release(s));
+	ASSERT_EQ(0, close(self->fd));
+	self->fd = -1;
+	/* It was returned before the owner went: still RELEASED. */
+	EXPECT_EQ(OWNBUF_STATE_RELEASED, ownbuf_state(s));
+	EXPECT_ERRNO(ESTALE, ownbuf_release(s));
+	close(s);
+	EXPECT_DELTA(&self->snap, [V_DOUBLE_FREE] = 1);
+}
+
+TEST_F(owner, borrow_with_no_free_fd_lends_nothing)
+{
+	struct rlimit old, rl;
+	struct ob_info info;
+	int next = ownbuf_next_fd();
+
+	ASSERT_EQ(0, getrlimit(RLIMIT_NOFILE, &old));
+	rl = old;
+	rl.rlim_cur = next;
+	ASSERT_EQ(0, setrlimit(RLIMIT_NOFILE, &rl));
+	/* SPEC is silent: the VFS's -EMFILE, and no side effect. */
+	EXPECT_ERRNO(EMFILE, ownbuf_mut(self->fd));
+	ASSERT_EQ(0, setrlimit(RLIMIT_NOFILE, &old));
+	ASSERT_EQ(0, ownbuf_info(self->fd, &info));
+	EXPECT_EQ(0, info.mut);
+	EXPECT_EQ(0, info.shared);
+	EXPECT_DELTA(&self->snap);
+}
+
+TEST_F(owner, move_with_no_free_fd_moves_nothing)
+{
+	struct rlimit old, rl;
+	int next = ownbuf_next_fd();
+
+	ASSERT_EQ(0, getrlimit(RLIMIT_NOFILE, &old));
+	rl = old;
+	rl.rlim_cur = next;
+	ASSERT_EQ(0, setrlimit(RLIMIT_NOFILE, &rl));
+	EXPECT_ERRNO(EMFILE, ownbuf_move(self->fd, 0));
+	ASSERT_EQ(0, setrlimit(RLIMIT_NOFILE, &old));
+	EXPECT_EQ(OWNBUF_STATE_LIVE, ownbuf_state(self->fd));
+	EXPECT_DELTA(&self->snap);
+}
+
+/* ------------------------------------------------------------------ */
+/* The UAPI header itself (SPEC 3).                                   */
+
+FIXTURE(uapi)
+{
+};
+
+FIXTURE_SETUP(uapi)
+{
+}
+
+FIXTURE_TEARDOWN(uapi)
+{
+}
+
+TEST_F(uapi, structs_are_padded_to_8_bytes)
+{
+	EXPECT_EQ(8, (int)sizeof(struct ownbuf_borrow));
+	EXPECT_EQ(8, (int)sizeof(struct ownbuf_move));
+	EXPECT_EQ(32, (int)sizeof(struct ownbuf_info));
+	EXPECT_EQ(0, (int)offsetof(struct ownbuf_info, size));
+	EXPECT_EQ(8, (int)offsetof(struct ownbuf_info, id));
+	EXPECT_EQ(16, (int)offsetof(struct ownbuf_info, role));
+	EXPECT_EQ(20, (int)offsetof(struct ownbuf_info, state));
+	EXPECT_EQ(24, (int)offsetof(struct ownbuf_info, shared_borrows));
+	EXPECT_EQ(28, (int)offsetof(struct ownbuf_info, mut_borrows));
+}
+
+TEST_F(uapi, ioctl_numbers_encode_their_arguments)
+{
+	EXPECT_EQ((int)(_IOC_READ | _IOC_WRITE), (int)_IOC_DIR(OWNBUF_IOC_BORROW));
+	EXPECT_EQ((int)sizeof(struct ownbuf_borrow),
+		  (int)_IOC_SIZE(OWNBUF_IOC_BORROW));
+	EXPECT_EQ((int)_IOC_NONE, (int)_IOC_DIR(OWNBUF_IOC_RELEASE));
+	EXPECT_EQ((int)_IOC_NONE, (int)_IOC_DIR(OWNBUF_IOC_DROP));
+	EXPECT_EQ((int)(_IOC_READ | _IOC_WRITE), (int)_IOC_DIR(OWNBUF_IOC_MOVE));
+	EXPECT_EQ((int)sizeof(struct ownbuf_move),
+		  (int)_IOC_SIZE(OWNBUF_IOC_MOVE));
+	EXPECT_EQ((int)_IOC_WRITE, (int)_IOC_DIR(OWNBUF_IOC_RESIZE));
+	EXPECT_EQ(8, (int)_IOC_SIZE(OWNBUF_IOC_RESIZE));
+	EXPECT_EQ((int)_IOC_READ, (int)_IOC_DIR(OWNBUF_IOC_INFO));
+	EXPECT_EQ((int)sizeof(struct ownbuf_info),
+		  (int)_IOC_SIZE(OWNBUF_IOC_INFO));
+}
+
+TEST_F(uapi, flag_masks)
+{
+	EXPECT_EQ(0xf, (int)OWNBUF_BORROW_VALID_FLAGS);
+	EXPECT_EQ(1, (int)OWNBUF_MOVE_VALID_FLAGS);
+	EXPECT_EQ(0, (int)(OWNBUF_BORROW_SHARED & OWNBUF_BORROW_MUT));
+}
+
 /* ------------------------------------------------------------------ */
 /* Each unknown flag bit of BORROW, one test per bit.                 */
 
@@ -1591,6 +1732,15 @@ TEST_F(dead, info_null_is_null_deref)
 {
 	EXPECT_ERRNO(EFAULT, ioctl(self->fd, OWNBUF_IOC_INFO, NULL));
 	EXPECT_DELTA(&self->snap, [V_NULL_DEREF] = 1);
+}
+
+TEST_F(dead, info_bad_pointer_is_efault_uncounted)
+{
+	void *ro = ownbuf_page(PROT_READ);
+
+	ASSERT_NE(NULL, ro);
+	EXPECT_ERRNO(EFAULT, ioctl(self->fd, OWNBUF_IOC_INFO, ro));
+	EXPECT_DELTA(&self->snap);
 }
 
 TEST_F(dead, unknown_ioctl_is_enotty)

@@ -337,7 +337,7 @@ static int demo_check(struct demo *d, const char *call, long ret, int err,
 		snprintf(result, sizeof(result), "%ld", want_ret);
 	else
 		snprintf(result, sizeof(result), "success");
-	demo_fail(d, "SPEC.md says %s and %s%s", result,
+	demo_fail(d, "the contract says %s and %s%s", result,
 		  cls == OB_NONE ? "no counter moves" : ownbuf_class_names[cls],
 		  cls == OB_NONE ? "" : " +1");
 	return 0;
@@ -380,14 +380,18 @@ static void demo_show(const char *what, long val)
 static void demo_state(struct demo *d, int fd, const char *name, __u32 state)
 {
 	struct ownbuf_info info = { 0 };
-	char call[64];
-	int ret;
+	char call[64], moved[128];
+	int ret, err;
 
 	d->steps++;
 	snprintf(call, sizeof(call), "ioctl(%s, OWNBUF_IOC_INFO, &info)", name);
+	demo_snapshot(d);
 	ret = ioctl(fd, OWNBUF_IOC_INFO, &info);
+	err = errno;
+	if (!demo_counters_moved(d, OB_NONE, moved, sizeof(moved)))
+		demo_fail(d, "INFO counted a violation: %s", moved);
 	if (ret) {
-		printf("    %-46s = -1 %s\n", call, errno_name(errno));
+		printf("    %-46s = -1 %s\n", call, errno_name(err));
 		demo_fail(d, "INFO must succeed on any ownbuf fd");
 		return;
 	}
@@ -395,7 +399,7 @@ static void demo_state(struct demo *d, int fd, const char *name, __u32 state)
 	       ownbuf_state_name(info.state) ?: "?",
 	       ownbuf_role_name(info.role) ?: "?");
 	if (info.state != state)
-		demo_fail(d, "SPEC.md says state %s",
+		demo_fail(d, "the contract says state %s",
 			  ownbuf_state_name(state));
 }
 
@@ -426,10 +430,11 @@ static int demo_read_byte(const char *p, char *c)
 static void demo_touch(struct demo *d, const char *map)
 {
 	struct sigaction sa = { .sa_handler = demo_sigbus }, old;
-	char c = 0;
+	char c = 0, moved[128];
 	int sig;
 
 	d->steps++;
+	demo_snapshot(d);
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGBUS, &sa, &old);
 	sig = demo_read_byte(map, &c);
@@ -437,10 +442,12 @@ static void demo_touch(struct demo *d, const char *map)
 	if (sig == SIGBUS) {
 		printf("    %-46s SIGBUS (caught; faults are not counted)\n",
 		       "c = map[0]");
+		if (!demo_counters_moved(d, OB_NONE, moved, sizeof(moved)))
+			demo_fail(d, "the fault counted a violation: %s", moved);
 		return;
 	}
 	printf("    %-46s = '%c'\n", "c = map[0]", c ? c : '0');
-	demo_fail(d, "SPEC.md says a revoked mapping faults with SIGBUS");
+	demo_fail(d, "the contract says a revoked mapping faults with SIGBUS");
 }
 
 /* A read-only mapping of the shared borrow @fd. */
@@ -462,7 +469,7 @@ static char *demo_map(struct demo *d, int fd, size_t len)
 	       "map = mmap(NULL, len, PROT_READ, MAP_SHARED, reader, 0)",
 	       "", res, moved[0] ? "  " : "", moved);
 	if (map == MAP_FAILED || !ok)
-		demo_fail(d, "SPEC.md says a shared borrow maps read-only");
+		demo_fail(d, "the contract says a shared borrow maps read-only");
 	return map;
 }
 
@@ -707,13 +714,13 @@ static int cmd_demo(void)
 		printf("\nFAIL: not every class was caught.\n");
 	}
 	if (d.failed) {
-		printf("\nownbuf demo: %d of %d steps did not behave as SPEC.md says.\n",
+		printf("\nownbuf demo: %d of %d steps broke ownbuf's contract (FAIL above).\n",
 		       d.failed, d.steps);
 		printf("(Another program using /dev/ownbuf meanwhile moves the counters too.)\n");
 		return EXIT_FAILURE;
 	}
-	printf("\nownbuf demo: all %d steps behaved as SPEC.md says; each of the six\n"
-	       "classes was caught, refused with an error code, and counted.\n",
+	printf("\nownbuf demo: all %d steps behaved as ownbuf's contract says; each of\n"
+	       "the six classes was caught, refused with an error code, and counted.\n",
 	       d.steps);
 	return EXIT_SUCCESS;
 }
@@ -994,8 +1001,8 @@ static void usage_demo(FILE *f)
 		"and the counter printed are what the kernel returned and counted.\n"
 		"Needs ownbuf.ko loaded and access to /dev/ownbuf (root by default).\n"
 		"\n"
-		"Exit status: 0 everything behaved as SPEC.md says and all six\n"
-		"classes were caught, 1 otherwise, 2 bad usage.\n",
+		"Exit status: 0 everything behaved as ownbuf's contract (SPEC.md) says\n"
+		"and all six classes were caught, 1 otherwise, 2 bad usage.\n",
 		ownbuf_prog);
 }
 

@@ -166,7 +166,7 @@ expect "ownbuf info /proc/1/fd/x exits 2" 2 "" "not a file descriptor"
 # --- demo ------------------------------------------------------------
 
 run "$OWNBUF" demo
-expect "ownbuf demo exits 0" 0 "all [0-9]* steps behaved as SPEC.md says"
+expect "ownbuf demo exits 0" 0 "all [0-9]* steps behaved as ownbuf's contract says"
 if [ "$rc" -eq 0 ]; then
 	if grep -q FAIL "$T/out"; then
 		not_ok "ownbuf demo reports no FAIL despite exit 0"

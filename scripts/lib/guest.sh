@@ -32,9 +32,11 @@
 # /ownbuf/run-tests.sh) and busybox; /ownbuf/bin is on its PATH.  Base
 # command line: console=ttyS0 panic=-1 printk.devkmsg=on loglevel=8.
 #
-# Exit status: 0 the guest finished its run and powered off ("@@OWNBUF DONE"
-# on the results channel), 2 it died first (panic, reboot, QEMU error),
-# 124 it was still running at the timeout, 1 bad usage or setup error.
+# Exit status: 0 the guest finished its run and powered off ("@@OWNBUF DONE
+# rc=0" on the results channel), 3 it finished but the run (the --run
+# script or the test sequence) exited non-zero, 2 it died first (panic,
+# reboot, QEMU error), 124 it was still running at the timeout, 1 bad usage
+# or setup error.
 #
 # Also usable as a library (source common.sh, then this file): guest_boot
 # takes the same options.
@@ -163,6 +165,7 @@ guest_boot()
 	elif grep -q '^@@OWNBUF DONE' "$out/results.log" 2>/dev/null; then
 		status="done"
 		rc=0
+		grep -q '^@@OWNBUF DONE rc=0$' "$out/results.log" || rc=3
 	else
 		status=died
 		rc=2

@@ -163,6 +163,12 @@ kernel_stock()
 	esac
 	img=$(_apt_depends "linux-image-$meta" '^linux-image-')
 	hdr=$(_apt_depends "linux-headers-$meta" '^linux-headers-')
+	if { [ -z "$img" ] || [ -z "$hdr" ]; } && [ "$(id -u)" -eq 0 ]; then
+		log "linux-image-$meta unknown to apt; running apt-get update"
+		DEBIAN_FRONTEND=noninteractive apt-get update -q >&2
+		img=$(_apt_depends "linux-image-$meta" '^linux-image-')
+		hdr=$(_apt_depends "linux-headers-$meta" '^linux-headers-')
+	fi
 	if [ -z "$img" ] || [ -z "$hdr" ]; then
 		die "cannot resolve linux-image-$meta / linux-headers-$meta (apt-get update?)"
 	fi

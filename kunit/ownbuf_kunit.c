@@ -1,0 +1,3648 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * KUnit suite of the ownbuf engine, driven through the in-kernel API of
+ * include/linux/ownbuf.h.
+ *
+ * Every test breaks a rule of the contract on purpose, or races the engine,
+ * and checks three things: the error code, the change of all six violation
+ * counters (zeros included), and that nothing else changed.  Everything a
+ * test creates (buffers, borrows, unsafe sections, threads, stubs, module
+ * parameters) is undone by a kunit action, so a failed assertion leaves
+ * nothing behind.  A console probe fails any test during which the kernel
+ * printed a splat (BUG, WARNING, UBSAN, refcount_t, lockdep INFO).
+ */
+
+#include <kunit/static_stub.h>
+#include <kunit/test.h>
+#include <linux/delay.h>
+#include <linux/err.h>
+#include <linux/fs.h>
+#include <linux/jiffies.h>
+#include <linux/kthread.h>
+#include <linux/mm.h>
+#include <linux/module.h>
+#include <linux/ownbuf.h>
+#include <linux/random.h>
+#include <linux/sched/signal.h>
+#include <linux/sizes.h>
+#include <linux/slab.h>
+#include <linux/spinlock.h>
+#include <linux/string.h>
+#include <linux/tracepoint.h>
+#include <linux/vmalloc.h>
+#include <trace/events/printk.h>
+
+#include "ownbuf_internal.h"
+#include "ownbuf_trace.h"
+
+#define OB_SIZE		100		/* less than a page: the tail matters */
+#define OB_BIG		(3 * PAGE_SIZE + 17)
+#define OB_BYTE		0x5a
+#define OB_RACE_MS	1500		/* each race, under TCG with KASAN */
+#define OB_BLOCKED_MS	200		/* a blocked waiter stays blocked this long */
+#define OB_TIMEOUT	(10 * HZ)	/* nothing legitimate takes this long */
+#define OB_NONE		(-1)		/* no violation class: not counted */
+
+/*
+ * What ownbuf_drop(), ownbuf_revoke() and ownbuf_move() leave in the
+ * handle variable they consume (see the handle scheme in ownbuf_engine.c):
+ * bit 63 set, bit 62 set too after a move.  Used to forge such values, and
+ * by the cleanup to know that a variable no longer owns anything.
+ */
+#define OB_POISON	BIT_ULL(63)
+#define OB_POISON_MOVED	BIT_ULL(62)
+
+/* --- splats on the console fail the test that caused them --- */
+
+static const char * const ob_splat_marks[] = {
+	"BUG:", "WARNING:", "UBSAN:", "refcount_t:", "INFO: possible",
+	"INFO: trying", "INFO: task", "general protection", "Oops",
+};
+
+static struct {
+	spinlock_t lock;	/* protects the fields below */
+	unsigned long splats;
+	char first[192];
+	const char *want;	/* ownbuf_test_warning_names_caller() */
+	char line[192];
+} ob_console = {
+	.lock = __SPIN_LOCK_UNLOCKED(ob_console.lock),
+};
+
+static void ob_probe_console(void *ignore, const char *buf, size_t len)
+{
+	unsigned long flags;
+	size_t i;
+
+	spin_lock_irqsave(&ob_console.lock, flags);
+	for (i = 0; i < ARRAY_SIZE(ob_splat_marks); i++) {
+		if (!strnstr(buf, ob_splat_marks[i], len))
+			continue;
+		if (!ob_console.splats++)
+			strscpy(ob_console.first, buf,
+				min(len + 1, sizeof(ob_console.first)));
+		break;
+	}
+	if (ob_console.want && !ob_console.line[0] &&
+	    strnstr(buf, ob_console.want, len))
+		strscpy(ob_console.line, buf,
+			min(len + 1, sizeof(ob_console.line)));
+	spin_unlock_irqrestore(&ob_console.lock, flags);
+}
+
+static unsigned long ob_splats(void)
+{
+	unsigned long flags, n;
+
+	spin_lock_irqsave(&ob_console.lock, flags);
+	n = ob_console.splats;
+	spin_unlock_irqrestore(&ob_console.lock, flags);
+	return n;
+}
+
+/**
+ * struct ob_priv - per-test state, in test->priv
+ * @splats: console splats seen before the test began.
+ * @stub_calls: calls that reached a fault-injection stub.
+ * @stub_ret: what ob_fail_table_insert() returns.
+ */
+struct ob_priv {
+	unsigned long splats;
+	int stub_calls;
+	int stub_ret;
+};
+
+/* The last action to run: nothing the test did may have splatted. */
+static void ob_check_splats(void *arg)
+{
+	struct kunit *test = arg;
+	struct ob_priv *priv = test->priv;
+	unsigned long flags, n;
+	char first[sizeof(ob_console.first)];
+
+	spin_lock_irqsave(&ob_console.lock, flags);
+	n = ob_console.splats - priv->splats;
+	strscpy(first, ob_console.first, sizeof(first));
+	spin_unlock_irqrestore(&ob_console.lock, flags);
+	KUNIT_EXPECT_EQ_MSG(test, n, 0, "the kernel reported: %s", first);
+}
+
+/* --- violation counters --- */
+
+struct ob_counts {
+	u64 n[OWNBUF_NR_VIOLATIONS];
+};
+
+static void ob_snap(struct ob_counts *c)
+{
+	int v;
+
+	for (v = 0; v < OWNBUF_NR_VIOLATIONS; v++)
+		c->n[v] = ownbuf_violations(v);
+}
+
+/* Expect every counter to have moved by exactly @want since @before. */
+static void ob_expect_deltas(struct kunit *test, const struct ob_counts *before,
+			     const u64 *want, int line)
+{
+	struct ob_counts now;
+	int v;
+
+	ob_snap(&now);
+	for (v = 0; v < OWNBUF_NR_VIOLATIONS; v++)
+		KUNIT_EXPECT_EQ_MSG(test, now.n[v] - before->n[v], want[v],
+				    "%s counter, checked at line %d",
+				    ownbuf_violation_name(v), line);
+}
+
+#define OB_EXPECT_DELTAS(test, before, uaf, dfree, race, null, oob, dang) \
+	ob_expect_deltas(test, before, (const u64 [OWNBUF_NR_VIOLATIONS]) { \
+		[OWNBUF_USE_AFTER_FREE] = (uaf),			\
+		[OWNBUF_DOUBLE_FREE] = (dfree),				\
+		[OWNBUF_DATA_RACE] = (race),				\
+		[OWNBUF_NULL_DEREF] = (null),				\
+		[OWNBUF_OUT_OF_BOUNDS] = (oob),				\
+		[OWNBUF_DANGLING_BORROW] = (dang) }, __LINE__)
+
+/* Exactly one violation of @class, or none at all for OB_NONE. */
+static void ob_expect_one(struct kunit *test, const struct ob_counts *before,
+			  int class, int line)
+{
+	u64 want[OWNBUF_NR_VIOLATIONS] = { };
+
+	if (class != OB_NONE)
+		want[class] = 1;
+	ob_expect_deltas(test, before, want, line);
+}
+
+#define OB_EXPECT_ONE(test, before, class) \
+	ob_expect_one(test, before, class, __LINE__)
+#define OB_EXPECT_NONE(test, before) \
+	ob_expect_one(test, before, OB_NONE, __LINE__)
+
+/* --- buffers, borrows and sections that clean up after themselves --- */
+
+KUNIT_DEFINE_ACTION_WRAPPER(ob_vfree, vfree, const void *);
+
+/* Zeroed scratch memory, freed when the test ends. */
+static u8 *ob_scratch(struct kunit *test, size_t size)
+{
+	u8 *p = vzalloc(size);
+
+	KUNIT_ASSERT_NOT_NULL(test, p);
+	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test, ob_vfree, p), 0);
+	return p;
+}
+
+static void ob_handle_cleanup(void *arg)
+{
+	struct ownbuf_handle *h = arg;
+	u64 v = READ_ONCE(h->val);
+
+	/* A consumed variable owns nothing; anything else is revoked. */
+	if (v && !(v & OB_POISON))
+		ownbuf_revoke(h);
+}
+
+/* A handle variable (NULL handle) revoked at the end if it still owns. */
+static struct ownbuf_handle *ob_handle(struct kunit *test)
+{
+	struct ownbuf_handle *h = kunit_kzalloc(test, sizeof(*h), GFP_KERNEL);
+
+	KUNIT_ASSERT_NOT_NULL(test, h);
+	KUNIT_ASSERT_EQ(test,
+			kunit_add_action_or_reset(test, ob_handle_cleanup, h),
+			0);
+	return h;
+}
+
+static struct ownbuf_handle *ob_create(struct kunit *test, size_t size)
+{
+	struct ownbuf_handle *h = ob_handle(test);
+
+	KUNIT_ASSERT_EQ(test, ownbuf_create(size, GFP_KERNEL, h), 0);
+	KUNIT_ASSERT_NE(test, h->val, 0);
+	return h;
+}
+
+static void ob_ref_cleanup(void *arg)
+{
+	ownbuf_ref_discard(arg);
+}
+
+/* A zeroed borrow token, whose borrow (if any) ends with the test. */
+static struct ownbuf_ref *ob_ref(struct kunit *test)
+{
+	struct ownbuf_ref *ref = kunit_kzalloc(test, sizeof(*ref), GFP_KERNEL);
+
+	KUNIT_ASSERT_NOT_NULL(test, ref);
+	KUNIT_ASSERT_EQ(test,
+			kunit_add_action_or_reset(test, ob_ref_cleanup, ref),
+			0);
+	return ref;
+}
+
+struct ob_ref_array {
+	unsigned int n;
+	struct ownbuf_ref refs[];
+};
+
+static void ob_ref_array_cleanup(void *arg)
+{
+	struct ob_ref_array *a = arg;
+	unsigned int i;
+
+	for (i = 0; i < a->n; i++)
+		ownbuf_ref_discard(&a->refs[i]);
+}
+
+static struct ownbuf_ref *ob_refs(struct kunit *test, unsigned int n)
+{
+	struct ob_ref_array *a;
+
+	a = kunit_kzalloc(test, struct_size(a, refs, n), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, a);
+	a->n = n;
+	KUNIT_ASSERT_EQ(test,
+			kunit_add_action_or_reset(test, ob_ref_array_cleanup, a),
+			0);
+	return a->refs;
+}
+
+static void ob_unsafe_cleanup(void *arg)
+{
+	ownbuf_unsafe_end(arg);
+}
+
+/* Open an unsafe section that the test ends, or its cleanup does. */
+static void *ob_unsafe_begin(struct kunit *test, struct ownbuf_ref *ref,
+			     size_t *len)
+{
+	void *p = ownbuf_unsafe_begin(ref, len);
+
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, p);
+	KUNIT_ASSERT_EQ(test,
+			kunit_add_action_or_reset(test, ob_unsafe_cleanup, ref),
+			0);
+	return p;
+}
+
+static void ob_unsafe_end(struct kunit *test, struct ownbuf_ref *ref)
+{
+	kunit_release_action(test, ob_unsafe_cleanup, ref);
+}
+
+/* Write @byte over the whole buffer, as its owner. */
+static void ob_fill(struct kunit *test, struct ownbuf_handle h, u8 byte)
+{
+	size_t size;
+	u8 *p;
+
+	KUNIT_ASSERT_EQ(test, ownbuf_size(h, &size), 0);
+	p = ob_scratch(test, size);
+	memset(p, byte, size);
+	KUNIT_ASSERT_EQ(test, ownbuf_owner_write(h, 0, p, size), 0);
+}
+
+static void ob_expect_bytes(struct kunit *test, const u8 *p, size_t len,
+			    u8 byte, const char *what, int line)
+{
+	const u8 *bad = memchr_inv(p, byte, len);
+
+	KUNIT_EXPECT_TRUE_MSG(test, !bad,
+			      "%s: byte %td is 0x%02x, expected 0x%02x (line %d)",
+			      what, bad - p, bad ? *bad : 0, byte, line);
+}
+
+#define OB_EXPECT_BYTES(test, p, len, byte) \
+	ob_expect_bytes(test, p, len, byte, #p, __LINE__)
+
+/* Expect [@off, @off + @len) to hold @byte, read by the owner. */
+static void ob_expect_owner_bytes(struct kunit *test, struct ownbuf_handle h,
+				  size_t off, size_t len, u8 byte, int line)
+{
+	u8 *p = ob_scratch(test, len);
+
+	KUNIT_ASSERT_EQ_MSG(test, ownbuf_owner_read(h, off, p, len), 0,
+			    "owner read at line %d", line);
+	ob_expect_bytes(test, p, len, byte, "owner's view", line);
+}
+
+#define OB_EXPECT_OWNER_BYTES(test, h, off, len, byte) \
+	ob_expect_owner_bytes(test, h, off, len, byte, __LINE__)
+
+/* Expect [@off, @off + @len) to hold @byte, read through @ref. */
+static void ob_expect_ref_bytes(struct kunit *test, struct ownbuf_ref *ref,
+				size_t off, size_t len, u8 byte, int line)
+{
+	u8 *p = ob_scratch(test, len);
+
+	KUNIT_ASSERT_EQ_MSG(test, ownbuf_read(ref, off, p, len), 0,
+			    "borrow read at line %d", line);
+	ob_expect_bytes(test, p, len, byte, "borrower's view", line);
+}
+
+#define OB_EXPECT_REF_BYTES(test, ref, off, len, byte) \
+	ob_expect_ref_bytes(test, ref, off, len, byte, __LINE__)
+
+static struct ownbuf_stat ob_stat(struct kunit *test, struct ownbuf_handle h)
+{
+	struct ownbuf_stat st = { };
+
+	KUNIT_ASSERT_EQ(test, ownbuf_stat(h, &st), 0);
+	return st;
+}
+
+/* --- module parameters, through sysfs, restored at the end --- */
+
+#define OB_PARAM_DIR "/sys/module/ownbuf/parameters/"
+
+static int ob_param_read(const char *name, unsigned long *val)
+{
+	char path[64], buf[32] = { };
+	struct file *f;
+	loff_t pos = 0;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), OB_PARAM_DIR "%s", name);
+	f = filp_open(path, O_RDONLY, 0);
+	if (IS_ERR(f))
+		return PTR_ERR(f);
+	n = kernel_read(f, buf, sizeof(buf) - 1, &pos);
+	filp_close(f, NULL);
+	if (n < 0)
+		return n;
+	return kstrtoul(buf, 0, val);
+}
+
+static int ob_param_write(const char *name, unsigned long val)
+{
+	char path[64], buf[32];
+	struct file *f;
+	loff_t pos = 0;
+	ssize_t n;
+	int len;
+
+	snprintf(path, sizeof(path), OB_PARAM_DIR "%s", name);
+	len = snprintf(buf, sizeof(buf), "%lu", val);
+	f = filp_open(path, O_WRONLY, 0);
+	if (IS_ERR(f))
+		return PTR_ERR(f);
+	n = kernel_write(f, buf, len, &pos);
+	filp_close(f, NULL);
+	return n < 0 ? n : 0;
+}
+
+/* The value of a parameter, or @dflt (its default) if sysfs is missing. */
+static unsigned long ob_param_get(const char *name, unsigned long dflt)
+{
+	unsigned long val;
+
+	return ob_param_read(name, &val) ? dflt : val;
+}
+
+struct ob_param {
+	const char *name;
+	unsigned long old;
+};
+
+static void ob_param_restore(void *arg)
+{
+	struct ob_param *p = arg;
+
+	ob_param_write(p->name, p->old);
+}
+
+/* Set a module parameter for the rest of the test; skip without sysfs. */
+static void ob_param_set(struct kunit *test, const char *name,
+			 unsigned long val)
+{
+	struct ob_param *p = kunit_kzalloc(test, sizeof(*p), GFP_KERNEL);
+
+	KUNIT_ASSERT_NOT_NULL(test, p);
+	p->name = name;
+	if (ob_param_read(name, &p->old))
+		kunit_skip(test, "no " OB_PARAM_DIR "%s", name);
+	KUNIT_ASSERT_EQ(test,
+			kunit_add_action_or_reset(test, ob_param_restore, p),
+			0);
+	KUNIT_ASSERT_EQ(test, ob_param_write(name, val), 0);
+}
+
+/* --- threads --- */
+
+struct ob_race;
+
+/*
+ * A kthread of a test, and what it saw.
+ *
+ * Workers never use KUNIT_* macros: they count, and the test checks the
+ * counts once it has joined them.
+ */
+struct ob_worker {
+	struct task_struct *task;
+	struct completion started;
+	struct completion done;
+	int (*fn)(struct ob_worker *w);
+	struct ob_race *race;
+	void *arg;
+	unsigned int flags;
+	bool use_ops;
+	bool linger;
+	bool joined;
+	int cpu;
+	int id;
+	int ret;
+	int ret2;
+	struct ownbuf_stat st;
+	struct ownbuf_ref ref;
+	u8 *buf;
+	u8 *buf2;
+	atomic_long_t cb_calls;
+	u64 seen[OWNBUF_NR_VIOLATIONS];
+	unsigned long borrows;
+	unsigned long reads;
+	unsigned long writes;
+	unsigned long torn;
+	unsigned long bad;
+	int bad_err;
+	int bad_line;
+};
+
+static int ob_worker_main(void *arg)
+{
+	struct ob_worker *w = arg;
+
+	allow_signal(SIGINT);
+	complete(&w->started);
+	w->ret = w->fn(w);
+	complete(&w->done);
+	return 0;
+}
+
+static void ob_worker_cleanup(void *arg)
+{
+	struct ob_worker *w = arg;
+
+	/* Aborted: interrupt an OWNBUF_WAIT the worker may sleep in. */
+	if (!w->joined)
+		send_sig(SIGINT, w->task, 1);
+	kthread_stop_put(w->task);
+}
+
+static struct ob_worker *ob_worker_new(struct kunit *test, size_t bufsize)
+{
+	struct ob_worker *w = kunit_kzalloc(test, sizeof(*w), GFP_KERNEL);
+
+	KUNIT_ASSERT_NOT_NULL(test, w);
+	init_completion(&w->started);
+	init_completion(&w->done);
+	atomic_long_set(&w->cb_calls, 0);
+	w->cpu = -1;
+	if (bufsize) {
+		w->buf = ob_scratch(test, bufsize);
+		w->buf2 = ob_scratch(test, bufsize);
+	}
+	/* Registered before the thread: runs after it is stopped. */
+	KUNIT_ASSERT_EQ(test,
+			kunit_add_action_or_reset(test, ob_ref_cleanup, &w->ref),
+			0);
+	return w;
+}
+
+static void ob_worker_start(struct kunit *test, struct ob_worker *w,
+			    int (*fn)(struct ob_worker *w), const char *name)
+{
+	struct task_struct *t;
+
+	w->fn = fn;
+	t = kthread_create(ob_worker_main, w, "ob_%s/%d", name, w->id);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, t);
+	get_task_struct(t);
+	w->task = t;
+	KUNIT_ASSERT_EQ(test,
+			kunit_add_action_or_reset(test, ob_worker_cleanup, w),
+			0);
+	if (w->cpu >= 0)
+		kthread_bind(t, w->cpu);
+	wake_up_process(t);
+	KUNIT_ASSERT_NE(test, wait_for_completion_timeout(&w->started,
+							  OB_TIMEOUT), 0);
+}
+
+/* Wait for @w to finish and check that it saw nothing unexpected. */
+static void ob_worker_join(struct kunit *test, struct ob_worker *w)
+{
+	w->joined = true;
+	kunit_release_action(test, ob_worker_cleanup, w);
+	KUNIT_EXPECT_EQ_MSG(test, w->bad, 0,
+			    "worker %d: %lu unexpected results, first %d at line %d",
+			    w->id, w->bad, w->bad_err, w->bad_line);
+	KUNIT_EXPECT_EQ_MSG(test, w->torn, 0, "worker %d read torn data",
+			    w->id);
+}
+
+static void ob_bad(struct ob_worker *w, int err, int line)
+{
+	if (!w->bad++) {
+		w->bad_err = err;
+		w->bad_line = line;
+	}
+}
+
+#define OB_BAD(w, err) ob_bad(w, err, __LINE__)
+
+#define OB_OK_BUSY	BIT(0)	/* -EBUSY, counted as a data_race */
+#define OB_OK_LENT	BIT(1)	/* -EBUSY, counted as a dangling_borrow */
+#define OB_OK_STALE	BIT(2)	/* -ESTALE, counted as a use_after_free */
+
+/* Count a refusal the contract allows here; anything else is bad. */
+static int ob_tally(struct ob_worker *w, int ret, unsigned int ok, int line)
+{
+	if (!ret)
+		return 0;
+	if (ret == -EBUSY && (ok & OB_OK_BUSY))
+		w->seen[OWNBUF_DATA_RACE]++;
+	else if (ret == -EBUSY && (ok & OB_OK_LENT))
+		w->seen[OWNBUF_DANGLING_BORROW]++;
+	else if (ret == -ESTALE && (ok & OB_OK_STALE))
+		w->seen[OWNBUF_USE_AFTER_FREE]++;
+	else
+		ob_bad(w, ret, line);
+	return ret;
+}
+
+#define OB_TALLY(w, ret, ok) ob_tally(w, ret, ok, __LINE__)
+
+/* A torn read: a writer always writes the whole buffer with one byte. */
+static void ob_check_uniform(struct ob_worker *w, const u8 *p, size_t len)
+{
+	if (memchr_inv(p, p[0], len))
+		w->torn++;
+}
+
+static void ob_count_revoke(struct ownbuf_ref *ref)
+{
+	struct ob_worker *w = container_of(ref, struct ob_worker, ref);
+
+	atomic_long_inc(&w->cb_calls);
+}
+
+static const struct ownbuf_ref_ops ob_count_ops = {
+	.revoke = ob_count_revoke,
+};
+
+/* --- the reporting --- */
+
+/* In-kernel misuse is a ratelimited warning naming the caller (%pS). */
+static void ownbuf_test_warning_names_caller(struct kunit *test)
+{
+	struct ownbuf_handle null = OWNBUF_HANDLE_NULL;
+	unsigned long deadline = jiffies + 7 * HZ;
+	char line[sizeof(ob_console.line)];
+	unsigned long flags;
+	char byte;
+
+	spin_lock_irqsave(&ob_console.lock, flags);
+	ob_console.line[0] = '\0';
+	ob_console.want = __func__;
+	spin_unlock_irqrestore(&ob_console.lock, flags);
+
+	/* Earlier floods may have used up the ratelimit: it lasts 5 s. */
+	do {
+		KUNIT_ASSERT_EQ(test, ownbuf_owner_read(null, 0, &byte, 1),
+				-EINVAL);
+		spin_lock_irqsave(&ob_console.lock, flags);
+		strscpy(line, ob_console.line, sizeof(line));
+		spin_unlock_irqrestore(&ob_console.lock, flags);
+		if (line[0])
+			break;
+		msleep(250);
+	} while (time_before(jiffies, deadline));
+
+	spin_lock_irqsave(&ob_console.lock, flags);
+	ob_console.want = NULL;
+	spin_unlock_irqrestore(&ob_console.lock, flags);
+
+	KUNIT_ASSERT_TRUE_MSG(test, line[0], "no warning named %s", __func__);
+	KUNIT_EXPECT_NOT_NULL_MSG(test, strstr(line, "null_deref"), "%s", line);
+	KUNIT_EXPECT_NOT_NULL_MSG(test, strstr(line, "[ownbuf_kunit]"), "%s",
+				  line);
+}
+
+static void ownbuf_test_violation_names(struct kunit *test)
+{
+	static const char * const names[OWNBUF_NR_VIOLATIONS] = {
+		[OWNBUF_USE_AFTER_FREE] = "use_after_free",
+		[OWNBUF_DOUBLE_FREE] = "double_free",
+		[OWNBUF_DATA_RACE] = "data_race",
+		[OWNBUF_NULL_DEREF] = "null_deref",
+		[OWNBUF_OUT_OF_BOUNDS] = "out_of_bounds",
+		[OWNBUF_DANGLING_BORROW] = "dangling_borrow",
+	};
+	int v;
+
+	for (v = 0; v < OWNBUF_NR_VIOLATIONS; v++)
+		KUNIT_EXPECT_STREQ(test, ownbuf_violation_name(v), names[v]);
+	KUNIT_EXPECT_STREQ(test, ownbuf_violation_name(OWNBUF_NR_VIOLATIONS),
+			   "unknown");
+	KUNIT_EXPECT_STREQ(test, ownbuf_violation_name(-1), "unknown");
+	KUNIT_EXPECT_EQ(test, ownbuf_violations(OWNBUF_NR_VIOLATIONS), 0);
+	KUNIT_EXPECT_EQ(test, ownbuf_violations(-1), 0);
+}
+
+/* --- rule 1: one owner --- */
+
+static void ownbuf_test_create_zeroed(struct kunit *test)
+{
+	static const size_t sizes[] = {
+		1, OB_SIZE, PAGE_SIZE - 1, PAGE_SIZE, PAGE_SIZE + 1, OB_BIG,
+	};
+	struct ownbuf_handle *h[ARRAY_SIZE(sizes)];
+	struct ownbuf_stat st[ARRAY_SIZE(sizes)];
+	struct ob_counts before;
+	size_t i, j, size;
+
+	ob_snap(&before);
+	for (i = 0; i < ARRAY_SIZE(sizes); i++) {
+		h[i] = ob_handle(test);
+		KUNIT_ASSERT_EQ(test, ownbuf_create(sizes[i],
+						    i & 1 ? GFP_KERNEL_ACCOUNT :
+							    GFP_KERNEL,
+						    h[i]), 0);
+		KUNIT_EXPECT_EQ(test, ownbuf_size(*h[i], &size), 0);
+		KUNIT_EXPECT_EQ(test, size, sizes[i]);
+		st[i] = ob_stat(test, *h[i]);
+		KUNIT_EXPECT_EQ(test, st[i].size, sizes[i]);
+		KUNIT_EXPECT_NE(test, st[i].id, 0);
+		KUNIT_EXPECT_EQ(test, st[i].shared_borrows, 0);
+		KUNIT_EXPECT_EQ(test, st[i].mut_borrows, 0);
+		OB_EXPECT_OWNER_BYTES(test, *h[i], 0, sizes[i], 0);
+		for (j = 0; j < i; j++) {
+			KUNIT_EXPECT_NE(test, h[i]->val, h[j]->val);
+			KUNIT_EXPECT_NE(test, st[i].id, st[j].id);
+		}
+	}
+	for (i = 0; i < ARRAY_SIZE(sizes); i++)
+		KUNIT_EXPECT_EQ(test, ownbuf_drop(h[i]), 0);
+	OB_EXPECT_NONE(test, &before);
+}
+
+static void ownbuf_test_drop_poisons_handle(struct kunit *test)
+{
+	struct ownbuf_handle *h = ob_create(test, OB_SIZE);
+	struct ownbuf_handle copy = *h;
+	struct ob_counts before;
+	size_t size = 0;
+
+	ob_snap(&before);
+	KUNIT_ASSERT_EQ(test, ownbuf_drop(h), 0);
+	/* The variable was consumed: neither the old value nor NULL. */
+	KUNIT_EXPECT_NE(test, h->val, copy.val);
+	KUNIT_EXPECT_NE(test, h->val, 0);
+	OB_EXPECT_NONE(test, &before);
+
+	KUNIT_EXPECT_EQ(test, ownbuf_size(*h, &size), -ESTALE);
+	OB_EXPECT_DELTAS(test, &before, 1, 0, 0, 0, 0, 0);
+	KUNIT_EXPECT_EQ(test, ownbuf_drop(h), -ESTALE);
+	OB_EXPECT_DELTAS(test, &before, 1, 1, 0, 0, 0, 0);
+	KUNIT_EXPECT_EQ(test, ownbuf_drop(&copy), -ESTALE);
+	OB_EXPECT_DELTAS(test, &before, 2, 1, 0, 0, 0, 0);
+	KUNIT_EXPECT_EQ(test, ownbuf_size(copy, &size), -ESTALE);
+	OB_EXPECT_DELTAS(test, &before, 3, 1, 0, 0, 0, 0);
+	KUNIT_EXPECT_EQ(test, size, 0);
+}
+
+static void ownbuf_test_move_stales_copies(struct kunit *test)
+{
+	struct ownbuf_handle *h = ob_create(test, OB_SIZE);
+	struct ownbuf_handle *h2 = ob_handle(test), *h3 = ob_handle(test);
+	struct ownbuf_handle c1 = *h, c2 = *h, c3;
+	struct ownbuf_ref *ref = ob_ref(test);
+	struct ownbuf_stat st0, st;
+	struct ob_counts before;
+	u8 byte = 0;
+
+	ob_fill(test, *h, OB_BYTE);
+	st0 = ob_stat(test, *h);
+
+	ob_snap(&before);
+	KUNIT_ASSERT_EQ(test, ownbuf_move(h, h2), 0);
+	KUNIT_EXPECT_NE(test, h->val, c1.val);
+	KUNIT_EXPECT_NE(test, h->val, 0);
+	KUNIT_EXPECT_NE(test, h2->val, c1.val);
+	KUNIT_EXPECT_NE(test, h2->val, 0);
+	OB_EXPECT_NONE(test, &before);
+
+	/* Same buffer, same id, same contents, new owner. */
+	st = ob_stat(test, *h2);
+	KUNIT_EXPECT_EQ(test, st.id, st0.id);
+	KUNIT_EXPECT_EQ(test, st.size, st0.size);
+	OB_EXPECT_OWNER_BYTES(test, *h2, 0, OB_SIZE, OB_BYTE);
+
+	/* Every copy of the old handle is dead. */
+	KUNIT_EXPECT_EQ(test, ownbuf_owner_read(c1, 0, &byte, 1), -ESTALE);
+	KUNIT_EXPECT_EQ(test, byte, 0);
+	KUNIT_EXPECT_EQ(test, ownbuf_borrow_shared(c2, ref), -ESTALE);
+	KUNIT_EXPECT_EQ(test, ownbuf_ref_state(ref), 0);
+	KUNIT_EXPECT_EQ(test, ownbuf_owner_write(c2, 0, &byte, 1), -ESTALE);
+	KUNIT_EXPECT_EQ(test, ownbuf_drop(h), -ESTALE);
+	KUNIT_EXPECT_EQ(test, ownbuf_move(&c1, h3), -ESTALE);
+	KUNIT_EXPECT_EQ(test, h3->val, 0);
+	OB_EXPECT_DELTAS(test, &before, 5, 0, 0, 0, 0, 0);
+	OB_EXPECT_OWNER_BYTES(test, *h2, 0, OB_SIZE, OB_BYTE);
+
+	/* Moving on again stales the second owner too. */
+	c3 = *h2;
+	KUNIT_ASSERT_EQ(test, ownbuf_move(h2, h3), 0);
+	KUNIT_EXPECT_EQ(test, ownbuf_stat(c3, &st), -ESTALE);
+	KUNIT_EXPECT_EQ(test, ob_stat(test, *h3).id, st0.id);
+	OB_EXPECT_DELTAS(test, &before, 6, 0, 0, 0, 0, 0);
+	KUNIT_EXPECT_EQ(test, ownbuf_drop(h3), 0);
+}
+
+/* ownbuf_move(&h, &h): the buffer must keep an owner. */
+static void ownbuf_test_move_to_itself(struct kunit *test)
+{
+	struct ownbuf_handle *h = ob_create(test, OB_SIZE);
+	struct ownbuf_handle orig = *h;
+	struct ownbuf_stat st0 = ob_stat(test, *h), st = { };
+	struct ob_counts before;
+	int ret, stat;
+
+	ob_snap(&before);
+	ret = ownbuf_move(h, h);
+	stat = ownbuf_stat(*h, &st);
+	if (stat) {
+		/*
+		 * Orphaned.  Give it back for the cleanup: with nothing else
+		 * creating or moving buffers, the move took the next
+		 * generation of the same slot (the handle scheme of
+		 * ownbuf_engine.c).
+		 */
+		h->val = orig.val + BIT_ULL(20);
+		if (ownbuf_stat(*h, &st))
+			KUNIT_FAIL(test, "buffer %llu orphaned until rmmod",
+				   st0.id);
+	}
+	KUNIT_EXPECT_EQ_MSG(test, stat, 0,
+			    "move(&h, &h) returned %d and left no owner", ret);
+	KUNIT_EXPECT_EQ(test, st.id, st0.id);
+	if (ret)
+		KUNIT_EXPECT_EQ(test, h->val, orig.val);
+}
+
+static void ownbuf_test_ids_and_stat(struct kunit *test)
+{
+	struct ownbuf_handle *a = ob_create(test, OB_SIZE);
+	struct ownbuf_handle *b = ob_create(test, OB_BIG);
+	struct ownbuf_handle *a2 = ob_handle(test);
+	struct ownbuf_ref *r1 = ob_ref(test), *r2 = ob_ref(test);
+	struct ownbuf_stat sa = ob_stat(test, *a), sb = ob_stat(test, *b);
+	struct ownbuf_stat st;
+	struct ob_counts before;
+
+	KUNIT_EXPECT_NE(test, sa.id, sb.id);
+	KUNIT_EXPECT_EQ(test, sb.size, OB_BIG);
+
+	ob_snap(&before);
+	KUNIT_ASSERT_EQ(test, ownbuf_borrow_shared(*a, r1), 0);
+	KUNIT_ASSERT_EQ(test, ownbuf_ref_stat(r1, &st), 0);
+	KUNIT_EXPECT_EQ(test, st.id, sa.id);
+	KUNIT_EXPECT_EQ(test, st.size, OB_SIZE);
+	KUNIT_EXPECT_EQ(test, st.shared_borrows, 1);
+	KUNIT_EXPECT_EQ(test, st.mut_borrows, 0);
+	KUNIT_ASSERT_EQ(test, ownbuf_borrow_shared(*a, r2), 0);
+	KUNIT_EXPECT_EQ(test, ob_stat(test, *a).shared_borrows, 2);
+	KUNIT_EXPECT_EQ(test, ownbuf_release(r1), 0);
+	KUNIT_EXPECT_EQ(test, ownbuf_release(r2), 0);
+	KUNIT_EXPECT_EQ(test, ob_stat(test, *a).shared_borrows, 0);
+
+	KUNIT_ASSERT_EQ(test, ownbuf_borrow_mut(*a, r1), 0);
+	st = ob_stat(test, *a);
+	KUNIT_EXPECT_EQ(test, st.mut_borrows, 1);
+	KUNIT_EXPECT_EQ(test, st.shared_borrows, 0);
+	KUNIT_EXPECT_EQ(test, ownbuf_release(r1), 0);
+
+	/* The id survives a move; the other buffer is untouched. */
+	KUNIT_ASSERT_EQ(test, ownbuf_move(a, a2), 0);
+	KUNIT_EXPECT_EQ(test, ob_stat(test, *a2).id, sa.id);
+	KUNIT_ASSERT_EQ(test, ownbuf_borrow_shared(*a2, r2), 0);
+	KUNIT_ASSERT_EQ(test, ownbuf_ref_stat(r2, &st), 0);
+	KUNIT_EXPECT_EQ(test, st.id, sa.id);
+	KUNIT_EXPECT_EQ(test, ownbuf_release(r2), 0);
+	KUNIT_EXPECT_EQ(test, ob_stat(test, *b).id, sb.id);
+	OB_EXPECT_NONE(test, &before);
+}
+
+/* --- rule 2: many readers XOR one writer --- */
+
+static void ownbuf_test_many_shared(struct kunit *test)
+{
+	const unsigned int n = 16;
+	struct ownbuf_handle *h = ob_create(test, OB_SIZE);
+	struct ownbuf_ref *refs = ob_refs(test, n), *mut = ob_ref(test);
+	struct ob_counts before;
+	u8 byte = 0;
+	unsigned int i;
+
+	ob_fill(test, *h, OB_BYTE);
+	ob_snap(&before);
+	for (i = 0; i < n; i++)
+		KUNIT_ASSERT_EQ(test, ownbuf_borrow_shared(*h, &refs[i]), 0);
+	KUNIT_EXPECT_EQ(test, ob_stat(test, *h).shared_borrows, n);
+	for (i = 0; i < n; i++)
+		OB_EXPECT_REF_BYTES(test, &refs[i], 0, OB_SIZE, OB_BYTE);
+	/* The owner may read while shared borrows are out, not write. */
+	OB_EXPECT_OWNER_BYTES(test, *h, 0, OB_SIZE, OB_BYTE);
+	OB_EXPECT_NONE(test, &before);
+	KUNIT_EXPECT_EQ(test, ownbuf_owner_write(*h, 0, &byte, 1), -EBUSY);
+	KUNIT_EXPECT_EQ(test, ownbuf_borrow_mut(*h, mut), -EBUSY);
+	OB_EXPECT_DELTAS(test, &before, 0, 0, 2, 0, 0, 0);
+	OB_EXPECT_OWNER_BYTES(test, *h, 0, OB_SIZE, OB_BYTE);
+
+	for (i = 0; i < n; i++)
+		KUNIT_EXPECT_EQ(test, ownbuf_release(&refs[i]), 0);
+	KUNIT_EXPECT_EQ(test, ob_stat(test, *h).shared_borrows, 0);
+	KUNIT_EXPECT_EQ(test, ownbuf_borrow_mut(*h, mut), 0);
+	KUNIT_EXPECT_EQ(test, ownbuf_release(mut), 0);
+	OB_EXPECT_DELTAS(test, &before, 0, 0, 2, 0, 0, 0);
+}
+
+static void ownbuf_test_mut_is_exclusive(struct kunit *test)
+{
+	struct ownbuf_handle *h = ob_create(test, OB_SIZE);
+	struct ownbuf_ref *mut = ob_ref(test), *other = ob_ref(test);
+	u8 *data = ob_scratch(test, OB_SIZE);
+	struct ob_counts before;
+
+	ob_fill(test, *h, OB_BYTE);
+	ob_snap(&before);
+	KUNIT_ASSERT_EQ(test, ownbuf_borrow_mut(*h, mut), 0);
+	memset(data, 0x77, OB_SIZE);
+	KUNIT_EXPECT_EQ(test, ownbuf_write(mut, 0, data, OB_SIZE), 0);
+	OB_EXPECT_REF_BYTES(test, mut, 0, OB_SIZE, 0x77);
+	OB_EXPECT_NONE(test, &before);
+
+	memset(data, 0xee, OB_SIZE);
+	KUNIT_EXPECT_EQ(test, ownbuf_owner_read(*h, 0, data, OB_SIZE), -EBUSY);
+	OB_EXPECT_BYTES(test, data, OB_SIZE, 0xee);
+	KUNIT_EXPECT_EQ(test, ownbuf_owner_write(*h, 0, data, OB_SIZE), -EBUSY);
+	KUNIT_EXPECT_EQ(test, ownbuf_borrow_shared(*h, other), -EBUSY);
+	KUNIT_EXPECT_EQ(test, ownbuf_borrow_mut(*h, other), -EBUSY);
+	KUNIT_EXPECT_EQ(test, ownbuf_ref_state(other), 0);
+	OB_EXPECT_DELTAS(test, &before, 0, 0, 4, 0, 0, 0);
+	OB_EXPECT_REF_BYTES(test, mut, 0, OB_SIZE, 0x77);
+
+	KUNIT_EXPECT_EQ(test, ownbuf_release(mut), 0);
+	OB_EXPECT_OWNER_BYTES(test, *h, 0, OB_SIZE, 0x77);
+	OB_EXPECT_DELTAS(test, &before, 0, 0, 4, 0, 0, 0);
+}
+
+/* --- borrow tokens --- */
+
+static void ownbuf_test_ref_state(struct kunit *test)
+{
+	struct ownbuf_handle *h = ob_create(test, OB_SIZE);
+	struct ownbuf_handle *h2 = ob_create(test, OB_SIZE);
+	struct ownbuf_ref *ref = ob_ref(test);
+	struct ob_counts before;
+
+	ob_snap(&before);
+	KUNIT_EXPECT_EQ(test, ownbuf_ref_state(NULL), 0);
+	KUNIT_EXPECT_EQ(test, ownbuf_ref_state(ref), 0);
+	KUNIT_ASSERT_EQ(test, ownbuf_borrow_shared(*h, ref), 0);
+	KUNIT_EXPECT_EQ(test, ownbuf_ref_state(ref), OWNBUF_STATE_LIVE);
+	KUNIT_EXPECT_EQ(test, ownbuf_release(ref), 0);
+	KUNIT_EXPECT_EQ(test, ownbuf_ref_state(ref), OWNBUF_STATE_RELEASED);
+	OB_EXPECT_NONE(test, &before);
+
+	/* A released token can be used again, for any buffer. */
+	KUNIT_ASSERT_EQ(test, ownbuf_borrow_mut(*h2, ref), 0);
+	KUNIT_EXPECT_EQ(test, ownbuf_ref_state(ref), OWNBUF_STATE_LIVE);
+	KUNIT_EXPECT_EQ(test, ownbuf_revoke(h2), 1);
+	KUNIT_EXPECT_EQ(test, ownbuf_ref_state(ref), OWNBUF_STATE_REVOKED);
+	OB_EXPECT_DELTAS(test, &before, 0, 0, 0, 0, 0, 1);
+
+	/* Releasing a revoked borrow fails, but frees the token. */
+	KUNIT_EXPECT_EQ(test, ownbuf_release(ref), -ESTALE);
+	KUNIT_EXPECT_EQ(test, ownbuf_ref_state(ref), OWNBUF_STATE_REVOKED);
+	OB_EXPECT_DELTAS(test, &before, 1, 0, 0, 0, 0, 1);
+	KUNIT_ASSERT_EQ(test, ownbuf_borrow_shared(*h, ref), 0);
+	KUNIT_EXPECT_EQ(test, ownbuf_ref_state(ref), OWNBUF_STATE_LIVE);
+	KUNIT_EXPECT_EQ(test, ownbuf_release(ref), 0);
+	OB_EXPECT_DELTAS(test, &before, 1, 0, 0, 0, 0, 1);
+}
+
+/* A token copied by value is refused; the original is unaffected. */
+static void ownbuf_test_copied_token(struct kunit *test)
+{
+	struct ownbuf_handle *h = ob_create(test, OB_SIZE);
+	struct ownbuf_ref *ref = ob_ref(test);
+	struct ownbuf_ref *copy = kunit_kzalloc(test, sizeof(*copy),
+						GFP_KERNEL);
+	u8 *data = ob_scratch(test, OB_SIZE);
+	struct ob_counts before;
+	size_t len;
+	void *p;
+
+	KUNIT_ASSERT_NOT_NULL(test, copy);
+	ob_fill(test, *h, OB_BYTE);
+	KUNIT_ASSERT_EQ(test, ownbuf_borrow_mut(*h, ref), 0);
+	memcpy(copy, ref, sizeof(*ref));
+
+	ob_snap(&before);
+	KUNIT_EXPECT_EQ(test, ownbuf_read(copy, 0, data, OB_SIZE), -ESTALE);
+	OB_EXPECT_BYTES(test, data, OB_SIZE, 0);
+	KUNIT_EXPECT_EQ(test, ownbuf_write(copy, 0, data, OB_SIZE), -ESTALE);
+	p = ownbuf_unsafe_begin(copy, &len);
+	KUNIT_EXPECT_EQ(test, PTR_ERR_OR_ZERO(p), -ESTALE);
+	KUNIT_EXPECT_EQ(test, ownbuf_release(copy), -ESTALE);
+	KUNIT_EXPECT_EQ(test, ownbuf_ref_state(copy), 0);
+	OB_EXPECT_DELTAS(test, &before, 4, 0, 0, 0, 0, 0);
+
+	/* The original still holds the mut borrow, contents intact. */
+	KUNIT_EXPECT_EQ(test, ob_stat(test, *h).mut_borrows, 1);
+	OB_EXPECT_REF_BYTES(test, ref, 0, OB_SIZE, OB_BYTE);
+	KUNIT_EXPECT_EQ(test, ownbuf_release(ref), 0);
+	KUNIT_EXPECT_EQ(test, ob_stat(test, *h).mut_borrows, 0);
+	OB_EXPECT_DELTAS(test, &before, 4, 0, 0, 0, 0, 0);
+}
+
+/* ownbuf_ref_discard() ends whatever there is, silently. */
+static void ownbuf_test_discard_is_silent(struct kunit *test)
+{
+	struct ownbuf_handle *h = ob_create(test, OB_SIZE);
+	struct ownbuf_handle *h2 = ob_create(test, OB_SIZE);
+	struct ownbuf_ref *ref = ob_ref(test), *r2 = ob_ref(test);
+	struct ob_counts before;
+
+	ob_snap(&before);
+	ownbuf_ref_discard(NULL);
+	ownbuf_ref_discard(ref);
+	KUNIT_EXPECT_EQ(test, ownbuf_ref_state(ref), 0);
+
+	KUNIT_ASSERT_EQ(test, ownbuf_borrow_shared(*h, ref), 0);
+	ownbuf_ref_discard(ref);
+	KUNIT_EXPECT_EQ(test, ownbuf_ref_state(ref), OWNBUF_STATE_RELEASED);
+	KUNIT_EXPECT_EQ(test, ob_stat(test, *h).shared_borrows, 0);
+	ownbuf_ref_discard(ref);
+	OB_EXPECT_NONE(test, &before);
+
+	/* A revoked borrow: the revocation counts, the discard does not. */
+	KUNIT_ASSERT_EQ(test, ownbuf_borrow_mut(*h2, r2), 0);
+	KUNIT_EXPECT_EQ(test, ownbuf_revoke(h2), 1);
+	ownbuf_ref_discard(r2);
+	ownbuf_ref_discard(r2);
+	OB_EXPECT_DELTAS(test, &before, 0, 0, 0, 0, 0, 1);
+	/* Both tokens are free again. */
+	KUNIT_EXPECT_EQ(test, ownbuf_borrow_mut(*h, r2), 0);
+	KUNIT_EXPECT_EQ(test, ownbuf_release(r2), 0);
+	KUNIT_EXPECT_EQ(test, ownbuf_borrow_mut(*h, ref), 0);
+	KUNIT_EXPECT_EQ(test, ownbuf_release(ref), 0);
+	OB_EXPECT_DELTAS(test, &before, 0, 0, 0, 0, 0, 1);
+}
+
+/* --- the misuse table: one refused call, one errno, one count --- */
+
+enum ob_setup {
+	OB_S_NONE,		/* *h is the NULL handle */
+	OB_S_LIVE,		/* *h owns a buffer of OB_BYTE; copy = *h */
+	OB_S_DROPPED,		/* ... dropped */
+	OB_S_MOVED,		/* ... moved to *h2 */
+	OB_S_REVOKED,		/* ... revoked while nothing was lent */
+	OB_S_SHARED,		/* *ref is a shared borrow of *h */
+	OB_S_MUT,		/* *ref is the mut borrow of *h */
+	OB_S_SHARED_PINNED,	/* ... inside an unsafe section */
+	OB_S_MUT_PINNED,
+	OB_S_RELEASED,		/* *ref was a shared borrow, released */
+	OB_S_MUT_RELEASED,	/* *ref was the mut borrow, released */
+	OB_S_REF_REVOKED,	/* *ref is a shared borrow; *h was revoked */
+	OB_S_REF_REVOKED_RELEASED, /* ... and *ref released since */
+	OB_S_COPIED_SHARED,	/* *bad is a copy of the shared borrow *ref */
+	OB_S_COPIED_MUT,	/* *bad is a copy of the mut borrow *ref */
+	OB_S_GARBAGE,		/* *bad is garbage; *ref a shared borrow */
+	OB_S_ZEROED,		/* *bad is a zeroed token; *h live */
+	OB_S_FORGED_DROPPED,	/* copy = *h with the "dropped" poison */
+	OB_S_FORGED_MOVED,	/* copy = *h with the "moved" poison */
+	OB_S_FORGED_LOW,	/* copy = *h with bit 0 flipped */
+	OB_S_FORGED_HIGH,	/* copy = *h with bit 61 flipped */
+	OB_S_FORGED_RANDOM,	/* copy = random, never poisoned, never 0 */
+};
+
+enum ob_do {
+	OB_DO_DROP, OB_DO_DROP_COPY, OB_DO_DROP_NULL,
+	OB_DO_REVOKE, OB_DO_REVOKE_NULL,
+	OB_DO_MOVE, OB_DO_MOVE_COPY, OB_DO_MOVE_TO_NULL,
+	OB_DO_RESIZE, OB_DO_RESIZE_ZERO, OB_DO_RESIZE_HUGE,
+	OB_DO_SIZE, OB_DO_SIZE_NULL, OB_DO_STAT, OB_DO_STAT_NULL,
+	OB_DO_OREAD, OB_DO_OREAD_COPY, OB_DO_OWRITE, OB_DO_OWRITE_COPY,
+	OB_DO_OREAD_AT_END, OB_DO_OREAD_PAST_END, OB_DO_OWRITE_OFF_MAX,
+	OB_DO_OWRITE_LEN_MAX, OB_DO_OREAD_WRAP, OB_DO_OREAD_NULL_DST,
+	OB_DO_OREAD_EMPTY_OOB,
+	OB_DO_BORROW_SHARED, OB_DO_BORROW_MUT, OB_DO_BORROW_SHARED_COPY,
+	OB_DO_BORROW_MUT_COPY, OB_DO_BORROW_NULL_REF, OB_DO_BORROW_BOTH,
+	OB_DO_BORROW_NO_KIND, OB_DO_BORROW_UNKNOWN_FLAG, OB_DO_BORROW_LIVE,
+	OB_DO_BORROW_OPS_NO_REVOKE,
+	OB_DO_RELEASE, OB_DO_RELEASE_BAD, OB_DO_RELEASE_NULL,
+	OB_DO_READ, OB_DO_READ_BAD, OB_DO_READ_NULL, OB_DO_WRITE,
+	OB_DO_WRITE_BAD,
+	OB_DO_READ_AT_END, OB_DO_READ_PAST_END, OB_DO_WRITE_PAST_END,
+	OB_DO_READ_OFF_MAX, OB_DO_READ_LEN_MAX, OB_DO_READ_WRAP,
+	OB_DO_READ_NULL_DST, OB_DO_READ_EMPTY_OOB,
+	OB_DO_UNSAFE, OB_DO_UNSAFE_BAD, OB_DO_UNSAFE_NULL_LEN,
+	OB_DO_UNSAFE_END, OB_DO_UNSAFE_END_BAD,
+	OB_DO_REF_STAT, OB_DO_REF_STAT_NULL,
+	OB_DO_CREATE_NULL, OB_DO_CREATE_ZERO, OB_DO_CREATE_ATOMIC,
+	OB_DO_CREATE_HUGE,
+};
+
+struct ob_misuse {
+	const char *name;
+	enum ob_setup setup;
+	enum ob_do op;
+	int err;
+	int class;
+};
+
+#define UAF	OWNBUF_USE_AFTER_FREE
+#define DFREE	OWNBUF_DOUBLE_FREE
+#define RACE	OWNBUF_DATA_RACE
+#define NULLD	OWNBUF_NULL_DEREF
+#define OOB	OWNBUF_OUT_OF_BOUNDS
+#define DANG	OWNBUF_DANGLING_BORROW
+
+static const struct ob_misuse ob_misuses[] = {
+	/* rule 1: a consumed handle, and copies of it */
+	{ "drop_twice", OB_S_DROPPED, OB_DO_DROP, -ESTALE, DFREE },
+	{ "drop_copy_of_dropped", OB_S_DROPPED, OB_DO_DROP_COPY, -ESTALE, UAF },
+	{ "read_copy_of_dropped", OB_S_DROPPED, OB_DO_OREAD_COPY, -ESTALE, UAF },
+	{ "borrow_after_drop", OB_S_DROPPED, OB_DO_BORROW_SHARED, -ESTALE, UAF },
+	{ "size_after_drop", OB_S_DROPPED, OB_DO_SIZE, -ESTALE, UAF },
+	{ "stat_after_drop", OB_S_DROPPED, OB_DO_STAT, -ESTALE, UAF },
+	{ "resize_after_drop", OB_S_DROPPED, OB_DO_RESIZE, -ESTALE, UAF },
+	{ "move_after_drop", OB_S_DROPPED, OB_DO_MOVE, -ESTALE, UAF },
+	{ "write_after_drop", OB_S_DROPPED, OB_DO_OWRITE, -ESTALE, UAF },
+	{ "revoke_after_drop", OB_S_DROPPED, OB_DO_REVOKE, -ESTALE, DFREE },
+	{ "drop_after_move", OB_S_MOVED, OB_DO_DROP, -ESTALE, UAF },
+	{ "drop_copy_after_move", OB_S_MOVED, OB_DO_DROP_COPY, -ESTALE, UAF },
+	{ "write_copy_after_move", OB_S_MOVED, OB_DO_OWRITE_COPY, -ESTALE, UAF },
+	{ "borrow_copy_after_move", OB_S_MOVED, OB_DO_BORROW_MUT_COPY, -ESTALE,
+	  UAF },
+	{ "move_after_move", OB_S_MOVED, OB_DO_MOVE, -ESTALE, UAF },
+	{ "move_copy_after_move", OB_S_MOVED, OB_DO_MOVE_COPY, -ESTALE, UAF },
+	{ "revoke_after_move", OB_S_MOVED, OB_DO_REVOKE, -ESTALE, UAF },
+	{ "drop_after_revoke", OB_S_REVOKED, OB_DO_DROP, -ESTALE, DFREE },
+	{ "revoke_twice", OB_S_REVOKED, OB_DO_REVOKE, -ESTALE, DFREE },
+	{ "read_copy_after_revoke", OB_S_REVOKED, OB_DO_OREAD_COPY, -ESTALE,
+	  UAF },
+	/* NULL handles and pointers */
+	{ "drop_null_handle", OB_S_NONE, OB_DO_DROP, -EINVAL, NULLD },
+	{ "drop_null_pointer", OB_S_LIVE, OB_DO_DROP_NULL, -EINVAL, NULLD },
+	{ "revoke_null_handle", OB_S_NONE, OB_DO_REVOKE, -EINVAL, NULLD },
+	{ "revoke_null_pointer", OB_S_LIVE, OB_DO_REVOKE_NULL, -EINVAL, NULLD },
+	{ "move_null_handle", OB_S_NONE, OB_DO_MOVE, -EINVAL, NULLD },
+	{ "move_to_null", OB_S_LIVE, OB_DO_MOVE_TO_NULL, -EINVAL, NULLD },
+	{ "borrow_null_handle", OB_S_NONE, OB_DO_BORROW_SHARED, -EINVAL, NULLD },
+	{ "read_null_handle", OB_S_NONE, OB_DO_OREAD, -EINVAL, NULLD },
+	{ "write_null_handle", OB_S_NONE, OB_DO_OWRITE, -EINVAL, NULLD },
+	{ "size_null_handle", OB_S_NONE, OB_DO_SIZE, -EINVAL, NULLD },
+	{ "stat_null_handle", OB_S_NONE, OB_DO_STAT, -EINVAL, NULLD },
+	{ "resize_null_handle", OB_S_NONE, OB_DO_RESIZE, -EINVAL, NULLD },
+	{ "create_null_out", OB_S_NONE, OB_DO_CREATE_NULL, -EINVAL, NULLD },
+	{ "size_null_out", OB_S_LIVE, OB_DO_SIZE_NULL, -EINVAL, NULLD },
+	{ "stat_null_out", OB_S_LIVE, OB_DO_STAT_NULL, -EINVAL, NULLD },
+	/* forged handles */
+	{ "forged_dropped_drop", OB_S_FORGED_DROPPED, OB_DO_DROP_COPY, -ESTALE,
+	  DFREE },
+	{ "forged_dropped_read", OB_S_FORGED_DROPPED, OB_DO_OREAD_COPY, -ESTALE,
+	  UAF },
+	{ "forged_moved_drop", OB_S_FORGED_MOVED, OB_DO_DROP_COPY, -ESTALE,
+	  UAF },
+	{ "forged_low_bit_write", OB_S_FORGED_LOW, OB_DO_OWRITE_COPY, -ESTALE,
+	  UAF },
+	{ "forged_high_bit_drop", OB_S_FORGED_HIGH, OB_DO_DROP_COPY, -ESTALE,
+	  UAF },
+	{ "forged_random_borrow", OB_S_FORGED_RANDOM, OB_DO_BORROW_SHARED_COPY,
+	  -ESTALE, UAF },
+	/* rule 2: conflicts */
+	{ "shared_while_mut", OB_S_MUT, OB_DO_BORROW_SHARED, -EBUSY, RACE },
+	{ "mut_while_mut", OB_S_MUT, OB_DO_BORROW_MUT, -EBUSY, RACE },
+	{ "mut_while_shared", OB_S_SHARED, OB_DO_BORROW_MUT, -EBUSY, RACE },
+	{ "mut_while_pinned", OB_S_SHARED_PINNED, OB_DO_BORROW_MUT, -EBUSY,
+	  RACE },
+	{ "owner_read_while_mut", OB_S_MUT, OB_DO_OREAD, -EBUSY, RACE },
+	{ "owner_write_while_shared", OB_S_SHARED, OB_DO_OWRITE, -EBUSY, RACE },
+	{ "owner_write_while_mut", OB_S_MUT, OB_DO_OWRITE, -EBUSY, RACE },
+	{ "release_in_unsafe", OB_S_SHARED_PINNED, OB_DO_RELEASE, -EBUSY, RACE },
+	{ "release_mut_in_unsafe", OB_S_MUT_PINNED, OB_DO_RELEASE, -EBUSY,
+	  RACE },
+	/* rule 3: nothing that is lent out goes away */
+	{ "drop_while_shared", OB_S_SHARED, OB_DO_DROP, -EBUSY, DANG },
+	{ "drop_while_mut", OB_S_MUT, OB_DO_DROP, -EBUSY, DANG },
+	{ "move_while_shared", OB_S_SHARED, OB_DO_MOVE, -EBUSY, DANG },
+	{ "move_while_mut", OB_S_MUT, OB_DO_MOVE, -EBUSY, DANG },
+	{ "resize_while_shared", OB_S_SHARED, OB_DO_RESIZE, -EBUSY, DANG },
+	{ "resize_while_mut", OB_S_MUT, OB_DO_RESIZE, -EBUSY, DANG },
+	{ "drop_while_lent_and_pinned", OB_S_SHARED_PINNED, OB_DO_DROP, -EBUSY,
+	  DANG },
+	{ "move_while_lent_and_pinned", OB_S_MUT_PINNED, OB_DO_MOVE, -EBUSY,
+	  DANG },
+	{ "resize_while_lent_and_pinned", OB_S_SHARED_PINNED, OB_DO_RESIZE,
+	  -EBUSY, DANG },
+	/* borrow tokens */
+	{ "release_twice", OB_S_RELEASED, OB_DO_RELEASE, -ESTALE, DFREE },
+	{ "release_mut_twice", OB_S_MUT_RELEASED, OB_DO_RELEASE, -ESTALE,
+	  DFREE },
+	{ "read_after_release", OB_S_RELEASED, OB_DO_READ, -ESTALE, UAF },
+	{ "write_after_release", OB_S_MUT_RELEASED, OB_DO_WRITE, -ESTALE, UAF },
+	{ "unsafe_after_release", OB_S_RELEASED, OB_DO_UNSAFE, -ESTALE, UAF },
+	{ "unsafe_end_after_release", OB_S_RELEASED, OB_DO_UNSAFE_END, 0, UAF },
+	{ "stat_after_release", OB_S_RELEASED, OB_DO_REF_STAT, -ESTALE, UAF },
+	{ "read_after_revoke", OB_S_REF_REVOKED, OB_DO_READ, -ESTALE, UAF },
+	{ "unsafe_after_revoke", OB_S_REF_REVOKED, OB_DO_UNSAFE, -ESTALE, UAF },
+	{ "stat_after_revoke", OB_S_REF_REVOKED, OB_DO_REF_STAT, -ESTALE, UAF },
+	{ "release_after_revoke", OB_S_REF_REVOKED, OB_DO_RELEASE, -ESTALE,
+	  UAF },
+	{ "release_revoked_twice", OB_S_REF_REVOKED_RELEASED, OB_DO_RELEASE,
+	  -ESTALE, UAF },
+	{ "read_copied_token", OB_S_COPIED_SHARED, OB_DO_READ_BAD, -ESTALE,
+	  UAF },
+	{ "release_copied_token", OB_S_COPIED_SHARED, OB_DO_RELEASE_BAD,
+	  -ESTALE, UAF },
+	{ "write_copied_mut_token", OB_S_COPIED_MUT, OB_DO_WRITE_BAD, -ESTALE,
+	  UAF },
+	{ "read_garbage_token", OB_S_GARBAGE, OB_DO_READ_BAD, -ESTALE, UAF },
+	{ "write_garbage_token", OB_S_GARBAGE, OB_DO_WRITE_BAD, -ESTALE, UAF },
+	{ "release_garbage_token", OB_S_GARBAGE, OB_DO_RELEASE_BAD, -ESTALE,
+	  UAF },
+	{ "unsafe_garbage_token", OB_S_GARBAGE, OB_DO_UNSAFE_BAD, -ESTALE, UAF },
+	{ "read_zeroed_token", OB_S_ZEROED, OB_DO_READ_BAD, -EINVAL, NULLD },
+	{ "write_zeroed_token", OB_S_ZEROED, OB_DO_WRITE_BAD, -EINVAL, NULLD },
+	{ "release_zeroed_token", OB_S_ZEROED, OB_DO_RELEASE_BAD, -EINVAL,
+	  NULLD },
+	{ "unsafe_zeroed_token", OB_S_ZEROED, OB_DO_UNSAFE_BAD, -EINVAL, NULLD },
+	{ "unsafe_end_zeroed_token", OB_S_ZEROED, OB_DO_UNSAFE_END_BAD, 0,
+	  NULLD },
+	{ "read_null_ref", OB_S_LIVE, OB_DO_READ_NULL, -EINVAL, NULLD },
+	{ "release_null_ref", OB_S_LIVE, OB_DO_RELEASE_NULL, -EINVAL, NULLD },
+	{ "borrow_null_ref", OB_S_LIVE, OB_DO_BORROW_NULL_REF, -EINVAL, NULLD },
+	{ "unsafe_null_len", OB_S_SHARED, OB_DO_UNSAFE_NULL_LEN, -EINVAL,
+	  NULLD },
+	{ "unsafe_end_unopened", OB_S_SHARED, OB_DO_UNSAFE_END, 0, DFREE },
+	{ "ref_stat_null_out", OB_S_SHARED, OB_DO_REF_STAT_NULL, -EINVAL,
+	  NULLD },
+	/* bounds */
+	{ "read_at_end", OB_S_SHARED, OB_DO_READ_AT_END, -ERANGE, OOB },
+	{ "read_past_end", OB_S_SHARED, OB_DO_READ_PAST_END, -ERANGE, OOB },
+	{ "write_past_end", OB_S_MUT, OB_DO_WRITE_PAST_END, -ERANGE, OOB },
+	{ "read_offset_max", OB_S_SHARED, OB_DO_READ_OFF_MAX, -ERANGE, OOB },
+	{ "read_length_max", OB_S_MUT, OB_DO_READ_LEN_MAX, -ERANGE, OOB },
+	{ "read_wrapping", OB_S_SHARED, OB_DO_READ_WRAP, -ERANGE, OOB },
+	{ "owner_read_at_end", OB_S_LIVE, OB_DO_OREAD_AT_END, -ERANGE, OOB },
+	{ "owner_read_past_end", OB_S_SHARED, OB_DO_OREAD_PAST_END, -ERANGE,
+	  OOB },
+	{ "owner_write_offset_max", OB_S_LIVE, OB_DO_OWRITE_OFF_MAX, -ERANGE,
+	  OOB },
+	{ "owner_write_length_max", OB_S_LIVE, OB_DO_OWRITE_LEN_MAX, -ERANGE,
+	  OOB },
+	{ "owner_read_wrapping", OB_S_LIVE, OB_DO_OREAD_WRAP, -ERANGE, OOB },
+	{ "read_null_dst", OB_S_SHARED, OB_DO_READ_NULL_DST, -EINVAL, NULLD },
+	{ "owner_read_null_dst", OB_S_LIVE, OB_DO_OREAD_NULL_DST, -EINVAL,
+	  NULLD },
+	/* refused or allowed, but never counted */
+	{ "write_through_shared", OB_S_SHARED, OB_DO_WRITE, -EPERM, OB_NONE },
+	{ "borrow_both_kinds", OB_S_LIVE, OB_DO_BORROW_BOTH, -EINVAL, OB_NONE },
+	{ "borrow_no_kind", OB_S_LIVE, OB_DO_BORROW_NO_KIND, -EINVAL, OB_NONE },
+	{ "borrow_unknown_flag", OB_S_LIVE, OB_DO_BORROW_UNKNOWN_FLAG, -EINVAL,
+	  OB_NONE },
+	{ "borrow_into_live_token", OB_S_SHARED, OB_DO_BORROW_LIVE, -EINVAL,
+	  OB_NONE },
+	{ "borrow_ops_without_revoke", OB_S_LIVE, OB_DO_BORROW_OPS_NO_REVOKE,
+	  -EINVAL, OB_NONE },
+	{ "create_zero", OB_S_NONE, OB_DO_CREATE_ZERO, -EINVAL, OB_NONE },
+	{ "create_atomic", OB_S_NONE, OB_DO_CREATE_ATOMIC, -EINVAL, OB_NONE },
+	{ "create_too_big", OB_S_NONE, OB_DO_CREATE_HUGE, -EFBIG, OB_NONE },
+	{ "resize_zero", OB_S_LIVE, OB_DO_RESIZE_ZERO, -EINVAL, OB_NONE },
+	{ "resize_too_big", OB_S_LIVE, OB_DO_RESIZE_HUGE, -EFBIG, OB_NONE },
+	{ "read_empty_out_of_bounds", OB_S_SHARED, OB_DO_READ_EMPTY_OOB, 0,
+	  OB_NONE },
+	{ "owner_read_empty_out_of_bounds", OB_S_LIVE, OB_DO_OREAD_EMPTY_OOB, 0,
+	  OB_NONE },
+	{ "read_empty_after_release", OB_S_RELEASED, OB_DO_READ_EMPTY_OOB,
+	  -ESTALE, UAF },
+	{ "shared_while_shared", OB_S_SHARED, OB_DO_BORROW_SHARED, 0, OB_NONE },
+	{ "owner_read_while_shared", OB_S_SHARED, OB_DO_OREAD, 0, OB_NONE },
+	{ "owner_read_while_pinned", OB_S_SHARED_PINNED, OB_DO_OREAD, 0,
+	  OB_NONE },
+	{ "read_through_mut", OB_S_MUT, OB_DO_READ, 0, OB_NONE },
+};
+
+#undef UAF
+#undef DFREE
+#undef RACE
+#undef NULLD
+#undef OOB
+#undef DANG
+
+KUNIT_ARRAY_PARAM_DESC(ob_misuse, ob_misuses, name);
+
+struct ob_ctx {
+	struct kunit *test;
+	struct ownbuf_handle *h;	/* registered */
+	struct ownbuf_handle *h2;	/* registered */
+	struct ownbuf_handle copy;
+	struct ownbuf_handle *live;	/* what owns after the setup */
+	struct ownbuf_ref *ref;		/* registered */
+	struct ownbuf_ref *ref2;	/* registered */
+	struct ownbuf_ref *bad;		/* copies, garbage: never registered */
+	u8 *buf;
+	size_t size;
+};
+
+static struct ob_ctx *ob_ctx_new(struct kunit *test, size_t size)
+{
+	struct ob_ctx *c = kunit_kzalloc(test, sizeof(*c), GFP_KERNEL);
+
+	KUNIT_ASSERT_NOT_NULL(test, c);
+	c->test = test;
+	c->size = size;
+	c->h = ob_handle(test);
+	c->h2 = ob_handle(test);
+	c->ref = ob_ref(test);
+	c->ref2 = ob_ref(test);
+	c->bad = kunit_kzalloc(test, sizeof(*c->bad), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, c->bad);
+	c->buf = ob_scratch(test, 2 * size);
+	return c;
+}
+
+static void ob_setup(struct ob_ctx *c, enum ob_setup s)
+{
+	struct kunit *test = c->test;
+	size_t len;
+
+	if (s == OB_S_NONE)
+		return;
+	KUNIT_ASSERT_EQ(test, ownbuf_create(c->size, GFP_KERNEL, c->h), 0);
+	ob_fill(test, *c->h, OB_BYTE);
+	c->copy = *c->h;
+	c->live = c->h;
+
+	switch (s) {
+	case OB_S_SHARED:
+	case OB_S_SHARED_PINNED:
+	case OB_S_RELEASED:
+	case OB_S_REF_REVOKED:
+	case OB_S_REF_REVOKED_RELEASED:
+	case OB_S_COPIED_SHARED:
+	case OB_S_GARBAGE:
+		KUNIT_ASSERT_EQ(test, ownbuf_borrow_shared(*c->h, c->ref), 0);
+		break;
+	case OB_S_MUT:
+	case OB_S_MUT_PINNED:
+	case OB_S_MUT_RELEASED:
+	case OB_S_COPIED_MUT:
+		KUNIT_ASSERT_EQ(test, ownbuf_borrow_mut(*c->h, c->ref), 0);
+		break;
+	default:
+		break;
+	}
+
+	switch (s) {
+	case OB_S_DROPPED:
+		KUNIT_ASSERT_EQ(test, ownbuf_drop(c->h), 0);
+		c->live = NULL;
+		break;
+	case OB_S_MOVED:
+		KUNIT_ASSERT_EQ(test, ownbuf_move(c->h, c->h2), 0);
+		c->live = c->h2;
+		break;
+	case OB_S_REVOKED:
+		KUNIT_ASSERT_EQ(test, ownbuf_revoke(c->h), 0);
+		c->live = NULL;
+		break;
+	case OB_S_SHARED_PINNED:
+	case OB_S_MUT_PINNED:
+		ob_unsafe_begin(test, c->ref, &len);
+		break;
+	case OB_S_RELEASED:
+	case OB_S_MUT_RELEASED:
+		KUNIT_ASSERT_EQ(test, ownbuf_release(c->ref), 0);
+		break;
+	case OB_S_REF_REVOKED:
+		KUNIT_ASSERT_EQ(test, ownbuf_revoke(c->h), 1);
+		c->live = NULL;
+		break;
+	case OB_S_REF_REVOKED_RELEASED:
+		KUNIT_ASSERT_EQ(test, ownbuf_revoke(c->h), 1);
+		KUNIT_ASSERT_EQ(test, ownbuf_release(c->ref), -ESTALE);
+		c->live = NULL;
+		break;
+	case OB_S_COPIED_SHARED:
+	case OB_S_COPIED_MUT:
+		memcpy(c->bad, c->ref, sizeof(*c->ref));
+		break;
+	case OB_S_GARBAGE:
+		memset(c->bad, 0xa5, sizeof(*c->bad));
+		break;
+	case OB_S_FORGED_DROPPED:
+		c->copy.val |= OB_POISON;
+		break;
+	case OB_S_FORGED_MOVED:
+		c->copy.val |= OB_POISON | OB_POISON_MOVED;
+		break;
+	case OB_S_FORGED_LOW:
+		c->copy.val ^= BIT_ULL(0);
+		break;
+	case OB_S_FORGED_HIGH:
+		c->copy.val ^= BIT_ULL(61);
+		break;
+	case OB_S_FORGED_RANDOM:
+		do {
+			c->copy.val = get_random_u64() & ~OB_POISON;
+		} while (!c->copy.val || c->copy.val == c->h->val);
+		break;
+	default:
+		break;
+	}
+}
+
+static const struct ownbuf_ref_ops ob_no_revoke_ops = { };
+
+static int ob_unsafe_try(struct ownbuf_ref *ref, size_t *len)
+{
+	void *p = ownbuf_unsafe_begin(ref, len);
+
+	if (IS_ERR(p))
+		return PTR_ERR(p);
+	ownbuf_unsafe_end(ref);
+	return 0;
+}
+
+static int ob_do(struct ob_ctx *c, enum ob_do op)
+{
+	struct ownbuf_handle *h = c->h;
+	struct ownbuf_stat st;
+	size_t n = c->size, len;
+
+	switch (op) {
+	case OB_DO_DROP:
+		return ownbuf_drop(h);
+	case OB_DO_DROP_COPY:
+		return ownbuf_drop(&c->copy);
+	case OB_DO_DROP_NULL:
+		return ownbuf_drop(NULL);
+	case OB_DO_REVOKE:
+		return ownbuf_revoke(h);
+	case OB_DO_REVOKE_NULL:
+		return ownbuf_revoke(NULL);
+	case OB_DO_MOVE:
+		return ownbuf_move(h, c->h2);
+	case OB_DO_MOVE_COPY:
+		return ownbuf_move(&c->copy, c->h2);
+	case OB_DO_MOVE_TO_NULL:
+		return ownbuf_move(h, NULL);
+	case OB_DO_RESIZE:
+		return ownbuf_resize(*h, 2 * PAGE_SIZE);
+	case OB_DO_RESIZE_ZERO:
+		return ownbuf_resize(*h, 0);
+	case OB_DO_RESIZE_HUGE:
+		return ownbuf_resize(*h, SIZE_MAX);
+	case OB_DO_SIZE:
+		return ownbuf_size(*h, &len);
+	case OB_DO_SIZE_NULL:
+		return ownbuf_size(*h, NULL);
+	case OB_DO_STAT:
+		return ownbuf_stat(*h, &st);
+	case OB_DO_STAT_NULL:
+		return ownbuf_stat(*h, NULL);
+	case OB_DO_OREAD:
+		return ownbuf_owner_read(*h, 0, c->buf, n);
+	case OB_DO_OREAD_COPY:
+		return ownbuf_owner_read(c->copy, 0, c->buf, n);
+	case OB_DO_OWRITE:
+		return ownbuf_owner_write(*h, 0, c->buf, n);
+	case OB_DO_OWRITE_COPY:
+		return ownbuf_owner_write(c->copy, 0, c->buf, n);
+	case OB_DO_OREAD_AT_END:
+		return ownbuf_owner_read(*h, n, c->buf, 1);
+	case OB_DO_OREAD_PAST_END:
+		return ownbuf_owner_read(*h, 0, c->buf, n + 1);
+	case OB_DO_OWRITE_OFF_MAX:
+		return ownbuf_owner_write(*h, SIZE_MAX, c->buf, 1);
+	case OB_DO_OWRITE_LEN_MAX:
+		return ownbuf_owner_write(*h, 1, c->buf, SIZE_MAX);
+	case OB_DO_OREAD_WRAP:
+		return ownbuf_owner_read(*h, 16, c->buf, SIZE_MAX - 15);
+	case OB_DO_OREAD_NULL_DST:
+		return ownbuf_owner_read(*h, 0, NULL, 1);
+	case OB_DO_OREAD_EMPTY_OOB:
+		return ownbuf_owner_read(*h, n + 1, c->buf, 0);
+	case OB_DO_BORROW_SHARED:
+		return ownbuf_borrow_shared(*h, c->ref2);
+	case OB_DO_BORROW_MUT:
+		return ownbuf_borrow_mut(*h, c->ref2);
+	case OB_DO_BORROW_SHARED_COPY:
+		return ownbuf_borrow_shared(c->copy, c->ref2);
+	case OB_DO_BORROW_MUT_COPY:
+		return ownbuf_borrow_mut(c->copy, c->ref2);
+	case OB_DO_BORROW_NULL_REF:
+		return ownbuf_borrow_shared(*h, NULL);
+	case OB_DO_BORROW_BOTH:
+		return ownbuf_borrow(*h, OWNBUF_SHARED | OWNBUF_MUT, c->ref2);
+	case OB_DO_BORROW_NO_KIND:
+		return ownbuf_borrow(*h, 0, c->ref2);
+	case OB_DO_BORROW_UNKNOWN_FLAG:
+		return ownbuf_borrow(*h, OWNBUF_SHARED | BIT(7), c->ref2);
+	case OB_DO_BORROW_LIVE:
+		return ownbuf_borrow_shared(*h, c->ref);
+	case OB_DO_BORROW_OPS_NO_REVOKE:
+		return ownbuf_borrow_ops(*h, OWNBUF_SHARED, &ob_no_revoke_ops,
+					 c->ref2);
+	case OB_DO_RELEASE:
+		return ownbuf_release(c->ref);
+	case OB_DO_RELEASE_BAD:
+		return ownbuf_release(c->bad);
+	case OB_DO_RELEASE_NULL:
+		return ownbuf_release(NULL);
+	case OB_DO_READ:
+		return ownbuf_read(c->ref, 0, c->buf, n);
+	case OB_DO_READ_BAD:
+		return ownbuf_read(c->bad, 0, c->buf, n);
+	case OB_DO_READ_NULL:
+		return ownbuf_read(NULL, 0, c->buf, n);
+	case OB_DO_WRITE:
+		return ownbuf_write(c->ref, 0, c->buf, n);
+	case OB_DO_WRITE_BAD:
+		return ownbuf_write(c->bad, 0, c->buf, n);
+	case OB_DO_READ_AT_END:
+		return ownbuf_read(c->ref, n, c->buf, 1);
+	case OB_DO_READ_PAST_END:
+		return ownbuf_read(c->ref, 0, c->buf, n + 1);
+	case OB_DO_WRITE_PAST_END:
+		return ownbuf_write(c->ref, n - 1, c->buf, 2);
+	case OB_DO_READ_OFF_MAX:
+		return ownbuf_read(c->ref, SIZE_MAX, c->buf, 1);
+	case OB_DO_READ_LEN_MAX:
+		return ownbuf_read(c->ref, 1, c->buf, SIZE_MAX);
+	case OB_DO_READ_WRAP:
+		return ownbuf_read(c->ref, 16, c->buf, SIZE_MAX - 15);
+	case OB_DO_READ_NULL_DST:
+		return ownbuf_read(c->ref, 0, NULL, 1);
+	case OB_DO_READ_EMPTY_OOB:
+		return ownbuf_read(c->ref, n + 1, c->buf, 0);
+	case OB_DO_UNSAFE:
+		return ob_unsafe_try(c->ref, &len);
+	case OB_DO_UNSAFE_BAD:
+		return ob_unsafe_try(c->bad, &len);
+	case OB_DO_UNSAFE_NULL_LEN:
+		return PTR_ERR_OR_ZERO(ownbuf_unsafe_begin(c->ref, NULL));
+	case OB_DO_UNSAFE_END:
+		ownbuf_unsafe_end(c->ref);
+		return 0;
+	case OB_DO_UNSAFE_END_BAD:
+		ownbuf_unsafe_end(c->bad);
+		return 0;
+	case OB_DO_REF_STAT:
+		return ownbuf_ref_stat(c->ref, &st);
+	case OB_DO_REF_STAT_NULL:
+		return ownbuf_ref_stat(c->ref, NULL);
+	case OB_DO_CREATE_NULL:
+		return ownbuf_create(n, GFP_KERNEL, NULL);
+	case OB_DO_CREATE_ZERO:
+		return ownbuf_create(0, GFP_KERNEL, c->h2);
+	case OB_DO_CREATE_ATOMIC:
+		return ownbuf_create(n, GFP_ATOMIC, c->h2);
+	case OB_DO_CREATE_HUGE:
+		return ownbuf_create(SIZE_MAX, GFP_KERNEL, c->h2);
+	}
+	return -EOPNOTSUPP;
+}
+
+/*
+ * One misuse: the errno, exactly one count of the right class (or none),
+ * and a refused call changes neither the handle variables, nor the borrow
+ * counts, nor a byte of the buffer.
+ */
+static void ownbuf_test_misuse(struct kunit *test)
+{
+	const struct ob_misuse *m = test->param_value;
+	struct ob_ctx *c = ob_ctx_new(test, OB_SIZE);
+	struct ownbuf_stat st0 = { }, st1 = { };
+	struct ob_counts before;
+	u64 hv, h2v, cv;
+	int ret;
+
+	ob_setup(c, m->setup);
+	if (c->live)
+		st0 = ob_stat(test, *c->live);
+	hv = c->h->val;
+	h2v = c->h2->val;
+	cv = c->copy.val;
+
+	ob_snap(&before);
+	ret = ob_do(c, m->op);
+	KUNIT_EXPECT_EQ(test, ret, m->err);
+	OB_EXPECT_ONE(test, &before, m->class);
+	if (!m->err)
+		return;
+
+	KUNIT_EXPECT_EQ(test, c->h->val, hv);
+	KUNIT_EXPECT_EQ(test, c->h2->val, h2v);
+	KUNIT_EXPECT_EQ(test, c->copy.val, cv);
+	if (!c->live)
+		return;
+	st1 = ob_stat(test, *c->live);
+	KUNIT_EXPECT_EQ(test, st1.id, st0.id);
+	KUNIT_EXPECT_EQ(test, st1.size, st0.size);
+	KUNIT_EXPECT_EQ(test, st1.shared_borrows, st0.shared_borrows);
+	KUNIT_EXPECT_EQ(test, st1.mut_borrows, st0.mut_borrows);
+	if (st1.mut_borrows)
+		OB_EXPECT_REF_BYTES(test, c->ref, 0, c->size, OB_BYTE);
+	else
+		OB_EXPECT_OWNER_BYTES(test, *c->live, 0, c->size, OB_BYTE);
+}
+
+/* --- forged handles and tokens --- */
+
+/* Random values are refused, never dereferenced, and counted once each. */
+static void ownbuf_test_forged_random_handles(struct kunit *test)
+{
+	const unsigned int n = 2048, nlive = 16;
+	struct ownbuf_handle *live[16];
+	struct ownbuf_ref *ref = ob_ref(test);
+	u64 want[OWNBUF_NR_VIOLATIONS] = { };
+	struct ownbuf_handle h;
+	struct ob_counts before;
+	unsigned int i, j, bad = 0;
+	size_t size;
+	u8 byte;
+
+	/* Something in the table for forged values to run into. */
+	for (j = 0; j < nlive; j++) {
+		live[j] = ob_create(test, OB_SIZE);
+		ob_fill(test, *live[j], OB_BYTE);
+	}
+
+	ob_snap(&before);
+	for (i = 0; i < n; i++) {
+		h.val = get_random_u64();
+		if (i == 0)
+			h.val = 0;
+		else if (i % 3 == 1)
+			h.val |= OB_POISON;
+		else if (i % 3 == 2)
+			h.val &= ~OB_POISON;
+		for (j = 0; j < nlive; j++)
+			if (h.val == live[j]->val)
+				h.val ^= BIT_ULL(40);
+
+		byte = 0xdd;
+		if (ownbuf_owner_read(h, 0, &byte, 1) != (h.val ? -ESTALE :
+							  -EINVAL) ||
+		    byte != 0xdd)
+			bad++;
+		if (ownbuf_borrow_shared(h, ref) != (h.val ? -ESTALE : -EINVAL))
+			bad++;
+		size = 0;
+		if (ownbuf_size(h, &size) != (h.val ? -ESTALE : -EINVAL) ||
+		    size)
+			bad++;
+		if (ownbuf_ref_state(ref))
+			ownbuf_ref_discard(ref);
+		if (ownbuf_drop(&h) != (h.val ? -ESTALE : -EINVAL))
+			bad++;
+		if (!h.val) {
+			want[OWNBUF_NULL_DEREF] += 4;
+			continue;
+		}
+		want[OWNBUF_USE_AFTER_FREE] += 3;
+		/* Dropping a value that says "dropped" is a double free. */
+		if ((h.val & OB_POISON) && !(h.val & OB_POISON_MOVED))
+			want[OWNBUF_DOUBLE_FREE]++;
+		else
+			want[OWNBUF_USE_AFTER_FREE]++;
+	}
+	KUNIT_EXPECT_EQ(test, bad, 0);
+	ob_expect_deltas(test, &before, want, __LINE__);
+
+	for (j = 0; j < nlive; j++) {
+		struct ownbuf_stat st = ob_stat(test, *live[j]);
+
+		KUNIT_EXPECT_EQ(test, st.shared_borrows, 0);
+		OB_EXPECT_OWNER_BYTES(test, *live[j], 0, OB_SIZE, OB_BYTE);
+	}
+}
+
+/* No single bit flipped in a live handle reaches its buffer. */
+static void ownbuf_test_forged_bitflip_handles(struct kunit *test)
+{
+	struct ownbuf_handle *h = ob_create(test, OB_SIZE);
+	u64 want[OWNBUF_NR_VIOLATIONS] = { };
+	struct ownbuf_stat st;
+	struct ownbuf_handle f;
+	struct ob_counts before;
+	size_t size = 0;
+	u8 byte = 0xee;
+	int bit;
+
+	ob_fill(test, *h, OB_BYTE);
+	ob_snap(&before);
+	for (bit = 0; bit < 64; bit++) {
+		f.val = h->val ^ BIT_ULL(bit);
+		KUNIT_EXPECT_EQ_MSG(test, ownbuf_size(f, &size), -ESTALE,
+				    "bit %d", bit);
+		KUNIT_EXPECT_EQ_MSG(test, ownbuf_stat(f, &st), -ESTALE,
+				    "bit %d", bit);
+		KUNIT_EXPECT_EQ_MSG(test, ownbuf_owner_write(f, 0, &byte, 1),
+				    -ESTALE, "bit %d", bit);
+		KUNIT_EXPECT_EQ_MSG(test, ownbuf_drop(&f), -ESTALE, "bit %d",
+				    bit);
+		KUNIT_EXPECT_EQ(test, f.val, h->val ^ BIT_ULL(bit));
+		want[OWNBUF_USE_AFTER_FREE] += 3;
+		if (bit == 63)
+			want[OWNBUF_DOUBLE_FREE]++;
+		else
+			want[OWNBUF_USE_AFTER_FREE]++;
+	}
+	ob_expect_deltas(test, &before, want, __LINE__);
+	OB_EXPECT_OWNER_BYTES(test, *h, 0, OB_SIZE, OB_BYTE);
+	KUNIT_EXPECT_EQ(test, ownbuf_drop(h), 0);
+}
+
+/*
+ * Tokens full of random bytes: refused, counted once, never followed.  A
+ * garbage token may happen to look released, so -ESTALE may count as a
+ * double_free as well as a use_after_free.
+ */
+static void ownbuf_test_garbage_tokens(struct kunit *test)
+{
+	const unsigned int n = 512;
+	struct ownbuf_handle *h = ob_create(test, OB_SIZE);
+	struct ownbuf_ref *live = ob_ref(test);
+	struct ownbuf_ref *tok = kunit_kzalloc(test, sizeof(*tok), GFP_KERNEL);
+	unsigned long nul = 0, stale = 0, bad = 0;
+	struct ob_counts before, after;
+	unsigned int i;
+	size_t len;
+	u8 byte;
+	int ret, k;
+
+	KUNIT_ASSERT_NOT_NULL(test, tok);
+	ob_fill(test, *h, OB_BYTE);
+	KUNIT_ASSERT_EQ(test, ownbuf_borrow_shared(*h, live), 0);
+
+	ob_snap(&before);
+	for (i = 0; i < n; i++) {
+		for (k = 0; k < 3; k++) {
+			get_random_bytes(tok, sizeof(*tok));
+			byte = 0xdd;
+			if (k == 0)
+				ret = ownbuf_read(tok, 0, &byte, 1);
+			else if (k == 1)
+				ret = ownbuf_release(tok);
+			else
+				ret = ob_unsafe_try(tok, &len);
+			if (ret == -EINVAL)
+				nul++;
+			else if (ret == -ESTALE)
+				stale++;
+			else
+				bad++;
+			if (byte != 0xdd)
+				bad++;
+		}
+	}
+	KUNIT_EXPECT_EQ(test, bad, 0);
+	ob_snap(&after);
+	KUNIT_EXPECT_EQ(test, after.n[OWNBUF_NULL_DEREF] -
+			before.n[OWNBUF_NULL_DEREF], nul);
+	KUNIT_EXPECT_EQ(test, after.n[OWNBUF_USE_AFTER_FREE] -
+			before.n[OWNBUF_USE_AFTER_FREE] +
+			after.n[OWNBUF_DOUBLE_FREE] -
+			before.n[OWNBUF_DOUBLE_FREE], stale);
+	KUNIT_EXPECT_EQ(test, after.n[OWNBUF_DATA_RACE] -
+			before.n[OWNBUF_DATA_RACE] +
+			after.n[OWNBUF_OUT_OF_BOUNDS] -
+			before.n[OWNBUF_OUT_OF_BOUNDS] +
+			after.n[OWNBUF_DANGLING_BORROW] -
+			before.n[OWNBUF_DANGLING_BORROW], 0);
+	KUNIT_EXPECT_EQ(test, ob_stat(test, *h).shared_borrows, 1);
+	OB_EXPECT_REF_BYTES(test, live, 0, OB_SIZE, OB_BYTE);
+	KUNIT_EXPECT_EQ(test, ownbuf_release(live), 0);
+}
+
+/* --- bounds --- */
+
+static void ownbuf_test_bounds_exact_fit(struct kunit *test)
+{
+	struct ownbuf_handle *h = ob_create(test, OB_BIG);
+	struct ownbuf_ref *ref = ob_ref(test);
+	u8 *data = ob_scratch(test, OB_BIG);
+	struct ob_counts before;
+
+	ob_snap(&before);
+	KUNIT_ASSERT_EQ(test, ownbuf_borrow_mut(*h, ref), 0);
+	memset(data, 0x11, OB_BIG);
+	KUNIT_EXPECT_EQ(test, ownbuf_write(ref, 0, data, OB_BIG), 0);
+	data[0] = 0x22;
+	KUNIT_EXPECT_EQ(test, ownbuf_write(ref, OB_BIG - 1, data, 1), 0);
+	KUNIT_EXPECT_EQ(test, ownbuf_read(ref, OB_BIG - 1, data + 1, 1), 0);
+	KUNIT_EXPECT_EQ(test, data[1], 0x22);
+	KUNIT_EXPECT_EQ(test, ownbuf_write(ref, OB_BIG, data, 0), 0);
+	KUNIT_EXPECT_EQ(test, ownbuf_write(ref, SIZE_MAX, NULL, 0), 0);
+	KUNIT_EXPECT_EQ(test, ownbuf_read(ref, OB_BIG + 1, NULL, 0), 0);
+	OB_EXPECT_REF_BYTES(test, ref, 0, OB_BIG - 1, 0x11);
+	KUNIT_EXPECT_EQ(test, ownbuf_release(ref), 0);
+
+	KUNIT_EXPECT_EQ(test, ownbuf_owner_write(*h, PAGE_SIZE - 1, data, 2), 0);
+	KUNIT_EXPECT_EQ(test, ownbuf_owner_read(*h, 0, data, OB_BIG), 0);
+	KUNIT_EXPECT_EQ(test, data[PAGE_SIZE - 1], 0x22);
+	KUNIT_EXPECT_EQ(test, data[PAGE_SIZE], 0x22);
+	KUNIT_EXPECT_EQ(test, data[OB_BIG - 1], 0x22);
+	KUNIT_EXPECT_EQ(test, ownbuf_owner_read(*h, SIZE_MAX, NULL, 0), 0);
+	OB_EXPECT_NONE(test, &before);
+}
+
+/* Refused out-of-bounds accesses copy nothing, in either direction. */
+static void ownbuf_test_bounds_refusal_changes_nothing(struct kunit *test)
+{
+	static const struct {
+		size_t off, len;
+	} cases[] = {
+		{ OB_SIZE, 1 }, { OB_SIZE - 1, 2 }, { 0, OB_SIZE + 1 },
+		{ SIZE_MAX, 1 }, { 1, SIZE_MAX }, { OB_SIZE / 2, SIZE_MAX },
+		{ (size_t)LLONG_MAX + 1, 1 }, { 16, SIZE_MAX - 15 },
+	};
+	struct ownbuf_handle *h = ob_create(test, OB_SIZE);
+	struct ownbuf_ref *ref = ob_ref(test);
+	u8 *src = ob_scratch(test, 2 * OB_SIZE);
+	u8 *dst = ob_scratch(test, 2 * OB_SIZE);
+	const unsigned int n = ARRAY_SIZE(cases);
+	struct ob_counts before;
+	unsigned int i;
+
+	ob_fill(test, *h, OB_BYTE);
+	memset(src, 0xee, 2 * OB_SIZE);
+	memset(dst, 0xdd, 2 * OB_SIZE);
+	ob_snap(&before);
+	KUNIT_ASSERT_EQ(test, ownbuf_borrow_mut(*h, ref), 0);
+	for (i = 0; i < n; i++) {
+		KUNIT_EXPECT_EQ_MSG(test, ownbuf_write(ref, cases[i].off, src,
+						       cases[i].len),
+				    -ERANGE, "case %u", i);
+		KUNIT_EXPECT_EQ_MSG(test, ownbuf_read(ref, cases[i].off, dst,
+						      cases[i].len),
+				    -ERANGE, "case %u", i);
+	}
+	OB_EXPECT_DELTAS(test, &before, 0, 0, 0, 0, 2 * n, 0);
+	OB_EXPECT_BYTES(test, dst, 2 * OB_SIZE, 0xdd);
+	OB_EXPECT_REF_BYTES(test, ref, 0, OB_SIZE, OB_BYTE);
+	KUNIT_EXPECT_EQ(test, ownbuf_release(ref), 0);
+
+	for (i = 0; i < n; i++) {
+		KUNIT_EXPECT_EQ_MSG(test, ownbuf_owner_write(*h, cases[i].off,
+							     src, cases[i].len),
+				    -ERANGE, "case %u", i);
+		KUNIT_EXPECT_EQ_MSG(test, ownbuf_owner_read(*h, cases[i].off,
+							    dst, cases[i].len),
+				    -ERANGE, "case %u", i);
+	}
+	OB_EXPECT_DELTAS(test, &before, 0, 0, 0, 0, 4 * n, 0);
+	OB_EXPECT_BYTES(test, dst, 2 * OB_SIZE, 0xdd);
+	OB_EXPECT_OWNER_BYTES(test, *h, 0, OB_SIZE, OB_BYTE);
+	KUNIT_EXPECT_EQ(test, ob_stat(test, *h).size, OB_SIZE);
+}
+
+/* --- resizing --- */
+
+static void ownbuf_test_resize_keeps_contents(struct kunit *test)
+{
+	static const size_t sizes[] = {
+		5000, OB_BIG, 3 * PAGE_SIZE, PAGE_SIZE, 10, PAGE_SIZE - 1,
+		2 * PAGE_SIZE + 1, 1,
+	};
+	struct ownbuf_handle *h = ob_create(test, OB_SIZE);
+	struct ob_counts before;
+	size_t i, kept = OB_SIZE, size;
+
+	ob_fill(test, *h, OB_BYTE);
+	ob_snap(&before);
+	for (i = 0; i < ARRAY_SIZE(sizes); i++) {
+		size = sizes[i];
+		KUNIT_ASSERT_EQ(test, ownbuf_resize(*h, size), 0);
+		KUNIT_EXPECT_EQ(test, ob_stat(test, *h).size, size);
+		kept = min(kept, size);
+		/* The prefix survives; everything new reads as zero. */
+		OB_EXPECT_OWNER_BYTES(test, *h, 0, kept, OB_BYTE);
+		if (size > kept)
+			OB_EXPECT_OWNER_BYTES(test, *h, kept, size - kept, 0);
+	}
+	OB_EXPECT_NONE(test, &before);
+}
+
+/* Bytes cut off by a shrink read as zero when the buffer grows back. */
+static void ownbuf_test_resize_tail_zero(struct kunit *test)
+{
+	struct ownbuf_handle *h = ob_create(test, PAGE_SIZE);
+	struct ownbuf_handle *v = ob_create(test, 2 * PAGE_SIZE + 100);
+	struct ownbuf_ref *ref = ob_ref(test);
+	struct ob_counts before;
+
+	ob_fill(test, *h, 0xff);
+	ob_fill(test, *v, 0xff);
+	ob_snap(&before);
+	KUNIT_ASSERT_EQ(test, ownbuf_resize(*h, OB_SIZE), 0);
+	KUNIT_ASSERT_EQ(test, ownbuf_resize(*h, PAGE_SIZE), 0);
+	KUNIT_ASSERT_EQ(test, ownbuf_borrow_shared(*h, ref), 0);
+	OB_EXPECT_REF_BYTES(test, ref, 0, OB_SIZE, 0xff);
+	OB_EXPECT_REF_BYTES(test, ref, OB_SIZE, PAGE_SIZE - OB_SIZE, 0);
+	KUNIT_EXPECT_EQ(test, ownbuf_release(ref), 0);
+
+	/* The same within the last page of a larger buffer. */
+	KUNIT_ASSERT_EQ(test, ownbuf_resize(*v, 2 * PAGE_SIZE + 10), 0);
+	KUNIT_ASSERT_EQ(test, ownbuf_resize(*v, 3 * PAGE_SIZE), 0);
+	KUNIT_ASSERT_EQ(test, ownbuf_borrow_shared(*v, ref), 0);
+	OB_EXPECT_REF_BYTES(test, ref, 0, 2 * PAGE_SIZE + 10, 0xff);
+	OB_EXPECT_REF_BYTES(test, ref, 2 * PAGE_SIZE + 10, PAGE_SIZE - 10, 0);
+	KUNIT_EXPECT_EQ(test, ownbuf_release(ref), 0);
+	OB_EXPECT_NONE(test, &before);
+}
+
+struct ob_map {
+	struct ownbuf_ref ref;
+	u8 *page;	/* the "mapping": the buffer's first page */
+	bool dirty;	/* ->revoke ran with the tail still dirty */
+};
+
+static void ob_map_revoke(struct ownbuf_ref *ref)
+{
+	struct ob_map *m = container_of(ref, struct ob_map, ref);
+
+	/* A mapping is torn down here: this is its last chance to write. */
+	m->dirty = m->page && m->page[PAGE_SIZE - 1] == 0xee;
+}
+
+static const struct ownbuf_ref_ops ob_map_ops = {
+	.revoke = ob_map_revoke,
+};
+
+/*
+ * What a mut mapping writes past the size in the last page is discarded
+ * when its borrow ends: a later borrow never sees it.  A borrow with
+ * ->revoke plays /dev/ownbuf's mapping, which writes there through the
+ * page (the unsafe length stops at the size; the page does not).
+ */
+static void ownbuf_test_mut_tail_discarded(struct kunit *test)
+{
+	struct ownbuf_handle *h = ob_create(test, OB_SIZE);
+	struct ob_map *m = kunit_kzalloc(test, sizeof(*m), GFP_KERNEL);
+	struct ownbuf_ref *ref = ob_ref(test);
+	struct ob_counts before;
+	int i, ret;
+	size_t len;
+
+	KUNIT_ASSERT_NOT_NULL(test, m);
+	KUNIT_ASSERT_EQ(test,
+			kunit_add_action_or_reset(test, ob_ref_cleanup, &m->ref),
+			0);
+	ob_fill(test, *h, OB_BYTE);
+	ob_snap(&before);
+	/* Released once, discarded once: both end the borrow. */
+	for (i = 0; i < 2; i++) {
+		KUNIT_ASSERT_EQ(test, ownbuf_borrow_ops(*h, OWNBUF_MUT,
+							&ob_map_ops, &m->ref),
+				0);
+		m->page = ob_unsafe_begin(test, &m->ref, &len);
+		KUNIT_ASSERT_EQ(test, len, OB_SIZE);
+		KUNIT_ASSERT_EQ(test, offset_in_page(m->page), 0);
+		memset(m->page + OB_SIZE, 0xee, PAGE_SIZE - OB_SIZE);
+		ob_unsafe_end(test, &m->ref);
+		if (i) {
+			ownbuf_ref_discard(&m->ref);
+		} else {
+			ret = ownbuf_release(&m->ref);
+			KUNIT_EXPECT_EQ(test, ret, 0);
+		}
+		KUNIT_EXPECT_TRUE(test, m->dirty);
+		m->page = NULL;
+
+		KUNIT_ASSERT_EQ(test, ownbuf_resize(*h, PAGE_SIZE), 0);
+		KUNIT_ASSERT_EQ(test, ownbuf_borrow_shared(*h, ref), 0);
+		OB_EXPECT_REF_BYTES(test, ref, 0, OB_SIZE, OB_BYTE);
+		OB_EXPECT_REF_BYTES(test, ref, OB_SIZE, PAGE_SIZE - OB_SIZE, 0);
+		KUNIT_EXPECT_EQ(test, ownbuf_release(ref), 0);
+		KUNIT_ASSERT_EQ(test, ownbuf_resize(*h, OB_SIZE), 0);
+	}
+	OB_EXPECT_NONE(test, &before);
+}
+
+/* --- the escape hatch --- */
+
+static void ownbuf_test_unsafe_view(struct kunit *test)
+{
+	static const size_t sizes[] = { 1, OB_SIZE, PAGE_SIZE, OB_BIG };
+	struct ownbuf_ref *ref = ob_ref(test);
+	struct ob_counts before;
+	struct ownbuf_handle *h;
+	size_t i, len;
+	u8 *p, *q;
+
+	ob_snap(&before);
+	for (i = 0; i < ARRAY_SIZE(sizes); i++) {
+		h = ob_create(test, sizes[i]);
+		ob_fill(test, *h, OB_BYTE);
+
+		/* Shared: the right bytes, the right length. */
+		KUNIT_ASSERT_EQ(test, ownbuf_borrow_shared(*h, ref), 0);
+		len = 0;
+		p = ob_unsafe_begin(test, ref, &len);
+		KUNIT_EXPECT_EQ(test, len, sizes[i]);
+		OB_EXPECT_BYTES(test, p, len, OB_BYTE);
+		ob_unsafe_end(test, ref);
+		KUNIT_EXPECT_EQ(test, ownbuf_release(ref), 0);
+
+		/* Mut: what is written through the pointer is the buffer. */
+		KUNIT_ASSERT_EQ(test, ownbuf_borrow_mut(*h, ref), 0);
+		p = ob_unsafe_begin(test, ref, &len);
+		KUNIT_EXPECT_EQ(test, len, sizes[i]);
+		memset(p, 0x3c, len);
+		q = ob_unsafe_begin(test, ref, &len);
+		KUNIT_EXPECT_PTR_EQ(test, q, p);
+		ob_unsafe_end(test, ref);
+		ob_unsafe_end(test, ref);
+		KUNIT_EXPECT_EQ(test, ownbuf_release(ref), 0);
+		OB_EXPECT_OWNER_BYTES(test, *h, 0, sizes[i], 0x3c);
+		KUNIT_EXPECT_EQ(test, ownbuf_drop(h), 0);
+	}
+	OB_EXPECT_NONE(test, &before);
+}
+
+static void ownbuf_test_unsafe_nesting(struct kunit *test)
+{
+	struct ownbuf_handle *h = ob_create(test, OB_SIZE);
+	struct ownbuf_ref *ref = ob_ref(test);
+	struct ownbuf_stat st;
+	struct ob_counts before;
+	size_t len;
+
+	KUNIT_ASSERT_EQ(test, ownbuf_borrow_shared(*h, ref), 0);
+	ob_snap(&before);
+	ob_unsafe_begin(test, ref, &len);
+	ob_unsafe_begin(test, ref, &len);
+	/* Inside a section: the borrow cannot end, but can be used. */
+	KUNIT_EXPECT_EQ(test, ownbuf_release(ref), -EBUSY);
+	KUNIT_EXPECT_EQ(test, ownbuf_ref_state(ref), OWNBUF_STATE_LIVE);
+	KUNIT_EXPECT_EQ(test, ownbuf_ref_stat(ref, &st), 0);
+	OB_EXPECT_REF_BYTES(test, ref, 0, OB_SIZE, 0);
+	OB_EXPECT_DELTAS(test, &before, 0, 0, 1, 0, 0, 0);
+	ob_unsafe_end(test, ref);
+	KUNIT_EXPECT_EQ(test, ownbuf_release(ref), -EBUSY);
+	OB_EXPECT_DELTAS(test, &before, 0, 0, 2, 0, 0, 0);
+	ob_unsafe_end(test, ref);
+	/* Ending a section that is not open is a double free. */
+	ownbuf_unsafe_end(ref);
+	OB_EXPECT_DELTAS(test, &before, 0, 1, 2, 0, 0, 0);
+	KUNIT_EXPECT_EQ(test, ownbuf_release(ref), 0);
+	KUNIT_EXPECT_EQ(test, ob_stat(test, *h).shared_borrows, 0);
+	KUNIT_EXPECT_EQ(test, ownbuf_drop(h), 0);
+	OB_EXPECT_DELTAS(test, &before, 0, 1, 2, 0, 0, 0);
+}
+
+/* --- rule 3: revocation --- */
+
+/* Revoking a lent-out buffer ends every borrow; each later use is stale. */
+static void ownbuf_test_revoke_lent(struct kunit *test)
+{
+	struct ownbuf_handle *h = ob_create(test, OB_SIZE);
+	struct ownbuf_handle *h2 = ob_create(test, OB_SIZE);
+	struct ownbuf_ref *refs = ob_refs(test, 3);
+	struct ownbuf_stat st;
+	struct ob_counts before;
+	u8 byte = 0xdd;
+	size_t len;
+	int i;
+
+	for (i = 0; i < 3; i++)
+		KUNIT_ASSERT_EQ(test, ownbuf_borrow_shared(*h, &refs[i]), 0);
+	ob_snap(&before);
+	KUNIT_EXPECT_EQ(test, ownbuf_revoke(h), 3);
+	OB_EXPECT_DELTAS(test, &before, 0, 0, 0, 0, 0, 3);
+
+	for (i = 0; i < 3; i++) {
+		KUNIT_EXPECT_EQ(test, ownbuf_ref_state(&refs[i]),
+				OWNBUF_STATE_REVOKED);
+		KUNIT_EXPECT_EQ(test, ownbuf_read(&refs[i], 0, &byte, 1),
+				-ESTALE);
+	}
+	KUNIT_EXPECT_EQ(test, byte, 0xdd);
+	KUNIT_EXPECT_EQ(test, ob_unsafe_try(&refs[0], &len), -ESTALE);
+	KUNIT_EXPECT_EQ(test, ownbuf_ref_stat(&refs[1], &st), -ESTALE);
+	OB_EXPECT_DELTAS(test, &before, 5, 0, 0, 0, 0, 3);
+	for (i = 0; i < 3; i++)
+		KUNIT_EXPECT_EQ(test, ownbuf_release(&refs[i]), -ESTALE);
+	KUNIT_EXPECT_EQ(test, ownbuf_release(&refs[0]), -ESTALE);
+	KUNIT_EXPECT_EQ(test, ownbuf_drop(h), -ESTALE);
+	OB_EXPECT_DELTAS(test, &before, 9, 1, 0, 0, 0, 3);
+
+	/* Released, the tokens serve again. */
+	KUNIT_EXPECT_EQ(test, ownbuf_borrow_shared(*h2, &refs[0]), 0);
+	KUNIT_EXPECT_EQ(test, ownbuf_release(&refs[0]), 0);
+	OB_EXPECT_DELTAS(test, &before, 9, 1, 0, 0, 0, 3);
+}
+
+struct ob_pin {
+	struct ownbuf_handle h;
+	struct completion pinned;
+	bool revoke_returned;
+	bool section_ended;
+	bool saw_revoked;
+	bool returned_early;
+	bool data_ok;
+	int read_after;
+	int release_after;
+};
+
+static int ob_pin_thread(struct ob_worker *w)
+{
+	struct ob_pin *x = w->arg;
+	size_t len = 0;
+	int i, ret;
+	u8 *p;
+
+	ret = ownbuf_borrow_shared(x->h, &w->ref);
+	if (ret)
+		return ret;
+	p = ownbuf_unsafe_begin(&w->ref, &len);
+	if (IS_ERR(p)) {
+		ownbuf_release(&w->ref);
+		return PTR_ERR(p);
+	}
+	complete(&x->pinned);
+	/* The revocation has begun once the borrow reads as revoked. */
+	for (i = 0; i < 2000 && !kthread_should_stop(); i++) {
+		if (ownbuf_ref_state(&w->ref) == OWNBUF_STATE_REVOKED)
+			break;
+		usleep_range(1000, 2000);
+	}
+	x->saw_revoked = ownbuf_ref_state(&w->ref) == OWNBUF_STATE_REVOKED;
+	msleep(100);
+	x->returned_early = READ_ONCE(x->revoke_returned);
+	/* The memory is still there: KASAN would object otherwise. */
+	x->data_ok = len == OB_SIZE && !memchr_inv(p, OB_BYTE, len);
+	WRITE_ONCE(x->section_ended, true);
+	ownbuf_unsafe_end(&w->ref);
+	x->read_after = ownbuf_read(&w->ref, 0, w->buf, 1);
+	x->release_after = ownbuf_release(&w->ref);
+	return 0;
+}
+
+/* Revocation waits for an unsafe section in flight, then refuses all. */
+static void ownbuf_test_revoke_waits_for_unsafe(struct kunit *test)
+{
+	struct ownbuf_handle *h = ob_create(test, OB_SIZE);
+	struct ob_worker *w = ob_worker_new(test, OB_SIZE);
+	struct ob_pin *x = kunit_kzalloc(test, sizeof(*x), GFP_KERNEL);
+	struct ob_counts before;
+	bool ended;
+	int n;
+
+	KUNIT_ASSERT_NOT_NULL(test, x);
+	ob_fill(test, *h, OB_BYTE);
+	x->h = *h;
+	init_completion(&x->pinned);
+	w->arg = x;
+	ob_worker_start(test, w, ob_pin_thread, "pin");
+	KUNIT_ASSERT_NE(test, wait_for_completion_timeout(&x->pinned,
+							  OB_TIMEOUT), 0);
+
+	ob_snap(&before);
+	n = ownbuf_revoke(h);
+	WRITE_ONCE(x->revoke_returned, true);
+	ended = READ_ONCE(x->section_ended);
+	KUNIT_EXPECT_EQ(test, n, 1);
+	KUNIT_EXPECT_TRUE_MSG(test, ended,
+			      "ownbuf_revoke() returned during an unsafe section");
+	ob_worker_join(test, w);
+	KUNIT_EXPECT_EQ(test, w->ret, 0);
+	KUNIT_EXPECT_TRUE(test, x->saw_revoked);
+	KUNIT_EXPECT_FALSE(test, x->returned_early);
+	KUNIT_EXPECT_TRUE(test, x->data_ok);
+	KUNIT_EXPECT_EQ(test, x->read_after, -ESTALE);
+	KUNIT_EXPECT_EQ(test, x->release_after, -ESTALE);
+	OB_EXPECT_DELTAS(test, &before, 2, 0, 0, 0, 0, 1);
+}
+
+struct ob_long {
+	struct ownbuf_handle h;
+	size_t size;
+	struct completion reading;
+	int final;
+	int release;
+};
+
+static int ob_long_reader(struct ob_worker *w)
+{
+	struct ob_long *x = w->arg;
+	unsigned long deadline = jiffies + OB_TIMEOUT;
+	int ret;
+
+	ret = ownbuf_borrow_shared(x->h, &w->ref);
+	if (ret)
+		return ret;
+	complete(&x->reading);
+	do {
+		ret = ownbuf_read(&w->ref, 0, w->buf, x->size);
+		if (!ret) {
+			w->reads++;
+			ob_check_uniform(w, w->buf, x->size);
+		}
+	} while (!ret && time_before(jiffies, deadline));
+	x->final = ret;
+	x->release = ownbuf_release(&w->ref);
+	return 0;
+}
+
+/* Revocation while long reads go on: the read in flight completes. */
+static void ownbuf_test_revoke_during_long_read(struct kunit *test)
+{
+	struct ownbuf_handle *h = ob_create(test, SZ_1M);
+	struct ob_worker *w = ob_worker_new(test, SZ_1M);
+	struct ob_long *x = kunit_kzalloc(test, sizeof(*x), GFP_KERNEL);
+	struct ob_counts before;
+
+	KUNIT_ASSERT_NOT_NULL(test, x);
+	ob_fill(test, *h, OB_BYTE);
+	x->h = *h;
+	x->size = SZ_1M;
+	init_completion(&x->reading);
+	w->arg = x;
+	ob_worker_start(test, w, ob_long_reader, "long");
+	KUNIT_ASSERT_NE(test, wait_for_completion_timeout(&x->reading,
+							  OB_TIMEOUT), 0);
+	msleep(50);
+	ob_snap(&before);
+	KUNIT_EXPECT_EQ(test, ownbuf_revoke(h), 1);
+	ob_worker_join(test, w);
+	KUNIT_EXPECT_EQ(test, w->ret, 0);
+	KUNIT_EXPECT_GT(test, w->reads, 0);
+	KUNIT_EXPECT_EQ(test, x->final, -ESTALE);
+	KUNIT_EXPECT_EQ(test, x->release, -ESTALE);
+	OB_EXPECT_DELTAS(test, &before, 2, 0, 0, 0, 0, 1);
+}
+
+/* --- the ->revoke callback --- */
+
+struct ob_cb {
+	struct ownbuf_ref ref;
+	atomic_t calls;
+	const void *data;	/* an address of the buffer, never followed */
+	int page_refs;		/* its page's refcount when ->revoke ran */
+};
+
+static struct page *ob_page_of(const void *p)
+{
+	return is_vmalloc_addr(p) ? vmalloc_to_page(p) : virt_to_page(p);
+}
+
+static void ob_cb_revoke(struct ownbuf_ref *ref)
+{
+	struct ob_cb *cb = container_of(ref, struct ob_cb, ref);
+	struct page *page;
+
+	atomic_inc(&cb->calls);
+	if (cb->data) {
+		page = ob_page_of(cb->data);
+		cb->page_refs = page ? page_ref_count(page) : 0;
+	}
+}
+
+static const struct ownbuf_ref_ops ob_cb_ops = {
+	.revoke = ob_cb_revoke,
+};
+
+static struct ob_cb *ob_cb_new(struct kunit *test)
+{
+	struct ob_cb *cb = kunit_kzalloc(test, sizeof(*cb), GFP_KERNEL);
+
+	KUNIT_ASSERT_NOT_NULL(test, cb);
+	atomic_set(&cb->calls, 0);
+	KUNIT_ASSERT_EQ(test,
+			kunit_add_action_or_reset(test, ob_ref_cleanup,
+						  &cb->ref), 0);
+	return cb;
+}
+
+static void ownbuf_test_callback_on_release(struct kunit *test)
+{
+	struct ownbuf_handle *h = ob_create(test, OB_SIZE);
+	struct ob_cb *cb = ob_cb_new(test);
+	struct ob_counts before;
+
+	ob_snap(&before);
+	KUNIT_ASSERT_EQ(test, ownbuf_borrow_ops(*h, OWNBUF_MUT, &ob_cb_ops,
+						&cb->ref), 0);
+	KUNIT_EXPECT_EQ(test, atomic_read(&cb->calls), 0);
+	KUNIT_EXPECT_EQ(test, ownbuf_release(&cb->ref), 0);
+	KUNIT_EXPECT_EQ(test, atomic_read(&cb->calls), 1);
+	KUNIT_EXPECT_EQ(test, ownbuf_release(&cb->ref), -ESTALE);
+	KUNIT_EXPECT_EQ(test, atomic_read(&cb->calls), 1);
+	OB_EXPECT_DELTAS(test, &before, 0, 1, 0, 0, 0, 0);
+
+	/* The token serves again, with or without OWNBUF_WAIT. */
+	KUNIT_ASSERT_EQ(test, ownbuf_borrow_ops(*h, OWNBUF_SHARED, &ob_cb_ops,
+						&cb->ref), 0);
+	KUNIT_EXPECT_EQ(test, ownbuf_release(&cb->ref), 0);
+	KUNIT_EXPECT_EQ(test, atomic_read(&cb->calls), 2);
+	KUNIT_ASSERT_EQ(test, ownbuf_borrow_ops(*h, OWNBUF_SHARED | OWNBUF_WAIT,
+						&ob_cb_ops, &cb->ref), 0);
+	KUNIT_EXPECT_EQ(test, atomic_read(&cb->calls), 2);
+	KUNIT_EXPECT_EQ(test, ownbuf_release(&cb->ref), 0);
+	KUNIT_EXPECT_EQ(test, atomic_read(&cb->calls), 3);
+	KUNIT_EXPECT_EQ(test, ob_stat(test, *h).shared_borrows, 0);
+	OB_EXPECT_DELTAS(test, &before, 0, 1, 0, 0, 0, 0);
+}
+
+static void ownbuf_test_callback_on_discard(struct kunit *test)
+{
+	struct ownbuf_handle *h = ob_create(test, OB_SIZE);
+	struct ob_cb *cb = ob_cb_new(test);
+	struct ob_counts before;
+
+	ob_snap(&before);
+	KUNIT_ASSERT_EQ(test, ownbuf_borrow_ops(*h, OWNBUF_SHARED, &ob_cb_ops,
+						&cb->ref), 0);
+	ownbuf_ref_discard(&cb->ref);
+	KUNIT_EXPECT_EQ(test, atomic_read(&cb->calls), 1);
+	KUNIT_EXPECT_EQ(test, ob_stat(test, *h).shared_borrows, 0);
+	ownbuf_ref_discard(&cb->ref);
+	KUNIT_EXPECT_EQ(test, atomic_read(&cb->calls), 1);
+	OB_EXPECT_NONE(test, &before);
+	/* Discarded is released: releasing again is a double free. */
+	KUNIT_EXPECT_EQ(test, ownbuf_release(&cb->ref), -ESTALE);
+	KUNIT_EXPECT_EQ(test, atomic_read(&cb->calls), 1);
+	OB_EXPECT_DELTAS(test, &before, 0, 1, 0, 0, 0, 0);
+}
+
+/* Revocation calls ->revoke once per borrow, before the memory goes. */
+static void ownbuf_test_callback_on_revoke(struct kunit *test)
+{
+	struct ownbuf_handle *h = ob_create(test, OB_SIZE);
+	struct ob_cb *cb1 = ob_cb_new(test), *cb2 = ob_cb_new(test);
+	struct ownbuf_ref *plain = ob_ref(test);
+	struct ob_counts before;
+	size_t len;
+	void *p;
+
+	KUNIT_ASSERT_EQ(test, ownbuf_borrow_ops(*h, OWNBUF_SHARED, &ob_cb_ops,
+						&cb1->ref), 0);
+	KUNIT_ASSERT_EQ(test, ownbuf_borrow_ops(*h, OWNBUF_SHARED, &ob_cb_ops,
+						&cb2->ref), 0);
+	KUNIT_ASSERT_EQ(test, ownbuf_borrow_shared(*h, plain), 0);
+	/* Keep the address (not the right to use it) to check its page. */
+	p = ob_unsafe_begin(test, &cb1->ref, &len);
+	ob_unsafe_end(test, &cb1->ref);
+	cb1->data = p;
+	cb2->data = p;
+
+	ob_snap(&before);
+	KUNIT_EXPECT_EQ(test, ownbuf_revoke(h), 3);
+	KUNIT_EXPECT_EQ(test, atomic_read(&cb1->calls), 1);
+	KUNIT_EXPECT_EQ(test, atomic_read(&cb2->calls), 1);
+	KUNIT_EXPECT_GT_MSG(test, cb1->page_refs, 0,
+			    "->revoke ran after the data was freed");
+	KUNIT_EXPECT_GT_MSG(test, cb2->page_refs, 0,
+			    "->revoke ran after the data was freed");
+	OB_EXPECT_DELTAS(test, &before, 0, 0, 0, 0, 0, 3);
+
+	KUNIT_EXPECT_EQ(test, ownbuf_release(&cb1->ref), -ESTALE);
+	ownbuf_ref_discard(&cb2->ref);
+	KUNIT_EXPECT_EQ(test, ownbuf_release(plain), -ESTALE);
+	KUNIT_EXPECT_EQ(test, atomic_read(&cb1->calls), 1);
+	KUNIT_EXPECT_EQ(test, atomic_read(&cb2->calls), 1);
+	OB_EXPECT_DELTAS(test, &before, 2, 0, 0, 0, 0, 3);
+}
+
+/* After revocation no borrow with callbacks is granted, nor run. */
+static void ownbuf_test_callback_borrow_after_revoke(struct kunit *test)
+{
+	struct ownbuf_handle *h = ob_create(test, OB_SIZE);
+	struct ownbuf_handle copy = *h;
+	struct ob_cb *keep = ob_cb_new(test), *late = ob_cb_new(test);
+	struct ob_counts before;
+
+	/* An outstanding borrow keeps the revoked buffer known. */
+	KUNIT_ASSERT_EQ(test, ownbuf_borrow_ops(*h, OWNBUF_SHARED, &ob_cb_ops,
+						&keep->ref), 0);
+	KUNIT_ASSERT_EQ(test, ownbuf_revoke(h), 1);
+	KUNIT_EXPECT_EQ(test, atomic_read(&keep->calls), 1);
+
+	ob_snap(&before);
+	KUNIT_EXPECT_EQ(test, ownbuf_borrow_ops(copy, OWNBUF_SHARED, &ob_cb_ops,
+						&late->ref), -ESTALE);
+	KUNIT_EXPECT_EQ(test, ownbuf_borrow_ops(*h, OWNBUF_MUT, &ob_cb_ops,
+						&late->ref), -ESTALE);
+	KUNIT_EXPECT_EQ(test, ownbuf_borrow_ops(copy, OWNBUF_MUT | OWNBUF_WAIT,
+						&ob_cb_ops, &late->ref),
+			-ESTALE);
+	KUNIT_EXPECT_EQ(test, ownbuf_ref_state(&late->ref), 0);
+	OB_EXPECT_DELTAS(test, &before, 3, 0, 0, 0, 0, 0);
+
+	KUNIT_EXPECT_EQ(test, ownbuf_release(&keep->ref), -ESTALE);
+	KUNIT_EXPECT_EQ(test, ownbuf_borrow_ops(copy, OWNBUF_SHARED, &ob_cb_ops,
+						&late->ref), -ESTALE);
+	KUNIT_EXPECT_EQ(test, atomic_read(&late->calls), 0);
+	KUNIT_EXPECT_EQ(test, atomic_read(&keep->calls), 1);
+	OB_EXPECT_DELTAS(test, &before, 5, 0, 0, 0, 0, 0);
+}
+
+struct ob_slow {
+	struct ownbuf_ref ref;
+	struct completion in_cb;
+	struct completion go;
+	atomic_t calls;
+};
+
+static void ob_slow_revoke(struct ownbuf_ref *ref)
+{
+	struct ob_slow *s = container_of(ref, struct ob_slow, ref);
+
+	atomic_inc(&s->calls);
+	complete(&s->in_cb);
+	wait_for_completion_timeout(&s->go, OB_TIMEOUT);
+}
+
+static const struct ownbuf_ref_ops ob_slow_ops = {
+	.revoke = ob_slow_revoke,
+};
+
+static void ob_complete(void *arg)
+{
+	complete(arg);
+}
+
+static int ob_release_thread(struct ob_worker *w)
+{
+	return ownbuf_release(w->arg);
+}
+
+/* A second release while the first is still in progress: double free. */
+static void ownbuf_test_release_during_release(struct kunit *test)
+{
+	struct ownbuf_handle *h = ob_create(test, OB_SIZE);
+	struct ob_slow *s = kunit_kzalloc(test, sizeof(*s), GFP_KERNEL);
+	struct ob_counts before;
+	struct ob_worker *w;
+	int ret;
+
+	KUNIT_ASSERT_NOT_NULL(test, s);
+	init_completion(&s->in_cb);
+	init_completion(&s->go);
+	atomic_set(&s->calls, 0);
+	KUNIT_ASSERT_EQ(test,
+			kunit_add_action_or_reset(test, ob_ref_cleanup, &s->ref),
+			0);
+	KUNIT_ASSERT_EQ(test, ownbuf_borrow_ops(*h, OWNBUF_SHARED, &ob_slow_ops,
+						&s->ref), 0);
+	w = ob_worker_new(test, 0);
+	w->arg = &s->ref;
+	ob_worker_start(test, w, ob_release_thread, "release");
+	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test, ob_complete,
+							&s->go), 0);
+	KUNIT_ASSERT_NE(test, wait_for_completion_timeout(&s->in_cb,
+							  OB_TIMEOUT), 0);
+
+	ob_snap(&before);
+	ret = ownbuf_release(&s->ref);
+	kunit_release_action(test, ob_complete, &s->go);
+	ob_worker_join(test, w);
+	KUNIT_EXPECT_EQ(test, ret, -ESTALE);
+	KUNIT_EXPECT_EQ(test, w->ret, 0);
+	KUNIT_EXPECT_EQ(test, atomic_read(&s->calls), 1);
+	KUNIT_EXPECT_EQ(test, ob_stat(test, *h).shared_borrows, 0);
+	OB_EXPECT_DELTAS(test, &before, 0, 1, 0, 0, 0, 0);
+}
+
+/* --- OWNBUF_WAIT --- */
+
+static int ob_wait_thread(struct ob_worker *w)
+{
+	struct ownbuf_handle *h = w->arg;
+	int ret;
+
+	ret = ownbuf_borrow(*h, w->flags, &w->ref);
+	if (ret)
+		return ret;
+	/* Granted: note what that looked like, and give it back. */
+	w->ret2 = ownbuf_ref_stat(&w->ref, &w->st);
+	if (!w->ret2)
+		w->ret2 = ownbuf_release(&w->ref);
+	return 0;
+}
+
+static struct ob_worker *ob_waiter(struct kunit *test, struct ownbuf_handle *h,
+				   unsigned int flags)
+{
+	struct ob_worker *w = ob_worker_new(test, 0);
+
+	w->arg = h;
+	w->flags = flags;
+	ob_worker_start(test, w, ob_wait_thread, "wait");
+	return w;
+}
+
+static bool ob_done_within(struct ob_worker *w, unsigned long timeout)
+{
+	return wait_for_completion_timeout(&w->done, timeout);
+}
+
+static void ownbuf_test_wait_wakes_on_release(struct kunit *test)
+{
+	struct ownbuf_handle *h = ob_create(test, OB_SIZE);
+	struct ownbuf_ref *mut = ob_ref(test);
+	struct ob_counts before;
+	struct ob_worker *w;
+
+	KUNIT_ASSERT_EQ(test, ownbuf_borrow_mut(*h, mut), 0);
+	ob_snap(&before);
+	w = ob_waiter(test, h, OWNBUF_SHARED | OWNBUF_WAIT);
+	KUNIT_EXPECT_FALSE_MSG(test,
+			       ob_done_within(w, msecs_to_jiffies(OB_BLOCKED_MS)),
+			       "granted while the mut borrow was out: %d", w->ret);
+	KUNIT_EXPECT_EQ(test, ownbuf_release(mut), 0);
+	KUNIT_EXPECT_TRUE_MSG(test, ob_done_within(w, OB_TIMEOUT),
+			      "the waiter was not woken");
+	ob_worker_join(test, w);
+	KUNIT_EXPECT_EQ(test, w->ret, 0);
+	KUNIT_EXPECT_EQ(test, w->ret2, 0);
+	KUNIT_EXPECT_EQ(test, w->st.shared_borrows, 1);
+	KUNIT_EXPECT_EQ(test, w->st.mut_borrows, 0);
+	KUNIT_EXPECT_EQ(test, ob_stat(test, *h).shared_borrows, 0);
+	OB_EXPECT_NONE(test, &before);
+}
+
+static void ownbuf_test_wait_mut_for_all_shared(struct kunit *test)
+{
+	struct ownbuf_handle *h = ob_create(test, OB_SIZE);
+	struct ownbuf_ref *r1 = ob_ref(test), *r2 = ob_ref(test);
+	struct ob_counts before;
+	struct ob_worker *w;
+
+	KUNIT_ASSERT_EQ(test, ownbuf_borrow_shared(*h, r1), 0);
+	KUNIT_ASSERT_EQ(test, ownbuf_borrow_shared(*h, r2), 0);
+	ob_snap(&before);
+	w = ob_waiter(test, h, OWNBUF_MUT | OWNBUF_WAIT);
+	KUNIT_EXPECT_FALSE(test, ob_done_within(w,
+						msecs_to_jiffies(OB_BLOCKED_MS)));
+	KUNIT_EXPECT_EQ(test, ownbuf_release(r1), 0);
+	KUNIT_EXPECT_FALSE_MSG(test,
+			       ob_done_within(w, msecs_to_jiffies(OB_BLOCKED_MS)),
+			       "mut granted while a shared borrow was out: %d",
+			       w->ret);
+	KUNIT_EXPECT_EQ(test, ownbuf_release(r2), 0);
+	KUNIT_EXPECT_TRUE(test, ob_done_within(w, OB_TIMEOUT));
+	ob_worker_join(test, w);
+	KUNIT_EXPECT_EQ(test, w->ret, 0);
+	KUNIT_EXPECT_EQ(test, w->ret2, 0);
+	KUNIT_EXPECT_EQ(test, w->st.mut_borrows, 1);
+	KUNIT_EXPECT_EQ(test, w->st.shared_borrows, 0);
+	OB_EXPECT_NONE(test, &before);
+}
+
+static void ownbuf_test_wait_interrupted(struct kunit *test)
+{
+	struct ownbuf_handle *h = ob_create(test, OB_SIZE);
+	struct ownbuf_ref *mut = ob_ref(test);
+	struct ownbuf_stat st;
+	struct ob_counts before;
+	struct ob_worker *w;
+
+	KUNIT_ASSERT_EQ(test, ownbuf_borrow_mut(*h, mut), 0);
+	ob_snap(&before);
+	w = ob_waiter(test, h, OWNBUF_SHARED | OWNBUF_WAIT);
+	KUNIT_EXPECT_FALSE(test, ob_done_within(w,
+						msecs_to_jiffies(OB_BLOCKED_MS)));
+	send_sig(SIGINT, w->task, 1);
+	KUNIT_EXPECT_TRUE_MSG(test, ob_done_within(w, OB_TIMEOUT),
+			      "a signal did not interrupt OWNBUF_WAIT");
+	ob_worker_join(test, w);
+	KUNIT_EXPECT_EQ(test, w->ret, -EINTR);
+	KUNIT_EXPECT_EQ(test, ownbuf_ref_state(&w->ref), 0);
+	st = ob_stat(test, *h);
+	KUNIT_EXPECT_EQ(test, st.shared_borrows, 0);
+	KUNIT_EXPECT_EQ(test, st.mut_borrows, 1);
+	OB_EXPECT_NONE(test, &before);
+	KUNIT_EXPECT_EQ(test, ownbuf_release(mut), 0);
+}
+
+static void ownbuf_test_wait_revoked(struct kunit *test)
+{
+	struct ownbuf_handle *h = ob_create(test, OB_SIZE);
+	struct ownbuf_ref *mut = ob_ref(test);
+	struct ob_counts before;
+	struct ob_worker *w;
+
+	KUNIT_ASSERT_EQ(test, ownbuf_borrow_mut(*h, mut), 0);
+	ob_snap(&before);
+	w = ob_waiter(test, h, OWNBUF_MUT | OWNBUF_WAIT);
+	KUNIT_EXPECT_FALSE(test, ob_done_within(w,
+						msecs_to_jiffies(OB_BLOCKED_MS)));
+	KUNIT_EXPECT_EQ(test, ownbuf_revoke(h), 1);
+	KUNIT_EXPECT_TRUE_MSG(test, ob_done_within(w, OB_TIMEOUT),
+			      "revocation did not wake the waiter");
+	ob_worker_join(test, w);
+	KUNIT_EXPECT_EQ(test, w->ret, -ESTALE);
+	KUNIT_EXPECT_EQ(test, ownbuf_ref_state(&w->ref), 0);
+	OB_EXPECT_DELTAS(test, &before, 1, 0, 0, 0, 0, 1);
+	KUNIT_EXPECT_EQ(test, ownbuf_release(mut), -ESTALE);
+	OB_EXPECT_DELTAS(test, &before, 2, 0, 0, 0, 0, 1);
+}
+
+/* --- limits (module parameters) --- */
+
+/* At max_shared, one more shared borrow is -EOVERFLOW, even with WAIT. */
+static void ownbuf_test_max_shared(struct kunit *test)
+{
+	unsigned long cap = ob_param_get("max_shared", 1024);
+	struct ownbuf_handle *h;
+	struct ownbuf_ref *refs;
+	struct ob_counts before;
+	struct ob_worker *w;
+	unsigned long i;
+
+	if (cap > 4096)
+		kunit_skip(test, "max_shared is %lu", cap);
+	h = ob_create(test, OB_SIZE);
+	ob_fill(test, *h, OB_BYTE);
+	refs = ob_refs(test, cap + 1);
+	for (i = 0; i < cap; i++)
+		KUNIT_ASSERT_EQ_MSG(test, ownbuf_borrow_shared(*h, &refs[i]), 0,
+				    "borrow %lu of %lu", i, cap);
+
+	ob_snap(&before);
+	KUNIT_EXPECT_EQ(test, ownbuf_borrow_shared(*h, &refs[cap]), -EOVERFLOW);
+	KUNIT_EXPECT_EQ(test, ownbuf_ref_state(&refs[cap]), 0);
+	w = ob_waiter(test, h, OWNBUF_SHARED | OWNBUF_WAIT);
+	KUNIT_EXPECT_TRUE_MSG(test, ob_done_within(w, OB_TIMEOUT),
+			      "OWNBUF_WAIT slept at max_shared");
+	ob_worker_join(test, w);
+	KUNIT_EXPECT_EQ(test, w->ret, -EOVERFLOW);
+	KUNIT_EXPECT_EQ(test, ob_stat(test, *h).shared_borrows, cap);
+	OB_EXPECT_OWNER_BYTES(test, *h, 0, OB_SIZE, OB_BYTE);
+	if (cap)
+		OB_EXPECT_REF_BYTES(test, &refs[cap - 1], 0, OB_SIZE, OB_BYTE);
+	OB_EXPECT_NONE(test, &before);
+
+	if (!cap)
+		return;
+	KUNIT_EXPECT_EQ(test, ownbuf_release(&refs[0]), 0);
+	KUNIT_EXPECT_EQ(test, ownbuf_borrow_shared(*h, &refs[cap]), 0);
+	KUNIT_EXPECT_EQ(test, ob_stat(test, *h).shared_borrows, cap);
+	OB_EXPECT_NONE(test, &before);
+}
+
+/* A lowered max_shared applies to later borrows only. */
+static void ownbuf_test_max_shared_lowered(struct kunit *test)
+{
+	struct ownbuf_handle *h = ob_create(test, OB_SIZE);
+	struct ownbuf_ref *refs = ob_refs(test, 4);
+	struct ob_counts before;
+	int i;
+
+	ob_fill(test, *h, OB_BYTE);
+	for (i = 0; i < 3; i++)
+		KUNIT_ASSERT_EQ(test, ownbuf_borrow_shared(*h, &refs[i]), 0);
+	ob_param_set(test, "max_shared", 2);
+
+	ob_snap(&before);
+	KUNIT_EXPECT_EQ(test, ownbuf_borrow_shared(*h, &refs[3]), -EOVERFLOW);
+	for (i = 0; i < 3; i++)
+		OB_EXPECT_REF_BYTES(test, &refs[i], 0, OB_SIZE, OB_BYTE);
+	KUNIT_EXPECT_EQ(test, ownbuf_release(&refs[0]), 0);
+	KUNIT_EXPECT_EQ(test, ownbuf_borrow_shared(*h, &refs[3]), -EOVERFLOW);
+	KUNIT_EXPECT_EQ(test, ownbuf_release(&refs[1]), 0);
+	KUNIT_EXPECT_EQ(test, ownbuf_borrow_shared(*h, &refs[3]), 0);
+	KUNIT_EXPECT_EQ(test, ownbuf_borrow_shared(*h, &refs[0]), -EOVERFLOW);
+	KUNIT_EXPECT_EQ(test, ob_stat(test, *h).shared_borrows, 2);
+	OB_EXPECT_NONE(test, &before);
+}
+
+static void ownbuf_test_max_size(struct kunit *test)
+{
+	unsigned long max = ob_param_get("max_size", SZ_64M);
+	struct ownbuf_handle *h = ob_create(test, OB_SIZE);
+	struct ownbuf_handle *out = ob_handle(test);
+	struct ob_counts before;
+
+	ob_fill(test, *h, OB_BYTE);
+	ob_snap(&before);
+	KUNIT_EXPECT_EQ(test, ownbuf_create(max + 1, GFP_KERNEL, out), -EFBIG);
+	KUNIT_EXPECT_EQ(test, out->val, 0);
+	KUNIT_EXPECT_EQ(test, ownbuf_resize(*h, max + 1), -EFBIG);
+	KUNIT_EXPECT_EQ(test, ob_stat(test, *h).size, OB_SIZE);
+	OB_EXPECT_OWNER_BYTES(test, *h, 0, OB_SIZE, OB_BYTE);
+	OB_EXPECT_NONE(test, &before);
+}
+
+/* A lowered max_size refuses later creates and resizes, nothing else. */
+static void ownbuf_test_max_size_lowered(struct kunit *test)
+{
+	const size_t max = 2 * PAGE_SIZE;
+	struct ownbuf_handle *big = ob_create(test, 3 * PAGE_SIZE);
+	struct ownbuf_handle *out = ob_handle(test);
+	struct ob_counts before;
+
+	ob_fill(test, *big, OB_BYTE);
+	ob_param_set(test, "max_size", max);
+
+	ob_snap(&before);
+	KUNIT_EXPECT_EQ(test, ownbuf_create(max + 1, GFP_KERNEL, out), -EFBIG);
+	KUNIT_EXPECT_EQ(test, out->val, 0);
+	KUNIT_EXPECT_EQ(test, ownbuf_create(max, GFP_KERNEL, out), 0);
+	KUNIT_EXPECT_EQ(test, ownbuf_resize(*big, 3 * PAGE_SIZE + 1), -EFBIG);
+	OB_EXPECT_OWNER_BYTES(test, *big, 0, 3 * PAGE_SIZE, OB_BYTE);
+	KUNIT_EXPECT_EQ(test, ownbuf_resize(*big, PAGE_SIZE), 0);
+	OB_EXPECT_OWNER_BYTES(test, *big, 0, PAGE_SIZE, OB_BYTE);
+	OB_EXPECT_NONE(test, &before);
+}
+
+/* --- allocation failures leave everything as it was --- */
+
+static void *ob_fail_alloc_data(size_t size, gfp_t gfp)
+{
+	struct ob_priv *priv = kunit_get_current_test()->priv;
+
+	priv->stub_calls++;
+	return NULL;
+}
+
+static struct ownbuf *ob_fail_alloc_core(gfp_t gfp)
+{
+	struct ob_priv *priv = kunit_get_current_test()->priv;
+
+	priv->stub_calls++;
+	return NULL;
+}
+
+static int ob_fail_table_insert(struct ownbuf *b, u32 *idx, gfp_t gfp)
+{
+	struct ob_priv *priv = kunit_get_current_test()->priv;
+
+	priv->stub_calls++;
+	return priv->stub_ret;
+}
+
+static void ownbuf_test_fail_alloc_core(struct kunit *test)
+{
+	struct ob_priv *priv = test->priv;
+	struct ownbuf_handle *out = ob_handle(test);
+	struct ob_counts before;
+
+	kunit_activate_static_stub(test, ownbuf_alloc_core, ob_fail_alloc_core);
+	ob_snap(&before);
+	KUNIT_EXPECT_EQ(test, ownbuf_create(OB_SIZE, GFP_KERNEL, out), -ENOMEM);
+	KUNIT_EXPECT_EQ(test, priv->stub_calls, 1);
+	KUNIT_EXPECT_EQ(test, out->val, 0);
+	OB_EXPECT_NONE(test, &before);
+
+	kunit_deactivate_static_stub(test, ownbuf_alloc_core);
+	KUNIT_EXPECT_EQ(test, ownbuf_create(OB_SIZE, GFP_KERNEL, out), 0);
+	KUNIT_EXPECT_EQ(test, ownbuf_drop(out), 0);
+	OB_EXPECT_NONE(test, &before);
+}
+
+static void ownbuf_test_fail_alloc_data(struct kunit *test)
+{
+	struct ob_priv *priv = test->priv;
+	struct ownbuf_handle *out = ob_handle(test);
+	struct ob_counts before;
+
+	kunit_activate_static_stub(test, ownbuf_alloc_data, ob_fail_alloc_data);
+	ob_snap(&before);
+	KUNIT_EXPECT_EQ(test, ownbuf_create(OB_SIZE, GFP_KERNEL, out), -ENOMEM);
+	KUNIT_EXPECT_EQ(test, ownbuf_create(OB_BIG, GFP_KERNEL, out), -ENOMEM);
+	KUNIT_EXPECT_EQ(test, priv->stub_calls, 2);
+	KUNIT_EXPECT_EQ(test, out->val, 0);
+	OB_EXPECT_NONE(test, &before);
+
+	kunit_deactivate_static_stub(test, ownbuf_alloc_data);
+	KUNIT_EXPECT_EQ(test, ownbuf_create(OB_BIG, GFP_KERNEL, out), 0);
+	OB_EXPECT_OWNER_BYTES(test, *out, 0, OB_BIG, 0);
+	KUNIT_EXPECT_EQ(test, ownbuf_drop(out), 0);
+	OB_EXPECT_NONE(test, &before);
+}
+
+struct ob_insert_case {
+	const char *name;
+	size_t size;
+	int insert_ret;
+	int want;
+};
+
+static const struct ob_insert_case ob_insert_cases[] = {
+	{ "nomem_page", OB_SIZE, -ENOMEM, -ENOMEM },
+	{ "nomem_vmalloc", OB_BIG, -ENOMEM, -ENOMEM },
+	{ "table_full", OB_SIZE, -ENOSPC, -ENOSPC },
+};
+
+KUNIT_ARRAY_PARAM_DESC(ob_insert, ob_insert_cases, name);
+
+/* A failed table insert frees what was allocated (kmemleak checks). */
+static void ownbuf_test_fail_table_insert(struct kunit *test)
+{
+	const struct ob_insert_case *p = test->param_value;
+	struct ob_priv *priv = test->priv;
+	struct ownbuf_handle *out = ob_handle(test);
+	struct ob_counts before;
+
+	priv->stub_ret = p->insert_ret;
+	kunit_activate_static_stub(test, ownbuf_table_insert,
+				   ob_fail_table_insert);
+	ob_snap(&before);
+	KUNIT_EXPECT_EQ(test, ownbuf_create(p->size, GFP_KERNEL, out), p->want);
+	KUNIT_EXPECT_EQ(test, priv->stub_calls, 1);
+	KUNIT_EXPECT_EQ(test, out->val, 0);
+	OB_EXPECT_NONE(test, &before);
+
+	kunit_deactivate_static_stub(test, ownbuf_table_insert);
+	KUNIT_EXPECT_EQ(test, ownbuf_create(p->size, GFP_KERNEL, out), 0);
+	KUNIT_EXPECT_EQ(test, ownbuf_drop(out), 0);
+	OB_EXPECT_NONE(test, &before);
+}
+
+/* A resize that cannot allocate keeps the size and every byte. */
+static void ownbuf_test_fail_resize(struct kunit *test)
+{
+	struct ob_priv *priv = test->priv;
+	struct ownbuf_handle *h = ob_create(test, OB_SIZE);
+	struct ownbuf_handle *v = ob_create(test, OB_BIG);
+	struct ownbuf_ref *ref = ob_ref(test);
+	struct ob_counts before;
+
+	ob_fill(test, *h, 0x3c);
+	ob_fill(test, *v, 0x3d);
+	kunit_activate_static_stub(test, ownbuf_alloc_data, ob_fail_alloc_data);
+	ob_snap(&before);
+	KUNIT_EXPECT_EQ(test, ownbuf_resize(*h, 2 * PAGE_SIZE), -ENOMEM);
+	KUNIT_EXPECT_EQ(test, ownbuf_resize(*v, 2 * OB_BIG), -ENOMEM);
+	KUNIT_EXPECT_EQ(test, priv->stub_calls, 2);
+	KUNIT_EXPECT_EQ(test, ob_stat(test, *h).size, OB_SIZE);
+	KUNIT_EXPECT_EQ(test, ob_stat(test, *v).size, OB_BIG);
+	OB_EXPECT_OWNER_BYTES(test, *h, 0, OB_SIZE, 0x3c);
+	OB_EXPECT_OWNER_BYTES(test, *v, 0, OB_BIG, 0x3d);
+	/* Still fully usable. */
+	KUNIT_EXPECT_EQ(test, ownbuf_borrow_mut(*h, ref), 0);
+	OB_EXPECT_REF_BYTES(test, ref, 0, OB_SIZE, 0x3c);
+	KUNIT_EXPECT_EQ(test, ownbuf_release(ref), 0);
+	OB_EXPECT_NONE(test, &before);
+
+	kunit_deactivate_static_stub(test, ownbuf_alloc_data);
+	KUNIT_EXPECT_EQ(test, ownbuf_resize(*h, 2 * PAGE_SIZE), 0);
+	OB_EXPECT_OWNER_BYTES(test, *h, 0, OB_SIZE, 0x3c);
+	OB_EXPECT_OWNER_BYTES(test, *h, OB_SIZE, 2 * PAGE_SIZE - OB_SIZE, 0);
+	KUNIT_EXPECT_EQ(test, ownbuf_drop(h), 0);
+	OB_EXPECT_NONE(test, &before);
+}
+
+/* --- the tracepoint --- */
+
+struct ob_tp {
+	spinlock_t lock;	/* protects the fields below */
+	struct task_struct *task;
+	unsigned int n, nwant;
+	struct {
+		unsigned int class;
+		u64 id;
+	} ev[32], want[32];
+};
+
+static void ob_probe_violation(void *data, unsigned int class, u64 id)
+{
+	struct ob_tp *tp = data;
+	unsigned long flags;
+
+	if (current != tp->task)
+		return;
+	spin_lock_irqsave(&tp->lock, flags);
+	if (tp->n < ARRAY_SIZE(tp->ev)) {
+		tp->ev[tp->n].class = class;
+		tp->ev[tp->n].id = id;
+	}
+	tp->n++;
+	spin_unlock_irqrestore(&tp->lock, flags);
+}
+
+static void ob_tp_unregister(void *arg)
+{
+	unregister_trace_ownbuf_violation(ob_probe_violation, arg);
+	tracepoint_synchronize_unregister();
+}
+
+static void ob_tp_want(struct ob_tp *tp, unsigned int class, u64 id)
+{
+	if (tp->nwant < ARRAY_SIZE(tp->want)) {
+		tp->want[tp->nwant].class = class;
+		tp->want[tp->nwant].id = id;
+	}
+	tp->nwant++;
+}
+
+/* Each counted refusal fires ownbuf:ownbuf_violation once, class and id. */
+static void ownbuf_test_tracepoint(struct kunit *test)
+{
+	struct ownbuf_handle *h = ob_create(test, OB_SIZE);
+	struct ownbuf_handle copy = *h;
+	struct ownbuf_ref *r1 = ob_ref(test), *r2 = ob_ref(test);
+	struct ob_tp *tp = kunit_kzalloc(test, sizeof(*tp), GFP_KERNEL);
+	struct ob_counts before;
+	unsigned int i, n;
+	u8 byte;
+	u64 id;
+
+	KUNIT_ASSERT_NOT_NULL(test, tp);
+	spin_lock_init(&tp->lock);
+	tp->task = current;
+	id = ob_stat(test, *h).id;
+	KUNIT_ASSERT_EQ(test, register_trace_ownbuf_violation(ob_probe_violation,
+							      tp), 0);
+	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test, ob_tp_unregister,
+							tp), 0);
+
+	ob_snap(&before);
+	KUNIT_ASSERT_EQ(test, ownbuf_borrow_shared(*h, r1), 0);
+	KUNIT_EXPECT_EQ(test, ownbuf_borrow_mut(*h, r2), -EBUSY);
+	ob_tp_want(tp, OWNBUF_DATA_RACE, id);
+	KUNIT_EXPECT_EQ(test, ownbuf_drop(h), -EBUSY);
+	ob_tp_want(tp, OWNBUF_DANGLING_BORROW, id);
+	KUNIT_EXPECT_EQ(test, ownbuf_read(r1, OB_SIZE, &byte, 1), -ERANGE);
+	ob_tp_want(tp, OWNBUF_OUT_OF_BOUNDS, id);
+	KUNIT_EXPECT_EQ(test, ownbuf_read(r1, SIZE_MAX, &byte, 1), -ERANGE);
+	ob_tp_want(tp, OWNBUF_OUT_OF_BOUNDS, id);
+	KUNIT_EXPECT_EQ(test, ownbuf_read(r1, 0, NULL, 1), -EINVAL);
+	ob_tp_want(tp, OWNBUF_NULL_DEREF, id);
+	KUNIT_EXPECT_EQ(test, ownbuf_read(NULL, 0, &byte, 1), -EINVAL);
+	ob_tp_want(tp, OWNBUF_NULL_DEREF, 0);
+	KUNIT_EXPECT_EQ(test, ownbuf_release(r1), 0);
+	KUNIT_EXPECT_EQ(test, ownbuf_release(r1), -ESTALE);
+	ob_tp_want(tp, OWNBUF_DOUBLE_FREE, id);
+	KUNIT_EXPECT_EQ(test, ownbuf_read(r1, 0, &byte, 1), -ESTALE);
+	ob_tp_want(tp, OWNBUF_USE_AFTER_FREE, id);
+	KUNIT_ASSERT_EQ(test, ownbuf_borrow_shared(*h, r1), 0);
+	KUNIT_ASSERT_EQ(test, ownbuf_borrow_shared(*h, r2), 0);
+	KUNIT_EXPECT_EQ(test, ownbuf_revoke(h), 2);
+	ob_tp_want(tp, OWNBUF_DANGLING_BORROW, id);
+	ob_tp_want(tp, OWNBUF_DANGLING_BORROW, id);
+	KUNIT_EXPECT_EQ(test, ownbuf_drop(h), -ESTALE);
+	ob_tp_want(tp, OWNBUF_DOUBLE_FREE, id);
+	KUNIT_EXPECT_EQ(test, ownbuf_read(r1, 0, &byte, 1), -ESTALE);
+	ob_tp_want(tp, OWNBUF_USE_AFTER_FREE, id);
+	KUNIT_EXPECT_EQ(test, ownbuf_release(r1), -ESTALE);
+	ob_tp_want(tp, OWNBUF_USE_AFTER_FREE, id);
+	/* r2 still holds the revoked buffer: its id is still known. */
+	KUNIT_EXPECT_EQ(test, ownbuf_owner_read(copy, 0, &byte, 1), -ESTALE);
+	ob_tp_want(tp, OWNBUF_USE_AFTER_FREE, id);
+	ownbuf_ref_discard(r2);
+	OB_EXPECT_DELTAS(test, &before, 4, 2, 1, 2, 2, 3);
+
+	spin_lock_irq(&tp->lock);
+	n = tp->n;
+	spin_unlock_irq(&tp->lock);
+	KUNIT_EXPECT_EQ(test, n, tp->nwant);
+	n = min3(n, tp->nwant, (unsigned int)ARRAY_SIZE(tp->ev));
+	for (i = 0; i < n; i++) {
+		KUNIT_EXPECT_EQ_MSG(test, tp->ev[i].class, tp->want[i].class,
+				    "event %u", i);
+		KUNIT_EXPECT_EQ_MSG(test, tp->ev[i].id, tp->want[i].id,
+				    "event %u (%s)", i,
+				    ownbuf_violation_name(tp->want[i].class));
+	}
+}
+
+/* --- context --- */
+
+static DEFINE_SPINLOCK(ob_atomic_lock);
+
+/* Everything documented "Context: any" works with interrupts off. */
+static void ownbuf_test_atomic_context(struct kunit *test)
+{
+	struct ownbuf_handle *h = ob_create(test, OB_SIZE);
+	struct ownbuf_handle *h2 = ob_handle(test);
+	struct ownbuf_ref *r1 = ob_ref(test), *r2 = ob_ref(test);
+	u8 *buf = ob_scratch(test, OB_SIZE);
+	struct ownbuf_stat st = { }, st2 = { };
+	struct ob_counts before;
+	size_t size = 0, len = 0;
+	unsigned long flags;
+	int ret[16];
+	void *p;
+
+	ob_fill(test, *h, OB_BYTE);
+	ob_snap(&before);
+	spin_lock_irqsave(&ob_atomic_lock, flags);
+	ret[0] = ownbuf_borrow_shared(*h, r1);
+	ret[1] = ownbuf_borrow_mut(*h, r2);
+	ret[2] = ownbuf_read(r1, 0, buf, OB_SIZE);
+	ret[3] = ownbuf_owner_read(*h, 0, buf, OB_SIZE);
+	ret[4] = ownbuf_ref_stat(r1, &st);
+	p = ownbuf_unsafe_begin(r1, &len);
+	ret[5] = PTR_ERR_OR_ZERO(p);
+	if (!IS_ERR(p))
+		ownbuf_unsafe_end(r1);
+	ret[6] = ownbuf_size(*h, &size);
+	ret[7] = ownbuf_stat(*h, &st2);
+	ret[8] = ownbuf_release(r1);
+	ret[9] = ownbuf_release(r1);
+	ret[10] = ownbuf_borrow_mut(*h, r2);
+	ret[11] = ownbuf_write(r2, 0, buf, OB_SIZE);
+	ret[12] = ownbuf_release(r2);
+	ret[13] = ownbuf_owner_write(*h, 0, buf, OB_SIZE);
+	ret[14] = ownbuf_move(h, h2);
+	ret[15] = ownbuf_ref_state(r2);
+	spin_unlock_irqrestore(&ob_atomic_lock, flags);
+
+	KUNIT_EXPECT_EQ(test, ret[0], 0);
+	KUNIT_EXPECT_EQ(test, ret[1], -EBUSY);
+	KUNIT_EXPECT_EQ(test, ret[2], 0);
+	KUNIT_EXPECT_EQ(test, ret[3], 0);
+	KUNIT_EXPECT_EQ(test, ret[4], 0);
+	KUNIT_EXPECT_EQ(test, ret[5], 0);
+	KUNIT_EXPECT_EQ(test, ret[6], 0);
+	KUNIT_EXPECT_EQ(test, ret[7], 0);
+	KUNIT_EXPECT_EQ(test, ret[8], 0);
+	KUNIT_EXPECT_EQ(test, ret[9], -ESTALE);
+	KUNIT_EXPECT_EQ(test, ret[10], 0);
+	KUNIT_EXPECT_EQ(test, ret[11], 0);
+	KUNIT_EXPECT_EQ(test, ret[12], 0);
+	KUNIT_EXPECT_EQ(test, ret[13], 0);
+	KUNIT_EXPECT_EQ(test, ret[14], 0);
+	KUNIT_EXPECT_EQ(test, ret[15], OWNBUF_STATE_RELEASED);
+	KUNIT_EXPECT_EQ(test, size, OB_SIZE);
+	KUNIT_EXPECT_EQ(test, st.shared_borrows, 1);
+	KUNIT_EXPECT_EQ(test, st2.id, st.id);
+	OB_EXPECT_BYTES(test, buf, OB_SIZE, OB_BYTE);
+	OB_EXPECT_DELTAS(test, &before, 0, 1, 1, 0, 0, 0);
+	OB_EXPECT_OWNER_BYTES(test, *h2, 0, OB_SIZE, OB_BYTE);
+}
+
+/* --- races --- */
+
+#define OB_RACE_MAX	6
+
+/**
+ * struct ob_race - what the threads of a race share
+ * @owner: the registered owner variable; only one thread changes it.
+ * @slot: a copy of *@owner for the others to borrow through.
+ * @size: size of the buffer (of every buffer, in the churn race).
+ * @stop: ends the race.
+ * @pause: borrowers stand aside (hold nothing) while set.
+ * @cpu: two CPUs to spread the threads over.
+ * @w: the threads.
+ * @n: how many.
+ *
+ * Without preemption (the debug kernel has none) threads on one CPU never
+ * interleave inside a loop iteration; the races need two busy CPUs.
+ */
+struct ob_race {
+	struct ownbuf_handle *owner;
+	atomic64_t slot;
+	size_t size;
+	bool stop;
+	bool pause;
+	int cpu[2];
+	struct ob_worker *w[OB_RACE_MAX];
+	int n;
+};
+
+static struct ob_race *ob_race_new(struct kunit *test, size_t size)
+{
+	struct ob_race *r = kunit_kzalloc(test, sizeof(*r), GFP_KERNEL);
+
+	KUNIT_ASSERT_NOT_NULL(test, r);
+	r->size = size;
+	r->cpu[0] = cpumask_first(cpu_online_mask);
+	r->cpu[1] = cpumask_next(r->cpu[0], cpu_online_mask);
+	if (r->cpu[1] >= nr_cpu_ids)
+		kunit_skip(test, "a race needs two CPUs");
+	return r;
+}
+
+static bool ob_running(struct ob_worker *w)
+{
+	return !READ_ONCE(w->race->stop) && !kthread_should_stop();
+}
+
+static struct ownbuf_handle ob_slot(struct ob_race *r)
+{
+	return (struct ownbuf_handle){ .val = atomic64_read(&r->slot) };
+}
+
+static void ob_publish(struct ob_race *r)
+{
+	atomic64_set(&r->slot, r->owner->val);
+}
+
+/* Add a thread on the first or the second CPU of the race. */
+static struct ob_worker *ob_race_add(struct kunit *test, struct ob_race *r,
+				     int (*fn)(struct ob_worker *w),
+				     const char *name, unsigned int flags,
+				     bool use_ops, int cpu)
+{
+	struct ob_worker *w;
+
+	KUNIT_ASSERT_LT(test, r->n, OB_RACE_MAX);
+	w = ob_worker_new(test, r->size);
+	w->race = r;
+	w->id = r->n;
+	w->flags = flags;
+	w->use_ops = use_ops;
+	w->cpu = r->cpu[cpu];
+	r->w[r->n++] = w;
+	ob_worker_start(test, w, fn, name);
+	return w;
+}
+
+/* Stop and join every thread; add up the refusals they saw. */
+static void ob_race_join(struct kunit *test, struct ob_race *r, u64 *seen)
+{
+	int i, v;
+
+	WRITE_ONCE(r->stop, true);
+	for (i = 0; i < r->n; i++) {
+		ob_worker_join(test, r->w[i]);
+		KUNIT_EXPECT_EQ(test, r->w[i]->ret, 0);
+		for (v = 0; v < OWNBUF_NR_VIOLATIONS; v++)
+			seen[v] += r->w[i]->seen[v];
+	}
+}
+
+/* Shared borrows: read, look through the unsafe view, give back. */
+static int ob_reader(struct ob_worker *w)
+{
+	struct ob_race *r = w->race;
+	size_t len;
+	u8 *p;
+	int ret;
+
+	while (ob_running(w)) {
+		cond_resched();
+		ret = ownbuf_borrow_shared(ob_slot(r), &w->ref);
+		if (OB_TALLY(w, ret, OB_OK_BUSY))
+			continue;
+		w->borrows++;
+		/* Nothing can write while this borrow is out. */
+		ret = ownbuf_read(&w->ref, 0, w->buf, r->size);
+		if (!OB_TALLY(w, ret, 0)) {
+			w->reads++;
+			ob_check_uniform(w, w->buf, r->size);
+		}
+		p = ownbuf_unsafe_begin(&w->ref, &len);
+		if (!IS_ERR(p)) {
+			if (len != r->size)
+				OB_BAD(w, -ERANGE);
+			else
+				ob_check_uniform(w, p, len);
+			ownbuf_unsafe_end(&w->ref);
+		} else {
+			OB_TALLY(w, PTR_ERR(p), 0);
+		}
+		OB_TALLY(w, ownbuf_release(&w->ref), 0);
+		/* Leave the writers a gap now and then. */
+		if (!(w->borrows % 4))
+			usleep_range(100, 200);
+	}
+	return 0;
+}
+
+/* The mut borrow: write one byte value all over, read it back. */
+static int ob_writer(struct ob_worker *w)
+{
+	struct ob_race *r = w->race;
+	u8 v = 0;
+	int ret;
+
+	while (ob_running(w)) {
+		cond_resched();
+		ret = ownbuf_borrow_mut(ob_slot(r), &w->ref);
+		if (OB_TALLY(w, ret, OB_OK_BUSY))
+			continue;
+		w->borrows++;
+		v = v % 0x7f + 1;
+		memset(w->buf, v, r->size);
+		if (!OB_TALLY(w, ownbuf_write(&w->ref, 0, w->buf, r->size), 0))
+			w->writes++;
+		if (!OB_TALLY(w, ownbuf_read(&w->ref, 0, w->buf2, r->size), 0) &&
+		    memchr_inv(w->buf2, v, r->size))
+			w->torn++;
+		OB_TALLY(w, ownbuf_release(&w->ref), 0);
+	}
+	return 0;
+}
+
+/* The owner: write one byte value all over, read the whole buffer. */
+static int ob_owner(struct ob_worker *w)
+{
+	struct ob_race *r = w->race;
+	u8 v = 0x80;
+	int ret;
+
+	while (ob_running(w)) {
+		cond_resched();
+		v = v == 0xff ? 0x80 : v + 1;
+		memset(w->buf, v, r->size);
+		ret = ownbuf_owner_write(ob_slot(r), 0, w->buf, r->size);
+		if (!OB_TALLY(w, ret, OB_OK_BUSY))
+			w->writes++;
+		ret = ownbuf_owner_read(ob_slot(r), 0, w->buf2, r->size);
+		if (!OB_TALLY(w, ret, OB_OK_BUSY)) {
+			w->reads++;
+			ob_check_uniform(w, w->buf2, r->size);
+		}
+	}
+	return 0;
+}
+
+/*
+ * Readers, a writer and the owner hammer one buffer: no torn data, every
+ * refusal a data_race, counted exactly once, and nothing left lent out.
+ */
+static void ownbuf_test_race_borrows(struct kunit *test)
+{
+	struct ob_race *r = ob_race_new(test, 2 * PAGE_SIZE);
+	u64 seen[OWNBUF_NR_VIOLATIONS] = { };
+	unsigned long reads = 0, writes = 0;
+	struct ob_counts before;
+	struct ownbuf_stat st;
+	int i;
+
+	r->owner = ob_create(test, r->size);
+	ob_publish(r);
+
+	ob_snap(&before);
+	ob_race_add(test, r, ob_reader, "reader", 0, false, 0);
+	ob_race_add(test, r, ob_reader, "reader", 0, false, 1);
+	ob_race_add(test, r, ob_writer, "writer", 0, false, 0);
+	ob_race_add(test, r, ob_owner, "owner", 0, false, 1);
+	msleep(OB_RACE_MS);
+	ob_race_join(test, r, seen);
+	ob_expect_deltas(test, &before, seen, __LINE__);
+	KUNIT_EXPECT_EQ(test, seen[OWNBUF_USE_AFTER_FREE] +
+			seen[OWNBUF_DANGLING_BORROW], 0);
+
+	for (i = 0; i < r->n; i++) {
+		reads += r->w[i]->reads;
+		writes += r->w[i]->writes;
+	}
+	kunit_info(test, "%lu reads, %lu writes, %llu refused\n", reads,
+		   writes, seen[OWNBUF_DATA_RACE]);
+	KUNIT_EXPECT_GT(test, reads, 0);
+	KUNIT_EXPECT_GT(test, writes, 0);
+
+	st = ob_stat(test, *r->owner);
+	KUNIT_EXPECT_EQ(test, st.shared_borrows, 0);
+	KUNIT_EXPECT_EQ(test, st.mut_borrows, 0);
+	KUNIT_EXPECT_EQ(test, ownbuf_drop(r->owner), 0);
+}
+
+/* Borrow, use everything a borrow allows, give back; revocation allowed. */
+static int ob_borrower(struct ob_worker *w)
+{
+	struct ob_race *r = w->race;
+	bool mut = w->flags & OWNBUF_MUT;
+	struct ownbuf_stat st;
+	u8 v = 0x40 * w->id;
+	size_t len;
+	int ret;
+	u8 *p;
+
+	while (ob_running(w)) {
+		cond_resched();
+		if (READ_ONCE(r->pause)) {
+			usleep_range(500, 1000);
+			continue;
+		}
+		if (w->use_ops)
+			ret = ownbuf_borrow_ops(ob_slot(r), w->flags,
+						&ob_count_ops, &w->ref);
+		else
+			ret = ownbuf_borrow(ob_slot(r), w->flags, &w->ref);
+		if (OB_TALLY(w, ret, OB_OK_BUSY | OB_OK_STALE))
+			continue;
+		w->borrows++;
+
+		/* From here on only a revocation may refuse anything. */
+		ret = ownbuf_ref_stat(&w->ref, &st);
+		if (!OB_TALLY(w, ret, OB_OK_STALE) &&
+		    (st.size != r->size || st.mut_borrows != mut ||
+		     (mut && st.shared_borrows) || (!mut && !st.shared_borrows)))
+			OB_BAD(w, -EPROTO);
+		ret = ownbuf_read(&w->ref, 0, w->buf, r->size);
+		if (!OB_TALLY(w, ret, OB_OK_STALE)) {
+			w->reads++;
+			ob_check_uniform(w, w->buf, r->size);
+		}
+		if (mut) {
+			memset(w->buf, ++v, r->size);
+			ret = ownbuf_write(&w->ref, 0, w->buf, r->size);
+			if (!OB_TALLY(w, ret, OB_OK_STALE))
+				w->writes++;
+		}
+		p = ownbuf_unsafe_begin(&w->ref, &len);
+		if (!IS_ERR(p)) {
+			if (len != r->size)
+				OB_BAD(w, -ERANGE);
+			else
+				ob_check_uniform(w, p, len);
+			ownbuf_unsafe_end(&w->ref);
+		} else {
+			OB_TALLY(w, PTR_ERR(p), OB_OK_STALE);
+		}
+		/* Hold the borrow a while, or leave the owner a gap. */
+		if (w->linger && !(w->borrows % 4))
+			usleep_range(200, 400);
+		OB_TALLY(w, ownbuf_release(&w->ref), OB_OK_STALE);
+		if (!w->linger && !(w->borrows % 4))
+			usleep_range(100, 200);
+	}
+	return 0;
+}
+
+/* Move and resize the buffer under the borrowers' feet. */
+static int ob_mover(struct ob_worker *w)
+{
+	struct ob_race *r = w->race;
+	struct ownbuf_handle next;
+	unsigned long n = 0;
+	int ret;
+
+	while (ob_running(w)) {
+		cond_resched();
+		if (n++ & 1) {
+			ret = ownbuf_move(r->owner, &next);
+			if (!ret) {
+				WRITE_ONCE(r->owner->val, next.val);
+				ob_publish(r);
+				w->writes++;
+			}
+		} else {
+			ret = ownbuf_resize(*r->owner, r->size);
+			if (!ret)
+				w->reads++;
+		}
+		/* Accesses happen only under borrows: always lent out. */
+		OB_TALLY(w, ret, OB_OK_LENT);
+	}
+	return 0;
+}
+
+static void ob_expect_callbacks(struct kunit *test, struct ob_race *r)
+{
+	struct ob_worker *w;
+	int i;
+
+	for (i = 0; i < r->n; i++) {
+		w = r->w[i];
+		if (w->use_ops)
+			KUNIT_EXPECT_EQ_MSG(test, atomic_long_read(&w->cb_calls),
+					    w->borrows,
+					    "->revoke calls of worker %d", i);
+	}
+}
+
+/*
+ * Move and resize against borrowers: refusals are dangling_borrow for the
+ * owner, data_race or use_after_free for the borrowers, exactly counted;
+ * at the end nothing is lent and the buffer drops.
+ */
+static void ownbuf_test_race_ownership(struct kunit *test)
+{
+	struct ob_race *r = ob_race_new(test, 2 * PAGE_SIZE);
+	u64 seen[OWNBUF_NR_VIOLATIONS] = { };
+	unsigned long borrows = 0;
+	struct ob_counts before;
+	struct ownbuf_stat st;
+	struct ob_worker *mover, *w;
+	int i;
+
+	r->owner = ob_create(test, r->size);
+	ob_publish(r);
+
+	ob_snap(&before);
+	for (i = 0; i < 3; i++) {
+		w = ob_race_add(test, r, ob_borrower, i == 2 ? "mut" : "shared",
+				i == 2 ? OWNBUF_MUT : OWNBUF_SHARED, i != 1, 0);
+		w->linger = i != 1;
+	}
+	mover = ob_race_add(test, r, ob_mover, "mover", 0, false, 1);
+	/* Borrowers in the way, then out of the way, and again. */
+	for (i = 0; i < OB_RACE_MS / 100; i++) {
+		WRITE_ONCE(r->pause, i & 1);
+		msleep(100);
+	}
+	ob_race_join(test, r, seen);
+	ob_expect_deltas(test, &before, seen, __LINE__);
+	ob_expect_callbacks(test, r);
+	for (i = 0; i < r->n; i++)
+		borrows += r->w[i]->borrows;
+	kunit_info(test, "%lu borrows, %lu moves, %lu resizes, %llu dangling, %llu races, %llu stale\n",
+		   borrows, mover->writes, mover->reads,
+		   seen[OWNBUF_DANGLING_BORROW], seen[OWNBUF_DATA_RACE],
+		   seen[OWNBUF_USE_AFTER_FREE]);
+	KUNIT_EXPECT_GT(test, borrows, 0);
+	KUNIT_EXPECT_GT(test, mover->writes, 0);
+	KUNIT_EXPECT_GT(test, seen[OWNBUF_DANGLING_BORROW], 0);
+
+	st = ob_stat(test, *r->owner);
+	KUNIT_EXPECT_EQ(test, st.shared_borrows, 0);
+	KUNIT_EXPECT_EQ(test, st.mut_borrows, 0);
+	KUNIT_EXPECT_EQ(test, ownbuf_drop(r->owner), 0);
+}
+
+/*
+ * Drop or revoke buffer after buffer while borrowers hammer them: every
+ * revoked borrow counts one dangling_borrow, every later use one
+ * use_after_free, and ->revoke runs once per borrow.
+ */
+static void ownbuf_test_race_revoke_churn(struct kunit *test)
+{
+	struct ob_race *r = ob_race_new(test, PAGE_SIZE);
+	unsigned long deadline = jiffies + msecs_to_jiffies(OB_RACE_MS);
+	u64 seen[OWNBUF_NR_VIOLATIONS] = { };
+	unsigned long drops = 0, revokes = 0, revoked = 0;
+	struct ob_counts before;
+	struct ob_worker *w;
+	int i, ret;
+
+	r->owner = ob_create(test, r->size);
+	ob_publish(r);
+
+	ob_snap(&before);
+	for (i = 0; i < 3; i++) {
+		w = ob_race_add(test, r, ob_borrower, i ? "shared" : "mut",
+				i ? OWNBUF_SHARED : OWNBUF_MUT, i != 1, i & 1);
+		w->linger = true;
+	}
+	for (i = 0; time_before(jiffies, deadline); i++) {
+		msleep(20);
+		/* Every other buffer is dropped if it can be. */
+		ret = (i & 1) ? ownbuf_drop(r->owner) : -EBUSY;
+		if (!ret) {
+			drops++;
+		} else {
+			KUNIT_ASSERT_EQ(test, ret, -EBUSY);
+			if (i & 1)
+				seen[OWNBUF_DANGLING_BORROW]++;
+			ret = ownbuf_revoke(r->owner);
+			KUNIT_ASSERT_GE(test, ret, 0);
+			seen[OWNBUF_DANGLING_BORROW] += ret;
+			revoked += ret;
+			revokes++;
+		}
+		KUNIT_ASSERT_EQ(test, ownbuf_create(r->size, GFP_KERNEL,
+						    r->owner), 0);
+		ob_publish(r);
+	}
+	ob_race_join(test, r, seen);
+	ob_expect_deltas(test, &before, seen, __LINE__);
+	ob_expect_callbacks(test, r);
+	kunit_info(test, "%lu drops, %lu revocations of %lu borrows, %llu stale\n",
+		   drops, revokes, revoked, seen[OWNBUF_USE_AFTER_FREE]);
+	KUNIT_EXPECT_GT(test, revoked, 0);
+	KUNIT_EXPECT_EQ(test, ownbuf_drop(r->owner), 0);
+}
+
+/* The owner reads a large buffer over and over. */
+static int ob_owner_reader(struct ob_worker *w)
+{
+	struct ob_race *r = w->race;
+	int ret;
+
+	while (ob_running(w)) {
+		cond_resched();
+		ret = ownbuf_owner_read(ob_slot(r), 0, w->buf, r->size);
+		if (!OB_TALLY(w, ret, OB_OK_BUSY | OB_OK_STALE)) {
+			w->reads++;
+			ob_check_uniform(w, w->buf, r->size);
+		}
+	}
+	return 0;
+}
+
+enum ob_excl { OB_EXCL_DROP, OB_EXCL_MOVE, OB_EXCL_RESIZE };
+
+struct ob_excl_case {
+	const char *name;
+	enum ob_excl op;
+};
+
+static const struct ob_excl_case ob_excl_cases[] = {
+	{ "drop", OB_EXCL_DROP },
+	{ "move", OB_EXCL_MOVE },
+	{ "resize", OB_EXCL_RESIZE },
+};
+
+KUNIT_ARRAY_PARAM_DESC(ob_excl, ob_excl_cases, name);
+
+/*
+ * Drop, move or resize while an owner read is in flight and nothing is
+ * lent out: -EBUSY, a data_race and never a dangling_borrow.
+ */
+static void ownbuf_test_excl_while_accessed(struct kunit *test)
+{
+	const struct ob_excl_case *p = test->param_value;
+	struct ob_race *r = ob_race_new(test, SZ_1M);
+	unsigned long deadline = jiffies + 2 * msecs_to_jiffies(OB_RACE_MS);
+	u64 seen[OWNBUF_NR_VIOLATIONS] = { };
+	unsigned long busy = 0, done = 0;
+	struct ownbuf_handle next;
+	struct ob_counts before;
+	int ret;
+
+	r->owner = ob_create(test, r->size);
+	ob_publish(r);
+
+	ob_snap(&before);
+	ob_race_add(test, r, ob_owner_reader, "oread", 0, false, 1);
+	while (busy < 3 && time_before(jiffies, deadline)) {
+		cond_resched();
+		switch (p->op) {
+		case OB_EXCL_DROP:
+			ret = ownbuf_drop(r->owner);
+			if (!ret) {
+				KUNIT_ASSERT_EQ(test,
+						ownbuf_create(r->size, GFP_KERNEL,
+							      r->owner), 0);
+				ob_publish(r);
+			}
+			break;
+		case OB_EXCL_MOVE:
+			ret = ownbuf_move(r->owner, &next);
+			if (!ret) {
+				r->owner->val = next.val;
+				ob_publish(r);
+			}
+			break;
+		default:
+			ret = ownbuf_resize(*r->owner, r->size);
+			break;
+		}
+		if (ret == -EBUSY)
+			busy++;
+		else if (!ret)
+			done++;
+		else
+			KUNIT_FAIL(test, "%s: %d", p->name, ret);
+	}
+	ob_race_join(test, r, seen);
+	seen[OWNBUF_DATA_RACE] += busy;
+	ob_expect_deltas(test, &before, seen, __LINE__);
+	kunit_info(test, "%lu refused, %lu done, %lu reads\n", busy, done,
+		   r->w[0]->reads);
+	KUNIT_EXPECT_GT_MSG(test, busy, 0, "never caught a read in flight");
+}
+
+/* --- ABA: a stale handle never reaches a new buffer in the same slot --- */
+
+static void ownbuf_test_aba(struct kunit *test)
+{
+	unsigned long deadline = jiffies + msecs_to_jiffies(1000);
+	struct ownbuf_handle *h = ob_handle(test);
+	struct ownbuf_ref *ref = ob_ref(test);
+	struct ownbuf_handle old;
+	unsigned long iters = 0, bad = 0;
+	struct ob_counts before;
+	struct ownbuf_stat st;
+	u64 old_id, new_id;
+	size_t size;
+	u8 byte, got;
+	int ret;
+
+	ob_snap(&before);
+	do {
+		KUNIT_ASSERT_EQ(test, ownbuf_create(OB_SIZE, GFP_KERNEL, h), 0);
+		old = *h;
+		old_id = ob_stat(test, *h).id;
+		KUNIT_ASSERT_EQ(test, ownbuf_drop(h), 0);
+		KUNIT_ASSERT_EQ(test, ownbuf_create(OB_SIZE, GFP_KERNEL, h), 0);
+		new_id = ob_stat(test, *h).id;
+		if (new_id == old_id || h->val == old.val)
+			bad++;
+		byte = iters | 1;
+		KUNIT_ASSERT_EQ(test, ownbuf_owner_write(*h, 0, &byte, 1), 0);
+
+		got = 0;
+		if (ownbuf_owner_read(old, 0, &got, 1) != -ESTALE || got)
+			bad++;
+		size = 0;
+		if (ownbuf_size(old, &size) != -ESTALE || size)
+			bad++;
+		if (ownbuf_stat(old, &st) != -ESTALE)
+			bad++;
+		ret = ownbuf_borrow_shared(old, ref);
+		if (ret != -ESTALE) {
+			bad++;
+			if (!ret)
+				ownbuf_release(ref);
+		}
+		KUNIT_ASSERT_EQ(test, ownbuf_drop(h), 0);
+		iters++;
+	} while (time_before(jiffies, deadline));
+
+	kunit_info(test, "%lu generations\n", iters);
+	KUNIT_EXPECT_EQ(test, bad, 0);
+	OB_EXPECT_DELTAS(test, &before, 4 * iters, 0, 0, 0, 0, 0);
+}
+
+/* --- the suite --- */
+
+static int ownbuf_test_init(struct kunit *test)
+{
+	struct ob_priv *priv = kunit_kzalloc(test, sizeof(*priv), GFP_KERNEL);
+
+	if (!priv)
+		return -ENOMEM;
+	priv->splats = ob_splats();
+	test->priv = priv;
+	/* The first action registered is the last to run. */
+	return kunit_add_action_or_reset(test, ob_check_splats, test);
+}
+
+static int ownbuf_suite_init(struct kunit_suite *suite)
+{
+	return register_trace_console(ob_probe_console, NULL);
+}
+
+static void ownbuf_suite_exit(struct kunit_suite *suite)
+{
+	unregister_trace_console(ob_probe_console, NULL);
+	tracepoint_synchronize_unregister();
+}
+
+static struct kunit_case ownbuf_test_cases[] = {
+	KUNIT_CASE(ownbuf_test_warning_names_caller),
+	KUNIT_CASE(ownbuf_test_violation_names),
+	KUNIT_CASE(ownbuf_test_create_zeroed),
+	KUNIT_CASE_PARAM(ownbuf_test_misuse, ob_misuse_gen_params),
+	KUNIT_CASE(ownbuf_test_drop_poisons_handle),
+	KUNIT_CASE(ownbuf_test_move_stales_copies),
+	KUNIT_CASE(ownbuf_test_move_to_itself),
+	KUNIT_CASE(ownbuf_test_ids_and_stat),
+	KUNIT_CASE(ownbuf_test_many_shared),
+	KUNIT_CASE(ownbuf_test_mut_is_exclusive),
+	KUNIT_CASE(ownbuf_test_ref_state),
+	KUNIT_CASE(ownbuf_test_copied_token),
+	KUNIT_CASE(ownbuf_test_discard_is_silent),
+	KUNIT_CASE(ownbuf_test_forged_random_handles),
+	KUNIT_CASE(ownbuf_test_forged_bitflip_handles),
+	KUNIT_CASE(ownbuf_test_garbage_tokens),
+	KUNIT_CASE(ownbuf_test_bounds_exact_fit),
+	KUNIT_CASE(ownbuf_test_bounds_refusal_changes_nothing),
+	KUNIT_CASE(ownbuf_test_resize_keeps_contents),
+	KUNIT_CASE(ownbuf_test_resize_tail_zero),
+	KUNIT_CASE(ownbuf_test_mut_tail_discarded),
+	KUNIT_CASE(ownbuf_test_unsafe_view),
+	KUNIT_CASE(ownbuf_test_unsafe_nesting),
+	KUNIT_CASE(ownbuf_test_revoke_lent),
+	KUNIT_CASE(ownbuf_test_revoke_waits_for_unsafe),
+	KUNIT_CASE(ownbuf_test_revoke_during_long_read),
+	KUNIT_CASE(ownbuf_test_callback_on_release),
+	KUNIT_CASE(ownbuf_test_callback_on_discard),
+	KUNIT_CASE(ownbuf_test_callback_on_revoke),
+	KUNIT_CASE(ownbuf_test_callback_borrow_after_revoke),
+	KUNIT_CASE(ownbuf_test_release_during_release),
+	KUNIT_CASE(ownbuf_test_wait_wakes_on_release),
+	KUNIT_CASE(ownbuf_test_wait_mut_for_all_shared),
+	KUNIT_CASE(ownbuf_test_wait_interrupted),
+	KUNIT_CASE(ownbuf_test_wait_revoked),
+	KUNIT_CASE(ownbuf_test_max_shared),
+	KUNIT_CASE(ownbuf_test_max_shared_lowered),
+	KUNIT_CASE(ownbuf_test_max_size),
+	KUNIT_CASE(ownbuf_test_max_size_lowered),
+	KUNIT_CASE(ownbuf_test_fail_alloc_core),
+	KUNIT_CASE(ownbuf_test_fail_alloc_data),
+	KUNIT_CASE_PARAM(ownbuf_test_fail_table_insert, ob_insert_gen_params),
+	KUNIT_CASE(ownbuf_test_fail_resize),
+	KUNIT_CASE(ownbuf_test_tracepoint),
+	KUNIT_CASE(ownbuf_test_atomic_context),
+	KUNIT_CASE_SLOW(ownbuf_test_race_borrows),
+	KUNIT_CASE_SLOW(ownbuf_test_race_ownership),
+	KUNIT_CASE_SLOW(ownbuf_test_race_revoke_churn),
+	KUNIT_CASE_PARAM_ATTR(ownbuf_test_excl_while_accessed,
+			      ob_excl_gen_params, { .speed = KUNIT_SPEED_SLOW }),
+	KUNIT_CASE_SLOW(ownbuf_test_aba),
+	{}
+};
+
+static struct kunit_suite ownbuf_test_suite = {
+	.name = "ownbuf",
+	.suite_init = ownbuf_suite_init,
+	.suite_exit = ownbuf_suite_exit,
+	.init = ownbuf_test_init,
+	.test_cases = ownbuf_test_cases,
+};
+
+kunit_test_suite(ownbuf_test_suite);
+
+MODULE_DESCRIPTION("KUnit tests for the ownbuf engine");
+MODULE_LICENSE("GPL");
+MODULE_IMPORT_NS(EXPORTED_FOR_KUNIT_TESTING);

@@ -1,0 +1,337 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# The ownbuf test command ("make check").  See scripts/README.md.
+#
+#   scripts/check.sh                 everything
+#   scripts/check.sh --only sparse   sparse (C=2) against the debug kernel
+#   scripts/check.sh --only style    checkpatch.pl --strict on every source
+#   scripts/check.sh --only STAGES   a comma-separated subset of
+#                                    tests,sparse,style,harness
+#   scripts/check.sh --kernels "debug stock612"
+#                                    test on these kernels only (default:
+#                                    debug stock61 stock612)
+#
+# Environment: OWNBUF_CACHE (default ~/.cache/ownbuf) holds the kernels;
+# OWNBUF_JOBS (default nproc); OWNBUF_BOOT_TIMEOUT (default 3600 s per
+# guest run).  Results go to build/check/ in the checkout; the last line
+# printed is "N passed, N failed" and the exit status is non-zero on any
+# failure.
+
+set -euo pipefail
+
+TOP=$(cd "$(dirname "$0")/.." && pwd)
+OWNBUF_TOP=$TOP
+# shellcheck source=scripts/lib/common.sh
+. "$TOP/scripts/lib/common.sh"
+# shellcheck source=scripts/lib/kernel.sh
+. "$TOP/scripts/lib/kernel.sh"
+# shellcheck source=scripts/lib/guest.sh
+. "$TOP/scripts/lib/guest.sh"
+# shellcheck source=scripts/lib/modules.sh
+. "$TOP/scripts/lib/modules.sh"
+
+BUILD=$TOP/build
+OUT=$BUILD/check
+# Items (verdicts) are written per stage, so that stages running at the
+# same time never share a file; the report reads them in this order.
+ITEM_FILES="build debug stock61 stock612 static harness"
+ITEMS=$OUT/items-build.jsonl
+JUDGE=$TOP/scripts/judge.py
+BOOT_TIMEOUT=${OWNBUF_BOOT_TIMEOUT:-3600}
+STAGES="tests,sparse,style,harness"
+KERNELS=$KERNEL_NAMES
+STATIC_PACKAGES="sparse perl"
+
+declare -A K_KDIR K_BZIMAGE K_CMDLINE K_BUILT
+
+usage()
+{
+	sed -n '4,20p' "$0" | sed 's/^# \{0,1\}//' >&2
+	exit 1
+}
+
+# item SUITE NAME pass|fail|skip [CATEGORY [DETAIL_FILE [KERNEL]]]
+item()
+{
+	python3 "$JUDGE" item --out "$ITEMS" --suite "$1" --name "$2" \
+		--status "$3" --category "${4:-}" --detail-file "${5:-}" \
+		--kernel "${6:-host}"
+}
+
+want()
+{
+	case ",$STAGES," in
+	*",$1,"*) return 0 ;;
+	*) return 1 ;;
+	esac
+}
+
+kernels_get()
+{
+	local k
+
+	for k in $KERNELS; do
+		kernel_get "$k"
+		K_KDIR[$k]=$KDIR
+		K_BZIMAGE[$k]=$BZIMAGE
+		K_CMDLINE[$k]=$KCMDLINE
+		log "kernel $k: $KVER"
+	done
+}
+
+# build_modules KERNEL - the repository's Kbuild against KERNEL, with W=1.
+build_modules()
+{
+	local k=$1 dir=$BUILD/$1 rc=0
+
+	log "building the modules against $k"
+	mkdir -p "$dir"
+	modules_build "${K_KDIR[$k]}" "$dir" || rc=$?
+	if [ $rc -ne 0 ]; then
+		tail -n 40 "$dir/build.log" >"$dir/failure.log"
+		item build "modules W=1" fail build "$dir/failure.log" "$k"
+		log "module build against $k FAILED (log: $dir/build.log)"
+		return 0
+	fi
+	K_BUILT[$k]=1
+	if [ -s "$dir/warnings.log" ]; then
+		item build "modules W=1" fail warning "$dir/warnings.log" "$k"
+		log "module build against $k has warnings (log: $dir/build.log)"
+	else
+		item build "modules W=1" pass "" "" "$k"
+	fi
+}
+
+# build_userspace - the selftests (static) and tools/ownbuf (static).
+build_userspace()
+{
+	local dir=$BUILD/host rc=0 prog
+
+	copy_tree "$dir/src"
+	rm -rf "$BUILD/selftests"
+	log "building the selftests"
+	make -C "$dir/src/selftests" KSFT_DIR="$KSRC/tools/testing/selftests" \
+		OUT="$BUILD/selftests" >"$dir/selftests.log" 2>&1 || rc=$?
+	build_warnings "$dir/selftests.log" >"$dir/selftests-warnings.log"
+	if [ $rc -ne 0 ]; then
+		tail -n 40 "$dir/selftests.log" >"$dir/failure.log"
+		item build selftests fail build "$dir/failure.log"
+	elif [ -s "$dir/selftests-warnings.log" ]; then
+		item build selftests fail warning "$dir/selftests-warnings.log"
+	else
+		item build selftests pass
+	fi
+	SELFTEST_PROGS=$(make -s -C "$dir/src/selftests" list)
+	for prog in $SELFTEST_PROGS; do
+		[ -f "$BUILD/selftests/$prog" ] || continue
+		if readelf -d "$BUILD/selftests/$prog" 2>/dev/null | grep -q NEEDED; then
+			echo "$prog is dynamically linked" >"$dir/failure.log"
+			item build "selftests static" fail build "$dir/failure.log"
+		fi
+	done
+
+	TOOLS_DIR=""
+	if [ ! -f "$TOP/tools/ownbuf.c" ]; then
+		log "tools/ownbuf.c does not exist (yet): not building tools/ownbuf"
+		return 0
+	fi
+	log "building the tools (static)"
+	rc=0
+	rm -rf "$BUILD/tools"
+	make -C "$dir/src" tools TOOLS_OUT="$BUILD/tools" LDFLAGS=-static \
+		>"$dir/tools.log" 2>&1 || rc=$?
+	build_warnings "$dir/tools.log" >"$dir/tools-warnings.log"
+	if [ $rc -ne 0 ]; then
+		item build tools fail build "$dir/tools.log"
+	elif [ -s "$dir/tools-warnings.log" ]; then
+		item build tools fail warning "$dir/tools-warnings.log"
+	else
+		item build tools pass
+		TOOLS_DIR=$BUILD/tools
+	fi
+}
+
+# test_kernel KERNEL - boot KERNEL with everything built for it, run the
+# test sequence (scripts/guest/run-tests.sh) and judge the run.
+test_kernel()
+{
+	local k=$1 src=$BUILD/$1/src run=$OUT/$1 f tool
+	local -a adds=()
+
+	if [ -z "${K_BUILT[$k]:-}" ]; then
+		log "not booting $k: its module build failed"
+		return 0
+	fi
+	mkdir -p "$run"
+	{
+		echo "OWNBUF_KERNEL=$k"
+		echo "OWNBUF_MODULE=ownbuf"
+	} >"$run/run.conf"
+	adds+=(-a "$run/run.conf:/ownbuf/run.conf")
+	adds+=(-a "$src/module/ownbuf.ko:/ownbuf/modules/ownbuf.ko")
+	for f in "$src"/kunit/*.ko; do
+		[ -f "$f" ] && adds+=(-a "$f:/ownbuf/kunit/$(basename "$f")")
+	done
+	for f in "$src"/samples/*.ko; do
+		[ -f "$f" ] && adds+=(-a "$f:/ownbuf/samples/$(basename "$f")")
+	done
+	echo "$SELFTEST_PROGS" | tr ' ' '\n' >"$run/programs"
+	adds+=(-a "$run/programs:/ownbuf/selftests/programs")
+	for f in $SELFTEST_PROGS; do
+		[ -f "$BUILD/selftests/$f" ] &&
+			adds+=(-a "$BUILD/selftests/$f:/ownbuf/selftests/$f")
+	done
+	for f in "$TOP"/selftests/*.sh; do
+		[ -x "$f" ] && adds+=(-a "$f:/ownbuf/selftests/$(basename "$f")")
+	done
+	# Tools the selftests/*.sh scripts call, with their libraries.
+	for tool in trinity stress-ng; do
+		if grep -qw "$tool" "$TOP"/selftests/*.sh 2>/dev/null; then
+			ensure_packages "$tool"
+			adds+=(-b "$(command -v "$tool" || echo "/usr/bin/$tool")")
+		fi
+	done
+	for f in "${TOOLS_DIR:-/nonexistent}"/*; do
+		[ -x "$f" ] && adds+=(-a "$f:/ownbuf/bin/$(basename "$f")")
+	done
+
+	guest_boot -k "${K_BZIMAGE[$k]}" -o "$run" -t "$BOOT_TIMEOUT" \
+		-c "${K_CMDLINE[$k]}" "${adds[@]}" || true
+	python3 "$JUDGE" run --kernel "$k" --dir "$run" --ksrc "$KSRC" \
+		--out "$OUT/items-$k.jsonl"
+}
+
+stage_sparse()
+{
+	local dir=$BUILD/sparse rc=0 ITEMS=$OUT/items-static.jsonl
+
+	# shellcheck disable=SC2086
+	ensure_packages $STATIC_PACKAGES
+	kernel_get debug
+	log "sparse (C=2) against the debug kernel"
+	mkdir -p "$dir"
+	# W= (no extra warnings): the compiler's are judged by the builds.
+	modules_build "$KDIR" "$dir" W= C=2 CHECK=sparse || rc=$?
+	if [ $rc -ne 0 ]; then
+		tail -n 40 "$dir/build.log" >"$dir/failure.log"
+		item static sparse fail build "$dir/failure.log"
+	elif [ -s "$dir/warnings.log" ]; then
+		item static sparse fail sparse "$dir/warnings.log"
+	else
+		item static sparse pass
+	fi
+}
+
+# Every C source and header of the project, the canary included.
+source_files()
+{
+	(cd "$TOP" && find module include kunit samples selftests tools \
+		scripts/canary -type f \( -name '*.c' -o -name '*.h' \) \
+		2>/dev/null | LC_ALL=C sort)
+}
+
+stage_style()
+{
+	local f dir=$BUILD/style n=0 ITEMS=$OUT/items-static.jsonl
+
+	# shellcheck disable=SC2086
+	ensure_packages $STATIC_PACKAGES
+	mkdir -p "$dir"
+	log "checkpatch.pl --strict on every source file"
+	for f in $(source_files); do
+		n=$((n + 1))
+		if (cd "$TOP" && "$KSRC/scripts/checkpatch.pl" --strict --no-tree \
+		    --no-summary --terse --show-types -f "$f") \
+		    >"$dir/out.log" 2>&1; then
+			item checkpatch "$f" pass
+		else
+			item checkpatch "$f" fail style "$dir/out.log"
+		fi
+	done
+	[ $n -gt 0 ] || item checkpatch "source files" fail style
+}
+
+# stage_harness JOBS - the harness self-test, JOBS canary boots at a time.
+stage_harness()
+{
+	# Misjudged sins are items of the report, not a reason to stop here.
+	"$TOP/scripts/selftest-harness.sh" --jobs "$1" \
+		--items "$OUT/items-harness.jsonl" || true
+}
+
+main()
+{
+	local k t0 rc=0 bg="" harness_jobs=$OWNBUF_JOBS
+	local -a files=()
+
+	while [ $# -gt 0 ]; do
+		case $1 in
+		--only) STAGES=$2; shift ;;
+		--kernels) KERNELS=$2; shift ;;
+		-h|--help) usage ;;
+		*) usage ;;
+		esac
+		shift
+	done
+
+	mkdir -p "$BUILD"
+	exec 8>"$BUILD/.check.lock"
+	if ! flock -n 8; then
+		log "another check runs in this checkout; waiting for it"
+		flock 8
+	fi
+	rm -rf "$OUT"
+	mkdir -p "$OUT"
+	t0=$(now)
+	kernel_source
+
+	if want tests; then
+		kernels_get
+		build_userspace
+		for k in $KERNELS; do
+			build_modules "$k"
+		done
+		# The debug run is the longest (KASAN, lockdep, kmemleak under
+		# TCG): it gets a core of its own, everything else runs beside
+		# it, one guest at a time.
+		if [[ " $KERNELS " == *" debug "* ]] && [ -n "${K_BUILT[debug]:-}" ]; then
+			log "debug guest runs in the background (log: $OUT/debug.log)"
+			test_kernel debug >"$OUT/debug.log" 2>&1 &
+			bg=$!
+			harness_jobs=1
+		fi
+	fi
+	if want style; then
+		stage_style
+	fi
+	if want sparse; then
+		stage_sparse
+	fi
+	if want tests; then
+		for k in $KERNELS; do
+			[ "$k" = debug ] || test_kernel "$k"
+		done
+	fi
+	if want harness; then
+		stage_harness "$harness_jobs"
+	fi
+	if [ -n "$bg" ]; then
+		log "waiting for the debug guest"
+		wait "$bg" || true
+		cat "$OUT/debug.log"
+	elif want tests && [[ " $KERNELS " == *" debug "* ]]; then
+		test_kernel debug
+	fi
+
+	log "finished in $(($(now) - t0))s; results in $OUT"
+	echo
+	for k in $ITEM_FILES; do
+		[ -f "$OUT/items-$k.jsonl" ] && files+=("$OUT/items-$k.jsonl")
+	done
+	[ ${#files[@]} -gt 0 ] || files=("$OUT/items-build.jsonl")
+	python3 "$JUDGE" report "${files[@]}" | tee "$OUT/report.txt" || rc=$?
+	return "$rc"
+}
+
+main "$@"

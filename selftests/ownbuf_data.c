@@ -1,0 +1,1227 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * /dev/ownbuf: the data path (SPEC section 4).  read/write/pread/pwrite,
+ * readv/writev, lseek and the bounds of [0, size), through the owner and
+ * through borrows, for several buffer sizes; NULL and bad user pointers;
+ * and, with userfaultfd holding a copy in flight, that every data access
+ * is itself a borrow for its duration.
+ */
+#include <limits.h>
+#include <pthread.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <linux/userfaultfd.h>
+
+#include "ownbuf_util.h"
+
+static unsigned char pattern(long long i)
+{
+	return (i * 7 + 3) ^ (i >> 8);
+}
+
+static void *pattern_buf(long long off, size_t len)
+{
+	unsigned char *p = malloc(len ? len : 1);
+	size_t i;
+
+	if (p)
+		for (i = 0; i < len; i++)
+			p[i] = pattern(off + i);
+	return p;
+}
+
+static bool is_pattern(const void *buf, long long off, size_t len)
+{
+	const unsigned char *p = buf;
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (p[i] != pattern(off + i))
+			return false;
+	return true;
+}
+
+static void *page_with(int prot)
+{
+	void *p = mmap(NULL, OWNBUF_PAGE, prot, MAP_PRIVATE | MAP_ANONYMOUS,
+		       -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+/* ------------------------------------------------------------------ */
+/*
+ * A writable fd (the owner, or a mut borrow with the owner kept open) on a
+ * buffer of a given size, filled with pattern().
+ */
+
+FIXTURE(rw)
+{
+	int owner;
+	int fd;
+	long long size;
+	unsigned char *buf;	/* size + 2 pages of scratch */
+	struct ownbuf_counts snap;
+};
+
+FIXTURE_VARIANT(rw)
+{
+	long long size;
+	bool mut;
+};
+
+FIXTURE_VARIANT_ADD(rw, owner_4096) { .size = 4096 };
+FIXTURE_VARIANT_ADD(rw, owner_1) { .size = 1 };
+FIXTURE_VARIANT_ADD(rw, owner_5000) { .size = 5000 };
+FIXTURE_VARIANT_ADD(rw, owner_1m) { .size = 1 << 20 };
+FIXTURE_VARIANT_ADD(rw, mut_4096) { .size = 4096, .mut = true };
+FIXTURE_VARIANT_ADD(rw, mut_1) { .size = 1, .mut = true };
+FIXTURE_VARIANT_ADD(rw, mut_5000) { .size = 5000, .mut = true };
+FIXTURE_VARIANT_ADD(rw, mut_1m) { .size = 1 << 20, .mut = true };
+
+FIXTURE_SETUP(rw)
+{
+	void *pat;
+
+	if (access(OWNBUF_DEV, F_OK))
+		SKIP(return, "%s: no such device", OWNBUF_DEV);
+	self->size = variant->size;
+	self->buf = malloc(self->size + 2 * OWNBUF_PAGE);
+	ASSERT_NE(NULL, self->buf);
+	self->owner = ownbuf_open();
+	ASSERT_LE(0, self->owner);
+	if (self->size != OWNBUF_DEFAULT_SIZE)
+		ASSERT_EQ(0, ownbuf_resize(self->owner, self->size));
+	pat = pattern_buf(0, self->size);
+	ASSERT_NE(NULL, pat);
+	ASSERT_EQ(self->size, pwrite(self->owner, pat, self->size, 0));
+	free(pat);
+	self->fd = self->owner;
+	if (variant->mut) {
+		self->fd = ownbuf_mut(self->owner);
+		ASSERT_LE(0, self->fd);
+	}
+	SNAPSHOT(&self->snap);
+}
+
+FIXTURE_TEARDOWN(rw)
+{
+	if (self->fd != self->owner)
+		close(self->fd);
+	close(self->owner);
+	free(self->buf);
+}
+
+/* Does the buffer still hold pattern() everywhere? */
+static bool rw_untouched(int fd, long long size)
+{
+	unsigned char *p = malloc(size);
+	bool ok;
+
+	if (!p)
+		return false;
+	ok = pread(fd, p, size, 0) == size && is_pattern(p, 0, size);
+	free(p);
+	return ok;
+}
+
+TEST_F(rw, read_whole_buffer)
+{
+	EXPECT_EQ(self->size, read(self->fd, self->buf, self->size + 100));
+	EXPECT_TRUE(is_pattern(self->buf, 0, self->size));
+	EXPECT_EQ(self->size, lseek(self->fd, 0, SEEK_CUR));
+	EXPECT_DELTA(&self->snap);
+}
+
+TEST_F(rw, read_at_end_is_zero_uncounted)
+{
+	EXPECT_EQ(self->size, read(self->fd, self->buf, self->size));
+	EXPECT_EQ(0, read(self->fd, self->buf, 16));
+	EXPECT_EQ(0, pread(self->fd, self->buf, 16, self->size));
+	EXPECT_DELTA(&self->snap);
+}
+
+TEST_F(rw, read_after_end_is_zero_uncounted)
+{
+	EXPECT_EQ(0, pread(self->fd, self->buf, 16, self->size + 1));
+	EXPECT_EQ(0, pread(self->fd, self->buf, 16, self->size + 5000));
+	EXPECT_EQ(0, pread(self->fd, self->buf, 16, 1LL << 62));
+	EXPECT_DELTA(&self->snap);
+}
+
+TEST_F(rw, read_across_end_is_short)
+{
+	long long k = self->size < 3 ? self->size : 3;
+
+	EXPECT_EQ(k, pread(self->fd, self->buf, 10, self->size - k));
+	EXPECT_TRUE(is_pattern(self->buf, self->size - k, k));
+	EXPECT_DELTA(&self->snap);
+}
+
+TEST_F(rw, read_across_end_advances_to_end)
+{
+	long long k = self->size < 3 ? self->size : 3;
+
+	ASSERT_EQ(self->size - k, lseek(self->fd, self->size - k, SEEK_SET));
+	EXPECT_EQ(k, read(self->fd, self->buf, 4096));
+	EXPECT_EQ(self->size, lseek(self->fd, 0, SEEK_CUR));
+	EXPECT_EQ(0, read(self->fd, self->buf, 4096));
+	EXPECT_DELTA(&self->snap);
+}
+
+TEST_F(rw, write_whole_buffer)
+{
+	memset(self->buf, 0x11, self->size);
+	EXPECT_EQ(self->size, write(self->fd, self->buf, self->size));
+	EXPECT_EQ(self->size, lseek(self->fd, 0, SEEK_CUR));
+	EXPECT_EQ(1, ownbuf_check(self->fd, 0, self->size, 0x11));
+	EXPECT_DELTA(&self->snap);
+}
+
+TEST_F(rw, write_across_end_is_short)
+{
+	long long k = self->size < 3 ? self->size : 3;
+
+	memset(self->buf, 0x22, 10);
+	EXPECT_EQ(k, pwrite(self->fd, self->buf, 10, self->size - k));
+	EXPECT_EQ(1, ownbuf_check(self->fd, self->size - k, k, 0x22));
+	EXPECT_EQ(self->size, ownbuf_size(self->owner));
+	EXPECT_DELTA(&self->snap);
+}
+
+TEST_F(rw, write_across_end_advances_to_end)
+{
+	long long k = self->size < 3 ? self->size : 3;
+
+	ASSERT_EQ(self->size - k, lseek(self->fd, -k, SEEK_END));
+	EXPECT_EQ(k, write(self->fd, self->buf, 4096));
+	EXPECT_EQ(self->size, lseek(self->fd, 0, SEEK_CUR));
+	EXPECT_DELTA(&self->snap);
+}
+
+TEST_F(rw, write_at_end_is_out_of_bounds)
+{
+	EXPECT_ERRNO(ENOSPC, pwrite(self->fd, self->buf, 1, self->size));
+	EXPECT_TRUE(rw_untouched(self->fd, self->size));
+	EXPECT_DELTA(&self->snap, [V_OUT_OF_BOUNDS] = 1);
+}
+
+TEST_F(rw, write_after_end_is_out_of_bounds)
+{
+	EXPECT_ERRNO(ENOSPC, pwrite(self->fd, self->buf, 16,
+				    self->size + 4096));
+	EXPECT_DELTA(&self->snap, [V_OUT_OF_BOUNDS] = 1);
+}
+
+TEST_F(rw, write_far_after_end_is_out_of_bounds)
+{
+	EXPECT_ERRNO(ENOSPC, pwrite(self->fd, self->buf, 16, 1LL << 62));
+	EXPECT_ERRNO(ENOSPC, pwrite(self->fd, self->buf, 1, LLONG_MAX - 1));
+	EXPECT_DELTA(&self->snap, [V_OUT_OF_BOUNDS] = 2);
+}
+
+TEST_F(rw, write_at_end_position_is_out_of_bounds)
+{
+	ASSERT_EQ(self->size, lseek(self->fd, 0, SEEK_END));
+	EXPECT_ERRNO(ENOSPC, write(self->fd, self->buf, 8));
+	EXPECT_EQ(self->size, lseek(self->fd, 0, SEEK_CUR));
+	EXPECT_DELTA(&self->snap, [V_OUT_OF_BOUNDS] = 1);
+}
+
+TEST_F(rw, sequential_writes_then_out_of_bounds)
+{
+	memset(self->buf, 0x33, self->size);
+	EXPECT_EQ(self->size, write(self->fd, self->buf, self->size));
+	EXPECT_ERRNO(ENOSPC, write(self->fd, self->buf, 1));
+	EXPECT_EQ(1, ownbuf_check(self->fd, 0, self->size, 0x33));
+	EXPECT_DELTA(&self->snap, [V_OUT_OF_BOUNDS] = 1);
+}
+
+TEST_F(rw, zero_length_access_is_zero)
+{
+	EXPECT_EQ(0, read(self->fd, self->buf, 0));
+	EXPECT_EQ(0, write(self->fd, self->buf, 0));
+	EXPECT_EQ(0, pread(self->fd, self->buf, 0, 0));
+	EXPECT_EQ(0, pwrite(self->fd, self->buf, 0, 0));
+	EXPECT_EQ(0, lseek(self->fd, 0, SEEK_CUR));
+	EXPECT_DELTA(&self->snap);
+}
+
+TEST_F(rw, zero_length_write_at_end_is_zero)
+{
+	/* SPEC 3: zero-length I/O returns 0 before any bounds check. */
+	EXPECT_EQ(0, pwrite(self->fd, self->buf, 0, self->size));
+	EXPECT_EQ(0, pwrite(self->fd, self->buf, 0, self->size + 4096));
+	EXPECT_DELTA(&self->snap);
+}
+
+TEST_F(rw, zero_length_null_is_zero)
+{
+	/* SPEC 3: zero-length I/O returns 0 before the NULL check. */
+	EXPECT_EQ(0, read(self->fd, NULLPTR, 0));
+	EXPECT_EQ(0, write(self->fd, NULLPTR, 0));
+	EXPECT_DELTA(&self->snap);
+}
+
+TEST_F(rw, pread_pwrite_keep_the_position)
+{
+	unsigned char c = 0x44;
+
+	ASSERT_EQ(0, lseek(self->fd, 0, SEEK_SET));
+	EXPECT_EQ(1, pwrite(self->fd, &c, 1, self->size - 1));
+	c = 0;
+	EXPECT_EQ(1, pread(self->fd, &c, 1, self->size - 1));
+	EXPECT_EQ(0x44, c);
+	EXPECT_EQ(0, lseek(self->fd, 0, SEEK_CUR));
+	EXPECT_DELTA(&self->snap);
+}
+
+TEST_F(rw, write_then_read_back)
+{
+	void *pat = pattern_buf(1000, self->size);
+
+	ASSERT_NE(NULL, pat);
+	ASSERT_EQ(self->size, pwrite(self->fd, pat, self->size, 0));
+	ASSERT_EQ(self->size, pread(self->fd, self->buf, self->size, 0));
+	EXPECT_EQ(0, memcmp(pat, self->buf, self->size));
+	free(pat);
+	EXPECT_DELTA(&self->snap);
+}
+
+/* --- lseek: [0, size] only (SPEC 4) --- */
+
+TEST_F(rw, lseek_to_size_is_allowed)
+{
+	EXPECT_EQ(self->size, lseek(self->fd, self->size, SEEK_SET));
+	EXPECT_EQ(0, lseek(self->fd, 0, SEEK_SET));
+	EXPECT_EQ(self->size, lseek(self->fd, 0, SEEK_END));
+	EXPECT_EQ(0, lseek(self->fd, -self->size, SEEK_END));
+	EXPECT_EQ(self->size, lseek(self->fd, self->size, SEEK_CUR));
+	EXPECT_EQ(0, lseek(self->fd, -self->size, SEEK_CUR));
+	EXPECT_DELTA(&self->snap);
+}
+
+TEST_F(rw, lseek_past_size_is_out_of_bounds)
+{
+	ASSERT_EQ(self->size / 2, lseek(self->fd, self->size / 2, SEEK_SET));
+	EXPECT_ERRNO(EINVAL, lseek(self->fd, self->size + 1, SEEK_SET));
+	EXPECT_EQ(self->size / 2, lseek(self->fd, 0, SEEK_CUR));
+	EXPECT_DELTA(&self->snap, [V_OUT_OF_BOUNDS] = 1);
+}
+
+TEST_F(rw, lseek_negative_is_out_of_bounds)
+{
+	EXPECT_ERRNO(EINVAL, lseek(self->fd, -1, SEEK_SET));
+	EXPECT_EQ(0, lseek(self->fd, 0, SEEK_CUR));
+	EXPECT_DELTA(&self->snap, [V_OUT_OF_BOUNDS] = 1);
+}
+
+TEST_F(rw, lseek_llong_min_is_out_of_bounds)
+{
+	EXPECT_ERRNO(EINVAL, lseek(self->fd, LLONG_MIN, SEEK_SET));
+	EXPECT_DELTA(&self->snap, [V_OUT_OF_BOUNDS] = 1);
+}
+
+TEST_F(rw, lseek_cur_past_size_is_out_of_bounds)
+{
+	ASSERT_EQ(self->size, lseek(self->fd, 0, SEEK_END));
+	EXPECT_ERRNO(EINVAL, lseek(self->fd, 1, SEEK_CUR));
+	EXPECT_EQ(self->size, lseek(self->fd, 0, SEEK_CUR));
+	EXPECT_DELTA(&self->snap, [V_OUT_OF_BOUNDS] = 1);
+}
+
+TEST_F(rw, lseek_cur_before_start_is_out_of_bounds)
+{
+	EXPECT_ERRNO(EINVAL, lseek(self->fd, -1, SEEK_CUR));
+	EXPECT_EQ(0, lseek(self->fd, 0, SEEK_CUR));
+	EXPECT_DELTA(&self->snap, [V_OUT_OF_BOUNDS] = 1);
+}
+
+TEST_F(rw, lseek_cur_overflow_is_out_of_bounds)
+{
+	ASSERT_EQ(self->size, lseek(self->fd, 0, SEEK_END));
+	/* size + LLONG_MAX overflows: refused, never wrapped. */
+	EXPECT_ERRNO(EINVAL, lseek(self->fd, LLONG_MAX, SEEK_CUR));
+	EXPECT_EQ(self->size, lseek(self->fd, 0, SEEK_CUR));
+	EXPECT_DELTA(&self->snap, [V_OUT_OF_BOUNDS] = 1);
+}
+
+TEST_F(rw, lseek_cur_underflow_is_out_of_bounds)
+{
+	ASSERT_EQ(self->size, lseek(self->fd, 0, SEEK_END));
+	EXPECT_ERRNO(EINVAL, lseek(self->fd, LLONG_MIN, SEEK_CUR));
+	EXPECT_EQ(self->size, lseek(self->fd, 0, SEEK_CUR));
+	EXPECT_DELTA(&self->snap, [V_OUT_OF_BOUNDS] = 1);
+}
+
+TEST_F(rw, lseek_end_past_size_is_out_of_bounds)
+{
+	EXPECT_ERRNO(EINVAL, lseek(self->fd, 1, SEEK_END));
+	EXPECT_DELTA(&self->snap, [V_OUT_OF_BOUNDS] = 1);
+}
+
+TEST_F(rw, lseek_end_before_start_is_out_of_bounds)
+{
+	EXPECT_ERRNO(EINVAL, lseek(self->fd, -self->size - 1, SEEK_END));
+	EXPECT_DELTA(&self->snap, [V_OUT_OF_BOUNDS] = 1);
+}
+
+TEST_F(rw, lseek_end_overflow_is_out_of_bounds)
+{
+	EXPECT_ERRNO(EINVAL, lseek(self->fd, LLONG_MAX, SEEK_END));
+	EXPECT_EQ(0, lseek(self->fd, 0, SEEK_CUR));
+	EXPECT_DELTA(&self->snap, [V_OUT_OF_BOUNDS] = 1);
+}
+
+TEST_F(rw, lseek_end_underflow_is_out_of_bounds)
+{
+	EXPECT_ERRNO(EINVAL, lseek(self->fd, LLONG_MIN, SEEK_END));
+	EXPECT_DELTA(&self->snap, [V_OUT_OF_BOUNDS] = 1);
+}
+
+TEST_F(rw, lseek_bad_whence_is_einval_uncounted)
+{
+	/* Refused by the VFS before ownbuf is called. */
+	EXPECT_ERRNO(EINVAL, lseek(self->fd, 0, 99));
+	EXPECT_DELTA(&self->snap);
+}
+
+TEST_F(rw, lseek_data_hole_is_einval_uncounted)
+{
+	/*
+	 * SPEC is silent on SEEK_DATA/SEEK_HOLE; a device that does not
+	 * implement them refuses them as an invalid argument, not as a
+	 * violation.
+	 */
+	EXPECT_ERRNO(EINVAL, lseek(self->fd, 0, SEEK_DATA));
+	EXPECT_ERRNO(EINVAL, lseek(self->fd, 0, SEEK_HOLE));
+	EXPECT_DELTA(&self->snap);
+}
+
+TEST_F(rw, read_follows_lseek)
+{
+	long long off = self->size / 3;
+
+	ASSERT_EQ(off, lseek(self->fd, off, SEEK_SET));
+	EXPECT_EQ(self->size - off, read(self->fd, self->buf, self->size));
+	EXPECT_TRUE(is_pattern(self->buf, off, self->size - off));
+	EXPECT_DELTA(&self->snap);
+}
+
+/* --- offsets the VFS refuses before ownbuf is called (uncounted) --- */
+
+TEST_F(rw, pread_negative_offset_is_vfs_einval)
+{
+	EXPECT_ERRNO(EINVAL, pread(self->fd, self->buf, 1, -1));
+	EXPECT_DELTA(&self->snap);
+}
+
+TEST_F(rw, pwrite_negative_offset_is_vfs_einval)
+{
+	EXPECT_ERRNO(EINVAL, pwrite(self->fd, self->buf, 1, -1));
+	EXPECT_TRUE(rw_untouched(self->fd, self->size));
+	EXPECT_DELTA(&self->snap);
+}
+
+TEST_F(rw, pread_overflowing_offset_is_vfs_einval)
+{
+	EXPECT_ERRNO(EINVAL, pread(self->fd, self->buf, 16, LLONG_MAX - 4));
+	EXPECT_DELTA(&self->snap);
+}
+
+TEST_F(rw, pwrite_overflowing_offset_is_vfs_einval)
+{
+	EXPECT_ERRNO(EINVAL, pwrite(self->fd, self->buf, 16, LLONG_MAX - 4));
+	EXPECT_DELTA(&self->snap);
+}
+
+/* --- user pointers --- */
+
+TEST_F(rw, null_read_is_null_deref)
+{
+	EXPECT_ERRNO(EFAULT, read(self->fd, NULLPTR, 16));
+	EXPECT_EQ(0, lseek(self->fd, 0, SEEK_CUR));
+	EXPECT_DELTA(&self->snap, [V_NULL_DEREF] = 1);
+}
+
+TEST_F(rw, null_pread_is_null_deref)
+{
+	EXPECT_ERRNO(EFAULT, pread(self->fd, NULLPTR, 16, 0));
+	EXPECT_DELTA(&self->snap, [V_NULL_DEREF] = 1);
+}
+
+TEST_F(rw, null_write_is_null_deref_and_changes_nothing)
+{
+	EXPECT_ERRNO(EFAULT, write(self->fd, NULLPTR, 16));
+	EXPECT_EQ(0, lseek(self->fd, 0, SEEK_CUR));
+	EXPECT_TRUE(rw_untouched(self->fd, self->size));
+	EXPECT_DELTA(&self->snap, [V_NULL_DEREF] = 1);
+}
+
+TEST_F(rw, null_pwrite_is_null_deref_and_changes_nothing)
+{
+	EXPECT_ERRNO(EFAULT, pwrite(self->fd, NULLPTR, self->size, 0));
+	EXPECT_TRUE(rw_untouched(self->fd, self->size));
+	EXPECT_DELTA(&self->snap, [V_NULL_DEREF] = 1);
+}
+
+TEST_F(rw, null_read_at_end_is_null_deref)
+{
+	/* SPEC 3: the NULL pointer is refused before the bounds. */
+	EXPECT_ERRNO(EFAULT, pread(self->fd, NULLPTR, 16, self->size));
+	EXPECT_DELTA(&self->snap, [V_NULL_DEREF] = 1);
+}
+
+TEST_F(rw, null_write_at_end_is_null_deref)
+{
+	EXPECT_ERRNO(EFAULT, pwrite(self->fd, NULLPTR, 16, self->size));
+	EXPECT_DELTA(&self->snap, [V_NULL_DEREF] = 1);
+}
+
+TEST_F(rw, bad_pointer_read_is_efault_uncounted)
+{
+	char *ro = page_with(PROT_READ);
+
+	ASSERT_NE(NULL, ro);
+	EXPECT_ERRNO(EFAULT, read(self->fd, ro, 16));
+	EXPECT_EQ(0, lseek(self->fd, 0, SEEK_CUR));
+	EXPECT_DELTA(&self->snap);
+}
+
+TEST_F(rw, bad_pointer_write_is_efault_uncounted)
+{
+	char *none = page_with(PROT_NONE);
+
+	ASSERT_NE(NULL, none);
+	EXPECT_ERRNO(EFAULT, write(self->fd, none, 16));
+	EXPECT_EQ(0, lseek(self->fd, 0, SEEK_CUR));
+	EXPECT_TRUE(rw_untouched(self->fd, self->size));
+	EXPECT_DELTA(&self->snap);
+}
+
+/* --- vectors: one access each --- */
+
+TEST_F(rw, writev_gathers)
+{
+	long long a = self->size / 3, b = self->size / 3;
+	long long c = self->size - a - b;
+	unsigned char *pat = pattern_buf(77, self->size);
+	struct iovec iov[3] = {
+		{ pat, a }, { pat + a, b }, { pat + a + b, c },
+	};
+
+	ASSERT_NE(NULL, pat);
+	EXPECT_EQ(self->size, writev(self->fd, iov, 3));
+	EXPECT_EQ(self->size, pread(self->fd, self->buf, self->size, 0));
+	EXPECT_EQ(0, memcmp(self->buf, pat, self->size));
+	free(pat);
+	EXPECT_DELTA(&self->snap);
+}
+
+TEST_F(rw, readv_scatters)
+{
+	long long a = self->size / 2, b = self->size - a;
+	unsigned char *x = malloc(a + 1), *y = malloc(b + 1);
+	struct iovec iov[2] = { { x, a }, { y, b + 1 } };
+
+	ASSERT_NE(NULL, x);
+	ASSERT_NE(NULL, y);
+	EXPECT_EQ(self->size, readv(self->fd, iov, 2));
+	EXPECT_TRUE(is_pattern(x, 0, a));
+	EXPECT_TRUE(is_pattern(y, a, b));
+	free(x);
+	free(y);
+	EXPECT_DELTA(&self->snap);
+}
+
+TEST_F(rw, writev_across_end_is_short)
+{
+	char a[3] = "abc", b[8] = "defghij";
+	struct iovec iov[2] = { { a, 3 }, { b, 8 } };
+	long long k = self->size < 5 ? self->size : 5;
+
+	EXPECT_EQ(k, pwritev(self->fd, iov, 2, self->size - k));
+	EXPECT_EQ(k, pread(self->fd, self->buf, 16, self->size - k));
+	EXPECT_EQ(0, memcmp(self->buf, "abcde", k));
+	EXPECT_DELTA(&self->snap);
+}
+
+TEST_F(rw, writev_at_end_is_one_out_of_bounds)
+{
+	char a[4], b[4], c[4];
+	struct iovec iov[3] = { { a, 4 }, { b, 4 }, { c, 4 } };
+
+	EXPECT_ERRNO(ENOSPC, pwritev(self->fd, iov, 3, self->size));
+	EXPECT_DELTA(&self->snap, [V_OUT_OF_BOUNDS] = 1);
+}
+
+TEST_F(rw, readv_at_end_is_zero)
+{
+	char a[4], b[4];
+	struct iovec iov[2] = { { a, 4 }, { b, 4 } };
+
+	EXPECT_EQ(0, preadv(self->fd, iov, 2, self->size));
+	EXPECT_DELTA(&self->snap);
+}
+
+TEST_F(rw, writev_null_segment_changes_nothing)
+{
+	char a[4] = "abc", c[4] = "ghi";
+	struct iovec iov[3] = { { a, 4 }, { NULLPTR, 4 }, { c, 4 } };
+
+	/* One access: the valid segment before the NULL is not written. */
+	EXPECT_ERRNO(EFAULT, writev(self->fd, iov, 3));
+	EXPECT_EQ(0, lseek(self->fd, 0, SEEK_CUR));
+	EXPECT_TRUE(rw_untouched(self->fd, self->size));
+	EXPECT_DELTA(&self->snap, [V_NULL_DEREF] = 1);
+}
+
+TEST_F(rw, readv_null_segment_is_null_deref)
+{
+	char a[4], c[4];
+	struct iovec iov[3] = { { a, 4 }, { NULLPTR, 4 }, { c, 4 } };
+
+	EXPECT_ERRNO(EFAULT, readv(self->fd, iov, 3));
+	EXPECT_EQ(0, lseek(self->fd, 0, SEEK_CUR));
+	EXPECT_DELTA(&self->snap, [V_NULL_DEREF] = 1);
+}
+
+TEST_F(rw, empty_null_segment_is_not_a_null_deref)
+{
+	char a[1] = "a";
+	struct iovec iov[2] = { { NULLPTR, 0 }, { a, 1 } };
+
+	/*
+	 * SPEC is silent: a zero-length segment is no buffer at all, so a
+	 * NULL base there is not a NULL dereference.
+	 */
+	EXPECT_EQ(1, writev(self->fd, iov, 2));
+	EXPECT_DELTA(&self->snap);
+}
+
+TEST_F(rw, empty_vectors_are_answered_by_the_vfs)
+{
+	char a[1];
+	struct iovec iov[2] = { { a, 0 }, { NULLPTR, 0 } };
+
+	EXPECT_EQ(0, readv(self->fd, iov, 2));
+	EXPECT_EQ(0, writev(self->fd, iov, 2));
+	EXPECT_EQ(0, pwritev(self->fd, iov, 2, self->size + 10));
+	EXPECT_DELTA(&self->snap);
+}
+
+/* ------------------------------------------------------------------ */
+/* A shared borrow: the read side of the data path.                   */
+
+FIXTURE(ro)
+{
+	int owner;
+	int fd;
+	long long size;
+	unsigned char *buf;
+	struct ownbuf_counts snap;
+};
+
+FIXTURE_VARIANT(ro)
+{
+	long long size;
+};
+
+FIXTURE_VARIANT_ADD(ro, shared_4096) { .size = 4096 };
+FIXTURE_VARIANT_ADD(ro, shared_1) { .size = 1 };
+FIXTURE_VARIANT_ADD(ro, shared_5000) { .size = 5000 };
+FIXTURE_VARIANT_ADD(ro, shared_1m) { .size = 1 << 20 };
+
+FIXTURE_SETUP(ro)
+{
+	void *pat;
+
+	if (access(OWNBUF_DEV, F_OK))
+		SKIP(return, "%s: no such device", OWNBUF_DEV);
+	self->size = variant->size;
+	self->buf = malloc(self->size + 2 * OWNBUF_PAGE);
+	ASSERT_NE(NULL, self->buf);
+	self->owner = ownbuf_open();
+	ASSERT_LE(0, self->owner);
+	if (self->size != OWNBUF_DEFAULT_SIZE)
+		ASSERT_EQ(0, ownbuf_resize(self->owner, self->size));
+	pat = pattern_buf(0, self->size);
+	ASSERT_NE(NULL, pat);
+	ASSERT_EQ(self->size, pwrite(self->owner, pat, self->size, 0));
+	free(pat);
+	self->fd = ownbuf_shared(self->owner);
+	ASSERT_LE(0, self->fd);
+	SNAPSHOT(&self->snap);
+}
+
+FIXTURE_TEARDOWN(ro)
+{
+	close(self->fd);
+	close(self->owner);
+	free(self->buf);
+}
+
+TEST_F(ro, read_whole_buffer)
+{
+	EXPECT_EQ(self->size, read(self->fd, self->buf, self->size + 1));
+	EXPECT_TRUE(is_pattern(self->buf, 0, self->size));
+	EXPECT_EQ(0, read(self->fd, self->buf, 1));
+	EXPECT_DELTA(&self->snap);
+}
+
+TEST_F(ro, borrow_and_owner_have_their_own_positions)
+{
+	ASSERT_EQ(self->size, lseek(self->fd, 0, SEEK_END));
+	EXPECT_EQ(0, lseek(self->owner, 0, SEEK_CUR));
+	EXPECT_EQ(self->size, read(self->owner, self->buf, self->size));
+	EXPECT_DELTA(&self->snap);
+}
+
+TEST_F(ro, read_across_end_is_short)
+{
+	long long k = self->size < 2 ? self->size : 2;
+
+	EXPECT_EQ(k, pread(self->fd, self->buf, 64, self->size - k));
+	EXPECT_TRUE(is_pattern(self->buf, self->size - k, k));
+	EXPECT_DELTA(&self->snap);
+}
+
+TEST_F(ro, read_at_end_is_zero_uncounted)
+{
+	EXPECT_EQ(0, pread(self->fd, self->buf, 64, self->size));
+	EXPECT_DELTA(&self->snap);
+}
+
+TEST_F(ro, write_is_vfs_ebadf)
+{
+	EXPECT_ERRNO(EBADF, write(self->fd, self->buf, 1));
+	EXPECT_ERRNO(EBADF, pwrite(self->fd, self->buf, 1, self->size));
+	EXPECT_DELTA(&self->snap);
+}
+
+TEST_F(ro, lseek_past_size_is_out_of_bounds)
+{
+	EXPECT_ERRNO(EINVAL, lseek(self->fd, self->size + 1, SEEK_SET));
+	EXPECT_DELTA(&self->snap, [V_OUT_OF_BOUNDS] = 1);
+}
+
+TEST_F(ro, lseek_end_overflow_is_out_of_bounds)
+{
+	EXPECT_ERRNO(EINVAL, lseek(self->fd, LLONG_MAX, SEEK_END));
+	EXPECT_DELTA(&self->snap, [V_OUT_OF_BOUNDS] = 1);
+}
+
+TEST_F(ro, null_read_is_null_deref)
+{
+	EXPECT_ERRNO(EFAULT, read(self->fd, NULLPTR, 8));
+	EXPECT_DELTA(&self->snap, [V_NULL_DEREF] = 1);
+}
+
+TEST_F(ro, readv_scatters)
+{
+	unsigned char *x = malloc(self->size);
+	char y[8];
+	struct iovec iov[2] = { { y, 1 }, { x, self->size } };
+
+	ASSERT_NE(NULL, x);
+	EXPECT_EQ(self->size, readv(self->fd, iov, 2));
+	EXPECT_TRUE(is_pattern(y, 0, 1));
+	EXPECT_TRUE(is_pattern(x, 1, self->size - 1));
+	free(x);
+	EXPECT_DELTA(&self->snap);
+}
+
+TEST_F(ro, owner_and_borrow_read_together)
+{
+	EXPECT_EQ(self->size, pread(self->owner, self->buf, self->size, 0));
+	EXPECT_EQ(self->size, pread(self->fd, self->buf, self->size, 0));
+	EXPECT_TRUE(is_pattern(self->buf, 0, self->size));
+	EXPECT_DELTA(&self->snap);
+}
+
+/* ------------------------------------------------------------------ */
+/*
+ * An access held in flight: the user buffer of a read or write straddles
+ * a page that userfaultfd keeps missing, so the copy stops in the middle
+ * until the test lets it go.  Meanwhile, everything that conflicts with
+ * the access must be refused with -EBUSY (SPEC 4: "every data operation
+ * is itself a borrow for its duration").
+ */
+
+struct held {
+	int uffd;
+	char *area;		/* two pages: present, then missing */
+	pthread_t thread;
+	bool running;
+	int fd;
+	bool write;
+	bool vec;		/* two segments, the second one missing */
+	size_t len;
+	off_t off;
+	ssize_t ret;
+	int err;
+};
+
+static void *held_thread(void *arg)
+{
+	struct held *h = arg;
+	/* The copy starts on the present page and runs into the missing one. */
+	char *p = h->area + OWNBUF_PAGE - h->len / 2;
+	struct iovec iov[2] = {
+		{ p, h->len / 2 }, { p + h->len / 2, h->len - h->len / 2 },
+	};
+
+	if (h->vec && h->write)
+		h->ret = pwritev(h->fd, iov, 2, h->off);
+	else if (h->vec)
+		h->ret = preadv(h->fd, iov, 2, h->off);
+	else if (h->write)
+		h->ret = pwrite(h->fd, p, h->len, h->off);
+	else
+		h->ret = pread(h->fd, p, h->len, h->off);
+	h->err = errno;
+	return NULL;
+}
+
+/* 0, or -errno of the userfaultfd setup (ENOSYS: not in this kernel). */
+static int held_init(struct held *h)
+{
+	struct uffdio_api api = { .api = UFFD_API };
+	struct uffdio_register reg = { 0 };
+
+	memset(h, 0, sizeof(*h));
+	h->uffd = syscall(__NR_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	if (h->uffd < 0)
+		return -errno;
+	if (ioctl(h->uffd, UFFDIO_API, &api))
+		return -errno;
+	h->area = mmap(NULL, 2 * OWNBUF_PAGE, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (h->area == MAP_FAILED)
+		return -errno;
+	memset(h->area, 'h', OWNBUF_PAGE);
+	reg.range.start = (unsigned long)h->area + OWNBUF_PAGE;
+	reg.range.len = OWNBUF_PAGE;
+	reg.mode = UFFDIO_REGISTER_MODE_MISSING;
+	if (ioctl(h->uffd, UFFDIO_REGISTER, &reg))
+		return -errno;
+	return 0;
+}
+
+/* Start a pread/pwrite of @len bytes and wait until it is stuck: 0 or -1. */
+static int held_start(struct held *h, int fd, bool write, size_t len,
+		      off_t off)
+{
+	struct pollfd p = { .fd = h->uffd, .events = POLLIN };
+	struct uffd_msg msg;
+
+	h->fd = fd;
+	h->write = write;
+	h->len = len;
+	h->off = off;
+	if (pthread_create(&h->thread, NULL, held_thread, h))
+		return -1;
+	h->running = true;
+	if (poll(&p, 1, 20000) != 1)
+		return -1;
+	if (read(h->uffd, &msg, sizeof(msg)) != sizeof(msg))
+		return -1;
+	return msg.event == UFFD_EVENT_PAGEFAULT ? 0 : -1;
+}
+
+/* Let the access go on; its result. */
+static ssize_t held_finish(struct held *h)
+{
+	struct uffdio_copy copy = { 0 };
+	char *src;
+
+	if (!h->running)
+		return -1;
+	src = malloc(OWNBUF_PAGE);
+	if (!src)
+		return -1;
+	memset(src, 'H', OWNBUF_PAGE);
+	copy.dst = (unsigned long)h->area + OWNBUF_PAGE;
+	copy.src = (unsigned long)src;
+	copy.len = OWNBUF_PAGE;
+	ioctl(h->uffd, UFFDIO_COPY, &copy);
+	free(src);
+	pthread_join(h->thread, NULL);
+	h->running = false;
+	errno = h->err;
+	return h->ret;
+}
+
+FIXTURE(held)
+{
+	int owner;
+	struct held h;
+	struct ownbuf_counts snap;
+};
+
+FIXTURE_SETUP(held)
+{
+	int ret;
+
+	if (access(OWNBUF_DEV, F_OK))
+		SKIP(return, "%s: no such device", OWNBUF_DEV);
+	ret = held_init(&self->h);
+	/* The sysctl exists exactly when the kernel has userfaultfd. */
+	if (ret && access("/proc/sys/vm/unprivileged_userfaultfd", F_OK))
+		SKIP(return, "CONFIG_USERFAULTFD=n: no way to hold an access");
+	ASSERT_EQ(0, ret);
+	self->owner = ownbuf_open();
+	ASSERT_LE(0, self->owner);
+	ASSERT_EQ(0, ownbuf_resize(self->owner, 4 * OWNBUF_PAGE));
+	ASSERT_EQ(0, ownbuf_fill(self->owner, 0, 4 * OWNBUF_PAGE, 'o'));
+	SNAPSHOT(&self->snap);
+}
+
+FIXTURE_TEARDOWN(held)
+{
+	held_finish(&self->h);
+	if (self->owner >= 0)
+		close(self->owner);
+}
+
+TEST_F(held, drop_during_read_is_data_race)
+{
+	ASSERT_EQ(0, held_start(&self->h, self->owner, false, 100, 0));
+	EXPECT_ERRNO(EBUSY, ownbuf_drop(self->owner));
+	EXPECT_EQ(100, held_finish(&self->h));
+	EXPECT_EQ(OWNBUF_STATE_LIVE, ownbuf_state(self->owner));
+	EXPECT_DELTA(&self->snap, [V_DATA_RACE] = 1);
+}
+
+TEST_F(held, move_during_read_is_data_race)
+{
+	ASSERT_EQ(0, held_start(&self->h, self->owner, false, 100, 0));
+	EXPECT_ERRNO(EBUSY, ownbuf_move(self->owner, 0));
+	EXPECT_EQ(100, held_finish(&self->h));
+	EXPECT_EQ(OWNBUF_STATE_LIVE, ownbuf_state(self->owner));
+	EXPECT_DELTA(&self->snap, [V_DATA_RACE] = 1);
+}
+
+TEST_F(held, resize_during_read_is_data_race)
+{
+	ASSERT_EQ(0, held_start(&self->h, self->owner, false, 100, 0));
+	EXPECT_ERRNO(EBUSY, ownbuf_resize(self->owner, OWNBUF_PAGE));
+	EXPECT_EQ(100, held_finish(&self->h));
+	EXPECT_EQ(4 * OWNBUF_PAGE, ownbuf_size(self->owner));
+	EXPECT_DELTA(&self->snap, [V_DATA_RACE] = 1);
+}
+
+TEST_F(held, drop_during_read_while_lent_is_one_dangling_borrow)
+{
+	int s = ownbuf_shared(self->owner);
+
+	ASSERT_LE(0, s);
+	ASSERT_EQ(0, held_start(&self->h, self->owner, false, 100, 0));
+	/* SPEC 3: lent out and an access in flight: one dangling_borrow. */
+	EXPECT_ERRNO(EBUSY, ownbuf_drop(self->owner));
+	EXPECT_EQ(100, held_finish(&self->h));
+	close(s);
+	EXPECT_DELTA(&self->snap, [V_DANGLING_BORROW] = 1);
+}
+
+TEST_F(held, write_during_read_is_data_race)
+{
+	char c = 'x';
+
+	ASSERT_EQ(0, held_start(&self->h, self->owner, false, 100, 0));
+	EXPECT_ERRNO(EBUSY, pwrite(self->owner, &c, 1, 2000));
+	EXPECT_EQ(100, held_finish(&self->h));
+	EXPECT_EQ(1, ownbuf_check(self->owner, 2000, 1, 'o'));
+	EXPECT_DELTA(&self->snap, [V_DATA_RACE] = 1);
+}
+
+TEST_F(held, reads_share_with_a_read)
+{
+	char buf[64];
+
+	ASSERT_EQ(0, held_start(&self->h, self->owner, false, 100, 0));
+	EXPECT_EQ(64, pread(self->owner, buf, 64, 0));
+	EXPECT_EQ(100, held_finish(&self->h));
+	EXPECT_DELTA(&self->snap);
+}
+
+TEST_F(held, shared_borrow_during_read_is_granted)
+{
+	int s;
+
+	ASSERT_EQ(0, held_start(&self->h, self->owner, false, 100, 0));
+	s = ownbuf_shared(self->owner);
+	EXPECT_LE(0, s);
+	EXPECT_EQ(100, held_finish(&self->h));
+	close(s);
+	EXPECT_DELTA(&self->snap);
+}
+
+TEST_F(held, mut_borrow_during_read_is_data_race)
+{
+	ASSERT_EQ(0, held_start(&self->h, self->owner, false, 100, 0));
+	EXPECT_ERRNO(EBUSY, ownbuf_mut(self->owner));
+	EXPECT_EQ(100, held_finish(&self->h));
+	EXPECT_DELTA(&self->snap, [V_DATA_RACE] = 1);
+}
+
+TEST_F(held, read_during_write_is_data_race)
+{
+	char buf[200];
+
+	ASSERT_EQ(0, held_start(&self->h, self->owner, true, 200, 0));
+	/* The half-applied write must never be seen. */
+	EXPECT_ERRNO(EBUSY, pread(self->owner, buf, sizeof(buf), 0));
+	EXPECT_EQ(200, held_finish(&self->h));
+	EXPECT_EQ(200, pread(self->owner, buf, sizeof(buf), 0));
+	EXPECT_TRUE(ownbuf_mem_is(buf, 100, 'h'));
+	EXPECT_TRUE(ownbuf_mem_is(buf + 100, 100, 'H'));
+	EXPECT_DELTA(&self->snap, [V_DATA_RACE] = 1);
+}
+
+TEST_F(held, write_during_write_is_data_race)
+{
+	char buf[10] = "xxxxxxxxx";
+
+	ASSERT_EQ(0, held_start(&self->h, self->owner, true, 200, 0));
+	EXPECT_ERRNO(EBUSY, pwrite(self->owner, buf, sizeof(buf), 3000));
+	EXPECT_EQ(200, held_finish(&self->h));
+	EXPECT_EQ(1, ownbuf_check(self->owner, 3000, 10, 'o'));
+	EXPECT_DELTA(&self->snap, [V_DATA_RACE] = 1);
+}
+
+TEST_F(held, shared_borrow_during_write_is_data_race)
+{
+	ASSERT_EQ(0, held_start(&self->h, self->owner, true, 200, 0));
+	EXPECT_ERRNO(EBUSY, ownbuf_shared(self->owner));
+	EXPECT_EQ(200, held_finish(&self->h));
+	EXPECT_DELTA(&self->snap, [V_DATA_RACE] = 1);
+}
+
+TEST_F(held, drop_during_write_is_data_race)
+{
+	ASSERT_EQ(0, held_start(&self->h, self->owner, true, 200, 0));
+	EXPECT_ERRNO(EBUSY, ownbuf_drop(self->owner));
+	EXPECT_EQ(200, held_finish(&self->h));
+	EXPECT_DELTA(&self->snap, [V_DATA_RACE] = 1);
+}
+
+TEST_F(held, read_through_mut_during_its_write_is_data_race)
+{
+	char buf[16];
+	int m = ownbuf_mut(self->owner);
+
+	ASSERT_LE(0, m);
+	ASSERT_EQ(0, held_start(&self->h, m, true, 200, 0));
+	EXPECT_ERRNO(EBUSY, pread(m, buf, sizeof(buf), 0));
+	EXPECT_EQ(200, held_finish(&self->h));
+	close(m);
+	EXPECT_DELTA(&self->snap, [V_DATA_RACE] = 1);
+}
+
+TEST_F(held, write_through_mut_during_its_read_is_data_race)
+{
+	char buf[4] = "xxx";
+	int m = ownbuf_mut(self->owner);
+
+	ASSERT_LE(0, m);
+	ASSERT_EQ(0, held_start(&self->h, m, false, 200, 0));
+	EXPECT_ERRNO(EBUSY, pwrite(m, buf, sizeof(buf), 1000));
+	EXPECT_EQ(200, held_finish(&self->h));
+	close(m);
+	EXPECT_DELTA(&self->snap, [V_DATA_RACE] = 1);
+}
+
+TEST_F(held, release_during_access_waits_or_refuses)
+{
+	int s = ownbuf_shared(self->owner);
+	int ret, err;
+
+	ASSERT_LE(0, s);
+	ASSERT_EQ(0, held_start(&self->h, s, false, 100, 0));
+	/*
+	 * SPEC is silent on RELEASE during the borrow's own access; what a
+	 * caller may expect is either a refusal (-EBUSY, data_race) or that
+	 * the access completes whole.  Never a torn or failed read.
+	 */
+	ret = ownbuf_release(s);
+	err = errno;
+	EXPECT_EQ(100, held_finish(&self->h));
+	if (ret) {
+		EXPECT_EQ(EBUSY, err);
+		EXPECT_DELTA(&self->snap, [V_DATA_RACE] = 1);
+	} else {
+		EXPECT_DELTA(&self->snap);
+	}
+	close(s);
+}
+
+TEST_F(held, move_during_read_while_lent_is_one_dangling_borrow)
+{
+	int s = ownbuf_shared(self->owner);
+
+	ASSERT_LE(0, s);
+	ASSERT_EQ(0, held_start(&self->h, self->owner, false, 100, 0));
+	EXPECT_ERRNO(EBUSY, ownbuf_move(self->owner, 0));
+	EXPECT_EQ(100, held_finish(&self->h));
+	close(s);
+	EXPECT_DELTA(&self->snap, [V_DANGLING_BORROW] = 1);
+}
+
+TEST_F(held, resize_during_read_while_lent_is_one_dangling_borrow)
+{
+	int s = ownbuf_shared(self->owner);
+
+	ASSERT_LE(0, s);
+	ASSERT_EQ(0, held_start(&self->h, self->owner, false, 100, 0));
+	EXPECT_ERRNO(EBUSY, ownbuf_resize(self->owner, 100));
+	EXPECT_EQ(100, held_finish(&self->h));
+	close(s);
+	EXPECT_DELTA(&self->snap, [V_DANGLING_BORROW] = 1);
+}
+
+TEST_F(held, writev_is_one_access)
+{
+	char buf[200];
+
+	self->h.vec = true;
+	ASSERT_EQ(0, held_start(&self->h, self->owner, true, 200, 0));
+	/* The first segment is copied; the access is not over. */
+	EXPECT_ERRNO(EBUSY, pread(self->owner, buf, sizeof(buf), 0));
+	EXPECT_EQ(200, held_finish(&self->h));
+	EXPECT_EQ(200, pread(self->owner, buf, sizeof(buf), 0));
+	EXPECT_TRUE(ownbuf_mem_is(buf, 100, 'h'));
+	EXPECT_TRUE(ownbuf_mem_is(buf + 100, 100, 'H'));
+	EXPECT_DELTA(&self->snap, [V_DATA_RACE] = 1);
+}
+
+TEST_F(held, readv_is_one_access)
+{
+	char c = 'x';
+
+	self->h.vec = true;
+	ASSERT_EQ(0, held_start(&self->h, self->owner, false, 200, 0));
+	EXPECT_ERRNO(EBUSY, pwrite(self->owner, &c, 1, 0));
+	EXPECT_EQ(200, held_finish(&self->h));
+	EXPECT_DELTA(&self->snap, [V_DATA_RACE] = 1);
+}
+
+TEST_F(held, poll_during_write_is_not_ready)
+{
+	ASSERT_EQ(0, held_start(&self->h, self->owner, true, 200, 0));
+	EXPECT_EQ(0, ownbuf_poll_now(self->owner, POLLIN | POLLOUT));
+	EXPECT_EQ(200, held_finish(&self->h));
+	EXPECT_EQ(POLLIN | POLLOUT,
+		  ownbuf_poll_now(self->owner, POLLIN | POLLOUT));
+	EXPECT_DELTA(&self->snap);
+}
+
+TEST_F(held, poll_during_read_reads_only)
+{
+	ASSERT_EQ(0, held_start(&self->h, self->owner, false, 200, 0));
+	EXPECT_EQ(POLLIN, ownbuf_poll_now(self->owner, POLLIN | POLLOUT));
+	EXPECT_EQ(200, held_finish(&self->h));
+	EXPECT_DELTA(&self->snap);
+}
+
+struct sleeper {
+	int fd;
+	bool borrow;		/* BORROW_WAIT | MUT, else poll POLLOUT */
+	int ret;
+	short revents;
+	bool done;
+};
+
+static void *sleeper_thread(void *arg)
+{
+	struct sleeper *z = arg;
+	struct pollfd p = { .fd = z->fd, .events = POLLOUT };
+
+	if (z->borrow) {
+		z->ret = ownbuf_borrow(z->fd, OWNBUF_BORROW_MUT |
+				       OWNBUF_BORROW_WAIT |
+				       OWNBUF_BORROW_CLOEXEC);
+	} else {
+		z->ret = poll(&p, 1, 20000);
+		z->revents = p.revents;
+	}
+	__atomic_store_n(&z->done, true, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+TEST_F(held, end_of_a_read_wakes_a_poller)
+{
+	struct sleeper z = { .fd = self->owner };
+	pthread_t t;
+
+	ASSERT_EQ(0, held_start(&self->h, self->owner, false, 200, 0));
+	ASSERT_EQ(0, pthread_create(&t, NULL, sleeper_thread, &z));
+	ownbuf_msleep(300);
+	EXPECT_FALSE(__atomic_load_n(&z.done, __ATOMIC_ACQUIRE));
+	/* SPEC 4: the access is a borrow; returning it wakes waiters. */
+	EXPECT_EQ(200, held_finish(&self->h));
+	pthread_join(t, NULL);
+	EXPECT_EQ(1, z.ret);
+	EXPECT_EQ(POLLOUT, z.revents);
+	EXPECT_DELTA(&self->snap);
+}
+
+TEST_F(held, end_of_a_read_grants_a_waiting_mut_borrow)
+{
+	struct sleeper z = { .fd = self->owner, .borrow = true };
+	pthread_t t;
+
+	ASSERT_EQ(0, held_start(&self->h, self->owner, false, 200, 0));
+	ASSERT_EQ(0, pthread_create(&t, NULL, sleeper_thread, &z));
+	ownbuf_msleep(300);
+	EXPECT_FALSE(__atomic_load_n(&z.done, __ATOMIC_ACQUIRE));
+	EXPECT_EQ(200, held_finish(&self->h));
+	pthread_join(t, NULL);
+	EXPECT_LE(0, z.ret);
+	EXPECT_EQ(OWNBUF_ROLE_MUT, ownbuf_role(z.ret));
+	close(z.ret);
+	EXPECT_DELTA(&self->snap);
+}
+
+/* The owner's close runs in another thread: revocation waits there. */
+struct closer {
+	int fd;
+	bool done;
+	int ret;
+};
+
+static void *closer_thread(void *arg)
+{
+	struct closer *c = arg;
+
+	c->ret = close(c->fd);
+	__atomic_store_n(&c->done, true, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+TEST_F(held, revocation_waits_for_the_access_in_flight)
+{
+	struct closer c = { 0 };
+	pthread_t t;
+	char buf[16];
+	int m = ownbuf_mut(self->owner);
+
+	ASSERT_LE(0, m);
+	ASSERT_EQ(0, held_start(&self->h, m, true, 200, 0));
+	c.fd = self->owner;
+	self->owner = -1;
+	ASSERT_EQ(0, pthread_create(&t, NULL, closer_thread, &c));
+	ownbuf_msleep(300);
+	/* The write in flight may complete; nothing new may start. */
+	EXPECT_FALSE(__atomic_load_n(&c.done, __ATOMIC_ACQUIRE));
+	EXPECT_ERRNO(ESTALE, pread(m, buf, sizeof(buf), 0));
+	EXPECT_EQ(200, held_finish(&self->h));
+	pthread_join(t, NULL);
+	EXPECT_EQ(0, c.ret);
+	EXPECT_EQ(OWNBUF_STATE_REVOKED, ownbuf_state(m));
+	close(m);
+	EXPECT_DELTA(&self->snap, [V_USE_AFTER_FREE] = 1,
+		     [V_DANGLING_BORROW] = 1);
+}
+
+TEST_HARNESS_MAIN

@@ -1,0 +1,240 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * /dev/ownbuf under concurrent use (SPEC 1 rule 2 and SPEC 4): writers
+ * through a mut borrow and through the owner, readers through the owner
+ * and through shared borrows, all at once for a few seconds.  Every write
+ * fills the whole buffer with one byte value, so a read that sees two
+ * values saw a half-applied write.  Conflicts must be refused with -EBUSY,
+ * not serialised: there must be some, and the data_race counter must have
+ * moved by exactly the number of -EBUSY the threads saw.
+ */
+#include <pthread.h>
+
+#include "ownbuf_util.h"
+
+#define RACE_SECONDS	4
+
+enum racer_kind {
+	OWNER_WRITER,
+	MUT_WRITER,
+	OWNER_READER,
+	SHARED_READER,
+};
+
+struct racer {
+	enum racer_kind kind;
+	int owner;
+	size_t size;
+	unsigned char first;	/* first byte value this writer writes */
+	bool *stop;
+	/* results */
+	long ok;		/* successful reads or writes */
+	long ebusy;		/* -EBUSY from any call */
+	long torn;		/* reads that saw more than one value */
+	long bad;		/* anything else that went wrong */
+	int bad_errno;
+	const char *bad_what;
+};
+
+static bool racer_stopped(struct racer *r)
+{
+	return __atomic_load_n(r->stop, __ATOMIC_RELAXED);
+}
+
+static void racer_bad(struct racer *r, const char *what, int err)
+{
+	if (!r->bad++) {
+		r->bad_what = what;
+		r->bad_errno = err;
+	}
+}
+
+/* A call that may be refused with -EBUSY and nothing else. */
+static bool racer_ok(struct racer *r, long ret, long want, const char *what)
+{
+	if (ret == want)
+		return true;
+	if (ret == -1 && errno == EBUSY)
+		r->ebusy++;
+	else
+		racer_bad(r, what, ret == -1 ? errno : 0);
+	return false;
+}
+
+static void racer_read(struct racer *r, int fd, unsigned char *buf)
+{
+	if (!racer_ok(r, pread(fd, buf, r->size, 0), r->size, "pread"))
+		return;
+	r->ok++;
+	if (!ownbuf_mem_is(buf, r->size, buf[0]))
+		r->torn++;
+}
+
+static void racer_write(struct racer *r, int fd, unsigned char *buf,
+			unsigned char *v)
+{
+	memset(buf, *v, r->size);
+	if (!racer_ok(r, pwrite(fd, buf, r->size, 0), r->size, "pwrite"))
+		return;
+	r->ok++;
+	*v += 4;
+}
+
+/*
+ * Readers rest three times as long as their last turn took, so that the
+ * writers find the buffer free now and then even when copies are slow.
+ */
+static void racer_rest(struct racer *r, double since)
+{
+	double t = 3 * (ownbuf_now() - since);
+
+	if (r->kind == OWNER_READER || r->kind == SHARED_READER)
+		ownbuf_msleep(t > 0.05 ? 50 : (unsigned int)(t * 1000) + 1);
+}
+
+static void *racer_thread(void *arg)
+{
+	struct racer *r = arg;
+	unsigned char *buf = malloc(r->size);
+	unsigned char v = r->first;
+	double t0;
+	int fd, i;
+
+	if (!buf) {
+		racer_bad(r, "malloc", ENOMEM);
+		return NULL;
+	}
+	while (!racer_stopped(r)) {
+		t0 = ownbuf_now();
+		switch (r->kind) {
+		case OWNER_WRITER:
+			racer_write(r, r->owner, buf, &v);
+			break;
+		case OWNER_READER:
+			racer_read(r, r->owner, buf);
+			break;
+		case MUT_WRITER:
+			fd = ownbuf_borrow(r->owner, OWNBUF_BORROW_MUT |
+					   OWNBUF_BORROW_CLOEXEC);
+			if (!racer_ok(r, fd < 0 ? -1 : 0, 0, "borrow mut"))
+				break;
+			for (i = 0; i < 3; i++) {
+				racer_write(r, fd, buf, &v);
+				racer_read(r, fd, buf);
+			}
+			/* Return it both ways, in turn. */
+			if ((v & 4) && ownbuf_release(fd))
+				racer_bad(r, "release", errno);
+			if (close(fd))
+				racer_bad(r, "close", errno);
+			break;
+		case SHARED_READER:
+			fd = ownbuf_borrow(r->owner, OWNBUF_BORROW_SHARED |
+					   OWNBUF_BORROW_CLOEXEC);
+			if (!racer_ok(r, fd < 0 ? -1 : 0, 0, "borrow shared"))
+				break;
+			for (i = 0; i < 3; i++)
+				racer_read(r, fd, buf);
+			if (close(fd))
+				racer_bad(r, "close", errno);
+			break;
+		}
+		racer_rest(r, t0);
+	}
+	free(buf);
+	return NULL;
+}
+
+FIXTURE(race)
+{
+	int owner;
+	struct ownbuf_counts snap;
+};
+
+FIXTURE_VARIANT(race)
+{
+	size_t size;
+};
+
+FIXTURE_VARIANT_ADD(race, page) { .size = 4096 };
+FIXTURE_VARIANT_ADD(race, big) { .size = 1 << 20 };
+
+FIXTURE_SETUP(race)
+{
+	if (access(OWNBUF_DEV, F_OK))
+		SKIP(return, "%s: no such device", OWNBUF_DEV);
+	self->owner = ownbuf_open();
+	ASSERT_LE(0, self->owner);
+	if (variant->size != OWNBUF_DEFAULT_SIZE)
+		ASSERT_EQ(0, ownbuf_resize(self->owner, variant->size));
+	SNAPSHOT(&self->snap);
+}
+
+FIXTURE_TEARDOWN(race)
+{
+	close(self->owner);
+}
+
+static const char * const racer_names[] = {
+	[OWNER_WRITER] = "owner writer",
+	[MUT_WRITER] = "mut writer",
+	[OWNER_READER] = "owner reader",
+	[SHARED_READER] = "shared reader",
+};
+
+TEST_F_TIMEOUT(race, no_torn_reads_and_every_conflict_counted,
+	       RACE_SECONDS * 10)
+{
+	static const enum racer_kind kinds[] = {
+		OWNER_WRITER, MUT_WRITER, MUT_WRITER, OWNER_READER,
+		OWNER_READER, SHARED_READER, SHARED_READER,
+	};
+	struct racer r[ARRAY_SIZE(kinds)];
+	pthread_t t[ARRAY_SIZE(kinds)];
+	long ebusy = 0, ok = 0, writes = 0, reads = 0;
+	bool stop = false;
+	struct ownbuf_counts now;
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(kinds); i++) {
+		r[i] = (struct racer){
+			.kind = kinds[i],
+			.owner = self->owner,
+			.size = variant->size,
+			.first = 1 + i,
+			.stop = &stop,
+		};
+		ASSERT_EQ(0, pthread_create(&t[i], NULL, racer_thread, &r[i]));
+	}
+	ownbuf_msleep(RACE_SECONDS * 1000);
+	__atomic_store_n(&stop, true, __ATOMIC_RELAXED);
+	for (i = 0; i < ARRAY_SIZE(kinds); i++)
+		pthread_join(t[i], NULL);
+
+	for (i = 0; i < ARRAY_SIZE(kinds); i++) {
+		TH_LOG("%-13s ok %6ld ebusy %6ld torn %ld", racer_names[r[i].kind],
+		       r[i].ok, r[i].ebusy, r[i].torn);
+		EXPECT_EQ(0, r[i].torn);
+		EXPECT_EQ(0, r[i].bad)
+			TH_LOG("%s: %s failed: %s", racer_names[r[i].kind],
+			       r[i].bad_what, strerror(r[i].bad_errno));
+		ebusy += r[i].ebusy;
+		ok += r[i].ok;
+		if (r[i].kind == OWNER_WRITER || r[i].kind == MUT_WRITER)
+			writes += r[i].ok;
+		else
+			reads += r[i].ok;
+	}
+	EXPECT_LT(0, writes);
+	EXPECT_LT(0, reads);
+	/* Conflicts happen, and they are refused rather than serialised. */
+	EXPECT_LT(0, ebusy);
+	ASSERT_EQ(0, ownbuf_counts_read(&now));
+	EXPECT_EQ(ebusy, now.v[V_DATA_RACE] - self->snap.v[V_DATA_RACE]);
+	EXPECT_DELTA(&self->snap, [V_DATA_RACE] = ebusy);
+	/* Nothing is lent out any more, and the buffer is whole. */
+	EXPECT_EQ(OWNBUF_STATE_LIVE, ownbuf_state(self->owner));
+	EXPECT_EQ(0, ownbuf_drop(self->owner));
+}
+
+TEST_HARNESS_MAIN
