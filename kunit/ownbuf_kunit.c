@@ -2996,6 +2996,7 @@ static void ownbuf_test_atomic_context(struct kunit *test)
  * @size: size of the buffer (of every buffer, in the churn race).
  * @stop: ends the race.
  * @pause: borrowers stand aside (hold nothing) while set.
+ * @param: the test's parameter.
  * @cpu: two CPUs to spread the threads over.
  * @w: the threads.
  * @n: how many.
@@ -3009,6 +3010,7 @@ struct ob_race {
 	size_t size;
 	bool stop;
 	bool pause;
+	const void *param;
 	int cpu[2];
 	struct ob_worker *w[OB_RACE_MAX];
 	int n;
@@ -3443,6 +3445,45 @@ static const struct ob_excl_case ob_excl_cases[] = {
 
 KUNIT_ARRAY_PARAM_DESC(ob_excl, ob_excl_cases, name);
 
+/* Drop (and create anew), move or resize until three were refused. */
+static int ob_excl(struct ob_worker *w)
+{
+	struct ob_race *r = w->race;
+	const struct ob_excl_case *p = r->param;
+	unsigned long deadline = jiffies + 2 * msecs_to_jiffies(OB_RACE_MS);
+	struct ownbuf_handle next;
+	int ret;
+
+	while (ob_running(w) && w->seen[OWNBUF_DATA_RACE] < 3 &&
+	       time_before(jiffies, deadline)) {
+		cond_resched();
+		switch (p->op) {
+		case OB_EXCL_DROP:
+			ret = ownbuf_drop(r->owner);
+			if (!ret && ownbuf_create(r->size, GFP_KERNEL, r->owner)) {
+				OB_BAD(w, -ENOMEM);
+				return 0;
+			}
+			break;
+		case OB_EXCL_MOVE:
+			ret = ownbuf_move(r->owner, &next);
+			if (!ret)
+				WRITE_ONCE(r->owner->val, next.val);
+			break;
+		default:
+			ret = ownbuf_resize(*r->owner, r->size);
+			break;
+		}
+		if (!ret) {
+			ob_publish(r);
+			w->writes++;
+		}
+		/* Nothing is ever lent out: a refusal is a data_race. */
+		OB_TALLY(w, ret, OB_OK_BUSY);
+	}
+	return 0;
+}
+
 /*
  * Drop, move or resize while an owner read is in flight and nothing is
  * lent out: -EBUSY, a data_race and never a dangling_borrow.
@@ -3451,54 +3492,24 @@ static void ownbuf_test_excl_while_accessed(struct kunit *test)
 {
 	const struct ob_excl_case *p = test->param_value;
 	struct ob_race *r = ob_race_new(test, SZ_1M);
-	unsigned long deadline = jiffies + 2 * msecs_to_jiffies(OB_RACE_MS);
 	u64 seen[OWNBUF_NR_VIOLATIONS] = { };
-	unsigned long busy = 0, done = 0;
-	struct ownbuf_handle next;
+	struct ob_worker *reader, *excl;
 	struct ob_counts before;
-	int ret;
 
+	r->param = p;
 	r->owner = ob_create(test, r->size);
 	ob_publish(r);
 
 	ob_snap(&before);
-	ob_race_add(test, r, ob_owner_reader, "oread", 0, false, 1);
-	while (busy < 3 && time_before(jiffies, deadline)) {
-		cond_resched();
-		switch (p->op) {
-		case OB_EXCL_DROP:
-			ret = ownbuf_drop(r->owner);
-			if (!ret) {
-				KUNIT_ASSERT_EQ(test,
-						ownbuf_create(r->size, GFP_KERNEL,
-							      r->owner), 0);
-				ob_publish(r);
-			}
-			break;
-		case OB_EXCL_MOVE:
-			ret = ownbuf_move(r->owner, &next);
-			if (!ret) {
-				r->owner->val = next.val;
-				ob_publish(r);
-			}
-			break;
-		default:
-			ret = ownbuf_resize(*r->owner, r->size);
-			break;
-		}
-		if (ret == -EBUSY)
-			busy++;
-		else if (!ret)
-			done++;
-		else
-			KUNIT_FAIL(test, "%s: %d", p->name, ret);
-	}
+	reader = ob_race_add(test, r, ob_owner_reader, "oread", 0, false, 1);
+	excl = ob_race_add(test, r, ob_excl, p->name, 0, false, 0);
+	KUNIT_EXPECT_TRUE(test, ob_done_within(excl, OB_TIMEOUT));
 	ob_race_join(test, r, seen);
-	seen[OWNBUF_DATA_RACE] += busy;
 	ob_expect_deltas(test, &before, seen, __LINE__);
-	kunit_info(test, "%lu refused, %lu done, %lu reads\n", busy, done,
-		   r->w[0]->reads);
-	KUNIT_EXPECT_GT_MSG(test, busy, 0, "never caught a read in flight");
+	kunit_info(test, "%llu refused, %lu done, %lu reads\n",
+		   excl->seen[OWNBUF_DATA_RACE], excl->writes, reader->reads);
+	KUNIT_EXPECT_GT_MSG(test, excl->seen[OWNBUF_DATA_RACE], 0,
+			    "never caught a read in flight");
 }
 
 /* --- ABA: a stale handle never reaches a new buffer in the same slot --- */

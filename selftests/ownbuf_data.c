@@ -1129,6 +1129,7 @@ struct sleeper {
 	bool borrow;		/* BORROW_WAIT | MUT, else poll POLLOUT */
 	int ret;
 	short revents;
+	bool started;
 	bool done;
 };
 
@@ -1137,6 +1138,7 @@ static void *sleeper_thread(void *arg)
 	struct sleeper *z = arg;
 	struct pollfd p = { .fd = z->fd, .events = POLLOUT };
 
+	ownbuf_set_flag(&z->started);
 	if (z->borrow) {
 		z->ret = ownbuf_borrow(z->fd, OWNBUF_BORROW_MUT |
 				       OWNBUF_BORROW_WAIT |
@@ -1145,7 +1147,7 @@ static void *sleeper_thread(void *arg)
 		z->ret = poll(&p, 1, 20000);
 		z->revents = p.revents;
 	}
-	__atomic_store_n(&z->done, true, __ATOMIC_RELEASE);
+	ownbuf_set_flag(&z->done);
 	return NULL;
 }
 
@@ -1156,6 +1158,7 @@ TEST_F(held, end_of_a_read_wakes_a_poller)
 
 	ASSERT_EQ(0, held_start(&self->h, self->owner, false, 200, 0));
 	ASSERT_EQ(0, pthread_create(&t, NULL, sleeper_thread, &z));
+	ASSERT_TRUE(ownbuf_wait_flag(&z.started, 10000));
 	ownbuf_msleep(300);
 	EXPECT_FALSE(__atomic_load_n(&z.done, __ATOMIC_ACQUIRE));
 	/* SPEC 4: the access is a borrow; returning it wakes waiters. */
@@ -1173,6 +1176,7 @@ TEST_F(held, end_of_a_read_grants_a_waiting_mut_borrow)
 
 	ASSERT_EQ(0, held_start(&self->h, self->owner, false, 200, 0));
 	ASSERT_EQ(0, pthread_create(&t, NULL, sleeper_thread, &z));
+	ASSERT_TRUE(ownbuf_wait_flag(&z.started, 10000));
 	ownbuf_msleep(300);
 	EXPECT_FALSE(__atomic_load_n(&z.done, __ATOMIC_ACQUIRE));
 	EXPECT_EQ(200, held_finish(&self->h));
@@ -1195,7 +1199,7 @@ static void *closer_thread(void *arg)
 	struct closer *c = arg;
 
 	c->ret = close(c->fd);
-	__atomic_store_n(&c->done, true, __ATOMIC_RELEASE);
+	ownbuf_set_flag(&c->done);
 	return NULL;
 }
 
@@ -1205,14 +1209,19 @@ TEST_F(held, revocation_waits_for_the_access_in_flight)
 	pthread_t t;
 	char buf[16];
 	int m = ownbuf_mut(self->owner);
+	int i;
 
 	ASSERT_LE(0, m);
 	ASSERT_EQ(0, held_start(&self->h, m, true, 200, 0));
 	c.fd = self->owner;
 	self->owner = -1;
 	ASSERT_EQ(0, pthread_create(&t, NULL, closer_thread, &c));
-	ownbuf_msleep(300);
-	/* The write in flight may complete; nothing new may start. */
+	/* The revocation has begun once the borrow reads as revoked... */
+	for (i = 0; i < 10000 && ownbuf_state(m) != OWNBUF_STATE_REVOKED; i++)
+		ownbuf_msleep(1);
+	EXPECT_EQ(OWNBUF_STATE_REVOKED, ownbuf_state(m));
+	ownbuf_msleep(200);
+	/* ...but waits: the write in flight may complete, nothing new. */
 	EXPECT_FALSE(__atomic_load_n(&c.done, __ATOMIC_ACQUIRE));
 	EXPECT_ERRNO(ESTALE, pread(m, buf, sizeof(buf), 0));
 	EXPECT_EQ(200, held_finish(&self->h));

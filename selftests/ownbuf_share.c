@@ -484,6 +484,7 @@ struct waiter {
 	int fd;
 	int err;
 	double took;
+	bool started;
 	bool done;
 };
 
@@ -492,10 +493,11 @@ static void *waiter_thread(void *arg)
 	struct waiter *w = arg;
 	double t0 = ownbuf_now();
 
+	ownbuf_set_flag(&w->started);
 	w->fd = ownbuf_borrow(w->owner, w->flags);
 	w->err = errno;
 	w->took = ownbuf_now() - t0;
-	__atomic_store_n(&w->done, true, __ATOMIC_RELEASE);
+	ownbuf_set_flag(&w->done);
 	return NULL;
 }
 
@@ -525,6 +527,7 @@ TEST_F(share, wait_shared_blocks_until_mut_is_released)
 
 	ASSERT_LE(0, m);
 	ASSERT_EQ(0, pthread_create(&t, NULL, waiter_thread, &w));
+	ASSERT_TRUE(ownbuf_wait_flag(&w.started, 10000));
 	ownbuf_msleep(300);
 	EXPECT_FALSE(waiter_done(&w));
 	ASSERT_EQ(0, ownbuf_release(m));
@@ -549,6 +552,7 @@ TEST_F(share, wait_mut_blocks_until_every_shared_is_back)
 	ASSERT_LE(0, a);
 	ASSERT_LE(0, b);
 	ASSERT_EQ(0, pthread_create(&t, NULL, waiter_thread, &w));
+	ASSERT_TRUE(ownbuf_wait_flag(&w.started, 10000));
 	ownbuf_msleep(200);
 	EXPECT_FALSE(waiter_done(&w));
 	ASSERT_EQ(0, ownbuf_release(a));
@@ -576,6 +580,7 @@ TEST_F(share, wait_is_granted_when_the_last_mapping_goes)
 	ASSERT_NE(MAP_FAILED, p);
 	ASSERT_EQ(0, close(m));
 	ASSERT_EQ(0, pthread_create(&t, NULL, waiter_thread, &w));
+	ASSERT_TRUE(ownbuf_wait_flag(&w.started, 10000));
 	ownbuf_msleep(300);
 	EXPECT_FALSE(waiter_done(&w));
 	ASSERT_EQ(0, munmap(p, OWNBUF_PAGE));
@@ -733,6 +738,7 @@ struct poller {
 	int timeout;
 	short revents;
 	int ret;
+	bool started;
 	bool done;
 };
 
@@ -741,9 +747,10 @@ static void *poller_thread(void *arg)
 	struct poller *p = arg;
 	struct pollfd pfd = { .fd = p->fd, .events = p->events };
 
+	ownbuf_set_flag(&p->started);
 	p->ret = poll(&pfd, 1, p->timeout);
 	p->revents = pfd.revents;
-	__atomic_store_n(&p->done, true, __ATOMIC_RELEASE);
+	ownbuf_set_flag(&p->done);
 	return NULL;
 }
 
@@ -757,6 +764,7 @@ TEST_F(share, poll_wakes_when_a_shared_borrow_is_released)
 
 	ASSERT_LE(0, s);
 	ASSERT_EQ(0, pthread_create(&t, NULL, poller_thread, &p));
+	ASSERT_TRUE(ownbuf_wait_flag(&p.started, 10000));
 	ownbuf_msleep(300);
 	EXPECT_FALSE(__atomic_load_n(&p.done, __ATOMIC_ACQUIRE));
 	t0 = ownbuf_now();
@@ -778,6 +786,7 @@ TEST_F(share, poll_wakes_when_a_mut_borrow_is_closed)
 
 	ASSERT_LE(0, m);
 	ASSERT_EQ(0, pthread_create(&t, NULL, poller_thread, &p));
+	ASSERT_TRUE(ownbuf_wait_flag(&p.started, 10000));
 	ownbuf_msleep(300);
 	EXPECT_FALSE(__atomic_load_n(&p.done, __ATOMIC_ACQUIRE));
 	ASSERT_EQ(0, close(m));
@@ -797,6 +806,7 @@ TEST_F(share, poll_of_a_borrow_wakes_when_it_is_revoked)
 	/* A shared borrow never reports POLLOUT: the poller sleeps. */
 	p.fd = s;
 	ASSERT_EQ(0, pthread_create(&t, NULL, poller_thread, &p));
+	ASSERT_TRUE(ownbuf_wait_flag(&p.started, 10000));
 	ownbuf_msleep(300);
 	EXPECT_FALSE(__atomic_load_n(&p.done, __ATOMIC_ACQUIRE));
 	ASSERT_EQ(0, close(self->owner));

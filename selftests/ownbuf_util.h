@@ -468,6 +468,19 @@ static inline void ownbuf_msleep(unsigned int ms)
 		;
 }
 
+/* Wait up to @ms milliseconds for another thread to set *@flag. */
+static inline bool ownbuf_wait_flag(bool *flag, unsigned int ms)
+{
+	while (!__atomic_load_n(flag, __ATOMIC_ACQUIRE) && ms--)
+		ownbuf_msleep(1);
+	return __atomic_load_n(flag, __ATOMIC_ACQUIRE);
+}
+
+static inline void ownbuf_set_flag(bool *flag)
+{
+	__atomic_store_n(flag, true, __ATOMIC_RELEASE);
+}
+
 /* Wait for a child: its exit code, 128 + its signal, or -1. */
 static inline int ownbuf_wait(pid_t pid)
 {
