@@ -606,10 +606,8 @@ static __always_inline int ownbuf_try(struct ownbuf *b, enum ownbuf_acc acc,
 	do {
 		if (s & OWNBUF_S_DEAD)
 			return -ESTALE;
-		if ((s & conflict) || (s & field) == field) {
-			*seen = s;
-			return -EBUSY;
-		}
+		if ((s & conflict) || (s & field) == field)
+			goto busy;
 	} while (!atomic64_try_cmpxchg(&b->state, &s,
 				       s + ownbuf_accs[acc].one));
 	if (!ownbuf_accs[acc].excl)
@@ -624,6 +622,12 @@ static __always_inline int ownbuf_try(struct ownbuf *b, enum ownbuf_acc acc,
 	if (unlikely(s & OWNBUF_S_OVER))
 		atomic64_andnot(OWNBUF_S_OVER, &b->state);
 	return 0;
+busy:
+	/* Being lent out decides the class, so count shared borrows too. */
+	if (ownbuf_accs[acc].excl && ownbuf_shared_sum(b))
+		s |= OWNBUF_S_SHARED_ONE;
+	*seen = s;
+	return -EBUSY;
 }
 
 /*
@@ -639,6 +643,14 @@ static __always_inline int ownbuf_try_shared(struct ownbuf *b, bool fast,
 	u64 s;
 	int ret;
 
+	/*
+	 * Never count on a dead buffer: once a revocation's grace period has
+	 * passed, nothing may touch the counts it folds (and the caller is
+	 * in an RCU read-side section, which that grace period waits for).
+	 */
+	s = atomic64_read(&b->state);
+	if (unlikely(s & OWNBUF_S_DEAD))
+		return -ESTALE;
 	if (atomic_long_read(&pc->shared) >= READ_ONCE(ownbuf_cpu_share)) {
 		if (fast)
 			return -EAGAIN;
@@ -828,6 +840,20 @@ int ownbuf_handle_check(struct ownbuf_handle *h, enum ownbuf_op op,
 	return ret;
 }
 
+/* The id of the buffer @h names, 0 if none: for reports. */
+static u64 ownbuf_handle_id(struct ownbuf_handle *h)
+{
+	struct ownbuf *b;
+	u64 id = 0;
+
+	rcu_read_lock_sched();
+	b = ownbuf_lookup(READ_ONCE(h->val));
+	if (b)
+		id = b->id;
+	rcu_read_unlock_sched();
+	return id;
+}
+
 /**
  * ownbuf_handle_state() - what became of the owner a handle variable held
  * @h: the handle.
@@ -1010,10 +1036,11 @@ int __ownbuf_revoke(struct ownbuf_handle *h, unsigned long ip)
 	/*
 	 * Fold the per-CPU shared counts into SHARED, where the borrows'
 	 * releases count from now on (CENTRAL).  The bias keeps SHARED from
-	 * reaching zero before the fold.  A shared borrow or release that
-	 * did not see CENTRAL runs under rcu_read_lock_sched(): after a grace
-	 * period the counts are exact and final.  With no count, no borrow
-	 * can have been granted: the shared borrow saw DEAD.
+	 * reaching zero before the fold.  Shared borrows and releases touch
+	 * the counts only inside an RCU read-side section, and only if they
+	 * did not see DEAD (CENTRAL): after a grace period the counts are
+	 * exact and final.  With no count at all, no borrow can have been
+	 * granted (it would have seen DEAD) and no release is pending.
 	 */
 	shared = ownbuf_shared_sum(b);
 	if (shared) {
@@ -1072,7 +1099,7 @@ int __ownbuf_move(struct ownbuf_handle *h, struct ownbuf_handle *to,
 		  unsigned long ip)
 {
 	struct ownbuf *b;
-	u64 seq, id;
+	u64 seq, nh;
 	int ret;
 
 	if (!to) {
@@ -1087,11 +1114,12 @@ int __ownbuf_move(struct ownbuf_handle *h, struct ownbuf_handle *to,
 		ownbuf_untry(b, OWNBUF_S_WRITER);
 		return -ENOSPC;
 	}
-	id = b->id;
-	to->val = seq << OWNBUF_IDX_BITS | (b->handle & OWNBUF_IDX_MASK);
-	WRITE_ONCE(b->handle, to->val);
+	nh = seq << OWNBUF_IDX_BITS | (b->handle & OWNBUF_IDX_MASK);
+	WRITE_ONCE(b->handle, nh);
+	/* The old handle dies first: @to may be @h ("let h = h;"). */
+	WRITE_ONCE(h->val, ownbuf_poison(b->id, true));
+	WRITE_ONCE(to->val, nh);
 	ownbuf_untry(b, OWNBUF_S_WRITER);
-	WRITE_ONCE(h->val, ownbuf_poison(id, true));
 	return 0;
 }
 
@@ -1756,6 +1784,19 @@ static ssize_t ownbuf_bounds(struct ownbuf *b, loff_t pos, size_t *len,
 	return *len;
 }
 
+/*
+ * The copy of an access, made while the access is held: a function of its
+ * own so that the KUnit suite can act from the middle of one.
+ */
+VISIBLE_IF_KUNIT size_t ownbuf_copy(void *p, size_t len, struct iov_iter *it,
+				    bool write)
+{
+	KUNIT_STATIC_STUB_REDIRECT(ownbuf_copy, p, len, it, write);
+
+	return write ? copy_from_iter(p, len, it) : copy_to_iter(p, len, it);
+}
+EXPORT_SYMBOL_IF_KUNIT(ownbuf_copy);
+
 /**
  * ownbuf_rw() - read or write a buffer, as its owner or through a borrow
  * @h: the owner's handle, if @ref is NULL.
@@ -1797,10 +1838,7 @@ ssize_t ownbuf_rw(struct ownbuf_handle *h, struct ownbuf_ref *ref,
 
 	ret = ownbuf_bounds(b, pos, &len, flags, ip);
 	if (ret > 0) {
-		if (write)
-			copied = copy_from_iter(b->data + pos, len, it);
-		else
-			copied = copy_to_iter(b->data + pos, len, it);
+		copied = ownbuf_copy(b->data + pos, len, it, write);
 		if (!copied || (copied != len && !(flags & OWNBUF_RW_FILE)))
 			ret = -EFAULT;
 		else
@@ -1817,23 +1855,27 @@ static int ownbuf_kernel_rw(struct ownbuf_handle *h, struct ownbuf_ref *ref,
 	struct kvec kv = { .iov_base = buf, .iov_len = len };
 	struct iov_iter it;
 	ssize_t ret;
+	u64 id;
 
 	if (ref) {
-		if (write && READ_ONCE(ref->kind) != OWNBUF_MUT &&
-		    atomic_read(&ref->state))
+		/* The role of a borrow ownbuf handed out, even if it ended. */
+		if (write && atomic_read(&ref->state) &&
+		    ownbuf_ref_genuine(ref) && ref->kind != OWNBUF_MUT)
 			return -EPERM;
 		ret = ownbuf_ref_check(ref, OWNBUF_OP_USE, ip);
+		id = ref->id;
 	} else {
 		ret = ownbuf_handle_check(h, OWNBUF_OP_USE, ip);
+		id = ownbuf_handle_id(h);
 	}
 	if (ret || !len)
 		return ret;
 	if (!buf) {
-		ownbuf_report(OWNBUF_NULL_DEREF, 0, ip, "NULL data pointer");
+		ownbuf_report(OWNBUF_NULL_DEREF, id, ip, "NULL data pointer");
 		return -EINVAL;
 	}
 	if (off > LLONG_MAX) {
-		ownbuf_report(OWNBUF_OUT_OF_BOUNDS, 0, ip,
+		ownbuf_report(OWNBUF_OUT_OF_BOUNDS, id, ip,
 			      "offset does not fit in loff_t");
 		return -ERANGE;
 	}
@@ -2092,6 +2134,24 @@ unsigned long ownbuf_ref_pfn(struct ownbuf_ref *ref, pgoff_t pgoff)
 	return page_to_pfn(virt_to_page(p));
 }
 
+/* Buffers not freed yet, for the KUnit suite's check that none leaked. */
+VISIBLE_IF_KUNIT unsigned long ownbuf_count_buffers(void)
+{
+	struct ownbuf __rcu **chunk;
+	unsigned long n = 0;
+	unsigned int c, i;
+
+	rcu_read_lock_sched();
+	for (c = 0; c < OWNBUF_NR_CHUNKS; c++) {
+		chunk = READ_ONCE(ownbuf_chunks[c]);
+		for (i = 0; chunk && i < OWNBUF_CHUNK_SIZE; i++)
+			n += !!rcu_access_pointer(chunk[i]);
+	}
+	rcu_read_unlock_sched();
+	return n;
+}
+EXPORT_SYMBOL_IF_KUNIT(ownbuf_count_buffers);
+
 int ownbuf_engine_init(void)
 {
 	ownbuf_ref_key = get_random_long();
@@ -2119,10 +2179,11 @@ void ownbuf_engine_exit(void)
 				continue;
 			if (!n++)
 				pr_warn("buffers still owned at unload; freeing them:\n");
-			pr_warn("buffer %llu (%zu bytes, %s) created by %pS\n",
+			pr_warn("buffer %llu (%zu bytes, %s, state %#llx) created by %pS\n",
 				b->id, b->size,
 				b->data ? "never dropped" :
 					  "revoked, its borrows never released",
+				(u64)atomic64_read(&b->state),
 				(void *)b->created_at);
 			ownbuf_free_data(b->data);
 			ownbuf_free_core(b);
