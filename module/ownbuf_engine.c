@@ -2134,8 +2134,9 @@ unsigned long ownbuf_ref_pfn(struct ownbuf_ref *ref, pgoff_t pgoff)
 	return page_to_pfn(virt_to_page(p));
 }
 
+#if IS_ENABLED(CONFIG_KUNIT)
 /* Buffers not freed yet, for the KUnit suite's check that none leaked. */
-VISIBLE_IF_KUNIT unsigned long ownbuf_count_buffers(void)
+unsigned long ownbuf_count_buffers(void)
 {
 	struct ownbuf __rcu **chunk;
 	unsigned long n = 0;
@@ -2151,6 +2152,7 @@ VISIBLE_IF_KUNIT unsigned long ownbuf_count_buffers(void)
 	return n;
 }
 EXPORT_SYMBOL_IF_KUNIT(ownbuf_count_buffers);
+#endif
 
 int ownbuf_engine_init(void)
 {
