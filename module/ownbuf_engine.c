@@ -37,9 +37,21 @@ EXPORT_TRACEPOINT_SYMBOL_GPL(ownbuf_violation);
  * The ownership state of a buffer is one 64-bit word, changed only by
  * cmpxchg: every check-and-take is a single atomic step, and a request
  * that conflicts is refused at once instead of waiting.
+ *
+ * Shared borrows are the exception.  So that readers on different CPUs
+ * never write a common cache line, each CPU counts the shared borrows it
+ * grants (struct ownbuf_pcpu), Dekker-style against the word: a shared
+ * borrow increments its CPU's count, then (a full barrier later) reads the
+ * word and backs off on a mut borrow or a write; a mut borrow, a write,
+ * drop, move and resize set their bit in the word, then sum the counts and
+ * back off if they are not zero.  One of the two always sees the other.
+ * Each CPU grants at most max_shared / nr_cpu_ids without looking further;
+ * past that, OVER sends every shared borrow through an exact check of the
+ * sum until an exclusive access finds the sum zero.  Revocation moves the
+ * counts into SHARED for good (CENTRAL), see __ownbuf_revoke().
  */
 #define OWNBUF_S_SHARED_ONE	BIT_ULL(0)
-#define OWNBUF_S_SHARED		GENMASK_ULL(23, 0)	/* shared borrows */
+#define OWNBUF_S_SHARED		GENMASK_ULL(23, 0)	/* CENTRAL only */
 #define OWNBUF_S_MUT		BIT_ULL(24)		/* the mut borrow */
 #define OWNBUF_S_READER_ONE	BIT_ULL(25)
 #define OWNBUF_S_READERS	GENMASK_ULL(40, 25)	/* reads in flight */
@@ -48,9 +60,15 @@ EXPORT_TRACEPOINT_SYMBOL_GPL(ownbuf_violation);
 #define OWNBUF_S_PINS		GENMASK_ULL(57, 42)	/* unsafe sections */
 #define OWNBUF_S_DEAD		BIT_ULL(58)	/* dropped or revoked */
 #define OWNBUF_S_REVOKING	BIT_ULL(59)	/* revoker waits for BUSY */
+#define OWNBUF_S_OVER		BIT_ULL(60)	/* a CPU is past its share */
+#define OWNBUF_S_CENTRAL	BIT_ULL(61)	/* shared counted in SHARED */
 #define OWNBUF_S_LENT		(OWNBUF_S_SHARED | OWNBUF_S_MUT)
 #define OWNBUF_S_BUSY		(OWNBUF_S_READERS | OWNBUF_S_WRITER | \
 				 OWNBUF_S_PINS)
+/* Lifts SHARED while revocation folds the per-CPU counts into it. */
+#define OWNBUF_S_FOLD_BIAS	(BIT_ULL(23) * OWNBUF_S_SHARED_ONE)
+/* max_shared stays below the bias, so the fold cannot underflow. */
+#define OWNBUF_MAX_SHARED_LIMIT	(BIT(22) - 1)
 
 /*
  * A handle is (seq << OWNBUF_IDX_BITS | idx): idx finds the buffer in the
@@ -60,7 +78,7 @@ EXPORT_TRACEPOINT_SYMBOL_GPL(ownbuf_violation);
  *
  * The table is two levels of plain arrays, so that a lookup is two loads
  * and a compare under rcu_read_lock_sched() (an inline preempt_disable();
- * buffers are freed with kfree_rcu()).  Slots come from an IDA; a chunk of
+ * buffers are freed after a grace period).  Slots come from an IDA; a chunk of
  * slots, once allocated, stays until the module goes.
  */
 #define OWNBUF_IDX_BITS		20
@@ -74,8 +92,20 @@ EXPORT_TRACEPOINT_SYMBOL_GPL(ownbuf_violation);
 #define OWNBUF_POISON_ID	GENMASK_ULL(61, 0)
 
 /**
+ * struct ownbuf_pcpu - one CPU's share of a buffer's shared borrows
+ * @shared: shared borrows this CPU granted and that are not returned yet
+ *	(returned on the CPU that granted them, so it never goes negative).
+ * @lent_at: where the latest of them was taken (0: from userspace).
+ */
+struct ownbuf_pcpu {
+	atomic_long_t shared;
+	unsigned long lent_at;
+};
+
+/**
  * struct ownbuf - one buffer
  * @state: the ownership state, see OWNBUF_S_*.
+ * @pcpu: the per-CPU counts of shared borrows, see OWNBUF_S_*.
  * @handle: the owner's current handle.  Changed by move while holding
  *	OWNBUF_S_WRITER, so a lookup that took anything rechecks it after.
  * @data: PAGE_ALIGN(@size) zeroed bytes; the bytes past @size always read
@@ -83,7 +113,7 @@ EXPORT_TRACEPOINT_SYMBOL_GPL(ownbuf_violation);
  *	resize while holding OWNBUF_S_WRITER; freed once OWNBUF_S_DEAD is set
  *	and nothing is in flight.
  * @size: size in bytes; changed like @data.
- * @lent_at: where the latest borrow was taken (0: from userspace).
+ * @lent_at: where the latest mut borrow was taken (0: from userspace).
  * @busy_at: where the latest access started (0: from userspace).
  * @id: the buffer's id: never reused, kept across moves.
  * @gfp: allocation flags given at creation, reused by resize.
@@ -97,10 +127,11 @@ EXPORT_TRACEPOINT_SYMBOL_GPL(ownbuf_violation);
  *	atomic against revocation.
  * @hooks: live borrows that have ->revoke callbacks.
  * @rcu: the struct is freed after a grace period: lookups find it under
- *	rcu_read_lock() only.
+ *	rcu_read_lock_sched() only.
  */
 struct ownbuf {
 	atomic64_t state;
+	struct ownbuf_pcpu __percpu *pcpu;
 	u64 handle;
 	void *data;
 	size_t size;
@@ -140,19 +171,20 @@ static const struct {
 	u64 conflict;	/* refused with -EBUSY if any of these is set */
 	u64 one;	/* added on success */
 	u64 field;	/* the counter @one counts in: refused when full */
+	bool excl;	/* also refused while shared borrows are out */
 } ownbuf_accs[] = {
 	[OWNBUF_ACC_SHARED] = {
 		OWNBUF_S_MUT | OWNBUF_S_WRITER,
 		OWNBUF_S_SHARED_ONE, OWNBUF_S_SHARED },
 	[OWNBUF_ACC_MUT] = {
 		OWNBUF_S_LENT | OWNBUF_S_BUSY,
-		OWNBUF_S_MUT, OWNBUF_S_MUT },
+		OWNBUF_S_MUT, OWNBUF_S_MUT, true },
 	[OWNBUF_ACC_OWNER_READ] = {
 		OWNBUF_S_MUT | OWNBUF_S_WRITER,
 		OWNBUF_S_READER_ONE, OWNBUF_S_READERS },
 	[OWNBUF_ACC_OWNER_WRITE] = {
 		OWNBUF_S_LENT | OWNBUF_S_BUSY,
-		OWNBUF_S_WRITER, OWNBUF_S_WRITER },
+		OWNBUF_S_WRITER, OWNBUF_S_WRITER, true },
 	[OWNBUF_ACC_REF_READ] = {
 		OWNBUF_S_WRITER,
 		OWNBUF_S_READER_ONE, OWNBUF_S_READERS },
@@ -164,7 +196,7 @@ static const struct {
 		OWNBUF_S_PIN_ONE, OWNBUF_S_PINS },
 	[OWNBUF_ACC_EXCL] = {
 		OWNBUF_S_LENT | OWNBUF_S_BUSY,
-		OWNBUF_S_WRITER, OWNBUF_S_WRITER },
+		OWNBUF_S_WRITER, OWNBUF_S_WRITER, true },
 };
 
 /* Every buffer not yet freed, by the idx of its handle; see above. */
@@ -189,6 +221,8 @@ static const char * const ownbuf_violation_names[OWNBUF_NR_VIOLATIONS] = {
 /* Limits, read at the moment they apply. */
 unsigned long ownbuf_max_size = SZ_64M;
 static unsigned int ownbuf_max_shared = 1024;
+/* max_shared / nr_cpu_ids: what a CPU grants without an exact check. */
+static unsigned int ownbuf_cpu_share __read_mostly;
 
 static int ownbuf_param_set_max_size(const char *val,
 				     const struct kernel_param *kp)
@@ -221,9 +255,10 @@ static int ownbuf_param_set_max_shared(const char *val,
 	ret = kstrtouint(val, 0, &v);
 	if (ret)
 		return ret;
-	if (v > OWNBUF_S_SHARED)
+	if (v > OWNBUF_MAX_SHARED_LIMIT)
 		return -EINVAL;
 	WRITE_ONCE(ownbuf_max_shared, v);
+	WRITE_ONCE(ownbuf_cpu_share, v / nr_cpu_ids);
 	return 0;
 }
 
@@ -302,6 +337,36 @@ void ownbuf_report(enum ownbuf_violation v, u64 id, unsigned long ip,
 	ownbuf_report_n(v, id, ip, what, 0, 1);
 }
 
+/* Shared borrows outstanding, while they are counted per CPU. */
+static unsigned long ownbuf_shared_sum(struct ownbuf *b)
+{
+	unsigned long sum = 0;
+	unsigned int cpu;
+
+	/* Not for_each_possible_cpu(): no calls on the way to a borrow. */
+	for (cpu = 0; cpu < nr_cpu_ids; cpu++)
+		if (cpu_possible(cpu))
+			sum += atomic_long_read(&per_cpu_ptr(b->pcpu,
+							     cpu)->shared);
+	return sum;
+}
+
+/* Where a borrow that is still out was taken, for "first borrow here". */
+static unsigned long ownbuf_lent_at(struct ownbuf *b, u64 seen)
+{
+	struct ownbuf_pcpu *pc;
+	int cpu;
+
+	if (seen & OWNBUF_S_MUT)
+		return READ_ONCE(b->lent_at);
+	for_each_possible_cpu(cpu) {
+		pc = per_cpu_ptr(b->pcpu, cpu);
+		if (atomic_long_read(&pc->shared))
+			return READ_ONCE(pc->lent_at);
+	}
+	return 0;
+}
+
 /* Report a conflict, naming where the conflicting borrow or access began. */
 static void ownbuf_report_conflict(struct ownbuf *b, enum ownbuf_violation v,
 				   u64 seen, unsigned long ip,
@@ -309,7 +374,7 @@ static void ownbuf_report_conflict(struct ownbuf *b, enum ownbuf_violation v,
 {
 	unsigned long other;
 
-	other = (seen & OWNBUF_S_LENT) ? READ_ONCE(b->lent_at) :
+	other = (seen & OWNBUF_S_LENT) ? ownbuf_lent_at(b, seen) :
 					  READ_ONCE(b->busy_at);
 	ownbuf_report_n(v, b->id, ip, what, other, 1);
 }
@@ -342,11 +407,32 @@ static void ownbuf_free_data(void *data)
 
 VISIBLE_IF_KUNIT struct ownbuf *ownbuf_alloc_core(gfp_t gfp)
 {
+	struct ownbuf *b;
+
 	KUNIT_STATIC_STUB_REDIRECT(ownbuf_alloc_core, gfp);
 
-	return kzalloc(sizeof(struct ownbuf), gfp);
+	b = kzalloc(sizeof(*b), gfp);
+	if (!b)
+		return NULL;
+	b->pcpu = alloc_percpu_gfp(struct ownbuf_pcpu, gfp | __GFP_ZERO);
+	if (!b->pcpu) {
+		kfree(b);
+		return NULL;
+	}
+	return b;
 }
 EXPORT_SYMBOL_IF_KUNIT(ownbuf_alloc_core);
+
+static void ownbuf_free_core(struct ownbuf *b)
+{
+	free_percpu(b->pcpu);
+	kfree(b);
+}
+
+static void ownbuf_free_core_rcu(struct rcu_head *rcu)
+{
+	ownbuf_free_core(container_of(rcu, struct ownbuf, rcu));
+}
 
 static struct ownbuf __rcu **ownbuf_chunk(u32 idx)
 {
@@ -424,7 +510,7 @@ static __always_inline struct ownbuf *ownbuf_lookup(u64 h)
 void ownbuf_put(struct ownbuf *b)
 {
 	if (refcount_dec_and_test(&b->users))
-		kfree_rcu(b, rcu);
+		call_rcu(&b->rcu, ownbuf_free_core_rcu);
 }
 
 /**
@@ -477,36 +563,10 @@ static void ownbuf_finish(struct ownbuf *b)
 	ownbuf_put(b);
 }
 
-/*
- * Take @acc: one cmpxchg.  Returns 0, -ESTALE if the buffer is dead, -EBUSY
- * on a conflict (with the state that conflicted in *seen) or -EOVERFLOW if
- * the shared borrows are at max_shared.
- */
-static __always_inline int ownbuf_try(struct ownbuf *b, enum ownbuf_acc acc,
-				      u64 *seen)
-{
-	u64 conflict = ownbuf_accs[acc].conflict;
-	u64 field = ownbuf_accs[acc].field;
-	s64 s = atomic64_read(&b->state);
-
-	do {
-		if (s & OWNBUF_S_DEAD)
-			return -ESTALE;
-		if ((s & conflict) || (s & field) == field) {
-			*seen = s;
-			return -EBUSY;
-		}
-		if (acc == OWNBUF_ACC_SHARED &&
-		    (s & OWNBUF_S_SHARED) >= READ_ONCE(ownbuf_max_shared))
-			return -EOVERFLOW;
-	} while (!atomic64_try_cmpxchg(&b->state, &s,
-				       s + ownbuf_accs[acc].one));
-	return 0;
-}
-
 static void ownbuf_untry_dead(struct ownbuf *b, u64 s)
 {
-	if (s == OWNBUF_S_DEAD)
+	/* Nothing lent, nothing in flight, nobody revoking: the last one. */
+	if ((s & ~(OWNBUF_S_CENTRAL | OWNBUF_S_OVER)) == OWNBUF_S_DEAD)
 		ownbuf_finish(b);
 	else if ((s & OWNBUF_S_REVOKING) && !(s & OWNBUF_S_BUSY))
 		wake_up_var(&b->state);
@@ -528,6 +588,130 @@ static __always_inline bool ownbuf_untry(struct ownbuf *b, u64 one)
 	if (unlikely(waitqueue_active(&b->wq)))
 		wake_up_all(&b->wq);
 	return false;
+}
+
+/*
+ * Take @acc (anything but a shared borrow): one cmpxchg, and for an
+ * exclusive access a look at the per-CPU shared counts.  Returns 0,
+ * -ESTALE if the buffer is dead, or -EBUSY on a conflict (with the state
+ * that conflicted in *seen; shared borrows show as OWNBUF_S_SHARED_ONE).
+ */
+static __always_inline int ownbuf_try(struct ownbuf *b, enum ownbuf_acc acc,
+				      u64 *seen)
+{
+	u64 conflict = ownbuf_accs[acc].conflict;
+	u64 field = ownbuf_accs[acc].field;
+	s64 s = atomic64_read(&b->state);
+
+	do {
+		if (s & OWNBUF_S_DEAD)
+			return -ESTALE;
+		if ((s & conflict) || (s & field) == field)
+			goto busy;
+	} while (!atomic64_try_cmpxchg(&b->state, &s,
+				       s + ownbuf_accs[acc].one));
+	if (!ownbuf_accs[acc].excl)
+		return 0;
+	/* The cmpxchg is a full barrier: see the comment at OWNBUF_S_*. */
+	if (ownbuf_shared_sum(b)) {
+		ownbuf_untry(b, ownbuf_accs[acc].one);
+		*seen = s | OWNBUF_S_SHARED_ONE;
+		return -EBUSY;
+	}
+	/* No shared borrow can start while we hold this: reset OVER. */
+	if (unlikely(s & OWNBUF_S_OVER))
+		atomic64_andnot(OWNBUF_S_OVER, &b->state);
+	return 0;
+busy:
+	/* Being lent out decides the class, so count shared borrows too. */
+	if (ownbuf_accs[acc].excl && ownbuf_shared_sum(b))
+		s |= OWNBUF_S_SHARED_ONE;
+	*seen = s;
+	return -EBUSY;
+}
+
+/*
+ * Take a shared borrow on this CPU (preemption is off).  Returns 0,
+ * -ESTALE, -EBUSY (*seen as ownbuf_try()), -EOVERFLOW at max_shared, or,
+ * if @fast, -EAGAIN where only the exact check can tell.
+ */
+static __always_inline int ownbuf_try_shared(struct ownbuf *b, bool fast,
+					     unsigned long ip, u64 *seen)
+{
+	struct ownbuf_pcpu *pc = this_cpu_ptr(b->pcpu);
+	bool exact = false;
+	u64 s;
+	int ret;
+
+	/*
+	 * Never count on a dead buffer: once a revocation's grace period has
+	 * passed, nothing may touch the counts it folds (and the caller is
+	 * in an RCU read-side section, which that grace period waits for).
+	 */
+	s = atomic64_read(&b->state);
+	if (unlikely(s & OWNBUF_S_DEAD))
+		return -ESTALE;
+	if (atomic_long_read(&pc->shared) >= READ_ONCE(ownbuf_cpu_share)) {
+		if (fast)
+			return -EAGAIN;
+		/* Before our count goes up: fast paths then go exact too. */
+		atomic64_or(OWNBUF_S_OVER, &b->state);
+		exact = true;
+	}
+	/* A full barrier between our count and the state we read. */
+	atomic_long_inc_return(&pc->shared);
+	s = atomic64_read(&b->state);
+	if (unlikely(s & (OWNBUF_S_DEAD | OWNBUF_S_MUT | OWNBUF_S_WRITER |
+			  OWNBUF_S_OVER))) {
+		if (s & OWNBUF_S_DEAD) {
+			ret = -ESTALE;
+			goto undo;
+		}
+		if (s & (OWNBUF_S_MUT | OWNBUF_S_WRITER)) {
+			*seen = s;
+			ret = -EBUSY;
+			goto undo;
+		}
+		if (fast) {
+			ret = -EAGAIN;
+			goto undo;
+		}
+		exact = true;
+	}
+	if (exact && ownbuf_shared_sum(b) > READ_ONCE(ownbuf_max_shared)) {
+		ret = -EOVERFLOW;
+		goto undo;
+	}
+	WRITE_ONCE(pc->lent_at, ip);
+	return 0;
+undo:
+	atomic_long_dec_return(&pc->shared);
+	/* A mut borrow may have failed on our count: let it retry. */
+	if (unlikely(waitqueue_active(&b->wq)))
+		wake_up_all(&b->wq);
+	return ret;
+}
+
+/*
+ * Give back a shared borrow granted on @cpu.  Returns true if the buffer
+ * is dead (and @b may be gone).
+ */
+static __always_inline bool ownbuf_untry_shared(struct ownbuf *b,
+						unsigned int cpu)
+{
+	bool central;
+
+	/* A revocation folding the counts waits for this section. */
+	rcu_read_lock_sched();
+	central = atomic64_read(&b->state) & OWNBUF_S_CENTRAL;
+	if (likely(!central)) {
+		atomic_long_dec_return(&per_cpu_ptr(b->pcpu, cpu)->shared);
+		/* The atomic is a full barrier, pairing with prepare_to_wait. */
+		if (unlikely(waitqueue_active(&b->wq)))
+			wake_up_all(&b->wq);
+	}
+	rcu_read_unlock_sched();
+	return central ? ownbuf_untry(b, OWNBUF_S_SHARED_ONE) : false;
 }
 
 static u64 ownbuf_poison(u64 id, bool moved)
@@ -618,8 +802,7 @@ static struct ownbuf *ownbuf_acquire(struct ownbuf_handle *hp,
 	}
 	rcu_read_unlock_sched();
 	if (!ret) {
-		if (acc != OWNBUF_ACC_SHARED && acc != OWNBUF_ACC_MUT)
-			WRITE_ONCE(b->busy_at, ip);
+		WRITE_ONCE(b->busy_at, ip);
 		return b;
 	}
 out:
@@ -655,6 +838,20 @@ int ownbuf_handle_check(struct ownbuf_handle *h, enum ownbuf_op op,
 	if (ret)
 		ownbuf_report_stale(id, ip);
 	return ret;
+}
+
+/* The id of the buffer @h names, 0 if none: for reports. */
+static u64 ownbuf_handle_id(struct ownbuf_handle *h)
+{
+	struct ownbuf *b;
+	u64 id = 0;
+
+	rcu_read_lock_sched();
+	b = ownbuf_lookup(READ_ONCE(h->val));
+	if (b)
+		id = b->id;
+	rcu_read_unlock_sched();
+	return id;
 }
 
 /**
@@ -729,7 +926,7 @@ int __ownbuf_create(size_t size, gfp_t gfp, struct ownbuf_handle *out,
 err_free_data:
 	ownbuf_free_data(b->data);
 err_free_core:
-	kfree(b);
+	ownbuf_free_core(b);
 	return ret;
 }
 
@@ -753,19 +950,25 @@ EXPORT_SYMBOL_GPL(ownbuf_create);
 
 int __ownbuf_drop(struct ownbuf_handle *h, unsigned long ip)
 {
-	s64 s = OWNBUF_S_WRITER;
 	struct ownbuf *b;
 	int ret;
+	s64 s;
 
 	b = ownbuf_acquire(h, OWNBUF_ACC_EXCL, OWNBUF_OP_DROP, ip, &ret);
 	if (!b)
 		return ret;
-	/* Exclusive: nothing lent, nothing in flight; only a revoke can race. */
-	if (!atomic64_try_cmpxchg(&b->state, &s, OWNBUF_S_DEAD)) {
-		ownbuf_report_stale(b->id, ip);
-		ownbuf_untry(b, OWNBUF_S_WRITER);
-		return -ESTALE;
-	}
+	/*
+	 * Exclusive: nothing lent, nothing in flight.  Only a revocation can
+	 * race, or a shared borrow setting OVER on its way to backing off.
+	 */
+	s = atomic64_read(&b->state);
+	do {
+		if (s & OWNBUF_S_DEAD) {
+			ownbuf_report_stale(b->id, ip);
+			ownbuf_untry(b, OWNBUF_S_WRITER);
+			return -ESTALE;
+		}
+	} while (!atomic64_try_cmpxchg(&b->state, &s, OWNBUF_S_DEAD));
 	WRITE_ONCE(h->val, ownbuf_poison(b->id, false));
 	ownbuf_free_data(b->data);
 	b->data = NULL;
@@ -794,8 +997,8 @@ EXPORT_SYMBOL_GPL(ownbuf_drop);
 int __ownbuf_revoke(struct ownbuf_handle *h, unsigned long ip)
 {
 	struct ownbuf_ref *ref, *tmp;
+	unsigned long n, shared;
 	struct ownbuf *b;
-	unsigned long n;
 	u64 hv;
 	s64 s;
 	int ret;
@@ -825,15 +1028,34 @@ int __ownbuf_revoke(struct ownbuf_handle *h, unsigned long ip)
 			return -ESTALE;
 		}
 	} while (!atomic64_try_cmpxchg(&b->state, &s,
-				       s | OWNBUF_S_DEAD | OWNBUF_S_REVOKING));
+				       s | OWNBUF_S_DEAD | OWNBUF_S_REVOKING |
+				       OWNBUF_S_CENTRAL | OWNBUF_S_FOLD_BIAS));
 	mutex_unlock(&b->hook_lock);
 	WRITE_ONCE(h->val, ownbuf_poison(b->id, false));
 
-	n = (s & OWNBUF_S_SHARED) + !!(s & OWNBUF_S_MUT);
+	/*
+	 * Fold the per-CPU shared counts into SHARED, where the borrows'
+	 * releases count from now on (CENTRAL).  The bias keeps SHARED from
+	 * reaching zero before the fold.  Shared borrows and releases touch
+	 * the counts only inside an RCU read-side section, and only if they
+	 * did not see DEAD (CENTRAL): after a grace period the counts are
+	 * exact and final.  With no count at all, no borrow can have been
+	 * granted (it would have seen DEAD) and no release is pending.
+	 */
+	shared = ownbuf_shared_sum(b);
+	if (shared) {
+		synchronize_rcu();
+		shared = ownbuf_shared_sum(b);
+	}
+	atomic64_sub(OWNBUF_S_FOLD_BIAS - shared * OWNBUF_S_SHARED_ONE,
+		     &b->state);
+
+	n = shared + !!(s & OWNBUF_S_MUT);
 	if (n)
 		ownbuf_report_n(OWNBUF_DANGLING_BORROW, b->id, ip,
 				"owner went away while lent out: borrows revoked",
-				READ_ONCE(b->lent_at), n);
+				ownbuf_lent_at(b, shared ? OWNBUF_S_SHARED_ONE : s),
+				n);
 
 	/* Accesses already in flight may complete; nothing new starts. */
 	wait_var_event(&b->state,
@@ -877,7 +1099,7 @@ int __ownbuf_move(struct ownbuf_handle *h, struct ownbuf_handle *to,
 		  unsigned long ip)
 {
 	struct ownbuf *b;
-	u64 seq, id;
+	u64 seq, nh;
 	int ret;
 
 	if (!to) {
@@ -892,11 +1114,12 @@ int __ownbuf_move(struct ownbuf_handle *h, struct ownbuf_handle *to,
 		ownbuf_untry(b, OWNBUF_S_WRITER);
 		return -ENOSPC;
 	}
-	id = b->id;
-	to->val = seq << OWNBUF_IDX_BITS | (b->handle & OWNBUF_IDX_MASK);
-	WRITE_ONCE(b->handle, to->val);
+	nh = seq << OWNBUF_IDX_BITS | (b->handle & OWNBUF_IDX_MASK);
+	WRITE_ONCE(b->handle, nh);
+	/* The old handle dies first: @to may be @h ("let h = h;"). */
+	WRITE_ONCE(h->val, ownbuf_poison(b->id, true));
+	WRITE_ONCE(to->val, nh);
 	ownbuf_untry(b, OWNBUF_S_WRITER);
-	WRITE_ONCE(h->val, ownbuf_poison(id, true));
 	return 0;
 }
 
@@ -978,7 +1201,8 @@ static void ownbuf_fill_stat(struct ownbuf *b, struct ownbuf_stat *st)
 
 	st->size = READ_ONCE(b->size);
 	st->id = b->id;
-	st->shared_borrows = s & OWNBUF_S_SHARED;
+	st->shared_borrows = (s & OWNBUF_S_CENTRAL) ? s & OWNBUF_S_SHARED :
+						      ownbuf_shared_sum(b);
 	st->mut_borrows = !!(s & OWNBUF_S_MUT);
 }
 
@@ -1050,9 +1274,12 @@ static unsigned long ownbuf_ref_check_value(const struct ownbuf_ref *ref,
 	return (unsigned long)ref ^ (unsigned long)b ^ ownbuf_ref_key;
 }
 
-static u64 ownbuf_ref_one(const struct ownbuf_ref *ref)
+/* Give back what a token holds.  Returns true if the buffer is dead. */
+static __always_inline bool ownbuf_ref_untry(struct ownbuf_ref *ref)
 {
-	return ref->kind == OWNBUF_MUT ? OWNBUF_S_MUT : OWNBUF_S_SHARED_ONE;
+	if (ref->kind == OWNBUF_MUT)
+		return ownbuf_untry(ref->buf, OWNBUF_S_MUT);
+	return ownbuf_untry_shared(ref->buf, ref->cpu);
 }
 
 /* Was @ref filled in by ownbuf for its current borrow (not garbage, not a copy)? */
@@ -1200,8 +1427,10 @@ static bool ownbuf_grantable(struct ownbuf *b, u64 h, unsigned int kind)
 						   OWNBUF_ACC_SHARED;
 	u64 s = atomic64_read(&b->state);
 
-	return (s & OWNBUF_S_DEAD) || READ_ONCE(b->handle) != h ||
-	       !(s & ownbuf_accs[acc].conflict);
+	if ((s & OWNBUF_S_DEAD) || READ_ONCE(b->handle) != h)
+		return true;
+	return !(s & ownbuf_accs[acc].conflict) &&
+	       !(ownbuf_accs[acc].excl && ownbuf_shared_sum(b));
 }
 
 /*
@@ -1209,24 +1438,37 @@ static bool ownbuf_grantable(struct ownbuf *b, u64 h, unsigned int kind)
  * RCU or a reference).  The fast path of ownbuf_borrow_ops() is this.
  */
 static __always_inline int ownbuf_borrow_once(struct ownbuf *b, u64 h,
-					      unsigned int kind,
+					      unsigned int kind, bool fast,
 					      const struct ownbuf_ref_ops *ops,
 					      struct ownbuf_ref *ref,
 					      unsigned long ip, u64 *seen)
 {
-	enum ownbuf_acc acc = kind == OWNBUF_MUT ? OWNBUF_ACC_MUT :
-						   OWNBUF_ACC_SHARED;
+	unsigned int cpu = 0;
 	int ret;
 
-	ret = ownbuf_try(b, acc, seen);
+	if (kind == OWNBUF_MUT) {
+		ret = ownbuf_try(b, OWNBUF_ACC_MUT, seen);
+	} else {
+		/* The fast path runs under rcu_read_lock_sched() already. */
+		if (!fast)
+			preempt_disable();
+		cpu = smp_processor_id();
+		ret = ownbuf_try_shared(b, fast, ip, seen);
+		if (!fast)
+			preempt_enable();
+	}
 	if (!ret && unlikely(READ_ONCE(b->handle) != h)) {
-		/* Moved between the lookup and the cmpxchg. */
-		ownbuf_untry(b, ownbuf_accs[acc].one);
+		/* Moved between the lookup and taking the borrow. */
+		if (kind == OWNBUF_MUT)
+			ownbuf_untry(b, OWNBUF_S_MUT);
+		else
+			ownbuf_untry_shared(b, cpu);
 		ret = -ESTALE;
 	}
 	if (ret)
 		return ret;
 	ref->buf = b;
+	ref->cpu = cpu;
 	ref->check = ownbuf_ref_check_value(ref, b);
 	ref->ops = ops;
 	ref->id = b->id;
@@ -1237,7 +1479,8 @@ static __always_inline int ownbuf_borrow_once(struct ownbuf *b, u64 h,
 		INIT_LIST_HEAD(&ref->node);
 	/* Publish the token: the fields above before its state. */
 	atomic_set_release(&ref->state, OWNBUF_STATE_LIVE);
-	WRITE_ONCE(b->lent_at, ip);
+	if (kind == OWNBUF_MUT)
+		WRITE_ONCE(b->lent_at, ip);
 	return 0;
 }
 
@@ -1276,7 +1519,8 @@ int __ownbuf_borrow(struct ownbuf_handle *hp, unsigned int flags,
 	rcu_read_lock_sched();
 	b = ownbuf_lookup(h);
 	if (b && !ops && !(flags & OWNBUF_WAIT)) {
-		ret = ownbuf_borrow_once(b, h, kind, NULL, ref, ip, &seen);
+		ret = ownbuf_borrow_once(b, h, kind, false, NULL, ref, ip,
+					 &seen);
 		if (ret)
 			ownbuf_report_borrow(b, ret, seen, ip);
 		rcu_read_unlock_sched();
@@ -1295,7 +1539,8 @@ int __ownbuf_borrow(struct ownbuf_handle *hp, unsigned int flags,
 	for (;;) {
 		if (ops)
 			mutex_lock(&b->hook_lock);
-		ret = ownbuf_borrow_once(b, h, kind, ops, ref, ip, &seen);
+		ret = ownbuf_borrow_once(b, h, kind, false, ops, ref, ip,
+					 &seen);
 		if (ops)
 			mutex_unlock(&b->hook_lock);
 		if (ret != -EBUSY || !(flags & OWNBUF_WAIT))
@@ -1347,7 +1592,7 @@ int ownbuf_borrow_ops(struct ownbuf_handle h, unsigned int flags,
 		   OWNBUF_STATE_LIVE)) {
 		rcu_read_lock_sched();
 		b = ownbuf_lookup(h.val);
-		ret = b ? ownbuf_borrow_once(b, h.val, flags, NULL, ref,
+		ret = b ? ownbuf_borrow_once(b, h.val, flags, true, NULL, ref,
 					     _RET_IP_, &seen) : -ESTALE;
 		rcu_read_unlock_sched();
 		if (likely(!ret))
@@ -1380,7 +1625,7 @@ static bool ownbuf_ref_end(struct ownbuf_ref *ref, struct ownbuf *b)
 		}
 		mutex_unlock(&b->hook_lock);
 	}
-	if (!ownbuf_untry(b, ownbuf_ref_one(ref)))
+	if (!ownbuf_ref_untry(ref))
 		return false;
 	atomic_set(&ref->state, OWNBUF_STATE_REVOKED);
 	return true;
@@ -1440,7 +1685,7 @@ int ownbuf_release(struct ownbuf_ref *ref)
 {
 	/* Fast path: a live borrow without callbacks. */
 	if (likely(ref && !ref->ops && ownbuf_ref_claim(ref))) {
-		if (likely(!ownbuf_untry(ref->buf, ownbuf_ref_one(ref))))
+		if (likely(!ownbuf_ref_untry(ref)))
 			return 0;
 		atomic_set(&ref->state, OWNBUF_STATE_REVOKED);
 		ownbuf_report(OWNBUF_USE_AFTER_FREE, ref->id, _RET_IP_,
@@ -1539,6 +1784,19 @@ static ssize_t ownbuf_bounds(struct ownbuf *b, loff_t pos, size_t *len,
 	return *len;
 }
 
+/*
+ * The copy of an access, made while the access is held: a function of its
+ * own so that the KUnit suite can act from the middle of one.
+ */
+VISIBLE_IF_KUNIT size_t ownbuf_copy(void *p, size_t len, struct iov_iter *it,
+				    bool write)
+{
+	KUNIT_STATIC_STUB_REDIRECT(ownbuf_copy, p, len, it, write);
+
+	return write ? copy_from_iter(p, len, it) : copy_to_iter(p, len, it);
+}
+EXPORT_SYMBOL_IF_KUNIT(ownbuf_copy);
+
 /**
  * ownbuf_rw() - read or write a buffer, as its owner or through a borrow
  * @h: the owner's handle, if @ref is NULL.
@@ -1580,10 +1838,7 @@ ssize_t ownbuf_rw(struct ownbuf_handle *h, struct ownbuf_ref *ref,
 
 	ret = ownbuf_bounds(b, pos, &len, flags, ip);
 	if (ret > 0) {
-		if (write)
-			copied = copy_from_iter(b->data + pos, len, it);
-		else
-			copied = copy_to_iter(b->data + pos, len, it);
+		copied = ownbuf_copy(b->data + pos, len, it, write);
 		if (!copied || (copied != len && !(flags & OWNBUF_RW_FILE)))
 			ret = -EFAULT;
 		else
@@ -1600,23 +1855,27 @@ static int ownbuf_kernel_rw(struct ownbuf_handle *h, struct ownbuf_ref *ref,
 	struct kvec kv = { .iov_base = buf, .iov_len = len };
 	struct iov_iter it;
 	ssize_t ret;
+	u64 id;
 
 	if (ref) {
-		if (write && READ_ONCE(ref->kind) != OWNBUF_MUT &&
-		    atomic_read(&ref->state))
+		/* The role of a borrow ownbuf handed out, even if it ended. */
+		if (write && atomic_read(&ref->state) &&
+		    ownbuf_ref_genuine(ref) && ref->kind != OWNBUF_MUT)
 			return -EPERM;
 		ret = ownbuf_ref_check(ref, OWNBUF_OP_USE, ip);
+		id = ref->id;
 	} else {
 		ret = ownbuf_handle_check(h, OWNBUF_OP_USE, ip);
+		id = ownbuf_handle_id(h);
 	}
 	if (ret || !len)
 		return ret;
 	if (!buf) {
-		ownbuf_report(OWNBUF_NULL_DEREF, 0, ip, "NULL data pointer");
+		ownbuf_report(OWNBUF_NULL_DEREF, id, ip, "NULL data pointer");
 		return -EINVAL;
 	}
 	if (off > LLONG_MAX) {
-		ownbuf_report(OWNBUF_OUT_OF_BOUNDS, 0, ip,
+		ownbuf_report(OWNBUF_OUT_OF_BOUNDS, id, ip,
 			      "offset does not fit in loff_t");
 		return -ERANGE;
 	}
@@ -1814,7 +2073,8 @@ unsigned int ownbuf_access_mask(struct ownbuf_handle *h,
 	} else {
 		if (!(s & (OWNBUF_S_MUT | OWNBUF_S_WRITER)))
 			mask |= OWNBUF_CAN_READ;
-		if (!(s & (OWNBUF_S_LENT | OWNBUF_S_BUSY)))
+		if (!(s & (OWNBUF_S_LENT | OWNBUF_S_BUSY)) &&
+		    !ownbuf_shared_sum(b))
 			mask |= OWNBUF_CAN_WRITE;
 	}
 out:
@@ -1874,9 +2134,30 @@ unsigned long ownbuf_ref_pfn(struct ownbuf_ref *ref, pgoff_t pgoff)
 	return page_to_pfn(virt_to_page(p));
 }
 
+#if IS_ENABLED(CONFIG_KUNIT)
+/* Buffers not freed yet, for the KUnit suite's check that none leaked. */
+unsigned long ownbuf_count_buffers(void)
+{
+	struct ownbuf __rcu **chunk;
+	unsigned long n = 0;
+	unsigned int c, i;
+
+	rcu_read_lock_sched();
+	for (c = 0; c < OWNBUF_NR_CHUNKS; c++) {
+		chunk = READ_ONCE(ownbuf_chunks[c]);
+		for (i = 0; chunk && i < OWNBUF_CHUNK_SIZE; i++)
+			n += !!rcu_access_pointer(chunk[i]);
+	}
+	rcu_read_unlock_sched();
+	return n;
+}
+EXPORT_SYMBOL_IF_KUNIT(ownbuf_count_buffers);
+#endif
+
 int ownbuf_engine_init(void)
 {
 	ownbuf_ref_key = get_random_long();
+	ownbuf_cpu_share = READ_ONCE(ownbuf_max_shared) / nr_cpu_ids;
 	return 0;
 }
 
@@ -1900,17 +2181,20 @@ void ownbuf_engine_exit(void)
 				continue;
 			if (!n++)
 				pr_warn("buffers still owned at unload; freeing them:\n");
-			pr_warn("buffer %llu (%zu bytes, %s) created by %pS\n",
+			pr_warn("buffer %llu (%zu bytes, %s, state %#llx) created by %pS\n",
 				b->id, b->size,
 				b->data ? "never dropped" :
 					  "revoked, its borrows never released",
+				(u64)atomic64_read(&b->state),
 				(void *)b->created_at);
 			ownbuf_free_data(b->data);
-			kfree(b);
+			ownbuf_free_core(b);
 		}
 		kfree(chunk);
 	}
 	if (n)
 		pr_warn("%lu buffers were still owned at unload\n", n);
 	ida_destroy(&ownbuf_ida);
+	/* Buffers freed earlier are freed by our RCU callback. */
+	rcu_barrier();
 }

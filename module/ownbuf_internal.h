@@ -82,6 +82,8 @@ void ownbuf_dev_exit(void);
 void *ownbuf_alloc_data(size_t size, gfp_t gfp);
 struct ownbuf *ownbuf_alloc_core(gfp_t gfp);
 int ownbuf_table_insert(struct ownbuf *b, u32 *idx, gfp_t gfp);
+size_t ownbuf_copy(void *p, size_t len, struct iov_iter *it, bool write);
+unsigned long ownbuf_count_buffers(void);
 #endif
 
 #endif /* _OWNBUF_INTERNAL_H */

@@ -102,6 +102,7 @@ struct ownbuf_ref {
 	u64 id;
 	atomic_t state;
 	u32 kind;
+	u32 cpu;
 };
 
 /**
