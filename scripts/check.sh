@@ -39,6 +39,11 @@ ITEM_FILES="build debug stock61 stock612 static harness"
 ITEMS=$OUT/items-build.jsonl
 JUDGE=$TOP/scripts/judge.py
 BOOT_TIMEOUT=${OWNBUF_BOOT_TIMEOUT:-3600}
+# Seconds a single test may take in the guest, and seconds without any
+# output after which a guest counts as hung (a test that outlives its
+# timeout is killed, so a live guest always says something sooner).
+TEST_TIMEOUT=300
+IDLE_TIMEOUT=480
 STAGES="tests,sparse,style,harness"
 KERNELS=$KERNEL_NAMES
 STATIC_PACKAGES="sparse perl"
@@ -104,6 +109,7 @@ build_modules()
 {
 	local k=$1 dir=$BUILD/$1 rc=0
 
+	[ -n "${K_KDIR[$k]:-}" ] || return 0
 	log "building the modules against $k"
 	mkdir -p "$dir"
 	modules_build "${K_KDIR[$k]}" "$dir" || rc=$?
@@ -190,6 +196,7 @@ test_kernel()
 	{
 		echo "OWNBUF_KERNEL=$k"
 		echo "OWNBUF_MODULE=ownbuf"
+		echo "OWNBUF_TEST_TIMEOUT=$TEST_TIMEOUT"
 	} >"$run/run.conf"
 	adds+=(-a "$run/run.conf:/ownbuf/run.conf")
 	adds+=(-a "$src/module/ownbuf.ko:/ownbuf/modules/ownbuf.ko")
@@ -221,6 +228,7 @@ test_kernel()
 	done
 
 	guest_boot -k "${K_BZIMAGE[$k]}" -o "$run" -t "$BOOT_TIMEOUT" \
+		-I "$IDLE_TIMEOUT" -R \
 		-c "${K_CMDLINE[$k]}" "${adds[@]}" || true
 	if ! python3 "$JUDGE" run --kernel "$k" --dir "$run" --ksrc "$KSRC" \
 	     --out "$OUT/items-$k.jsonl"; then

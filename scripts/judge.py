@@ -452,13 +452,22 @@ def judge_run(args):
         running = ('%s %s' % (open_recs[-1]['kind'], open_recs[-1]['name'])
                    if open_recs else label)
         what = 'hang' if status == 'timeout' else 'death'
+        idle = read_text(os.path.join(args.dir, 'idle')).strip()
         detail = '%s while running: %s\n' % (
-            'timed out' if status == 'timeout' else 'guest died early',
-            running)
+            (idle or 'timed out') if status == 'timeout'
+            else 'guest died early', running)
         if panic:
             detail += panic + '\n'
         detail += '--- console tail ---\n' + tail(clines, 40)
         items.add('boot', '%s in %s' % (what, running), 'fail', what, detail)
+
+    first = os.path.join(args.dir, 'first-attempt')
+    if os.path.isdir(first):
+        print('[judge] %s: note: the first boot never reached /init and was '
+              'retried (console: %s/console.log):' % (args.kernel, first))
+        for line in read_text(os.path.join(first, 'console.log')).split(
+                '\n')[-15:]:
+            print('    ' + line)
 
     if args.out:
         items.write(args.out)

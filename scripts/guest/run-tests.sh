@@ -21,7 +21,7 @@
 OWNBUF_KERNEL=unknown
 OWNBUF_MODULE=ownbuf
 OWNBUF_MODULE_ARGS=""
-OWNBUF_TEST_TIMEOUT=600
+OWNBUF_TEST_TIMEOUT=300
 OWNBUF_LEAK_AGE=6
 # shellcheck source=/dev/null
 [ -f /ownbuf/run.conf ] && . /ownbuf/run.conf

@@ -12,6 +12,7 @@
 #                            results.log      ttyS1: the results channel
 #                            initramfs.cpio.gz
 #                            status           done | died | timeout
+#                            idle             only after an --idle stop
 #   -a, --add SRC[:DEST]   put file or directory SRC into the initramfs at
 #                          DEST (absolute path in the guest; default
 #                          /ownbuf/extra/<name of SRC>).  Repeatable.
@@ -24,8 +25,16 @@
 #                          interactive shell (with --interactive).
 #   -t, --timeout SECS     hard limit of the run (default 1800; none with
 #                          --interactive unless given)
+#   -I, --idle SECS        also stop the run when neither the console nor
+#                          the results channel grew for SECS (a hang); the
+#                          status is "timeout" and OUTDIR/idle says why
 #   -m, --mem SIZE         guest memory (default 2G)
 #   -i, --interactive      console on this terminal (Ctrl-A x quits QEMU)
+#   -R, --retry-early      if the guest died or hung before its /init wrote
+#                          anything on the results channel (a kernel that
+#                          did not boot: nothing of ours ran yet), boot
+#                          once more; the first attempt is kept in
+#                          OUTDIR/first-attempt/
 #   -q, --quiet            no log lines
 #
 # The guest always has the helpers of scripts/guest/ (/init, /ownbuf/lib.sh,
@@ -49,7 +58,7 @@ GUEST_CMDLINE="console=ttyS0 panic=-1 printk.devkmsg=on loglevel=8"
 
 _guest_usage()
 {
-	sed -n '5,37p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+	sed -n '4,51p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
 	exit 1
 }
 
@@ -81,6 +90,32 @@ _guest_add_bin()
 	done
 }
 
+# _guest_watch PID IDLE OUT - wait for PID (the QEMU run); stop it when
+# its output files did not grow for IDLE seconds.  Returns 1 if it did.
+_guest_watch()
+{
+	local pid=$1 idle=$2 out=$3 last size=-1 cur f n
+
+	last=$(now)
+	while kill -0 "$pid" 2>/dev/null; do
+		sleep 5
+		cur=0
+		for f in "$out/console.log" "$out/results.log"; do
+			n=$(stat -c %s "$f" 2>/dev/null || echo 0)
+			cur=$((cur + n))
+		done
+		if [ "$cur" != "$size" ]; then
+			size=$cur
+			last=$(now)
+		elif [ $(($(now) - last)) -ge "$idle" ]; then
+			echo "no output from the guest for ${idle}s" >"$out/idle"
+			kill -TERM "$pid" 2>/dev/null || true
+			return 1
+		fi
+	done
+	return 0
+}
+
 # guest_initramfs STAGE OUT - pack the staging tree into a newc cpio.gz.
 guest_initramfs()
 {
@@ -90,10 +125,53 @@ guest_initramfs()
 	 cpio --quiet -o -0 -H newc -R 0:0) | gzip -1 >"$out"
 }
 
+# _guest_qemu TIMEOUT MEM KERNEL OUT CMDLINE SERIAL... - the QEMU run.
+_guest_qemu()
+{
+	local timeout=$1 mem=$2 kernel=$3 out=$4 cmdline=$5
+
+	shift 5
+	timeout -k 10 "$timeout" qemu-system-x86_64 \
+		-accel tcg,thread=single -cpu max -smp 2 -m "$mem" \
+		-nodefaults -display none -no-reboot -monitor none \
+		"$@" \
+		-kernel "$kernel" -initrd "$out/initramfs.cpio.gz" \
+		-append "$cmdline"
+}
+
 guest_boot()
 {
+	local retry=0 out="" prev="" arg rc=0
+
+	for arg in "$@"; do
+		case $arg in
+		-R|--retry-early) retry=1 ;;
+		esac
+		case $prev in
+		-o|--out) out=$arg ;;
+		esac
+		prev=$arg
+	done
+	_guest_boot_once "$@" || rc=$?
+	if [ $retry -eq 1 ] && { [ $rc -eq 2 ] || [ $rc -eq 124 ]; } &&
+	   [ ! -s "$out/results.log" ]; then
+		log "guest never reached /init ($(cat "$out/status")); booting once more"
+		rm -rf "$out/first-attempt"
+		mkdir -p "$out/first-attempt"
+		mv "$out/console.log" "$out/status" "$out/first-attempt/"
+		if [ -e "$out/idle" ]; then
+			mv "$out/idle" "$out/first-attempt/"
+		fi
+		rc=0
+		_guest_boot_once "$@" || rc=$?
+	fi
+	return $rc
+}
+
+_guest_boot_once()
+{
 	local kernel="" out="" cmdline="" timeout="" mem=2G interactive=0
-	local quiet=0 stage spec src dest rc status
+	local quiet=0 idle=0 idled=0 stage spec src dest rc status qpid
 	local -a adds=() bins=() serial
 
 	while [ $# -gt 0 ]; do
@@ -105,9 +183,11 @@ guest_boot()
 		-c|--append) cmdline="$cmdline $2"; shift ;;
 		-r|--run) cmdline="$cmdline ownbuf.run=$2"; shift ;;
 		-t|--timeout) timeout=$2; shift ;;
+		-I|--idle) idle=$2; shift ;;
 		-m|--mem) mem=$2; shift ;;
 		-i|--interactive) interactive=1 ;;
 		-q|--quiet) quiet=1 ;;
+		-R|--retry-early) ;;
 		-h|--help) _guest_usage ;;
 		*) die "guest: unknown option $1 (see --help)" ;;
 		esac
@@ -124,7 +204,8 @@ guest_boot()
 	mkdir -p "$out"
 	out=$(cd "$out" && pwd)
 	stage=$out/initramfs
-	rm -rf "$stage" "$out/console.log" "$out/results.log" "$out/status"
+	rm -rf "$stage" "$out/console.log" "$out/results.log" "$out/status" \
+		"$out/idle"
 	mkdir -p "$stage"/{bin,dev,ownbuf/bin,ownbuf/extra,proc,sys,tmp,root}
 	cp -L /bin/busybox "$stage/bin/busybox"
 	install -m 0755 "$GUEST_DIR/init" "$stage/init"
@@ -152,14 +233,18 @@ guest_boot()
 
 	[ $quiet -eq 1 ] || log "booting $(basename "$kernel") (timeout ${timeout}s, output in $out)"
 	rc=0
-	timeout -k 10 "$timeout" qemu-system-x86_64 \
-		-accel tcg,thread=single -cpu max -smp 2 -m "$mem" \
-		-nodefaults -display none -no-reboot -monitor none \
-		"${serial[@]}" \
-		-kernel "$kernel" -initrd "$out/initramfs.cpio.gz" \
-		-append "$GUEST_CMDLINE$cmdline" || rc=$?
+	if [ "$idle" -gt 0 ] && [ $interactive -eq 0 ]; then
+		_guest_qemu "$timeout" "$mem" "$kernel" "$out" \
+			"$GUEST_CMDLINE$cmdline" "${serial[@]}" &
+		qpid=$!
+		_guest_watch "$qpid" "$idle" "$out" || idled=1
+		wait "$qpid" || rc=$?
+	else
+		_guest_qemu "$timeout" "$mem" "$kernel" "$out" \
+			"$GUEST_CMDLINE$cmdline" "${serial[@]}" || rc=$?
+	fi
 
-	if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then
+	if [ $idled -eq 1 ] || [ $rc -eq 124 ] || [ $rc -eq 137 ]; then
 		status=timeout
 		rc=124
 	elif grep -q '^@@OWNBUF DONE' "$out/results.log" 2>/dev/null; then
