@@ -29,6 +29,8 @@
 #                          the results channel grew for SECS (a hang); the
 #                          status is "timeout" and OUTDIR/idle says why
 #   -m, --mem SIZE         guest memory (default 2G)
+#   -A, --accel ACCEL      QEMU's -accel (default tcg,thread=single; "tcg"
+#                          runs the vCPUs in parallel, for benchmarks)
 #   -i, --interactive      console on this terminal (Ctrl-A x quits QEMU)
 #   -R, --retry-early      if the guest died or hung before its /init wrote
 #                          anything on the results channel (a kernel that
@@ -58,7 +60,7 @@ GUEST_CMDLINE="console=ttyS0 panic=-1 printk.devkmsg=on loglevel=8"
 
 _guest_usage()
 {
-	sed -n '4,51p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+	sed -n '4,53p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
 	exit 1
 }
 
@@ -125,14 +127,14 @@ guest_initramfs()
 	 cpio --quiet -o -0 -H newc -R 0:0) | gzip -1 >"$out"
 }
 
-# _guest_qemu TIMEOUT MEM KERNEL OUT CMDLINE SERIAL... - the QEMU run.
+# _guest_qemu ACCEL TIMEOUT MEM KERNEL OUT CMDLINE SERIAL... - the QEMU run.
 _guest_qemu()
 {
-	local timeout=$1 mem=$2 kernel=$3 out=$4 cmdline=$5
+	local accel=$1 timeout=$2 mem=$3 kernel=$4 out=$5 cmdline=$6
 
-	shift 5
+	shift 6
 	timeout -k 10 "$timeout" qemu-system-x86_64 \
-		-accel tcg,thread=single -cpu max -smp 2 -m "$mem" \
+		-accel "$accel" -cpu max -smp 2 -m "$mem" \
 		-nodefaults -display none -no-reboot -monitor none \
 		"$@" \
 		-kernel "$kernel" -initrd "$out/initramfs.cpio.gz" \
@@ -171,6 +173,7 @@ guest_boot()
 _guest_boot_once()
 {
 	local kernel="" out="" cmdline="" timeout="" mem=2G interactive=0
+	local accel=tcg,thread=single
 	local quiet=0 idle=0 idled=0 stage spec src dest rc status qpid
 	local -a adds=() bins=() serial
 
@@ -185,6 +188,7 @@ _guest_boot_once()
 		-t|--timeout) timeout=$2; shift ;;
 		-I|--idle) idle=$2; shift ;;
 		-m|--mem) mem=$2; shift ;;
+		-A|--accel) accel=$2; shift ;;
 		-i|--interactive) interactive=1 ;;
 		-q|--quiet) quiet=1 ;;
 		-R|--retry-early) ;;
@@ -234,13 +238,13 @@ _guest_boot_once()
 	[ $quiet -eq 1 ] || log "booting $(basename "$kernel") (timeout ${timeout}s, output in $out)"
 	rc=0
 	if [ "$idle" -gt 0 ] && [ $interactive -eq 0 ]; then
-		_guest_qemu "$timeout" "$mem" "$kernel" "$out" \
+		_guest_qemu "$accel" "$timeout" "$mem" "$kernel" "$out" \
 			"$GUEST_CMDLINE$cmdline" "${serial[@]}" &
 		qpid=$!
 		_guest_watch "$qpid" "$idle" "$out" || idled=1
 		wait "$qpid" || rc=$?
 	else
-		_guest_qemu "$timeout" "$mem" "$kernel" "$out" \
+		_guest_qemu "$accel" "$timeout" "$mem" "$kernel" "$out" \
 			"$GUEST_CMDLINE$cmdline" "${serial[@]}" || rc=$?
 	fi
 
