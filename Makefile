@@ -46,6 +46,12 @@ $(TOOLS_OUT)/ownbuf-example: tools/example.c include/uapi/linux/ownbuf.h
 	@mkdir -p $(@D)
 	$(CC) $(USER_CFLAGS) $(LDFLAGS) -o $@ $<
 
+# The userspace half of "make bench" (not part of "tools"; bench.sh builds
+# it static with TOOLS_OUT=build/bench/bin).
+$(TOOLS_OUT)/ownbuf-bench: tools/bench/ownbuf_bench_user.c include/uapi/linux/ownbuf.h
+	@mkdir -p $(@D)
+	$(CC) $(USER_CFLAGS) $(LDFLAGS) -o $@ $<
+
 check:
 	$(TOP)/scripts/check.sh
 
@@ -66,7 +72,7 @@ bench:
 
 clean:
 	@if [ -d "$(KDIR)" ]; then $(MAKE) -C $(KDIR) M=$(TOP) clean; fi
-	rm -f tools/ownbuf tools/ownbuf-example
+	rm -f tools/ownbuf tools/ownbuf-example tools/ownbuf-bench
 	rm -rf $(TOP)/build
 
 help:
