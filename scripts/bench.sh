@@ -120,7 +120,7 @@ ownbuf_item insmod ownbuf insmod /ownbuf/modules/ownbuf.ko || exit 1
 rc=0
 # Let what the boot started settle first.
 sleep 3
-ownbuf_item bench user ownbuf-bench --reps $REPS --scale $SCALE || rc=1
+ownbuf_item bench user ownbuf-bench -v --reps $REPS --scale $SCALE || rc=1
 insmod /ownbuf/modules/ownbuf_bench.ko iters=2000 reps=5 &&
 	rmmod ownbuf_bench
 dmesg -c >/dev/null

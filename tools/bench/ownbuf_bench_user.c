@@ -4,7 +4,8 @@
  * the same run (memfd, dup(), getppid()).  Prints one line per metric:
  *   metric=<name> value=<ns/op> baseline=<ns/op> ratio=<value/baseline>
  * Each figure is the median of --reps repetitions (at least 5); the two
- * sides of a pair alternate so that drift hits both.
+ * sides of a pair alternate so that drift hits both.  -v also prints every
+ * repetition's pair of times to stderr, as "# name rep N: value baseline".
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -24,6 +25,7 @@
 
 static int reps = 7;
 static double scale = 1.0;
+static int verbose;
 
 static void die(const char *what)
 {
@@ -182,6 +184,9 @@ static void pair(const char *name, bench_fn fn, struct bench *b,
 	for (r = 0; r < reps; r++) {
 		v[r] = once(fn, b);
 		w[r] = once(base, bb);
+		if (verbose)
+			fprintf(stderr, "# %s rep %d: %.1f %.1f\n", name, r,
+				v[r], w[r]);
 	}
 	mv = median(v);
 	mw = median(w);
@@ -274,8 +279,10 @@ int main(int argc, char **argv)
 			reps = atoi(argv[++i]);
 		} else if (!strcmp(argv[i], "--scale") && i + 1 < argc) {
 			scale = atof(argv[++i]);
+		} else if (!strcmp(argv[i], "-v")) {
+			verbose = 1;
 		} else {
-			fprintf(stderr, "usage: %s [--reps N] [--scale F]\n",
+			fprintf(stderr, "usage: %s [--reps N] [--scale F] [-v]\n",
 				argv[0]);
 			return 2;
 		}
