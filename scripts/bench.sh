@@ -16,9 +16,10 @@
 # baseline's, so lower is better.  Times are guest (TCG) times: they say
 # nothing about another machine, only the ratios carry over, roughly.
 #
-# Output, in build/bench/: table.txt (the table), metrics.txt (one line
-# "metric=NAME value=NS baseline=NS ratio=R" per metric), ratios.svg (the
-# chart, targets drawn), run/console.log (the guest's kernel log).
+# Output, in build/bench/: table.txt (the table; table.md in Markdown),
+# metrics.txt (one line "metric=NAME value=NS baseline=NS ratio=R" per
+# metric), ratios.svg (the chart, targets drawn), run/console.log (the
+# guest's kernel log), run/results.log (every repetition's times too).
 #
 # Exit status: 0 if every benchmark ran and the kernel logged no warning
 # (a missed target is not a failure), 1 otherwise.
@@ -147,6 +148,7 @@ report()
 {
 	printf '%s\n' "$METRICS" | awk -F'|' -v results="$1" \
 		-v dat="$OUT/chart.dat" -v table="$OUT/table.txt" \
+		-v md="$OUT/table.md" \
 		-v missing="$OUT/missing" -v host="$HOST" '
 	function fmt(ns) {
 		if (ns >= 1000000) return sprintf("%.2f ms", ns / 1000000)
@@ -166,6 +168,8 @@ report()
 			if (name != "") have[name] = 1
 		}
 		printf "" >table
+		print "| metric | ownbuf vs baseline | ownbuf | baseline | ratio | target | met? |" >md
+		print "|---|---|--:|--:|--:|--:|---|" >md
 		out(sprintf("%-29s %10s %10s %8s %6s  %s", "metric", "ownbuf",
 		    "baseline", "ratio", "target", "met?"))
 	}
@@ -184,6 +188,9 @@ report()
 			met = sprintf("no (%.2fx the target)", r / target)
 			colour = 16744192
 		}
+		printf "| `%s` | %s vs %s | %s | %s | %.2f | %s | %s |\n", name,
+		    $2, $3, fmt(val[name, "value"]), fmt(val[name, "baseline"]),
+		    r, target == "-" ? "" : "≤ " target, met >md
 		out(sprintf("%-29s %10s %10s %8.3f %6s  %s", name,
 		    fmt(val[name, "value"]), fmt(val[name, "baseline"]), r,
 		    target, met))
