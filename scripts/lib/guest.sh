@@ -127,18 +127,20 @@ guest_initramfs()
 	 cpio --quiet -o -0 -H newc -R 0:0) | gzip -1 >"$out"
 }
 
-# _guest_qemu ACCEL TIMEOUT MEM KERNEL OUT CMDLINE SERIAL... - the QEMU run.
+# _guest_qemu ACCEL TIMEOUT MEM KERNEL OUT CMDLINE SERIAL... - the QEMU
+# command line, into the array GUEST_QEMU.  timeout(1) is its first word:
+# the process to signal to stop the run (it passes the signal on to QEMU).
 _guest_qemu()
 {
 	local accel=$1 timeout=$2 mem=$3 kernel=$4 out=$5 cmdline=$6
 
 	shift 6
-	timeout -k 10 "$timeout" qemu-system-x86_64 \
+	GUEST_QEMU=(timeout -k 10 "$timeout" qemu-system-x86_64 \
 		-accel "$accel" -cpu max -smp 2 -m "$mem" \
 		-nodefaults -display none -no-reboot -monitor none \
 		"$@" \
 		-kernel "$kernel" -initrd "$out/initramfs.cpio.gz" \
-		-append "$cmdline"
+		-append "$cmdline")
 }
 
 guest_boot()
@@ -175,6 +177,7 @@ _guest_boot_once()
 	local kernel="" out="" cmdline="" timeout="" mem=2G interactive=0
 	local accel=tcg,thread=single
 	local quiet=0 idle=0 idled=0 stage spec src dest rc status qpid
+	local -a GUEST_QEMU
 	local -a adds=() bins=() serial
 
 	while [ $# -gt 0 ]; do
@@ -237,15 +240,15 @@ _guest_boot_once()
 
 	[ $quiet -eq 1 ] || log "booting $(basename "$kernel") (timeout ${timeout}s, output in $out)"
 	rc=0
+	_guest_qemu "$accel" "$timeout" "$mem" "$kernel" "$out" \
+		"$GUEST_CMDLINE$cmdline" "${serial[@]}"
 	if [ "$idle" -gt 0 ] && [ $interactive -eq 0 ]; then
-		_guest_qemu "$accel" "$timeout" "$mem" "$kernel" "$out" \
-			"$GUEST_CMDLINE$cmdline" "${serial[@]}" &
+		"${GUEST_QEMU[@]}" &
 		qpid=$!
 		_guest_watch "$qpid" "$idle" "$out" || idled=1
 		wait "$qpid" || rc=$?
 	else
-		_guest_qemu "$accel" "$timeout" "$mem" "$kernel" "$out" \
-			"$GUEST_CMDLINE$cmdline" "${serial[@]}" || rc=$?
+		"${GUEST_QEMU[@]}" || rc=$?
 	fi
 
 	if [ $idled -eq 1 ] || [ $rc -eq 124 ] || [ $rc -eq 137 ]; then
