@@ -115,7 +115,8 @@ write_guest_script()
 . /ownbuf/lib.sh
 kmetrics()
 {
-	dmesg | sed -n 's/^\[[ 0-9.]*\] \(metric=\)/\1/p'
+	dmesg | sed -n -e 's/^\[[ 0-9.]*\] \(metric=\)/\1/p' \
+		-e 's/^\[[ 0-9.]*\] \(kernel_.*overlapped\)/\1/p'
 }
 ownbuf_item insmod ownbuf insmod /ownbuf/modules/ownbuf.ko || exit 1
 rc=0
@@ -258,9 +259,13 @@ main()
 	RUN=$OUT/run
 	HOST="Host: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1); load average $(cut -d' ' -f1-3 /proc/loadavg) at the start; $(qemu-system-x86_64 --version | head -n 1)."
 	# Two vCPUs want two idle host CPUs: anything else running shows up
-	# as noise, in the 2-CPU figures most.
+	# as noise, in the 2-CPU figures most.  As root, the guest gets a
+	# higher priority than other work on the host (QEMU inherits it).
 	if awk '{ exit !($1 >= 0.5) }' /proc/loadavg; then
 		log "the host is busy (load average $(cut -d' ' -f1 /proc/loadavg)): expect noisier figures"
+	fi
+	if [ "$(id -u)" -eq 0 ] && renice -n -10 -p $$ >/dev/null 2>&1; then
+		HOST="$HOST The guest ran at nice -10."
 	fi
 	adds=(-a "$MODULE:/ownbuf/modules/ownbuf.ko"
 	      -a "$BENCH_KO:/ownbuf/modules/ownbuf_bench.ko"
@@ -283,6 +288,7 @@ main()
 	echo
 	report "$OUT/metrics.txt"
 	missing=$(cat "$OUT/missing")
+	grep -a '^kernel_.*overlapped' "$RUN/results.log" || true
 	echo
 	echo "Machine-readable (also in $OUT/metrics.txt):"
 	cat "$OUT/metrics.txt"
