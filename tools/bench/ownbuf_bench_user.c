@@ -23,6 +23,22 @@
 
 #define MAX_REPS 101
 
+/*
+ * PLACEMENT.  Under QEMU's TCG a copy's speed depends on where its pages
+ * are: the emulated TLB is direct-mapped, so a user buffer whose page
+ * shares a slot with the kernel page it is copied to or from misses on
+ * every access, 5-10x slower.  One placement for a whole run made one side
+ * of a pair that much slower for the whole run.  So every repetition of a
+ * copy benchmark gets new files (new kernel pages) and its user buffer on
+ * another of POOL_PAGES pages: a bad placement spoils one repetition, which
+ * the median drops.  The buffer sits BUF_OFFSET bytes into its page, as
+ * one from malloc() does.
+ */
+#define PAGE 4096
+#define POOL_PAGES 64
+#define BUF_OFFSET 16
+#define POOL_SIZE(len) ((len) + (POOL_PAGES + 1) * PAGE)
+
 static int reps = 7;
 static double scale = 1.0;
 static int verbose;
@@ -45,9 +61,13 @@ struct bench {
 	int fd;			/* what to run on */
 	int aux;		/* a second fd, if the bench needs one */
 	char *buf;		/* user memory */
+	char *pool;		/* where @buf moves between repetitions */
 	char *map;		/* a mapping */
 	size_t len;
 	long n;			/* operations per repetition */
+	/* if set, called before repetition N (untimed), see PLACEMENT */
+	void (*setup)(struct bench *b, int n);
+	int (*reopen)(size_t len);	/* for setup: a new file */
 };
 
 typedef void (*bench_fn)(struct bench *b);
@@ -120,11 +140,11 @@ static void dup_close_loop(struct bench *b)
 
 static void info_loop(struct bench *b)
 {
-	struct ownbuf_info info;
+	struct ownbuf_info *info = (struct ownbuf_info *)b->buf;
 	long i;
 
 	for (i = 0; i < b->n; i++)
-		if (ioctl(b->fd, OWNBUF_IOC_INFO, &info))
+		if (ioctl(b->fd, OWNBUF_IOC_INFO, info))
 			die("OWNBUF_IOC_INFO");
 }
 
@@ -145,6 +165,29 @@ static void getppid_loop(struct bench *b)
 
 	for (i = 0; i < b->n; i++)
 		syscall(SYS_getppid);
+}
+
+/* Room for a @len-byte buffer in any of POOL_PAGES pages, touched. */
+static char *pool_alloc(size_t len)
+{
+	char *p = mmap(NULL, POOL_SIZE(len), PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		die("mmap");
+	memset(p, 1, POOL_SIZE(len));
+	return p + BUF_OFFSET;
+}
+
+static void pool_free(char *pool, size_t len)
+{
+	munmap(pool - BUF_OFFSET, POOL_SIZE(len));
+}
+
+/* The user buffer of repetition @r: another page each time. */
+static char *pool_buf(char *pool, int r)
+{
+	return pool + (size_t)(r * 37 % POOL_PAGES) * PAGE;
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -173,17 +216,30 @@ static double median(double *v)
 	return u[reps / 2] / 1000.0;
 }
 
+/* One repetition of both sides, each prepared first (untimed). */
+static void rep(bench_fn fn, struct bench *b, bench_fn base,
+		struct bench *bb, int r, double res[2])
+{
+	if (b->setup)
+		b->setup(b, r);
+	if (bb->setup)
+		bb->setup(bb, r);
+	res[0] = once(fn, b);
+	res[1] = once(base, bb);
+}
+
 static void pair(const char *name, bench_fn fn, struct bench *b,
 		 bench_fn base, struct bench *bb)
 {
-	double v[MAX_REPS], w[MAX_REPS], mv, mw;
+	double v[MAX_REPS], w[MAX_REPS], res[2], mv, mw;
 	int r;
 
-	fn(b);			/* warm up both */
-	base(bb);
+	/* Warm up both: one repetition, not counted. */
+	rep(fn, b, base, bb, reps, res);
 	for (r = 0; r < reps; r++) {
-		v[r] = once(fn, b);
-		w[r] = once(base, bb);
+		rep(fn, b, base, bb, r, res);
+		v[r] = res[0];
+		w[r] = res[1];
 		if (verbose)
 			fprintf(stderr, "# %s rep %d: %.1f %.1f\n", name, r,
 				v[r], w[r]);
@@ -225,24 +281,39 @@ static long ops(long n)
 	return v > 0 ? v : 1;
 }
 
+/* A new file, filled once, and the user buffer on another page. */
+static void rw_setup(struct bench *b, int r)
+{
+	struct bench one;
+
+	if (b->fd >= 0)
+		close(b->fd);
+	b->fd = b->reopen(b->len);
+	b->buf = pool_buf(b->pool, r);
+	one = *b;
+	one.n = 1;
+	rw_loop(&one);
+}
+
 static void bench_rw(size_t len, long n, const char *name)
 {
-	struct bench o = { .len = len, .n = ops(n) };
-	struct bench m = { .len = len, .n = ops(n) };
+	struct bench o = { .fd = -1, .len = len, .n = ops(n),
+			   .setup = rw_setup, .reopen = open_owner };
+	struct bench m = { .fd = -1, .len = len, .n = ops(n),
+			   .setup = rw_setup, .reopen = open_memfd };
 
-	o.buf = malloc(len);
-	m.buf = malloc(len);
-	if (!o.buf || !m.buf)
-		die("malloc");
-	memset(o.buf, 1, len);
-	memset(m.buf, 1, len);
-	o.fd = open_owner(len);
-	m.fd = open_memfd(len);
+	o.pool = pool_alloc(len);
+	m.pool = pool_alloc(len);
 	pair(name, rw_loop, &o, rw_loop, &m);
 	close(o.fd);
 	close(m.fd);
-	free(o.buf);
-	free(m.buf);
+	pool_free(o.pool, len);
+	pool_free(m.pool, len);
+}
+
+static void buf_setup(struct bench *b, int r)
+{
+	b->buf = pool_buf(b->pool, r);
 }
 
 static void bench_mmap(size_t len, long n)
@@ -306,11 +377,15 @@ int main(int argc, char **argv)
 	pair("borrow_close_vs_dup", borrow_close_loop, &o, dup_close_loop, &m);
 	o.n = ops(100000);
 	m.n = ops(100000);
+	/* INFO copies to user memory: move it like the copy benchmarks. */
+	o.pool = pool_alloc(sizeof(struct ownbuf_info));
+	o.setup = buf_setup;
 	pair("info_vs_getppid", info_loop, &o, getppid_loop, &m);
 	/* What any ioctl costs here, and what INFO adds to it. */
 	pair("ioctl_floor_vs_getppid", enotty_loop, &o, getppid_loop, &m);
 	m.fd = o.fd;
 	pair("info_vs_ioctl_floor", info_loop, &o, enotty_loop, &m);
+	pool_free(o.pool, sizeof(struct ownbuf_info));
 	close(o.fd);
 	return 0;
 }
