@@ -227,9 +227,11 @@ test_kernel()
 		[ -x "$f" ] && adds+=(-a "$f:/ownbuf/bin/$(basename "$f")")
 	done
 
+	# A kselftest program's whole output passes through the kernel log
+	# (run-tests.sh): room for the largest one (~150 KiB) and more.
 	guest_boot -k "${K_BZIMAGE[$k]}" -o "$run" -t "$BOOT_TIMEOUT" \
 		-I "$IDLE_TIMEOUT" -R \
-		-c "${K_CMDLINE[$k]}" "${adds[@]}" || true
+		-c "${K_CMDLINE[$k]} log_buf_len=4M" "${adds[@]}" || true
 	if ! python3 "$JUDGE" run --kernel "$k" --dir "$run" --ksrc "$KSRC" \
 	     --out "$OUT/items-$k.jsonl"; then
 		ITEMS=$OUT/items-$k.jsonl item judge "judge.py run" fail judge \

@@ -55,6 +55,10 @@ FOLLOWERS = {'warning': 6, 'oops': 12, 'bug': 6}
 
 KMSG = re.compile(r'^\[\s*\d+\.\d+\](?:\[\s*[TC]\d+\])?\s?(.*)$')
 MARK = re.compile(r'^ownbuf-harness: begin (.*)$')
+# A kselftest program run whole ("selftests PROG") writes its output to
+# /dev/kmsg; the harness's line before it forks each test names the test.
+PROGRAM = re.compile(r'^selftests (\S+)$')
+RUN = re.compile(r'^#\s+RUN\s+(\S+) \.\.\.$')
 KUNIT_SUITE = re.compile(r'^    # Subtest: (\S+)')
 KUNIT_CASE = re.compile(r'^    (?:not )?ok \d+ (\S+)')
 KUNIT_END = re.compile(r'^(?:not )?ok \d+ (\S+)')
@@ -142,6 +146,7 @@ def scan_console(text):
     splats = []
     label = 'boot'
     suite = None
+    prog = None           # the kselftest program running whole, if any
     pending = []          # splats waiting for the KUnit case that ran
     panic = None
     lines = text.split('\n')
@@ -154,6 +159,12 @@ def scan_console(text):
         if mm:
             label = mm.group(1)
             suite = None
+            mp = PROGRAM.match(label)
+            prog = mp.group(1) if mp else None
+            continue
+        mr = RUN.match(msg) if prog else None
+        if mr:
+            label = 'selftest %s:%s' % (prog, mr.group(1))
             continue
         ms = KUNIT_SUITE.match(msg)
         if ms:
@@ -319,6 +330,48 @@ def judge_selftest(items, rec):
                       'rc=%d\n%s' % (rc, diag(lines)))
 
 
+def judge_program(items, rec, ran):
+    """A kselftest program run whole: its TAP cut into one record per test
+    (from the harness's "RUN" line to the test's result), each judged as
+    judge_selftest() judges a test run alone."""
+    prog, lines, rc = rec['name'], rec['lines'], rec['rc']
+    suite = 'selftest:' + prog
+    if rc is None:
+        return          # the guest died in it: reported as the death
+    test, out, failed = None, [], 0
+    for line in lines:
+        m = RUN.match(line)
+        if m:
+            test, out = m.group(1), [line]
+            continue
+        if test is None:
+            continue
+        out.append(line)
+        m = TAP_RESULT.match(line)
+        if not m:
+            continue
+        ok = m.group(1) == 'ok'
+        if m.group(3).strip() != test:
+            items.add(suite, test, 'fail', 'selftest',
+                      'the result line names another test\n' + diag(out))
+        else:
+            judge_selftest(items, {'name': '%s:%s' % (prog, test),
+                                   'lines': out, 'rc': 0 if ok else 1})
+        ran.add('%s:%s' % (prog, test))
+        failed += not ok
+        test, out = None, []
+    if test is not None:
+        ran.add('%s:%s' % (prog, test))
+        items.add(suite, test, 'fail', 'timeout' if rc == 137 else 'selftest',
+                  'no result: %s\n%s' % (
+                      'the program was killed after the guest-side timeout'
+                      if rc == 137 else 'the program ended (rc=%d)' % rc,
+                      diag(out)))
+    elif rc != 0 and not failed:
+        items.add(suite, 'exit status', 'fail', 'selftest',
+                  'rc=%d, yet no test failed\n%s' % (rc, diag(lines)))
+
+
 def judge_script(items, rec):
     suite = 'script:' + rec['name']
     lines = rec['lines']
@@ -409,6 +462,8 @@ def judge_run(args):
         elif kind == 'selftest':
             ran.add(name)
             judge_selftest(items, rec)
+        elif kind == 'selftests':
+            judge_program(items, rec, ran)
         elif kind == 'script':
             judge_script(items, rec)
         elif kind == 'kmemleak':

@@ -42,6 +42,17 @@
 #pragma GCC diagnostic ignored "-Wunused-parameter"
 #include "kselftest_harness.h"
 
+/*
+ * stdout one line per write(), whatever it is.  "make check" points it at
+ * /dev/kmsg, which makes each write() one record of the kernel log (at
+ * most 1 KiB), so that the harness's "RUN" line of a test is in the log
+ * before anything the test makes the kernel say.
+ */
+static void __attribute__((constructor)) ownbuf_stdout_by_line(void)
+{
+	setvbuf(stdout, NULL, _IOLBF, 0);
+}
+
 #define OWNBUF_DEV		"/dev/ownbuf"
 #define OWNBUF_VIOLATIONS	"/sys/class/misc/ownbuf/violations/"
 #define OWNBUF_PARAMS		"/sys/module/ownbuf/parameters/"

@@ -22,6 +22,7 @@ OWNBUF_KERNEL=unknown
 OWNBUF_MODULE=ownbuf
 OWNBUF_MODULE_ARGS=""
 OWNBUF_TEST_TIMEOUT=300
+OWNBUF_PROGRAM_TIMEOUT=1800
 OWNBUF_LEAK_AGE=6
 # shellcheck source=/dev/null
 [ -f /ownbuf/run.conf ] && . /ownbuf/run.conf
@@ -92,6 +93,29 @@ list_tests()
 	}'
 }
 
+# run_program PROG - a kselftest program, all its tests in one run.
+# Its output goes to /dev/kmsg, where each line is a record of the kernel
+# log the moment it is written; the harness writes "#  RUN NAME ..." before
+# it forks each test, so whatever the kernel reports during a test follows
+# that test's name on the console (scripts/judge.py attributes it so).
+# The program's lines (facility user, priorities 8-15) are then copied
+# from the log to the results channel.  One run per program, not per
+# test: the harness maps a page per test at start-up, which under the
+# debug kernel costs more than most tests.
+run_program()
+{
+	local prog="$1" rc
+
+	ownbuf_mark "selftests $prog"
+	dmesg -c >/dev/null
+	timeout -s KILL "$OWNBUF_PROGRAM_TIMEOUT" "./$prog" \
+		</dev/null >/dev/kmsg 2>&1
+	rc=$?
+	ownbuf_res "@@OWNBUF BEGIN selftests $prog"
+	dmesg -r | sed -nE 's/^<(8|9|1[0-5])>\[[ 0-9.]*\](\[ *[TC][0-9]+\])? ?//p' >&3
+	ownbuf_res "@@OWNBUF END selftests $prog rc=$rc"
+}
+
 kmemleak_scan()
 {
 	echo scan >$KMEMLEAK
@@ -127,7 +151,7 @@ for ko in /ownbuf/kunit/*.ko; do
 	ownbuf_item kunit-rmmod "$(modname "$ko")" rmmod "$(modname "$ko")"
 done
 
-# 3. kselftest programs, one test per run
+# 3. kselftest programs, one run each
 if [ -d /ownbuf/selftests ]; then
 	cd /ownbuf/selftests || exit 1
 	for prog in $(cat programs 2>/dev/null); do
@@ -142,10 +166,7 @@ if [ -d /ownbuf/selftests ]; then
 		cat /tmp/tests >&3
 		ownbuf_res "@@OWNBUF END list $prog rc=$rc"
 		[ $rc -eq 0 ] || continue
-		for t in $(cat /tmp/tests); do
-			ownbuf_item selftest "$prog:$t" \
-				timeout -s KILL "$OWNBUF_TEST_TIMEOUT" "./$prog" -r "$t"
-		done
+		run_program "$prog"
 	done
 
 	# 4. test scripts (selftests/*.sh, tools/test-*.sh): each prints TAP
