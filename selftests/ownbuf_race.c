@@ -81,15 +81,18 @@ static void racer_write(struct racer *r, int fd, unsigned char *buf,
 }
 
 /*
- * Readers rest three times as long as their last turn took, so that the
- * writers find the buffer free now and then even when copies are slow.
+ * Every racer rests three times as long as its last turn took (at most
+ * 50 ms), so that each kind finds the buffer free now and then even when
+ * copies are slow: two mut writers that never rest hand the borrow to
+ * each other the moment it comes back, and the readers starve (seen on a
+ * 1 MiB buffer: 0 reads in 4 s).  A refused turn is short, so its rest is
+ * too, and the contention stays.
  */
-static void racer_rest(struct racer *r, double since)
+static void racer_rest(double since)
 {
 	double t = 3 * (ownbuf_now() - since);
 
-	if (r->kind == OWNER_READER || r->kind == SHARED_READER)
-		ownbuf_msleep(t > 0.05 ? 50 : (unsigned int)(t * 1000) + 1);
+	ownbuf_msleep(t > 0.05 ? 50 : (unsigned int)(t * 1000) + 1);
 }
 
 static void *racer_thread(void *arg)
@@ -139,7 +142,7 @@ static void *racer_thread(void *arg)
 				racer_bad(r, "close", errno);
 			break;
 		}
-		racer_rest(r, t0);
+		racer_rest(t0);
 	}
 	free(buf);
 	return NULL;
