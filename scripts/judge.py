@@ -297,43 +297,26 @@ def diag(lines, n=25):
     return tail([l for l in lines if l.strip()], n)
 
 
-def judge_selftest(items, rec):
-    prog, _, test = rec['name'].partition(':')
-    suite = 'selftest:' + prog
-    lines = rec['lines']
-    plan, results = tap_results(lines)
-    rc = rec['rc']
-    if rc is None:
-        return          # the guest died in it: reported as the death
-    if rc == 137:
-        items.add(suite, test, 'fail', 'timeout',
-                  'killed after the guest-side timeout\n' + diag(lines))
-    elif plan == 0:
+def judge_test(items, suite, test, out):
+    """One test of a kselftest program: OUT is its lines, from the
+    harness's "RUN" line to its TAP result (the last line)."""
+    r = tap_results(out[-1:])[1][0]
+    if r['ok'] and r['directive'] == 'SKIP':
+        items.add(suite, test, 'skip', 'skip',
+                  'SKIP %s\n%s' % (r['reason'], diag(out)))
+    elif r['ok'] and r['directive'] == 'XFAIL':
         items.add(suite, test, 'fail', 'selftest',
-                  '"%s -r %s" ran no test (name not found)' % (prog, test))
-    elif len(results) != 1:
-        items.add(suite, test, 'fail', 'selftest',
-                  'expected one TAP result, got %d (rc=%d)\n%s'
-                  % (len(results), rc, diag(lines)))
+                  'XFAIL is not a pass: %s' % r['reason'])
+    elif r['ok'] and not r['directive']:
+        items.add(suite, test, 'pass')
     else:
-        r = results[0]
-        if r['ok'] and r['directive'] == 'SKIP':
-            items.add(suite, test, 'skip', 'skip',
-                      'SKIP %s\n%s' % (r['reason'], diag(lines)))
-        elif r['ok'] and r['directive'] == 'XFAIL':
-            items.add(suite, test, 'fail', 'selftest',
-                      'XFAIL is not a pass: %s' % r['reason'])
-        elif r['ok'] and not r['directive'] and rc == 0:
-            items.add(suite, test, 'pass')
-        else:
-            items.add(suite, test, 'fail', 'selftest',
-                      'rc=%d\n%s' % (rc, diag(lines)))
+        items.add(suite, test, 'fail', 'selftest', diag(out))
 
 
 def judge_program(items, rec, ran):
     """A kselftest program run whole: its TAP cut into one record per test
-    (from the harness's "RUN" line to the test's result), each judged as
-    judge_selftest() judges a test run alone."""
+    (from the harness's "RUN" line to the test's result), judged by
+    judge_test()."""
     prog, lines, rc = rec['name'], rec['lines'], rec['rc']
     suite = 'selftest:' + prog
     if rc is None:
@@ -355,8 +338,7 @@ def judge_program(items, rec, ran):
             items.add(suite, test, 'fail', 'selftest',
                       'the result line names another test\n' + diag(out))
         else:
-            judge_selftest(items, {'name': '%s:%s' % (prog, test),
-                                   'lines': out, 'rc': 0 if ok else 1})
+            judge_test(items, suite, test, out)
         ran.add('%s:%s' % (prog, test))
         failed += not ok
         test, out = None, []
@@ -459,9 +441,6 @@ def judge_run(args):
                           % (name, rc, out))
             else:
                 listed[name] = tests
-        elif kind == 'selftest':
-            ran.add(name)
-            judge_selftest(items, rec)
         elif kind == 'selftests':
             judge_program(items, rec, ran)
         elif kind == 'script':
