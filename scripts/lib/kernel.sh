@@ -1,17 +1,18 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# The three kernels ownbuf is tested on, built or fetched once and cached in
+# The four kernels ownbuf is tested on, built or fetched once and cached in
 # $OWNBUF_CACHE (default ~/.cache/ownbuf).  Only Debian packages are used.
 #
-#   debug     6.12 from linux-source-6.12 + scripts/debug.config (KASAN,
-#             lockdep, kmemleak, KUnit, ...), built from tinyconfig
+#   debug     6.12 from linux-source-6.12, tinyconfig + scripts/debug.config
+#             (PREEMPT, lockdep, kmemleak, KUnit, ...) + scripts/kasan.config
+#   kcsan     the same with scripts/kcsan.config instead of KASAN
 #   stock61   Debian's linux-image-amd64 (6.1) with its headers
 #   stock612  Debian's linux-image-6.12-amd64 with its headers
 #
 # As a command:
 #   scripts/lib/kernel.sh source          unpack linux-source-6.12
-#   scripts/lib/kernel.sh debug|stock61|stock612
+#   scripts/lib/kernel.sh debug|kcsan|stock61|stock612
 # prints shell assignments for the caller to eval:
 #   KNAME=debug KVER=<uname -r of the guest> KDIR=<kbuild dir>
 #   BZIMAGE=<kernel image> KSRC=<unpacked linux-source-6.12>
@@ -25,7 +26,7 @@
 # Bumped whenever the build recipe below changes, to invalidate the cache.
 KERNEL_RECIPE=1
 
-KERNEL_NAMES="debug stock61 stock612"
+KERNEL_NAMES="debug kcsan stock61 stock612"
 
 # Packages the kernel build and the module builds need on the host.
 KERNEL_HOST_PACKAGES="linux-source-6.12 build-essential bc bison flex \
@@ -62,39 +63,44 @@ _kernel_unpack()
 	log "unpacked in $(($(now) - t0))s"
 }
 
-# kernel_debug - configure and build the debug kernel (bzImage and modules,
-# so that Module.symvers exists).  Cached by source version and the sha256 of
-# the config fragment.
-kernel_debug()
+# kernel_built NAME FRAGMENT - configure and build a 6.12 test kernel from
+# tinyconfig, scripts/debug.config and FRAGMENT (bzImage and modules, so
+# that Module.symvers exists).  Cached by source version and the sha256 of
+# both fragments.
+kernel_built()
 {
-	local frag=$OWNBUF_TOP/scripts/debug.config key
+	local frags=("$OWNBUF_TOP/scripts/debug.config" "$2") key
 
 	kernel_source
-	key=$(cat "$frag" - <<<"recipe=$KERNEL_RECIPE" | sha256sum | cut -c1-16)
-	KNAME=debug
-	KDIR=$OWNBUF_CACHE/kernels/debug-$KSRC_VERSION-$key
+	key=$(cat "${frags[@]}" - <<<"recipe=$KERNEL_RECIPE" | sha256sum | cut -c1-16)
+	KNAME=$1
+	KDIR=$OWNBUF_CACHE/kernels/$1-$KSRC_VERSION-$key
 	BZIMAGE=$KDIR/arch/x86/boot/bzImage
 	if [ ! -f "$KDIR/.ownbuf-built" ]; then
-		with_lock "debug-$key" _kernel_build_debug "$frag"
+		with_lock "$1-$key" _kernel_build "${frags[@]}"
 	else
-		log "debug kernel: cached at $KDIR"
+		log "$1 kernel: cached at $KDIR"
 	fi
 	KVER=$(cat "$KDIR/include/config/kernel.release")
-	# Every KASAN report, not only the first one.  no5lvl: QEMU's
-	# "-cpu max" offers LA57, and identify_cpu() clears the boot CPU's
-	# feature bits with interrupts on; a timer interrupt in that window
-	# sees pgtable_l5_enabled() false, so KASAN takes every 5-level
-	# direct-map address for a wild access and the boot drowns in reports
-	# (seen twice in ~40 boots).  4-level paging has no such window.
-	KCMDLINE="kasan_multi_shot no5lvl"
+	# no5lvl: QEMU's "-cpu max" offers LA57, and identify_cpu() clears
+	# the boot CPU's feature bits with interrupts on; a timer interrupt
+	# in that window sees pgtable_l5_enabled() false, so KASAN takes
+	# every 5-level direct-map address for a wild access and the boot
+	# drowns in reports (seen twice in ~40 boots).  4-level paging has
+	# no such window.  preempt=full: what PREEMPT_DYNAMIC would pick
+	# anyway, said out loud.
+	KCMDLINE="no5lvl preempt=full"
+	# Every KASAN report, not only the first one.
+	[ "$1" = debug ] && KCMDLINE="$KCMDLINE kasan_multi_shot"
+	return 0
 }
 
-_kernel_build_debug()
+_kernel_build()
 {
-	local frag=$1 t0 make_o
+	local t0 make_o frag
 
 	[ -f "$KDIR/.ownbuf-built" ] && return 0
-	log "building the debug kernel in $KDIR (-j$OWNBUF_JOBS; ~5 min on 2 cores)"
+	log "building the $KNAME kernel in $KDIR (-j$OWNBUF_JOBS; ~5 min on 2 cores)"
 	t0=$(now)
 	rm -rf "$KDIR"
 	mkdir -p "$KDIR"
@@ -102,19 +108,21 @@ _kernel_build_debug()
 	"${make_o[@]}" tinyconfig >"$KDIR/.ownbuf-config.log" 2>&1 ||
 		die "make tinyconfig failed (see $KDIR/.ownbuf-config.log)"
 	"$KSRC/scripts/kconfig/merge_config.sh" -m -O "$KDIR" \
-		"$KDIR/.config" "$frag" >>"$KDIR/.ownbuf-config.log" 2>&1 ||
+		"$KDIR/.config" "$@" >>"$KDIR/.ownbuf-config.log" 2>&1 ||
 		die "merge_config.sh failed (see $KDIR/.ownbuf-config.log)"
 	"${make_o[@]}" olddefconfig >>"$KDIR/.ownbuf-config.log" 2>&1 ||
 		die "make olddefconfig failed (see $KDIR/.ownbuf-config.log)"
-	kernel_verify_config "$frag" "$KDIR/.config"
+	for frag in "$@"; do
+		kernel_verify_config "$frag" "$KDIR/.config"
+	done
 	if ! "${make_o[@]}" -j"$OWNBUF_JOBS" bzImage modules \
 	     >"$KDIR/.ownbuf-build.log" 2>&1; then
 		tail -n 40 "$KDIR/.ownbuf-build.log" >&2
-		die "debug kernel build failed (log: $KDIR/.ownbuf-build.log)"
+		die "$KNAME kernel build failed (log: $KDIR/.ownbuf-build.log)"
 	fi
 	[ -f "$KDIR/Module.symvers" ] || die "no Module.symvers after make modules"
 	touch "$KDIR/.ownbuf-built"
-	log "debug kernel built in $(($(now) - t0))s"
+	log "$KNAME kernel built in $(($(now) - t0))s"
 }
 
 # kernel_verify_config FRAGMENT CONFIG - every option of FRAGMENT must have
@@ -150,7 +158,7 @@ kernel_verify_config()
 		fi
 	done <"$frag"
 	[ $bad -eq 0 ] ||
-		die "the debug kernel config lost options of $frag (missing dependencies?); fix the fragment"
+		die "the kernel config lost options of $frag (missing dependencies?); fix the fragment"
 	log "config: all options of $(basename "$frag") verified in .config"
 }
 
@@ -191,6 +199,9 @@ kernel_stock()
 	fi
 	[ -f "$BZIMAGE" ] || die "no $BZIMAGE in $img"
 	[ -f "$KDIR/Makefile" ] || die "no kbuild tree at $KDIR"
+	# Debian's kernels are PREEMPT_DYNAMIC: booted as users do who need a
+	# window between two statements to be real.
+	KCMDLINE="preempt=full"
 }
 
 # _apt_depends PKG REGEX [all] - the dependency (or all dependencies) of
@@ -237,7 +248,8 @@ kernel_get()
 	KSRC=${KSRC:-}
 	KCMDLINE=""
 	case $1 in
-	debug) kernel_debug ;;
+	debug) kernel_built debug "$OWNBUF_TOP/scripts/kasan.config" ;;
+	kcsan) kernel_built kcsan "$OWNBUF_TOP/scripts/kcsan.config" ;;
 	stock61) KNAME=stock61; kernel_stock 6.1 ;;
 	stock612) KNAME=stock612; kernel_stock 6.12 ;;
 	*) die "unknown kernel '$1' (one of: $KERNEL_NAMES)" ;;
@@ -248,7 +260,7 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
 	set -euo pipefail
 	# shellcheck source=scripts/lib/common.sh
 	. "$(dirname "$0")/common.sh"
-	[ $# -eq 1 ] || die "usage: $0 source|debug|stock61|stock612"
+	[ $# -eq 1 ] || die "usage: $0 source|debug|kcsan|stock61|stock612"
 	if [ "$1" = source ]; then
 		kernel_source
 		printf 'KSRC=%q\n' "$KSRC"
