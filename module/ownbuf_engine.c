@@ -208,6 +208,7 @@ static atomic64_t ownbuf_next_id = ATOMIC64_INIT(0);
 /* Mixed into struct ownbuf_ref.check so a garbage token is not trusted. */
 static unsigned long ownbuf_ref_key __read_mostly;
 static atomic_long_t ownbuf_counts[OWNBUF_NR_VIOLATIONS];
+static atomic_long_t ownbuf_data_count;
 
 static const char * const ownbuf_violation_names[OWNBUF_NR_VIOLATIONS] = {
 	[OWNBUF_USE_AFTER_FREE] = "use_after_free",
@@ -386,19 +387,27 @@ static void ownbuf_report_conflict(struct ownbuf *b, enum ownbuf_violation v,
 VISIBLE_IF_KUNIT void *ownbuf_alloc_data(size_t size, gfp_t gfp)
 {
 	struct page *page;
+	void *p;
 
 	KUNIT_STATIC_STUB_REDIRECT(ownbuf_alloc_data, size, gfp);
 
 	gfp |= __GFP_ZERO | __GFP_NOWARN;
-	if (size > PAGE_SIZE)
-		return __vmalloc(PAGE_ALIGN(size), gfp);
-	page = alloc_page(gfp);
-	return page ? page_address(page) : NULL;
+	if (size > PAGE_SIZE) {
+		p = __vmalloc(PAGE_ALIGN(size), gfp);
+	} else {
+		page = alloc_page(gfp);
+		p = page ? page_address(page) : NULL;
+	}
+	if (p)
+		atomic_long_inc(&ownbuf_data_count);
+	return p;
 }
 EXPORT_SYMBOL_IF_KUNIT(ownbuf_alloc_data);
 
 static void ownbuf_free_data(void *data)
 {
+	if (data)
+		atomic_long_dec(&ownbuf_data_count);
 	if (is_vmalloc_addr(data))
 		vfree(data);
 	else if (data)
@@ -512,6 +521,7 @@ void ownbuf_put(struct ownbuf *b)
 	if (refcount_dec_and_test(&b->users))
 		call_rcu(&b->rcu, ownbuf_free_core_rcu);
 }
+EXPORT_SYMBOL_IF_KUNIT(ownbuf_put);
 
 /**
  * ownbuf_get() - keep the engine's object of a buffer alive
@@ -580,6 +590,7 @@ static __always_inline bool ownbuf_untry(struct ownbuf *b, u64 one)
 {
 	u64 s = atomic64_sub_return(one, &b->state);
 
+	ownbuf_window(OWNBUF_WIN_UNTRY, b);
 	if (unlikely(s & OWNBUF_S_DEAD)) {
 		ownbuf_untry_dead(b, s);
 		return true;
@@ -612,6 +623,7 @@ static __always_inline int ownbuf_try(struct ownbuf *b, enum ownbuf_acc acc,
 				       s + ownbuf_accs[acc].one));
 	if (!ownbuf_accs[acc].excl)
 		return 0;
+	ownbuf_window(OWNBUF_WIN_CLAIM, b);
 	/* The cmpxchg is a full barrier: see the comment at OWNBUF_S_*. */
 	if (ownbuf_shared_sum(b)) {
 		ownbuf_untry(b, ownbuf_accs[acc].one);
@@ -658,8 +670,10 @@ static __always_inline int ownbuf_try_shared(struct ownbuf *b, bool fast,
 		atomic64_or(OWNBUF_S_OVER, &b->state);
 		exact = true;
 	}
+	ownbuf_window(OWNBUF_WIN_SHARED_CAP, b);
 	/* A full barrier between our count and the state we read. */
 	atomic_long_inc_return(&pc->shared);
+	ownbuf_window(OWNBUF_WIN_SHARED_UNDECIDED, b);
 	s = atomic64_read(&b->state);
 	if (unlikely(s & (OWNBUF_S_DEAD | OWNBUF_S_MUT | OWNBUF_S_WRITER |
 			  OWNBUF_S_OVER))) {
@@ -961,6 +975,7 @@ int __ownbuf_drop(struct ownbuf_handle *h, unsigned long ip)
 	 * Exclusive: nothing lent, nothing in flight.  Only a revocation can
 	 * race, or a shared borrow setting OVER on its way to backing off.
 	 */
+	ownbuf_window(OWNBUF_WIN_DROP, b);
 	s = atomic64_read(&b->state);
 	do {
 		if (s & OWNBUF_S_DEAD) {
@@ -1115,6 +1130,7 @@ int __ownbuf_move(struct ownbuf_handle *h, struct ownbuf_handle *to,
 		return -ENOSPC;
 	}
 	nh = seq << OWNBUF_IDX_BITS | (b->handle & OWNBUF_IDX_MASK);
+	ownbuf_window(OWNBUF_WIN_MOVE, b);
 	WRITE_ONCE(b->handle, nh);
 	/* The old handle dies first: @to may be @h ("let h = h;"). */
 	WRITE_ONCE(h->val, ownbuf_poison(b->id, true));
@@ -1396,9 +1412,12 @@ static struct ownbuf *ownbuf_ref_acquire(struct ownbuf_ref *ref,
 	if (ret)
 		goto out;
 	/* The borrow may end under us: @b is only safe under RCU. */
+	ownbuf_window(OWNBUF_WIN_REF, READ_ONCE(ref->buf));
 	rcu_read_lock_sched();
 	b = READ_ONCE(ref->buf);
 	ret = ownbuf_try(b, acc, &seen);
+	if (!ret)
+		ownbuf_window(OWNBUF_WIN_REF_TAKEN, b);
 	if (!ret && unlikely((atomic_read(&ref->state) & OWNBUF_REF_STATE) !=
 			     OWNBUF_STATE_LIVE)) {
 		ownbuf_untry(b, ownbuf_accs[acc].one);
@@ -2135,6 +2154,53 @@ unsigned long ownbuf_ref_pfn(struct ownbuf_ref *ref, pgoff_t pgoff)
 }
 
 #if IS_ENABLED(CONFIG_KUNIT)
+/* See enum ownbuf_window: the KUnit suite stubs this to open a window. */
+void ownbuf_window(enum ownbuf_window w, struct ownbuf *b)
+{
+	KUNIT_STATIC_STUB_REDIRECT(ownbuf_window, w, b);
+}
+EXPORT_SYMBOL_IF_KUNIT(ownbuf_window);
+
+/* Has @b become dead (dropped or revoked)?  For the KUnit suite. */
+bool ownbuf_kunit_dead(struct ownbuf *b)
+{
+	return atomic64_read(&b->state) & OWNBUF_S_DEAD;
+}
+EXPORT_SYMBOL_IF_KUNIT(ownbuf_kunit_dead);
+
+/* An observer reference on @b (ownbuf_put() ends it).  For KUnit. */
+void ownbuf_kunit_hold(struct ownbuf *b)
+{
+	refcount_inc(&b->users);
+}
+EXPORT_SYMBOL_IF_KUNIT(ownbuf_kunit_hold);
+
+/* Buffers whose memory is allocated (approximately: failures count).  For KUnit. */
+unsigned long ownbuf_kunit_data_count(void)
+{
+	return atomic_long_read(&ownbuf_data_count);
+}
+EXPORT_SYMBOL_IF_KUNIT(ownbuf_kunit_data_count);
+
+/* Pretend @n handle generations were spent (saturating).  For KUnit. */
+void ownbuf_kunit_spend_generations(u64 n)
+{
+	u64 seq = atomic64_read(&ownbuf_seq);
+
+	atomic64_set(&ownbuf_seq, n > OWNBUF_SEQ_MAX - seq ? OWNBUF_SEQ_MAX :
+							   seq + n);
+}
+EXPORT_SYMBOL_IF_KUNIT(ownbuf_kunit_spend_generations);
+
+/* A value naming @hv's table slot with another generation.  For KUnit. */
+u64 ownbuf_kunit_same_slot(u64 hv, u64 rnd)
+{
+	u64 v = (rnd & GENMASK_ULL(61, OWNBUF_IDX_BITS)) | (hv & OWNBUF_IDX_MASK);
+
+	return v == hv ? v ^ BIT_ULL(OWNBUF_IDX_BITS) : v;
+}
+EXPORT_SYMBOL_IF_KUNIT(ownbuf_kunit_same_slot);
+
 /* Buffers not freed yet, for the KUnit suite's check that none leaked. */
 unsigned long ownbuf_count_buffers(void)
 {

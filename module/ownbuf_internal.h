@@ -77,6 +77,36 @@ void ownbuf_engine_exit(void);
 int ownbuf_dev_init(void);
 void ownbuf_dev_exit(void);
 
+/*
+ * Race windows: points between two steps of the engine where another
+ * caller's interleaving matters.  The KUnit suite opens them on purpose
+ * with a static stub on ownbuf_window(), so that each race it is named for
+ * provably happens.  Without KUnit they compile to nothing.
+ */
+enum ownbuf_window {
+	OWNBUF_WIN_UNTRY,	/* a claim given back, wakeup not done yet */
+	OWNBUF_WIN_CLAIM,	/* an exclusive attempt is visible, undecided */
+	OWNBUF_WIN_DROP,	/* drop holds the buffer, not dead yet */
+	OWNBUF_WIN_REF,		/* a borrow checked, its access not taken */
+	OWNBUF_WIN_REF_TAKEN,	/* an access through a borrow taken, unchecked */
+	OWNBUF_WIN_MOVE,	/* move holds the buffer, new handle unpublished */
+	OWNBUF_WIN_SHARED_CAP,	/* shared borrow: cap checked, not counted */
+	OWNBUF_WIN_SHARED_UNDECIDED, /* shared borrow counted, undecided */
+};
+
+#if IS_ENABLED(CONFIG_KUNIT)
+void ownbuf_window(enum ownbuf_window w, struct ownbuf *b);
+bool ownbuf_kunit_dead(struct ownbuf *b);
+void ownbuf_kunit_hold(struct ownbuf *b);
+void ownbuf_kunit_spend_generations(u64 n);
+unsigned long ownbuf_kunit_data_count(void);
+u64 ownbuf_kunit_same_slot(u64 hv, u64 rnd);
+#else
+static inline void ownbuf_window(enum ownbuf_window w, struct ownbuf *b)
+{
+}
+#endif
+
 #if IS_ENABLED(CONFIG_KUNIT)
 /* Allocation points the KUnit suite fails on purpose with static stubs. */
 void *ownbuf_alloc_data(size_t size, gfp_t gfp);
