@@ -96,6 +96,8 @@ struct ob_race;
  * counts once it has joined them.
  */
 struct ob_worker {
+	struct kunit *test;
+	bool stubs;
 	struct task_struct *task;
 	struct completion started;
 	struct completion done;
@@ -146,6 +148,7 @@ struct ob_worker {
  * @cpu: two CPUs to spread the threads over.
  * @w: the threads.
  * @n: how many.
+ * @stubs: threads added from now on see the test's static stubs.
  *
  * Without preemption (the debug kernel has none) threads on one CPU never
  * interleave inside a loop iteration; the races need two busy CPUs.
@@ -160,6 +163,7 @@ struct ob_race {
 	int cpu[2];
 	struct ob_worker *w[OB_RACE_MAX];
 	int n;
+	bool stubs;
 };
 
 unsigned long ob_splats(void);

@@ -2826,6 +2826,14 @@ static void ownbuf_test_access_in_flight(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, ownbuf_drop(h), 0);
 }
 
+/* A copy that takes its time: the access stays in flight 20 ms. */
+static size_t ob_copy_slow(void *p, size_t len, struct iov_iter *it,
+			   bool write)
+{
+	mdelay(20);
+	return write ? copy_from_iter(p, len, it) : copy_to_iter(p, len, it);
+}
+
 /*
  * Drop, move or resize while an owner read is in flight and nothing is
  * lent out: -EBUSY, a data_race and never a dangling_borrow.
@@ -2842,8 +2850,15 @@ static void ownbuf_test_excl_while_accessed(struct kunit *test)
 	r->owner = ob_create(test, r->size);
 	ob_publish(r);
 
+	/*
+	 * The reader's copies take 20 ms each (a static stub), so that
+	 * whenever the other CPU runs, a read is very likely in flight.
+	 */
+	kunit_activate_static_stub(test, ownbuf_copy, ob_copy_slow);
 	ob_snap(&before);
+	r->stubs = true;
 	reader = ob_race_add(test, r, ob_owner_reader, "oread", 0, false, 1);
+	r->stubs = false;
 	excl = ob_race_add(test, r, ob_excl, p->name, 0, false, 0);
 	KUNIT_EXPECT_TRUE(test, ob_done_within(excl, OB_TIMEOUT));
 	ob_race_join(test, r, seen);
@@ -3066,47 +3081,64 @@ static void ownbuf_test_revoked_frees_slot(struct kunit *test)
 
 /* --- max_shared across CPUs --- */
 
+struct ob_cap {
+	struct ownbuf_ref *refs[2];
+	atomic_t turn;		/* whose borrow is next: turn % 2 */
+	bool full;		/* one was refused: stop */
+};
+
 static int ob_cap_borrower(struct ob_worker *w)
 {
 	struct ob_race *r = w->race;
-	struct ownbuf_ref * const *arrays = r->param;
-	struct ownbuf_ref *refs = arrays[w->id];
-	unsigned long i = 0;
-	int ret;
+	struct ob_cap *c = (struct ob_cap *)r->param;
+	unsigned long i = 0, deadline = jiffies + OB_TIMEOUT;
+	int ret, t;
 
-	/* Both threads borrow at once, until the cap refuses them. */
-	while (ob_running(w) && i < 256) {
-		ret = ownbuf_borrow_shared(ob_slot(r), &refs[i]);
-		if (ret == -EOVERFLOW)
+	/* The two threads take turns, each on its CPU, until the cap. */
+	while (ob_running(w) && i < 256 && time_before(jiffies, deadline)) {
+		t = atomic_read(&c->turn);
+		if (READ_ONCE(c->full))
 			break;
-		if (ret) {
-			OB_BAD(w, ret);
-			break;
+		if (t % 2 != w->id) {
+			cpu_relax();
+			continue;
 		}
-		i++;
-		w->borrows++;
+		ret = ownbuf_borrow_shared(ob_slot(r), &c->refs[w->id][i]);
+		if (ret == -EOVERFLOW) {
+			WRITE_ONCE(c->full, true);
+		} else if (ret) {
+			OB_BAD(w, ret);
+			WRITE_ONCE(c->full, true);
+		} else {
+			i++;
+			w->borrows++;
+		}
+		atomic_inc(&c->turn);
 	}
 	return 0;
 }
 
-/* Two CPUs borrowing at once never get more than max_shared together. */
+/*
+ * Two threads on two CPUs take shared borrows in turn: together they get
+ * exactly max_shared, whatever CPU recorded them, and never more.
+ */
 static void ownbuf_test_max_shared_across_cpus(struct kunit *test)
 {
 	struct ob_race *r = ob_race_new(test, OB_SIZE);
 	u64 seen[OWNBUF_NR_VIOLATIONS] = { };
-	struct ownbuf_ref **arrays = kunit_kcalloc(test, 2, sizeof(*arrays),
-						  GFP_KERNEL);
+	struct ob_cap *c = kunit_kzalloc(test, sizeof(*c), GFP_KERNEL);
 	struct ob_worker *a, *b;
 	unsigned long cap = 64;
 
-	KUNIT_ASSERT_NOT_NULL(test, arrays);
+	KUNIT_ASSERT_NOT_NULL(test, c);
 	ob_param_set(test, "max_shared", cap);
 	r->owner = ob_create(test, OB_SIZE);
 	ob_publish(r);
 	/* The tokens outlive the threads: registered before them. */
-	arrays[0] = ob_refs(test, 256);
-	arrays[1] = ob_refs(test, 256);
-	r->param = arrays;
+	c->refs[0] = ob_refs(test, 256);
+	c->refs[1] = ob_refs(test, 256);
+	atomic_set(&c->turn, 0);
+	r->param = c;
 	a = ob_race_add(test, r, ob_cap_borrower, "cap", 0, false, 0);
 	b = ob_race_add(test, r, ob_cap_borrower, "cap", 0, false, 1);
 	KUNIT_EXPECT_TRUE(test, ob_done_within(a, OB_TIMEOUT));
@@ -3116,8 +3148,8 @@ static void ownbuf_test_max_shared_across_cpus(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, a->borrows + b->borrows, cap);
 	KUNIT_EXPECT_EQ(test, ob_stat(test, *r->owner).shared_borrows, cap);
 	/* The cap was reached from both CPUs, not by one alone. */
-	KUNIT_EXPECT_GT(test, a->borrows, 0);
-	KUNIT_EXPECT_GT(test, b->borrows, 0);
+	KUNIT_EXPECT_GT(test, a->borrows, cap / 4);
+	KUNIT_EXPECT_GT(test, b->borrows, cap / 4);
 }
 
 /*

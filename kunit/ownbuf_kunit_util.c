@@ -361,8 +361,12 @@ static int ob_worker_main(void *arg)
 	struct ob_worker *w = arg;
 
 	allow_signal(SIGINT);
+	/* The test's static stubs apply to this thread too. */
+	if (w->stubs)
+		current->kunit_test = w->test;
 	complete(&w->started);
 	w->ret = w->fn(w);
+	current->kunit_test = NULL;
 	complete(&w->done);
 	return 0;
 }
@@ -382,6 +386,7 @@ struct ob_worker *ob_worker_new(struct kunit *test, size_t bufsize)
 	struct ob_worker *w = kunit_kzalloc(test, sizeof(*w), GFP_KERNEL);
 
 	KUNIT_ASSERT_NOT_NULL(test, w);
+	w->test = test;
 	init_completion(&w->started);
 	init_completion(&w->done);
 	atomic_long_set(&w->cb_calls, 0);
@@ -518,6 +523,7 @@ struct ob_worker *ob_race_add(struct kunit *test, struct ob_race *r,
 	w->flags = flags;
 	w->use_ops = use_ops;
 	w->cpu = r->cpu[cpu];
+	w->stubs = r->stubs;
 	r->w[r->n++] = w;
 	ob_worker_start(test, w, fn, name);
 	return w;

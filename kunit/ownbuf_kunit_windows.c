@@ -145,12 +145,21 @@ static void obw_reset(void *arg)
 static int obw_agent_main(struct ob_worker *w)
 {
 	struct obw *x = w->arg;
+	unsigned long deadline = jiffies + OB_TIMEOUT;
 
 	/* The agent's own windows reach the stub too. */
 	current->kunit_test = x->test;
-	if (!wait_for_completion_timeout(&x->go, OB_TIMEOUT)) {
-		current->kunit_test = NULL;
-		return -ETIMEDOUT;
+	/*
+	 * Poll, do not sleep: the go comes from a thread spinning where it
+	 * cannot sleep, and a wakeup of an idle vCPU may not arrive before
+	 * that thread gives up.
+	 */
+	while (!try_wait_for_completion(&x->go)) {
+		if (time_after(jiffies, deadline) || kthread_should_stop()) {
+			current->kunit_test = NULL;
+			return -ETIMEDOUT;
+		}
+		cpu_relax();
 	}
 	x->agent_ret = x->act(x);
 	current->kunit_test = NULL;
@@ -201,6 +210,14 @@ static struct obw *obw_new(struct kunit *test, size_t size,
 	return x;
 }
 
+/* No more windows for this test. */
+static void obw_quiet(struct obw *x)
+{
+	if (obw_cur == x)
+		kunit_deactivate_static_stub(x->test, ownbuf_window);
+	obw_cur = NULL;
+}
+
 /* Run the agent now (from a window: never sleeps), and wait for it. */
 static bool obw_run_agent(struct obw *x, unsigned int ms)
 {
@@ -214,8 +231,7 @@ static void obw_join(struct obw *x)
 {
 	if (x->agent)
 		ob_worker_join(x->test, x->agent);
-	kunit_deactivate_static_stub(x->test, ownbuf_window);
-	obw_cur = NULL;
+	obw_quiet(x);
 }
 
 /* --- a give-back never touches a buffer freed under it (defect 1) --- */
@@ -441,7 +457,7 @@ static void ownbuf_win_move_vs_revoke(struct kunit *test)
 	KUNIT_EXPECT_GE(test, obw_hits(x, OWNBUF_WIN_MOVE), 1);
 	KUNIT_EXPECT_TRUE_MSG(test, x->flag,
 			      "the revocation did not run inside the window");
-	KUNIT_EXPECT_TRUE_MSG(test, !ret != !(x->agent_ret >= 0),
+	KUNIT_EXPECT_TRUE_MSG(test, !ret != (x->agent_ret >= 0),
 			      "move %d and revoke %d", ret, x->agent_ret);
 	if (!ret) {
 		KUNIT_EXPECT_EQ_MSG(test, ownbuf_size(*x->to, &size), 0,
@@ -615,7 +631,7 @@ static void ownbuf_win_revoke_does_not_wait(struct kunit *test)
 	int n;
 
 	KUNIT_ASSERT_NOT_NULL(test, bl);
-	kunit_deactivate_static_stub(test, ownbuf_window);
+	obw_quiet(x);
 	init_completion(&bl->in_copy);
 	init_completion(&bl->release);
 	obw_blocker = bl;
@@ -786,7 +802,7 @@ static void ownbuf_win_callback_reenters(struct kunit *test)
 	struct ob_counts before;
 
 	KUNIT_ASSERT_NOT_NULL(test, cb);
-	kunit_deactivate_static_stub(test, ownbuf_window);
+	obw_quiet(x);
 	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test, ob_ref_cleanup,
 							&cb->ref), 0);
 	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test, ob_ref_cleanup,
@@ -807,6 +823,59 @@ static void ownbuf_win_callback_reenters(struct kunit *test)
 	OB_EXPECT_DELTAS(test, &before, p->uaf, 0, 0, 0, 0, 1);
 }
 
+/* --- INFO is one snapshot (defect 15) --- */
+
+struct obw_info_case {
+	const char *name;
+	bool drop;		/* else resize */
+};
+
+static const struct obw_info_case obw_info_cases[] = {
+	{ "drop", true },
+	{ "resize", false },
+};
+
+KUNIT_ARRAY_PARAM_DESC(obw_info, obw_info_cases, name);
+
+static int obw_drop_or_resize(struct obw *x)
+{
+	return x->flag ? ownbuf_drop(x->h) : ownbuf_resize(*x->h, 3 * OB_SIZE);
+}
+
+static void obw_inside_info(struct obw *x)
+{
+	x->n = obw_run_agent(x, OBW_SPIN_MS);
+}
+
+/*
+ * INFO on an owner is stopped after it read the owner's state; the agent
+ * drops or resizes the buffer meanwhile.  The answer is LIVE with a size
+ * the buffer had, or DROPPED with zeros: never LIVE with a size of 0.
+ */
+static void ownbuf_win_info_snapshot(struct kunit *test)
+{
+	const struct obw_info_case *p = test->param_value;
+	struct obw *x = obw_new(test, OB_SIZE, OWNBUF_WIN_INFO,
+				obw_inside_info, obw_drop_or_resize);
+	struct ownbuf_stat st = { };
+	int state;
+
+	x->flag = p->drop;
+	state = ownbuf_info(x->h, NULL, &st);
+	obw_join(x);
+	KUNIT_EXPECT_GE(test, obw_hits(x, OWNBUF_WIN_INFO), 1);
+	KUNIT_EXPECT_EQ_MSG(test, x->n, 1, "the agent did not act inside INFO");
+	KUNIT_EXPECT_EQ(test, x->agent_ret, 0);
+	if (p->drop) {
+		KUNIT_EXPECT_EQ(test, state, OWNBUF_STATE_DROPPED);
+	} else {
+		KUNIT_EXPECT_EQ(test, state, OWNBUF_STATE_LIVE);
+		KUNIT_EXPECT_TRUE_MSG(test, st.size == OB_SIZE ||
+				      st.size == 3 * OB_SIZE,
+				      "LIVE with size %zu", st.size);
+	}
+}
+
 /* --- suite --- */
 
 static struct kunit_case ownbuf_windows_cases[] = {
@@ -820,6 +889,7 @@ static struct kunit_case ownbuf_windows_cases[] = {
 	KUNIT_CASE(ownbuf_win_revoke_during_unsafe),
 	KUNIT_CASE(ownbuf_win_revoke_no_grace_period),
 	KUNIT_CASE_PARAM(ownbuf_win_callback_reenters, obw_cb_gen_params),
+	KUNIT_CASE_PARAM(ownbuf_win_info_snapshot, obw_info_gen_params),
 	{}
 };
 

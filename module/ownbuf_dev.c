@@ -65,7 +65,15 @@ struct ownbuf_file {
 
 static unsigned long ownbuf_default_size = 4096;
 static ushort ownbuf_dev_mode = 0600;
+/*
+ * The pseudo filesystem of borrow and moved-owner files, mounted while any
+ * of them exists (simple_pin_fs()): its superblock holds the module (the
+ * filesystem type's .owner), so that the end of the last such file, which
+ * runs our dentry operations and the superblock's teardown after the file's
+ * own module reference is gone, never runs after rmmod.
+ */
 static struct vfsmount *ownbuf_mnt;
+static int ownbuf_mnt_count;
 
 static int ownbuf_param_set_default_size(const char *val,
 					 const struct kernel_param *kp)
@@ -97,11 +105,19 @@ static bool ownbuf_is_owner(const struct ownbuf_file *f)
 	return f->role == OWNBUF_ROLE_OWNER;
 }
 
-static int ownbuf_file_state(struct ownbuf_file *f)
+/* The file's state, and what INFO reports with it if LIVE. */
+static int ownbuf_file_info(struct ownbuf_file *f, struct ownbuf_stat *st)
 {
 	if (ownbuf_is_owner(f))
-		return ownbuf_handle_state(&f->h);
-	return ownbuf_ref_state(&f->ref) ?: OWNBUF_STATE_RELEASED;
+		return ownbuf_info(&f->h, NULL, st);
+	return ownbuf_info(NULL, &f->ref, st);
+}
+
+static int ownbuf_file_state(struct ownbuf_file *f)
+{
+	struct ownbuf_stat st;
+
+	return ownbuf_file_info(f, &st);
 }
 
 /* Refuse (and count) any use of a file that is not LIVE. */
@@ -327,6 +343,8 @@ static void ownbuf_file_free(struct ownbuf_file *f)
 	kfree(f);
 }
 
+static struct file_system_type ownbuf_fs_type;
+
 static const struct file_operations ownbuf_fops;
 
 /*
@@ -338,10 +356,17 @@ static struct file *ownbuf_file_create(struct ownbuf_file *f, int flags,
 {
 	struct inode *inode;
 	struct file *file;
+	int ret;
 
+	/* Released by the file's ->release; its own mount reference stays. */
+	ret = simple_pin_fs(&ownbuf_fs_type, &ownbuf_mnt, &ownbuf_mnt_count);
+	if (ret)
+		return ERR_PTR(ret);
 	inode = alloc_anon_inode(ownbuf_mnt->mnt_sb);
-	if (IS_ERR(inode))
+	if (IS_ERR(inode)) {
+		simple_release_fs(&ownbuf_mnt, &ownbuf_mnt_count);
 		return ERR_CAST(inode);
+	}
 	/* Reopening through /proc/<pid>/fd must not create a second owner. */
 	inode->i_fop = &ownbuf_fops;
 	/* Pinned by the file; we run inside one of our own files' ioctls. */
@@ -350,6 +375,7 @@ static struct file *ownbuf_file_create(struct ownbuf_file *f, int flags,
 	if (IS_ERR(file)) {
 		module_put(THIS_MODULE);
 		iput(inode);
+		simple_release_fs(&ownbuf_mnt, &ownbuf_mnt_count);
 		return file;
 	}
 	file->f_mode |= FMODE_LSEEK | FMODE_PREAD | FMODE_PWRITE;
@@ -359,7 +385,27 @@ static struct file *ownbuf_file_create(struct ownbuf_file *f, int flags,
 	return file;
 }
 
-static long ownbuf_ioctl_borrow(struct ownbuf_file *f,
+/*
+ * The access a borrow needs on its owner's file, as read(2) and write(2)
+ * need it on theirs: read for a shared borrow, read and write for the mut
+ * one.  Before the state check (the contract's order), but the flags can
+ * only be known from the argument: an argument that cannot be read is
+ * checked for in the order it can be.
+ */
+static int ownbuf_borrow_mode(struct file *owner,
+			      struct ownbuf_borrow __user *uarg)
+{
+	struct ownbuf_borrow arg;
+	fmode_t need = FMODE_READ;
+
+	if (!uarg || copy_from_user(&arg, uarg, sizeof(arg)))
+		return (owner->f_mode & FMODE_READ) ? 0 : -EBADF;
+	if (arg.flags & OWNBUF_BORROW_MUT)
+		need |= FMODE_WRITE;
+	return (owner->f_mode & need) == need ? 0 : -EBADF;
+}
+
+static long ownbuf_ioctl_borrow(struct ownbuf_file *f, struct file *owner,
 				struct ownbuf_borrow __user *uarg)
 {
 	struct ownbuf_borrow arg;
@@ -368,6 +414,9 @@ static long ownbuf_ioctl_borrow(struct ownbuf_file *f,
 	struct file *file;
 	int fd, ret;
 
+	ret = ownbuf_borrow_mode(owner, uarg);
+	if (ret)
+		return ret;
 	ret = ownbuf_file_check(f, OWNBUF_OP_USE);
 	if (ret)
 		return ret;
@@ -521,13 +570,14 @@ static long ownbuf_ioctl_info(struct ownbuf_file *f,
 	struct ownbuf_info info = {
 		.id = f->id,
 		.role = f->role,
-		.state = ownbuf_file_state(f),
 	};
 	struct ownbuf_stat st;
 
 	if (!uarg)
 		return ownbuf_null_user(f);
-	if (info.state == OWNBUF_STATE_LIVE && !ownbuf_file_peek(f, &st)) {
+	/* One snapshot: a LIVE state comes with the size it had then. */
+	info.state = ownbuf_file_info(f, &st);
+	if (info.state == OWNBUF_STATE_LIVE) {
 		info.size = st.size;
 		info.shared_borrows = st.shared_borrows;
 		info.mut_borrows = st.mut_borrows;
@@ -547,7 +597,7 @@ static long ownbuf_ioctl(struct file *file, unsigned int cmd,
 	case OWNBUF_IOC_BORROW:
 		if (!ownbuf_is_owner(f))
 			return -EPERM;
-		return ownbuf_ioctl_borrow(f, argp);
+		return ownbuf_ioctl_borrow(f, file, argp);
 	case OWNBUF_IOC_RELEASE:
 		if (ownbuf_is_owner(f))
 			return -EPERM;
@@ -563,6 +613,9 @@ static long ownbuf_ioctl(struct file *file, unsigned int cmd,
 	case OWNBUF_IOC_RESIZE:
 		if (!ownbuf_is_owner(f))
 			return -EPERM;
+		/* Changing the buffer needs write access, as write(2) does. */
+		if (!(file->f_mode & FMODE_WRITE))
+			return -EBADF;
 		return ownbuf_ioctl_resize(f, argp);
 	case OWNBUF_IOC_INFO:
 		return ownbuf_ioctl_info(f, argp);
@@ -579,7 +632,7 @@ static int ownbuf_open(struct inode *inode, struct file *file)
 	int ret;
 
 	/* Only /dev/ownbuf creates buffers; our pseudo inodes never reopen. */
-	if (inode->i_sb == ownbuf_mnt->mnt_sb)
+	if (inode->i_sb->s_type == &ownbuf_fs_type)
 		return -ENXIO;
 	if (size > READ_ONCE(ownbuf_max_size))
 		return -EINVAL;
@@ -609,6 +662,9 @@ static int ownbuf_file_release(struct inode *inode, struct file *file)
 		/* The owner went away: revoke whatever is still lent out. */
 		__ownbuf_revoke(&f->h, OWNBUF_IP_USER);
 	ownbuf_file_free(f);
+	/* The file's own mount reference keeps the superblock until __fput ends. */
+	if (inode->i_sb->s_type == &ownbuf_fs_type)
+		simple_release_fs(&ownbuf_mnt, &ownbuf_mnt_count);
 	return 0;
 }
 
@@ -710,9 +766,11 @@ static int ownbuf_init_fs_context(struct fs_context *fc)
 
 /*
  * Not registered: it cannot be mounted from userspace, so no path leads to
- * a buffer.  No .owner either: the mount would pin the module forever.
+ * a buffer.  Mounted only while borrow files exist (see ownbuf_mnt), so
+ * .owner pins the module exactly as long as they do.
  */
 static struct file_system_type ownbuf_fs_type = {
+	.owner = THIS_MODULE,
 	.name = "ownbuf",
 	.init_fs_context = ownbuf_init_fs_context,
 	.kill_sb = kill_anon_super,
@@ -720,20 +778,11 @@ static struct file_system_type ownbuf_fs_type = {
 
 int ownbuf_dev_init(void)
 {
-	int ret;
-
-	ownbuf_mnt = kern_mount(&ownbuf_fs_type);
-	if (IS_ERR(ownbuf_mnt))
-		return PTR_ERR(ownbuf_mnt);
 	ownbuf_misc.mode = ownbuf_dev_mode;
-	ret = misc_register(&ownbuf_misc);
-	if (ret)
-		kern_unmount(ownbuf_mnt);
-	return ret;
+	return misc_register(&ownbuf_misc);
 }
 
 void ownbuf_dev_exit(void)
 {
 	misc_deregister(&ownbuf_misc);
-	kern_unmount(ownbuf_mnt);
 }

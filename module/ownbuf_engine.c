@@ -3,227 +3,74 @@
  * ownbuf engine: one owner per buffer, many readers XOR one writer, and no
  * borrow outliving its buffer, checked at run time.
  *
- * All the ownership logic of the module lives here; /dev/ownbuf
- * (ownbuf_dev.c) only translates files and user memory into these calls.
+ * All the ownership logic of the module lives here (with the handle table
+ * and the object pool in ownbuf_table.c and the reporting in
+ * ownbuf_report.c); /dev/ownbuf (ownbuf_dev.c) only translates files and
+ * user memory into these calls.  The state of a buffer is described at
+ * OWNBUF_S_* in ownbuf_core.h.
+ *
+ * Three rules hold everywhere below:
+ *  - Nothing waits for another caller.  Conflicts are refused at once;
+ *    the only waits are spins over a few instructions that another CPU
+ *    runs with interrupts off (CLAIM, PENDING records, the lock).
+ *    Revocation never waits for an access in flight: the last one out
+ *    frees the memory.
+ *  - Whoever gives something back touches the object only inside an RCU
+ *    read-side section (or holding a reference), because once the claim
+ *    is given back another CPU may finish the buffer.
+ *  - An attempt that is refused changes nothing anybody else can see:
+ *    no count, no bit that refuses somebody else.
  */
 
 #include <linux/atomic.h>
 #include <linux/err.h>
 #include <linux/export.h>
-#include <linux/idr.h>
+#include <linux/kcsan-checks.h>
 #include <linux/kernel.h>
+#include <linux/llist.h>
 #include <linux/mm.h>
 #include <linux/moduleparam.h>
-#include <linux/mutex.h>
 #include <linux/overflow.h>
+#include <linux/percpu.h>
 #include <linux/random.h>
-#include <linux/rcupdate.h>
-#include <linux/refcount.h>
 #include <linux/sched.h>
 #include <linux/sizes.h>
 #include <linux/slab.h>
 #include <linux/uio.h>
 #include <linux/vmalloc.h>
 #include <linux/wait_bit.h>
+#include <linux/workqueue.h>
 
 #include "ownbuf_compat.h"
-#include "ownbuf_internal.h"
+#include "ownbuf_core.h"
 
-#define CREATE_TRACE_POINTS
-#include "ownbuf_trace.h"
-EXPORT_TRACEPOINT_SYMBOL_GPL(ownbuf_violation);
-
-/*
- * The ownership state of a buffer is one 64-bit word, changed only by
- * cmpxchg: every check-and-take is a single atomic step, and a request
- * that conflicts is refused at once instead of waiting.
- *
- * Shared borrows are the exception.  So that readers on different CPUs
- * never write a common cache line, each CPU counts the shared borrows it
- * grants (struct ownbuf_pcpu), Dekker-style against the word: a shared
- * borrow increments its CPU's count, then (a full barrier later) reads the
- * word and backs off on a mut borrow or a write; a mut borrow, a write,
- * drop, move and resize set their bit in the word, then sum the counts and
- * back off if they are not zero.  One of the two always sees the other.
- * Each CPU grants at most max_shared / nr_cpu_ids without looking further;
- * past that, OVER sends every shared borrow through an exact check of the
- * sum until an exclusive access finds the sum zero.  Revocation moves the
- * counts into SHARED for good (CENTRAL), see __ownbuf_revoke().
- */
-#define OWNBUF_S_SHARED_ONE	BIT_ULL(0)
-#define OWNBUF_S_SHARED		GENMASK_ULL(23, 0)	/* CENTRAL only */
-#define OWNBUF_S_MUT		BIT_ULL(24)		/* the mut borrow */
-#define OWNBUF_S_READER_ONE	BIT_ULL(25)
-#define OWNBUF_S_READERS	GENMASK_ULL(40, 25)	/* reads in flight */
-#define OWNBUF_S_WRITER		BIT_ULL(41)	/* write/resize/move/drop */
-#define OWNBUF_S_PIN_ONE	BIT_ULL(42)
-#define OWNBUF_S_PINS		GENMASK_ULL(57, 42)	/* unsafe sections */
-#define OWNBUF_S_DEAD		BIT_ULL(58)	/* dropped or revoked */
-#define OWNBUF_S_REVOKING	BIT_ULL(59)	/* revoker waits for BUSY */
-#define OWNBUF_S_OVER		BIT_ULL(60)	/* a CPU is past its share */
-#define OWNBUF_S_CENTRAL	BIT_ULL(61)	/* shared counted in SHARED */
-#define OWNBUF_S_LENT		(OWNBUF_S_SHARED | OWNBUF_S_MUT)
-#define OWNBUF_S_BUSY		(OWNBUF_S_READERS | OWNBUF_S_WRITER | \
-				 OWNBUF_S_PINS)
-/* Lifts SHARED while revocation folds the per-CPU counts into it. */
-#define OWNBUF_S_FOLD_BIAS	(BIT_ULL(23) * OWNBUF_S_SHARED_ONE)
-/* max_shared stays below the bias, so the fold cannot underflow. */
-#define OWNBUF_MAX_SHARED_LIMIT	(BIT(22) - 1)
-
-/*
- * A handle is (seq << OWNBUF_IDX_BITS | idx): idx finds the buffer in the
- * table, seq (never reused) tells its current handle from every earlier
- * one.  ownbuf_drop/revoke/move overwrite the caller's variable with a
- * poisoned value that keeps the buffer id for reports.
- *
- * The table is two levels of plain arrays, so that a lookup is two loads
- * and a compare under rcu_read_lock_sched() (an inline preempt_disable();
- * buffers are freed after a grace period).  Slots come from an IDA; a chunk of
- * slots, once allocated, stays until the module goes.
- */
-#define OWNBUF_IDX_BITS		20
-#define OWNBUF_IDX_MASK		GENMASK_ULL(OWNBUF_IDX_BITS - 1, 0)
-#define OWNBUF_CHUNK_BITS	9
-#define OWNBUF_CHUNK_SIZE	BIT(OWNBUF_CHUNK_BITS)
-#define OWNBUF_NR_CHUNKS	BIT(OWNBUF_IDX_BITS - OWNBUF_CHUNK_BITS)
-#define OWNBUF_SEQ_MAX		(GENMASK_ULL(61, 0) >> OWNBUF_IDX_BITS)
-#define OWNBUF_POISON		BIT_ULL(63)
-#define OWNBUF_POISON_MOVED	BIT_ULL(62)
-#define OWNBUF_POISON_ID	GENMASK_ULL(61, 0)
-
-/**
- * struct ownbuf_pcpu - one CPU's share of a buffer's shared borrows
- * @shared: shared borrows this CPU granted and that are not returned yet
- *	(returned on the CPU that granted them, so it never goes negative).
- * @lent_at: where the latest of them was taken (0: from userspace).
- */
-struct ownbuf_pcpu {
-	atomic_long_t shared;
-	unsigned long lent_at;
-};
-
-/**
- * struct ownbuf - one buffer
- * @state: the ownership state, see OWNBUF_S_*.
- * @pcpu: the per-CPU counts of shared borrows, see OWNBUF_S_*.
- * @handle: the owner's current handle.  Changed by move while holding
- *	OWNBUF_S_WRITER, so a lookup that took anything rechecks it after.
- * @data: PAGE_ALIGN(@size) zeroed bytes; the bytes past @size always read
- *	as zero.  Valid while a borrow or an access is held; replaced by
- *	resize while holding OWNBUF_S_WRITER; freed once OWNBUF_S_DEAD is set
- *	and nothing is in flight.
- * @size: size in bytes; changed like @data.
- * @lent_at: where the latest mut borrow was taken (0: from userspace).
- * @busy_at: where the latest access started (0: from userspace).
- * @id: the buffer's id: never reused, kept across moves.
- * @gfp: allocation flags given at creation, reused by resize.
- * @created_at: who created the buffer, for the report at module unload.
- * @users: references to this struct: one held by the ownership state until
- *	@state becomes exactly OWNBUF_S_DEAD (the last borrow went), one per
- *	observer (ownbuf_get()).
- * @wq: borrowers waiting (OWNBUF_WAIT) and pollers; woken when anything
- *	is given back.
- * @hook_lock: protects @hooks, and makes taking a borrow with callbacks
- *	atomic against revocation.
- * @hooks: live borrows that have ->revoke callbacks.
- * @rcu: the struct is freed after a grace period: lookups find it under
- *	rcu_read_lock_sched() only.
- */
-struct ownbuf {
-	atomic64_t state;
-	struct ownbuf_pcpu __percpu *pcpu;
-	u64 handle;
-	void *data;
-	size_t size;
-	unsigned long lent_at;
-	unsigned long busy_at;
-	u64 id;
-	gfp_t gfp;
-	unsigned long created_at;
-	refcount_t users;
-	wait_queue_head_t wq;
-	struct mutex hook_lock;	/* see above */
-	struct list_head hooks;
-	struct rcu_head rcu;
-};
-
-/*
- * struct ownbuf_ref.state: OWNBUF_STATE_* in the low byte, and the number
- * of open unsafe sections above it, so that releasing the borrow and
- * opening a section are one cmpxchg apart, never both.
- */
+/* struct ownbuf_ref.state: OWNBUF_STATE_* and the open unsafe sections. */
 #define OWNBUF_REF_STATE	GENMASK(7, 0)
 #define OWNBUF_REF_PIN_ONE	BIT(8)
+/* struct ownbuf_ref.kind: OWNBUF_SHARED or OWNBUF_MUT, and where it is. */
+#define OWNBUF_REF_KIND		(OWNBUF_SHARED | OWNBUF_MUT)
+#define OWNBUF_REF_IN_BLOCK	BIT(8)
+/* ownbuf_share()'s generation of a record in a block: never a real bit. */
+#define OWNBUF_GEN_IN_BLOCK	OWNBUF_SLOT_PENDING
 
-/* Each kind of access: what it conflicts with, and what it adds. */
-enum ownbuf_acc {
-	OWNBUF_ACC_SHARED,	/* take a shared borrow */
-	OWNBUF_ACC_MUT,		/* take the mut borrow */
-	OWNBUF_ACC_OWNER_READ,	/* owner reads */
-	OWNBUF_ACC_OWNER_WRITE,	/* owner writes */
-	OWNBUF_ACC_REF_READ,	/* read through a borrow */
-	OWNBUF_ACC_REF_WRITE,	/* write through the mut borrow */
-	OWNBUF_ACC_PIN,		/* unsafe section of a borrow */
-	OWNBUF_ACC_EXCL,	/* drop, move, resize */
-};
-
-static const struct {
-	u64 conflict;	/* refused with -EBUSY if any of these is set */
-	u64 one;	/* added on success */
-	u64 field;	/* the counter @one counts in: refused when full */
-	bool excl;	/* also refused while shared borrows are out */
-} ownbuf_accs[] = {
-	[OWNBUF_ACC_SHARED] = {
-		OWNBUF_S_MUT | OWNBUF_S_WRITER,
-		OWNBUF_S_SHARED_ONE, OWNBUF_S_SHARED },
-	[OWNBUF_ACC_MUT] = {
-		OWNBUF_S_LENT | OWNBUF_S_BUSY,
-		OWNBUF_S_MUT, OWNBUF_S_MUT, true },
-	[OWNBUF_ACC_OWNER_READ] = {
-		OWNBUF_S_MUT | OWNBUF_S_WRITER,
-		OWNBUF_S_READER_ONE, OWNBUF_S_READERS },
-	[OWNBUF_ACC_OWNER_WRITE] = {
-		OWNBUF_S_LENT | OWNBUF_S_BUSY,
-		OWNBUF_S_WRITER, OWNBUF_S_WRITER, true },
-	[OWNBUF_ACC_REF_READ] = {
-		OWNBUF_S_WRITER,
-		OWNBUF_S_READER_ONE, OWNBUF_S_READERS },
-	[OWNBUF_ACC_REF_WRITE] = {
-		OWNBUF_S_READERS | OWNBUF_S_WRITER,
-		OWNBUF_S_WRITER, OWNBUF_S_WRITER },
-	[OWNBUF_ACC_PIN] = {
-		0,
-		OWNBUF_S_PIN_ONE, OWNBUF_S_PINS },
-	[OWNBUF_ACC_EXCL] = {
-		OWNBUF_S_LENT | OWNBUF_S_BUSY,
-		OWNBUF_S_WRITER, OWNBUF_S_WRITER, true },
-};
-
-/* Every buffer not yet freed, by the idx of its handle; see above. */
-static struct ownbuf __rcu **ownbuf_chunks[OWNBUF_NR_CHUNKS];
-static DEFINE_MUTEX(ownbuf_chunks_lock);	/* serialises chunk allocation */
-static DEFINE_IDA(ownbuf_ida);
-static atomic64_t ownbuf_seq = ATOMIC64_INIT(0);
-static atomic64_t ownbuf_next_id = ATOMIC64_INIT(0);
-/* Mixed into struct ownbuf_ref.check so a garbage token is not trusted. */
-static unsigned long ownbuf_ref_key __read_mostly;
-static atomic_long_t ownbuf_counts[OWNBUF_NR_VIOLATIONS];
-static atomic_long_t ownbuf_data_count;
-
-static const char * const ownbuf_violation_names[OWNBUF_NR_VIOLATIONS] = {
-	[OWNBUF_USE_AFTER_FREE] = "use_after_free",
-	[OWNBUF_DOUBLE_FREE] = "double_free",
-	[OWNBUF_DATA_RACE] = "data_race",
-	[OWNBUF_NULL_DEREF] = "null_deref",
-	[OWNBUF_OUT_OF_BOUNDS] = "out_of_bounds",
-	[OWNBUF_DANGLING_BORROW] = "dangling_borrow",
-};
+/* What the accesses that are not exclusive conflict with. */
+#define OWNBUF_OWNER_READ_CONFLICT	(OWNBUF_S_MUT | OWNBUF_S_WRITER)
+#define OWNBUF_REF_READ_CONFLICT	OWNBUF_S_WRITER
+#define OWNBUF_REF_WRITE_CONFLICT	(OWNBUF_S_READERS | OWNBUF_S_WRITER)
 
 /* Limits, read at the moment they apply. */
 unsigned long ownbuf_max_size = SZ_64M;
 static unsigned int ownbuf_max_shared = 1024;
-/* max_shared / nr_cpu_ids: what a CPU grants without an exact check. */
-static unsigned int ownbuf_cpu_share __read_mostly;
+/* Shared borrows a CPU records without counting the others. */
+static unsigned int ownbuf_fast_cap __read_mostly;
+/* Mixed into struct ownbuf_ref.check so that garbage is not trusted. */
+static unsigned long ownbuf_ref_key __read_mostly;
+static atomic64_t ownbuf_next_id = ATOMIC64_INIT(0);
+static atomic_long_t ownbuf_data_count;
+
+/* Largest max_size: offsets fit in loff_t, PAGE_ALIGN() never wraps. */
+#define OWNBUF_MAX_SIZE_LIMIT \
+	((unsigned long)min_t(u64, MAX_LFS_FILESIZE, SIZE_MAX >> 1) & PAGE_MASK)
 
 static int ownbuf_param_set_max_size(const char *val,
 				     const struct kernel_param *kp)
@@ -234,7 +81,7 @@ static int ownbuf_param_set_max_size(const char *val,
 	ret = kstrtoul(val, 0, &v);
 	if (ret)
 		return ret;
-	if (!v || v > MAX_LFS_FILESIZE - PAGE_SIZE)
+	if (!v || v > OWNBUF_MAX_SIZE_LIMIT)
 		return -EINVAL;
 	WRITE_ONCE(ownbuf_max_size, v);
 	return 0;
@@ -246,6 +93,20 @@ static const struct kernel_param_ops ownbuf_max_size_ops = {
 };
 module_param_cb(max_size, &ownbuf_max_size_ops, &ownbuf_max_size, 0644);
 MODULE_PARM_DESC(max_size, "Largest buffer in bytes (default 64 MiB)");
+
+static void ownbuf_set_over(struct ownbuf *b)
+{
+	atomic64_or(OWNBUF_S_OVER, &b->state);
+}
+
+static void ownbuf_set_fast_cap(unsigned int max_shared)
+{
+	WRITE_ONCE(ownbuf_fast_cap,
+		   min_t(unsigned int, OWNBUF_CELL_SLOTS,
+			 max_shared / num_possible_cpus()));
+}
+
+#define OWNBUF_MAX_SHARED_LIMIT	(BIT(22) - 1)
 
 static int ownbuf_param_set_max_shared(const char *val,
 				       const struct kernel_param *kp)
@@ -259,7 +120,13 @@ static int ownbuf_param_set_max_shared(const char *val,
 	if (v > OWNBUF_MAX_SHARED_LIMIT)
 		return -EINVAL;
 	WRITE_ONCE(ownbuf_max_shared, v);
-	WRITE_ONCE(ownbuf_cpu_share, v / nr_cpu_ids);
+	ownbuf_set_fast_cap(v);
+	/*
+	 * Borrows already recorded per CPU may now exceed the cap: every
+	 * buffer counts exactly from here, until it is next lent to nobody.
+	 */
+	smp_mb();
+	ownbuf_table_for_each(ownbuf_set_over);
 	return 0;
 }
 
@@ -270,115 +137,7 @@ static const struct kernel_param_ops ownbuf_max_shared_ops = {
 module_param_cb(max_shared, &ownbuf_max_shared_ops, &ownbuf_max_shared, 0644);
 MODULE_PARM_DESC(max_shared, "Shared borrows per buffer (default 1024)");
 
-/**
- * ownbuf_violation_name() - name of a violation class
- * @v: the class.
- *
- * Return: "use_after_free", "double_free", ... as in sysfs, or "unknown".
- */
-const char *ownbuf_violation_name(enum ownbuf_violation v)
-{
-	if ((unsigned int)v >= OWNBUF_NR_VIOLATIONS)
-		return "unknown";
-	return ownbuf_violation_names[v];
-}
-EXPORT_SYMBOL_GPL(ownbuf_violation_name);
-
-/**
- * ownbuf_violations() - how many violations of one class were refused
- * @v: the class.
- *
- * Counts every refused misuse since the module was loaded, from the
- * in-kernel API and from /dev/ownbuf alike.  Safe in any context.
- *
- * Return: the count, 0 for an unknown class.
- */
-u64 ownbuf_violations(enum ownbuf_violation v)
-{
-	if ((unsigned int)v >= OWNBUF_NR_VIOLATIONS)
-		return 0;
-	return atomic_long_read(&ownbuf_counts[v]);
-}
-EXPORT_SYMBOL_GPL(ownbuf_violations);
-
-static void ownbuf_report_n(enum ownbuf_violation v, u64 id,
-			    unsigned long ip, const char *what,
-			    unsigned long other, unsigned long n)
-{
-	unsigned long i;
-
-	atomic_long_add(n, &ownbuf_counts[v]);
-	for (i = 0; i < n; i++)
-		trace_ownbuf_violation(v, id);
-
-	if (ip == OWNBUF_IP_USER) {
-		pr_debug("%s[%d]: %s: %s (buffer %llu)\n", current->comm,
-			 task_pid_nr(current), ownbuf_violation_names[v], what,
-			 id);
-	} else if (other) {
-		pr_warn_ratelimited("%pS: %s: %s (buffer %llu); the conflicting borrow or access was taken at %pS\n",
-				    (void *)ip, ownbuf_violation_names[v], what,
-				    id, (void *)other);
-	} else {
-		pr_warn_ratelimited("%pS: %s: %s (buffer %llu)\n", (void *)ip,
-				    ownbuf_violation_names[v], what, id);
-	}
-}
-
-/**
- * ownbuf_report() - count and report one refused misuse
- * @v: its class.
- * @id: the buffer's id, 0 if unknown.
- * @ip: who is blamed: a return address, or OWNBUF_IP_USER.
- * @what: what was refused, for the log.
- */
-void ownbuf_report(enum ownbuf_violation v, u64 id, unsigned long ip,
-		   const char *what)
-{
-	ownbuf_report_n(v, id, ip, what, 0, 1);
-}
-
-/* Shared borrows outstanding, while they are counted per CPU. */
-static unsigned long ownbuf_shared_sum(struct ownbuf *b)
-{
-	unsigned long sum = 0;
-	unsigned int cpu;
-
-	/* Not for_each_possible_cpu(): no calls on the way to a borrow. */
-	for (cpu = 0; cpu < nr_cpu_ids; cpu++)
-		if (cpu_possible(cpu))
-			sum += atomic_long_read(&per_cpu_ptr(b->pcpu,
-							     cpu)->shared);
-	return sum;
-}
-
-/* Where a borrow that is still out was taken, for "first borrow here". */
-static unsigned long ownbuf_lent_at(struct ownbuf *b, u64 seen)
-{
-	struct ownbuf_pcpu *pc;
-	int cpu;
-
-	if (seen & OWNBUF_S_MUT)
-		return READ_ONCE(b->lent_at);
-	for_each_possible_cpu(cpu) {
-		pc = per_cpu_ptr(b->pcpu, cpu);
-		if (atomic_long_read(&pc->shared))
-			return READ_ONCE(pc->lent_at);
-	}
-	return 0;
-}
-
-/* Report a conflict, naming where the conflicting borrow or access began. */
-static void ownbuf_report_conflict(struct ownbuf *b, enum ownbuf_violation v,
-				   u64 seen, unsigned long ip,
-				   const char *what)
-{
-	unsigned long other;
-
-	other = (seen & OWNBUF_S_LENT) ? ownbuf_lent_at(b, seen) :
-					  READ_ONCE(b->busy_at);
-	ownbuf_report_n(v, b->id, ip, what, other, 1);
-}
+/* --- the memory of a buffer --- */
 
 /*
  * Allocation points, each a function so the KUnit suite can make it fail.
@@ -404,346 +163,464 @@ VISIBLE_IF_KUNIT void *ownbuf_alloc_data(size_t size, gfp_t gfp)
 }
 EXPORT_SYMBOL_IF_KUNIT(ownbuf_alloc_data);
 
-static void ownbuf_free_data(void *data)
+/*
+ * vfree() may sleep, and the last access out of a dead buffer may be in
+ * any context; vfree_atomic() is not exported.  So, as vfree_atomic()
+ * does, queue the area on a list kept in its own first bytes and free it
+ * from a work item.
+ */
+static LLIST_HEAD(ownbuf_vfree_list);
+
+static void ownbuf_vfree_work_fn(struct work_struct *work)
 {
-	if (data)
-		atomic_long_dec(&ownbuf_data_count);
-	if (is_vmalloc_addr(data))
-		vfree(data);
-	else if (data)
+	struct llist_node *n, *next;
+
+	llist_for_each_safe(n, next, llist_del_all(&ownbuf_vfree_list))
+		vfree(n);
+}
+
+static DECLARE_WORK(ownbuf_vfree_work, ownbuf_vfree_work_fn);
+
+/* From any context: the last access out may be in an interrupt. */
+void ownbuf_free_data(void *data, size_t size)
+{
+	if (!data)
+		return;
+	atomic_long_dec(&ownbuf_data_count);
+	if (!is_vmalloc_addr(data)) {
 		free_page((unsigned long)data);
-}
-
-VISIBLE_IF_KUNIT struct ownbuf *ownbuf_alloc_core(gfp_t gfp)
-{
-	struct ownbuf *b;
-
-	KUNIT_STATIC_STUB_REDIRECT(ownbuf_alloc_core, gfp);
-
-	b = kzalloc(sizeof(*b), gfp);
-	if (!b)
-		return NULL;
-	b->pcpu = alloc_percpu_gfp(struct ownbuf_pcpu, gfp | __GFP_ZERO);
-	if (!b->pcpu) {
-		kfree(b);
-		return NULL;
-	}
-	return b;
-}
-EXPORT_SYMBOL_IF_KUNIT(ownbuf_alloc_core);
-
-static void ownbuf_free_core(struct ownbuf *b)
-{
-	free_percpu(b->pcpu);
-	kfree(b);
-}
-
-static void ownbuf_free_core_rcu(struct rcu_head *rcu)
-{
-	ownbuf_free_core(container_of(rcu, struct ownbuf, rcu));
-}
-
-static struct ownbuf __rcu **ownbuf_chunk(u32 idx)
-{
-	return READ_ONCE(ownbuf_chunks[idx >> OWNBUF_CHUNK_BITS]);
-}
-
-/* A free idx, with its chunk allocated, or a negative errno. */
-static int ownbuf_table_alloc(gfp_t gfp)
-{
-	struct ownbuf __rcu **chunk;
-	int idx;
-
-	idx = ida_alloc_range(&ownbuf_ida, 1, OWNBUF_IDX_MASK, gfp);
-	if (idx < 0 || ownbuf_chunk(idx))
-		return idx;
-	/* Shared by every buffer: nobody's memcg pays for it. */
-	chunk = kcalloc(OWNBUF_CHUNK_SIZE, sizeof(*chunk),
-			gfp & ~__GFP_ACCOUNT);
-	if (!chunk) {
-		ida_free(&ownbuf_ida, idx);
-		return -ENOMEM;
-	}
-	mutex_lock(&ownbuf_chunks_lock);
-	if (!ownbuf_chunk(idx)) {
-		/* Pairs with the address dependency in ownbuf_lookup(). */
-		smp_store_release(&ownbuf_chunks[idx >> OWNBUF_CHUNK_BITS],
-				  chunk);
-		chunk = NULL;
-	}
-	mutex_unlock(&ownbuf_chunks_lock);
-	kfree(chunk);
-	return idx;
-}
-
-/* Publish @b under the idx of b->handle, which is already set. */
-VISIBLE_IF_KUNIT int ownbuf_table_insert(struct ownbuf *b, u32 *idx,
-					 gfp_t gfp)
-{
-	int ret;
-
-	KUNIT_STATIC_STUB_REDIRECT(ownbuf_table_insert, b, idx, gfp);
-
-	ret = ownbuf_table_alloc(gfp);
-	if (ret < 0)
-		return ret;
-	*idx = ret;
-	return 0;
-}
-EXPORT_SYMBOL_IF_KUNIT(ownbuf_table_insert);
-
-static void ownbuf_table_set(u32 idx, struct ownbuf *b)
-{
-	rcu_assign_pointer(ownbuf_chunk(idx)[idx & (OWNBUF_CHUNK_SIZE - 1)],
-			   b);
-}
-
-/* Caller holds rcu_read_lock_sched(). */
-static __always_inline struct ownbuf *ownbuf_lookup(u64 h)
-{
-	struct ownbuf __rcu **chunk = ownbuf_chunk(h & OWNBUF_IDX_MASK);
-	struct ownbuf *b;
-
-	if (unlikely(!chunk))
-		return NULL;
-	b = rcu_dereference_sched(chunk[h & (OWNBUF_CHUNK_SIZE - 1)]);
-	if (likely(b && READ_ONCE(b->handle) == h))
-		return b;
-	return NULL;
-}
-
-/**
- * ownbuf_put() - drop an observer reference
- * @b: from ownbuf_get().
- */
-void ownbuf_put(struct ownbuf *b)
-{
-	if (refcount_dec_and_test(&b->users))
-		call_rcu(&b->rcu, ownbuf_free_core_rcu);
-}
-EXPORT_SYMBOL_IF_KUNIT(ownbuf_put);
-
-/**
- * ownbuf_get() - keep the engine's object of a buffer alive
- * @h: the owner's handle, or NULL.
- * @ref: a borrow of it, used if @h is NULL.
- *
- * The object outlives the buffer's data: it only carries the wait queue
- * that /dev/ownbuf polls on, for as long as a file may be polled.
- *
- * Return: the object, or NULL if the buffer is gone.
- */
-struct ownbuf *ownbuf_get(struct ownbuf_handle *h, struct ownbuf_ref *ref)
-{
-	struct ownbuf *b;
-	u64 hv;
-
-	rcu_read_lock_sched();
-	if (h) {
-		hv = READ_ONCE(h->val);
-		b = ownbuf_lookup(hv);
+	} else if (preemptible()) {
+		vfree(data);
 	} else {
-		b = ownbuf_ref_state(ref) == OWNBUF_STATE_LIVE ?
-		    READ_ONCE(ref->buf) : NULL;
+		if (llist_add(data, &ownbuf_vfree_list))
+			schedule_work(&ownbuf_vfree_work);
 	}
-	if (b && !refcount_inc_not_zero(&b->users))
-		b = NULL;
-	rcu_read_unlock_sched();
-	return b;
 }
+
+/* --- records of borrows --- */
+
+static struct ownbuf_slot *ownbuf_cell_slot(struct ownbuf *b, int cpu, int i)
+{
+	return &per_cpu_ptr(b->cells, cpu)->slot[i];
+}
+
 
 /**
- * ownbuf_waitqueue() - where to wait for a buffer's borrows to come back
- * @b: from ownbuf_get().
- *
- * Return: the wait queue.
+ * struct ownbuf_scan - what the records of a buffer say
+ * @live: borrows out (LIVE).
+ * @pending: borrows being taken (PENDING), to wait for.
+ * @other: records neither FREE, LIVE nor PENDING (REVOKED).
+ * @ip: where one of the @live was taken.
  */
-wait_queue_head_t *ownbuf_waitqueue(struct ownbuf *b)
+struct ownbuf_scan {
+	unsigned int live;
+	unsigned int pending;
+	unsigned int other;
+	unsigned long ip;
+};
+
+static void ownbuf_scan_slot(struct ownbuf_slot *slot, struct ownbuf_scan *sc)
 {
-	return &b->wq;
-}
-
-/* @state became exactly OWNBUF_S_DEAD: the ownership state lets go. */
-static void ownbuf_finish(struct ownbuf *b)
-{
-	u32 idx = b->handle & OWNBUF_IDX_MASK;
-
-	ownbuf_table_set(idx, NULL);
-	ida_free(&ownbuf_ida, idx);
-	ownbuf_put(b);
-}
-
-static void ownbuf_untry_dead(struct ownbuf *b, u64 s)
-{
-	/* Nothing lent, nothing in flight, nobody revoking: the last one. */
-	if ((s & ~(OWNBUF_S_CENTRAL | OWNBUF_S_OVER)) == OWNBUF_S_DEAD)
-		ownbuf_finish(b);
-	else if ((s & OWNBUF_S_REVOKING) && !(s & OWNBUF_S_BUSY))
-		wake_up_var(&b->state);
-}
-
-/*
- * Give back what ownbuf_try() took, and wake whoever waits for it.
- * Returns true if the buffer is dead (and @b may be gone).
- */
-static __always_inline bool ownbuf_untry(struct ownbuf *b, u64 one)
-{
-	u64 s = atomic64_sub_return(one, &b->state);
-
-	ownbuf_window(OWNBUF_WIN_UNTRY, b);
-	if (unlikely(s & OWNBUF_S_DEAD)) {
-		ownbuf_untry_dead(b, s);
-		return true;
+	switch (atomic64_read(&slot->word) & OWNBUF_SLOT_STATE) {
+	case OWNBUF_SLOT_FREE:
+		break;
+	case OWNBUF_SLOT_LIVE:
+		if (!sc->live++)
+			sc->ip = data_race(READ_ONCE(slot->ip));
+		break;
+	case OWNBUF_SLOT_PENDING:
+		sc->pending++;
+		break;
+	default:
+		sc->other++;
+		break;
 	}
-	/* The atomic above is a full barrier, pairing with prepare_to_wait. */
-	if (unlikely(waitqueue_active(&b->wq)))
-		wake_up_all(&b->wq);
-	return false;
+}
+
+/* What the shared borrow records of @b say; @blocks: those too. */
+static void ownbuf_scan(struct ownbuf *b, bool blocks, struct ownbuf_scan *sc)
+{
+	struct ownbuf_block *blk;
+	int cpu, i;
+
+	memset(sc, 0, sizeof(*sc));
+	for_each_possible_cpu(cpu)
+		for (i = 0; i < OWNBUF_CELL_SLOTS; i++)
+			ownbuf_scan_slot(ownbuf_cell_slot(b, cpu, i), sc);
+	if (!blocks)
+		return;
+	for (blk = smp_load_acquire(&b->blocks); blk;
+	     blk = smp_load_acquire(&blk->next))
+		for (i = 0; i < OWNBUF_BLOCK_SLOTS; i++)
+			ownbuf_scan_slot(&blk->slot[i], sc);
+}
+
+/* Wait out the shared borrows being taken (each takes a few instructions). */
+static void ownbuf_wait_pending(struct ownbuf *b, bool blocks)
+{
+	struct ownbuf_scan sc;
+
+	for (;;) {
+		ownbuf_scan(b, blocks, &sc);
+		if (!sc.pending)
+			return;
+		cpu_relax();
+	}
+}
+
+/* Borrows out: shared ones, and the mut one. */
+static unsigned int ownbuf_count_shared(struct ownbuf *b)
+{
+	struct ownbuf_scan sc;
+
+	ownbuf_scan(b, false, &sc);
+	return sc.live + atomic_read(&b->over_live);
+}
+
+/* --- the end of a buffer --- */
+
+/* @b became DEAD and nothing is BUSY: its memory goes, once. */
+static void ownbuf_data_gone(struct ownbuf *b)
+{
+	void *data = b->data;
+
+	WRITE_ONCE(b->data, NULL);
+	ownbuf_free_data(data, b->size);
 }
 
 /*
- * Take @acc (anything but a shared borrow): one cmpxchg, and for an
- * exclusive access a look at the per-CPU shared counts.  Returns 0,
- * -ESTALE if the buffer is dead, or -EBUSY on a conflict (with the state
- * that conflicted in *seen; shared borrows show as OWNBUF_S_SHARED_ONE).
+ * A dead buffer that nothing refers to any more (nothing BUSY, no borrow
+ * record in use) is finished, once: the state lets go of the object.
+ * Called by everybody who gave something back to a dead buffer, under RCU
+ * or with a reference: of the last ones, at least one sees it all free.
  */
-static __always_inline int ownbuf_try(struct ownbuf *b, enum ownbuf_acc acc,
-				      u64 *seen)
+static void ownbuf_maybe_finish(struct ownbuf *b)
 {
-	u64 conflict = ownbuf_accs[acc].conflict;
-	u64 field = ownbuf_accs[acc].field;
+	struct ownbuf_scan sc;
 	s64 s = atomic64_read(&b->state);
 
 	do {
-		if (s & OWNBUF_S_DEAD)
-			return -ESTALE;
-		if ((s & conflict) || (s & field) == field)
-			goto busy;
-	} while (!atomic64_try_cmpxchg(&b->state, &s,
-				       s + ownbuf_accs[acc].one));
-	if (!ownbuf_accs[acc].excl)
-		return 0;
-	ownbuf_window(OWNBUF_WIN_CLAIM, b);
-	/* The cmpxchg is a full barrier: see the comment at OWNBUF_S_*. */
-	if (ownbuf_shared_sum(b)) {
-		ownbuf_untry(b, ownbuf_accs[acc].one);
-		*seen = s | OWNBUF_S_SHARED_ONE;
-		return -EBUSY;
-	}
-	/* No shared borrow can start while we hold this: reset OVER. */
-	if (unlikely(s & OWNBUF_S_OVER))
-		atomic64_andnot(OWNBUF_S_OVER, &b->state);
-	return 0;
-busy:
-	/* Being lent out decides the class, so count shared borrows too. */
-	if (ownbuf_accs[acc].excl && ownbuf_shared_sum(b))
-		s |= OWNBUF_S_SHARED_ONE;
-	*seen = s;
-	return -EBUSY;
+		if (!(s & OWNBUF_S_DEAD) ||
+		    (s & (OWNBUF_S_BUSY | OWNBUF_S_MUT | OWNBUF_S_CLAIM |
+			  OWNBUF_S_FINISHED)))
+			return;
+		ownbuf_scan(b, true, &sc);
+		if (sc.live || sc.pending || sc.other)
+			return;
+	} while (!atomic64_try_cmpxchg(&b->state, &s, s | OWNBUF_S_FINISHED));
+	ownbuf_obj_put(b);
 }
 
 /*
- * Take a shared borrow on this CPU (preemption is off).  Returns 0,
- * -ESTALE, -EBUSY (*seen as ownbuf_try()), -EOVERFLOW at max_shared, or,
- * if @fast, -EAGAIN where only the exact check can tell.
+ * Give back @one (an access in flight, a pin, the mut borrow, REVOKING)
+ * and wake whoever waits for it.
  */
-static __always_inline int ownbuf_try_shared(struct ownbuf *b, bool fast,
-					     unsigned long ip, u64 *seen)
+static void ownbuf_give(struct ownbuf *b, u64 one)
 {
-	struct ownbuf_pcpu *pc = this_cpu_ptr(b->pcpu);
-	bool exact = false;
 	u64 s;
-	int ret;
 
-	/*
-	 * Never count on a dead buffer: once a revocation's grace period has
-	 * passed, nothing may touch the counts it folds (and the caller is
-	 * in an RCU read-side section, which that grace period waits for).
-	 */
-	s = atomic64_read(&b->state);
-	if (unlikely(s & OWNBUF_S_DEAD))
-		return -ESTALE;
-	if (atomic_long_read(&pc->shared) >= READ_ONCE(ownbuf_cpu_share)) {
-		if (fast)
-			return -EAGAIN;
-		/* Before our count goes up: fast paths then go exact too. */
-		atomic64_or(OWNBUF_S_OVER, &b->state);
-		exact = true;
+	/* Once given back, a dead buffer may be finished by another CPU. */
+	rcu_read_lock_sched();
+	s = atomic64_sub_return(one, &b->state);
+	ownbuf_window(OWNBUF_WIN_UNTRY, b);
+	if (unlikely(s & OWNBUF_S_DEAD)) {
+		/* The last access out frees the memory. */
+		if ((one & OWNBUF_S_BUSY) && !(s & OWNBUF_S_BUSY))
+			ownbuf_data_gone(b);
+		ownbuf_maybe_finish(b);
 	}
-	ownbuf_window(OWNBUF_WIN_SHARED_CAP, b);
-	/* A full barrier between our count and the state we read. */
-	atomic_long_inc_return(&pc->shared);
-	ownbuf_window(OWNBUF_WIN_SHARED_UNDECIDED, b);
-	s = atomic64_read(&b->state);
-	if (unlikely(s & (OWNBUF_S_DEAD | OWNBUF_S_MUT | OWNBUF_S_WRITER |
-			  OWNBUF_S_OVER))) {
-		if (s & OWNBUF_S_DEAD) {
-			ret = -ESTALE;
-			goto undo;
-		}
-		if (s & (OWNBUF_S_MUT | OWNBUF_S_WRITER)) {
-			*seen = s;
-			ret = -EBUSY;
-			goto undo;
-		}
-		if (fast) {
-			ret = -EAGAIN;
-			goto undo;
-		}
-		exact = true;
-	}
-	if (exact && ownbuf_shared_sum(b) > READ_ONCE(ownbuf_max_shared)) {
-		ret = -EOVERFLOW;
-		goto undo;
-	}
-	WRITE_ONCE(pc->lent_at, ip);
-	return 0;
-undo:
-	atomic_long_dec_return(&pc->shared);
-	/* A mut borrow may have failed on our count: let it retry. */
+	/* The atomic is a full barrier, pairing with prepare_to_wait(). */
 	if (unlikely(waitqueue_active(&b->wq)))
 		wake_up_all(&b->wq);
+	rcu_read_unlock_sched();
+}
+
+/* --- taking accesses and borrows --- */
+
+/*
+ * Take an access that is not exclusive: @one, unless the state has DEAD,
+ * something in @conflict, or @field is full.  Returns 0, -ESTALE, or
+ * -EBUSY with the conflicting state in *@seen.
+ */
+static __always_inline int ownbuf_take(struct ownbuf *b, u64 conflict,
+				       u64 one, u64 field, u64 *seen)
+{
+	s64 s = atomic64_read(&b->state);
+
+	do {
+		if (unlikely(s & OWNBUF_S_DEAD))
+			return -ESTALE;
+		if (unlikely((s & conflict) || (s & field) == field)) {
+			*seen = s;
+			return -EBUSY;
+		}
+	} while (!atomic64_try_cmpxchg(&b->state, &s, s + one));
+	return 0;
+}
+
+/*
+ * Take @b exclusively: @commit (MUT or WRITER) if nothing is lent out and
+ * nothing is in flight.  CLAIM makes the attempt visible to shared
+ * borrows being taken while the records are checked, with interrupts off
+ * so that it lasts a few instructions: they wait for it, and it gives way
+ * to them (a record half-taken), so neither is refused because of the
+ * other.  Returns 0, -ESTALE, or -EBUSY with what conflicted in *@seen
+ * (OWNBUF_S_SHARED_SEEN if a shared borrow is out).
+ */
+static int ownbuf_take_excl(struct ownbuf *b, u64 commit, u64 *seen)
+{
+	struct ownbuf_scan sc;
+	unsigned long flags;
+	u64 gen = 0;
+	s64 s;
+	int ret;
+
+	for (;;) {
+		local_irq_save(flags);
+		s = atomic64_read(&b->state);
+		for (;;) {
+			if (s & OWNBUF_S_DEAD) {
+				local_irq_restore(flags);
+				return -ESTALE;
+			}
+			if (s & (OWNBUF_S_MUT | OWNBUF_S_BUSY)) {
+				local_irq_restore(flags);
+				ownbuf_scan(b, true, &sc);
+				*seen = s | (sc.live ? OWNBUF_S_SHARED_SEEN : 0);
+				return -EBUSY;
+			}
+			if (s & OWNBUF_S_CLAIM) {
+				/* Another attempt: over in a few instructions. */
+				cpu_relax();
+				s = atomic64_read(&b->state);
+				continue;
+			}
+			if (atomic64_try_cmpxchg(&b->state, &s,
+						 s | OWNBUF_S_CLAIM))
+				break;
+		}
+		ownbuf_window(OWNBUF_WIN_CLAIM, b);
+		/* The cmpxchg above is a full barrier before these reads. */
+		ownbuf_scan(b, true, &sc);
+		ret = sc.live ? -EBUSY : 0;
+		if (!sc.live && !sc.pending) {
+			if (commit == OWNBUF_S_MUT) {
+				/* Its record is PENDING until MUT is set. */
+				gen = (atomic64_read(&b->mut.word) &
+				       ~OWNBUF_SLOT_STATE) + OWNBUF_SLOT_GEN_ONE;
+				atomic64_set(&b->mut.word,
+					     gen | OWNBUF_SLOT_PENDING);
+			}
+			s = atomic64_read(&b->state);
+			do {
+				if (s & (OWNBUF_S_DEAD | OWNBUF_S_BUSY)) {
+					ret = (s & OWNBUF_S_DEAD) ? -ESTALE :
+								   -EBUSY;
+					break;
+				}
+			} while (!atomic64_try_cmpxchg(&b->state, &s,
+						       (s & ~(OWNBUF_S_CLAIM |
+							      OWNBUF_S_OVER)) |
+						       commit));
+			if (commit == OWNBUF_S_MUT)
+				atomic64_set_release(&b->mut.word, gen |
+						     (ret ? OWNBUF_SLOT_FREE :
+							    OWNBUF_SLOT_LIVE));
+			if (!ret) {
+				local_irq_restore(flags);
+				return 0;
+			}
+		}
+		/* Refused, or giving way: the attempt leaves no trace. */
+		s = atomic64_fetch_andnot(OWNBUF_S_CLAIM, &b->state) &
+		    ~OWNBUF_S_CLAIM;
+		local_irq_restore(flags);
+		if (s & OWNBUF_S_DEAD) {
+			rcu_read_lock_sched();
+			ownbuf_maybe_finish(b);
+			rcu_read_unlock_sched();
+			return -ESTALE;
+		}
+		if (ret) {
+			*seen = s | (sc.live ? OWNBUF_S_SHARED_SEEN : 0);
+			return ret;
+		}
+		ownbuf_wait_pending(b, true);
+	}
+}
+
+/*
+ * Record a shared borrow of @b, which handle @h named, in @slot: it is
+ * PENDING; make it LIVE or give it up.  Interrupts are off.  Returns 0,
+ * -ESTALE, -EBUSY (*@seen), or -EAGAIN if the exact count must decide.
+ */
+static int ownbuf_share_settle(struct ownbuf *b, u64 h, struct ownbuf_slot *slot,
+			       u64 gen, bool exact, unsigned long ip,
+			       u64 *seen)
+{
+	s64 s;
+
+	ownbuf_window(OWNBUF_WIN_SHARED_UNDECIDED, b);
+	/* The cmpxchg that made the record PENDING was a full barrier. */
+	s = atomic64_read_acquire(&b->state);
+	for (;;) {
+		if (unlikely(s & OWNBUF_S_DEAD) ||
+		    unlikely(READ_ONCE(b->handle) != h))
+			goto stale;
+		if (unlikely(s & (OWNBUF_S_MUT | OWNBUF_S_WRITER))) {
+			*seen = s;
+			atomic64_set(&slot->word, gen | OWNBUF_SLOT_FREE);
+			return -EBUSY;
+		}
+		if (unlikely(!exact && (s & OWNBUF_S_OVER))) {
+			atomic64_set(&slot->word, gen | OWNBUF_SLOT_FREE);
+			return -EAGAIN;
+		}
+		if (likely(!(s & OWNBUF_S_CLAIM)))
+			break;
+		/* An exclusive attempt is deciding: it gives way or wins. */
+		cpu_relax();
+		s = atomic64_read_acquire(&b->state);
+	}
+	WRITE_ONCE(slot->ip, ip);
+	atomic64_set_release(&slot->word, gen | OWNBUF_SLOT_LIVE);
+	return 0;
+stale:
+	atomic64_set(&slot->word, gen | OWNBUF_SLOT_FREE);
+	return -ESTALE;
+}
+
+/* Fill in the token of a borrow just taken. */
+static void ownbuf_ref_fill(struct ownbuf_ref *ref, struct ownbuf *b,
+			    struct ownbuf_slot *slot, u64 gen,
+			    unsigned int kind);
+
+/*
+ * Take a shared borrow of @b through its exact count, under the lock.  The
+ * caller holds @b by RCU or a reference; @gfp decides whether a block of
+ * records may be allocated (and slept for).
+ */
+static int ownbuf_share_exact(struct ownbuf *b, u64 h, gfp_t gfp,
+			      unsigned long ip, struct ownbuf_slot **slotp,
+			      u64 *genp, u64 *seen)
+{
+	struct ownbuf_block *blk, *spare = NULL;
+	struct ownbuf_slot *slot;
+	unsigned long flags;
+	u64 w = 0;
+	int i, ret;
+
+again:
+	spin_lock_irqsave(&b->lock, flags);
+	if (!(atomic64_read(&b->state) & OWNBUF_S_OVER))
+		/* Fully ordered: CPUs still taking borrows fast see it. */
+		atomic64_fetch_or(OWNBUF_S_OVER, &b->state);
+	ownbuf_wait_pending(b, false);
+	slot = NULL;
+	for (blk = b->blocks; blk && !slot; blk = blk->next) {
+		for (i = 0; i < OWNBUF_BLOCK_SLOTS; i++) {
+			w = atomic64_read(&blk->slot[i].word);
+			if ((w & OWNBUF_SLOT_STATE) == OWNBUF_SLOT_FREE) {
+				slot = &blk->slot[i];
+				break;
+			}
+		}
+	}
+	if (!slot && spare) {
+		spare->next = b->blocks;
+		smp_store_release(&b->blocks, spare);
+		slot = &spare->slot[0];
+		w = 0;
+		spare = NULL;
+	}
+	if (!slot) {
+		spin_unlock_irqrestore(&b->lock, flags);
+		spare = kzalloc(sizeof(*spare), gfp | __GFP_NOWARN);
+		if (!spare)
+			return -ENOMEM;
+		goto again;
+	}
+	w = (w & ~OWNBUF_SLOT_STATE) + OWNBUF_SLOT_GEN_ONE;
+	/* Fully ordered, like the fast path's. */
+	atomic64_xchg(&slot->word, w | OWNBUF_SLOT_PENDING);
+	ret = ownbuf_share_settle(b, h, slot, w, true, ip, seen);
+	if (!ret) {
+		/* Conflicts first, then the cap (the contract's order). */
+		if (ownbuf_count_shared(b) >= READ_ONCE(ownbuf_max_shared)) {
+			atomic64_set(&slot->word, w | OWNBUF_SLOT_FREE);
+			ret = -EOVERFLOW;
+		} else {
+			atomic_inc(&b->over_live);
+			*slotp = slot;
+			*genp = w | OWNBUF_GEN_IN_BLOCK;
+		}
+	}
+	spin_unlock_irqrestore(&b->lock, flags);
+	kfree(spare);
 	return ret;
 }
 
 /*
- * Give back a shared borrow granted on @cpu.  Returns true if the buffer
- * is dead (and @b may be gone).
+ * Take a shared borrow of @b, which handle @h named: a record in this
+ * CPU's cell while the CPU has fewer than its share, otherwise the exact
+ * count.  The caller holds @b by RCU or a reference.  Returns 0 (the
+ * record in *@slotp, *@genp), -ESTALE, -EBUSY (*@seen), -EOVERFLOW or
+ * -ENOMEM.
  */
-static __always_inline bool ownbuf_untry_shared(struct ownbuf *b,
-						unsigned int cpu)
+static int ownbuf_share(struct ownbuf *b, u64 h, gfp_t gfp, unsigned long ip,
+			struct ownbuf_slot **slotp, u64 *genp, u64 *seen)
 {
-	bool central;
+	struct ownbuf_slot *slot = NULL;
+	struct ownbuf_cell *cell;
+	unsigned int used = 0;
+	unsigned long flags;
+	u64 w = 0, cur;
+	int i, ret;
 
-	/* A revocation folding the counts waits for this section. */
-	rcu_read_lock_sched();
-	central = atomic64_read(&b->state) & OWNBUF_S_CENTRAL;
-	if (likely(!central)) {
-		atomic_long_dec_return(&per_cpu_ptr(b->pcpu, cpu)->shared);
-		/* The atomic is a full barrier, pairing with prepare_to_wait. */
-		if (unlikely(waitqueue_active(&b->wq)))
-			wake_up_all(&b->wq);
+	ownbuf_window(OWNBUF_WIN_SHARED_CAP, b);
+	/* Interrupts off: a record is PENDING for a few instructions only. */
+	local_irq_save(flags);
+	cell = this_cpu_ptr(b->cells);
+	for (i = 0; i < OWNBUF_CELL_SLOTS; i++) {
+		cur = atomic64_read(&cell->slot[i].word);
+		if (cur & OWNBUF_SLOT_STATE) {
+			used++;
+		} else if (!slot) {
+			slot = &cell->slot[i];
+			w = cur;
+		}
 	}
-	rcu_read_unlock_sched();
-	return central ? ownbuf_untry(b, OWNBUF_S_SHARED_ONE) : false;
+	ret = -EAGAIN;
+	if (likely(slot && used < READ_ONCE(ownbuf_fast_cap))) {
+		w += OWNBUF_SLOT_GEN_ONE;
+		/* Only this CPU takes records of its cell: fully ordered. */
+		atomic64_xchg(&slot->word, w | OWNBUF_SLOT_PENDING);
+		ret = ownbuf_share_settle(b, h, slot, w, false, ip, seen);
+	}
+	local_irq_restore(flags);
+	if (likely(!ret)) {
+		*slotp = slot;
+		*genp = w;
+		return 0;
+	}
+	if (ret == -EAGAIN)
+		ret = ownbuf_share_exact(b, h, gfp, ip, slotp, genp, seen);
+	if (ret == -ESTALE && (atomic64_read(&b->state) & OWNBUF_S_DEAD))
+		ownbuf_maybe_finish(b);
+	return ret;
 }
 
-static u64 ownbuf_poison(u64 id, bool moved)
-{
-	return OWNBUF_POISON | (moved ? OWNBUF_POISON_MOVED : 0) |
-	       (id & OWNBUF_POISON_ID);
-}
+/* --- handles --- */
 
 /*
  * The value of a handle the caller passed, or an error after reporting why
- * it cannot name a buffer: NULL, or consumed by drop/revoke/move.
+ * it names no buffer: NULL, consumed by drop/revoke/move, or a value
+ * ownbuf never issued with the poison bit.
  */
 static int ownbuf_handle_value(struct ownbuf_handle *hp, enum ownbuf_op op,
 			       unsigned long ip, u64 *val)
 {
-	enum ownbuf_violation v;
-	bool moved;
-	u64 h;
+	u64 h, id;
 
 	if (!hp) {
 		ownbuf_report(OWNBUF_NULL_DEREF, 0, ip, "NULL handle pointer");
@@ -754,12 +631,18 @@ static int ownbuf_handle_value(struct ownbuf_handle *hp, enum ownbuf_op op,
 		ownbuf_report(OWNBUF_NULL_DEREF, 0, ip, "NULL handle");
 		return -EINVAL;
 	}
-	if (h & OWNBUF_POISON) {
-		moved = h & OWNBUF_POISON_MOVED;
-		v = (op == OWNBUF_OP_DROP && !moved) ? OWNBUF_DOUBLE_FREE :
-						       OWNBUF_USE_AFTER_FREE;
-		ownbuf_report(v, h & OWNBUF_POISON_ID, ip,
-			      moved ? "owner used after it was moved" :
+	if (unlikely(h & BIT_ULL(63))) {
+		if (!ownbuf_poison_mine(hp, h, &id))
+			ownbuf_report(OWNBUF_USE_AFTER_FREE, 0, ip,
+				      "not a handle ownbuf issued");
+		else if (h & BIT_ULL(62))
+			ownbuf_report(OWNBUF_USE_AFTER_FREE, id, ip,
+				      "owner used after it was moved");
+		else if (op == OWNBUF_OP_DROP)
+			ownbuf_report(OWNBUF_DOUBLE_FREE, id, ip,
+				      "owner dropped twice");
+		else
+			ownbuf_report(OWNBUF_USE_AFTER_FREE, id, ip,
 				      "owner used after it was dropped");
 		return -ESTALE;
 	}
@@ -774,54 +657,83 @@ static void ownbuf_report_stale(u64 id, unsigned long ip)
 }
 
 /*
- * Take @acc on the buffer @hp names.  On success the buffer stays alive
- * until ownbuf_untry(); on failure the refusal has been reported.
+ * The live buffer *@hp names, under rcu_read_lock_sched() (the caller
+ * unlocks), or NULL and *@err after reporting why not.
  */
-static struct ownbuf *ownbuf_acquire(struct ownbuf_handle *hp,
-				     enum ownbuf_acc acc, enum ownbuf_op op,
-				     unsigned long ip, int *err)
+static struct ownbuf *ownbuf_find(struct ownbuf_handle *hp, enum ownbuf_op op,
+				  unsigned long ip, u64 *hv, int *err)
 {
-	enum ownbuf_violation v;
 	struct ownbuf *b;
-	u64 h, seen;
 	int ret;
 
-	ret = ownbuf_handle_value(hp, op, ip, &h);
-	if (ret)
-		goto out;
-
-	rcu_read_lock_sched();
-	b = ownbuf_lookup(h);
-	if (!b) {
-		rcu_read_unlock_sched();
-		ownbuf_report_stale(0, ip);
-		ret = -ESTALE;
-		goto out;
+	ret = ownbuf_handle_value(hp, op, ip, hv);
+	if (ret) {
+		*err = ret;
+		return NULL;
 	}
-	ret = ownbuf_try(b, acc, &seen);
-	if (!ret && unlikely(READ_ONCE(b->handle) != h)) {
-		/* Moved between the lookup and the cmpxchg. */
-		ownbuf_untry(b, ownbuf_accs[acc].one);
+	rcu_read_lock_sched();
+	b = ownbuf_lookup(*hv);
+	if (likely(b && !(atomic64_read(&b->state) & OWNBUF_S_DEAD)))
+		return b;
+	rcu_read_unlock_sched();
+	ownbuf_report_stale(b ? b->id : ownbuf_table_stale_id(*hv), ip);
+	*err = -ESTALE;
+	return NULL;
+}
+
+/* Report a refused access or borrow of @b, of class @v. */
+static void ownbuf_report_busy(struct ownbuf *b, enum ownbuf_violation v,
+			       u64 seen, unsigned long ip, const char *what)
+{
+	struct ownbuf_scan sc;
+	unsigned long other;
+
+	if (seen & OWNBUF_S_MUT) {
+		other = data_race(READ_ONCE(b->mut.ip));
+	} else if (seen & OWNBUF_S_SHARED_SEEN) {
+		ownbuf_scan(b, true, &sc);
+		other = sc.ip;
+	} else {
+		other = data_race(READ_ONCE(b->busy_at));
+	}
+	ownbuf_report_n(v, b->id, ip, what, other, 1);
+}
+
+/* Refused because lent out (a dangling borrow) or busy (a data race)? */
+static enum ownbuf_violation ownbuf_excl_class(u64 seen)
+{
+	return (seen & (OWNBUF_S_MUT | OWNBUF_S_SHARED_SEEN)) ?
+	       OWNBUF_DANGLING_BORROW : OWNBUF_DATA_RACE;
+}
+
+/*
+ * Take @b (found under RCU, which the caller holds) exclusively for drop,
+ * move or resize, reporting a refusal.
+ */
+static int ownbuf_take_owner_excl(struct ownbuf *b, u64 hv, unsigned long ip)
+{
+	enum ownbuf_violation v;
+	u64 seen = 0;
+	int ret;
+
+	ret = ownbuf_take_excl(b, OWNBUF_S_WRITER, &seen);
+	if (!ret && unlikely(READ_ONCE(b->handle) != hv)) {
+		/* Moved between the lookup and now. */
+		ownbuf_give(b, OWNBUF_S_WRITER);
 		ret = -ESTALE;
 	}
 	if (ret == -ESTALE) {
 		ownbuf_report_stale(b->id, ip);
 	} else if (ret == -EBUSY) {
-		v = (acc == OWNBUF_ACC_EXCL && (seen & OWNBUF_S_LENT)) ?
-			OWNBUF_DANGLING_BORROW : OWNBUF_DATA_RACE;
-		ownbuf_report_conflict(b, v, seen, ip,
-				       v == OWNBUF_DANGLING_BORROW ?
-				       "buffer is lent out" :
-				       "conflicts with a borrow or an access in flight");
-	}
-	rcu_read_unlock_sched();
-	if (!ret) {
+		v = ownbuf_excl_class(seen);
+		ownbuf_report_busy(b, v, seen, ip,
+				   v == OWNBUF_DANGLING_BORROW ?
+				   "buffer is lent out" :
+				   "conflicts with an access in flight");
+	} else {
 		WRITE_ONCE(b->busy_at, ip);
-		return b;
 	}
-out:
-	*err = ret;
-	return NULL;
+	return ret;
 }
 
 /**
@@ -836,36 +748,14 @@ int ownbuf_handle_check(struct ownbuf_handle *h, enum ownbuf_op op,
 			unsigned long ip)
 {
 	struct ownbuf *b;
-	u64 hv, id = 0;
+	u64 hv;
 	int ret;
 
-	ret = ownbuf_handle_value(h, op, ip, &hv);
-	if (ret)
+	b = ownbuf_find(h, op, ip, &hv, &ret);
+	if (!b)
 		return ret;
-	rcu_read_lock_sched();
-	b = ownbuf_lookup(hv);
-	if (!b || (atomic64_read(&b->state) & OWNBUF_S_DEAD)) {
-		id = b ? b->id : 0;
-		ret = -ESTALE;
-	}
 	rcu_read_unlock_sched();
-	if (ret)
-		ownbuf_report_stale(id, ip);
-	return ret;
-}
-
-/* The id of the buffer @h names, 0 if none: for reports. */
-static u64 ownbuf_handle_id(struct ownbuf_handle *h)
-{
-	struct ownbuf *b;
-	u64 id = 0;
-
-	rcu_read_lock_sched();
-	b = ownbuf_lookup(READ_ONCE(h->val));
-	if (b)
-		id = b->id;
-	rcu_read_unlock_sched();
-	return id;
+	return 0;
 }
 
 /**
@@ -877,22 +767,20 @@ static u64 ownbuf_handle_id(struct ownbuf_handle *h)
  */
 int ownbuf_handle_state(const struct ownbuf_handle *h)
 {
-	u64 hv = READ_ONCE(h->val);
+	u64 hv = READ_ONCE(h->val), id;
 
 	if (!hv)
 		return 0;
-	if (!(hv & OWNBUF_POISON))
+	if (!ownbuf_poison_mine(h, hv, &id))
 		return OWNBUF_STATE_LIVE;
-	return (hv & OWNBUF_POISON_MOVED) ? OWNBUF_STATE_MOVED :
-					     OWNBUF_STATE_DROPPED;
+	return (hv & BIT_ULL(62)) ? OWNBUF_STATE_MOVED : OWNBUF_STATE_DROPPED;
 }
+EXPORT_SYMBOL_IF_KUNIT(ownbuf_handle_state);
 
 int __ownbuf_create(size_t size, gfp_t gfp, struct ownbuf_handle *out,
 		    unsigned long ip)
 {
 	struct ownbuf *b;
-	u64 seq;
-	u32 idx;
 	int ret;
 
 	if (!out) {
@@ -910,37 +798,23 @@ int __ownbuf_create(size_t size, gfp_t gfp, struct ownbuf_handle *out,
 	b->data = ownbuf_alloc_data(size, gfp);
 	if (!b->data) {
 		ret = -ENOMEM;
-		goto err_free_core;
+		goto err_put;
 	}
 	b->size = size;
 	b->gfp = gfp;
 	b->created_at = ip;
-	atomic64_set(&b->state, 0);
-	refcount_set(&b->users, 1);
-	init_waitqueue_head(&b->wq);
-	mutex_init(&b->hook_lock);
-	INIT_LIST_HEAD(&b->hooks);
-
-	/* 2^42 handles per module load: a seq is never reused. */
-	seq = atomic64_inc_return(&ownbuf_seq);
-	if (seq > OWNBUF_SEQ_MAX) {
-		ret = -ENOSPC;
-		goto err_free_data;
-	}
-	ret = ownbuf_table_insert(b, &idx, gfp);
+	b->id = atomic64_inc_return(&ownbuf_next_id);
+	ret = ownbuf_table_add(b, gfp);
 	if (ret)
 		goto err_free_data;
-	b->id = atomic64_inc_return(&ownbuf_next_id);
-	b->handle = seq << OWNBUF_IDX_BITS | idx;
-	/* Ownership of b is held by the table (and the handle) from here. */
-	ownbuf_table_set(idx, b);
 	out->val = b->handle;
 	return 0;
 
 err_free_data:
-	ownbuf_free_data(b->data);
-err_free_core:
-	ownbuf_free_core(b);
+	ownbuf_free_data(b->data, size);
+	b->data = NULL;
+err_put:
+	ownbuf_obj_put(b);
 	return ret;
 }
 
@@ -954,7 +828,8 @@ err_free_core:
  * The buffer is zero-filled.  Context: may sleep.
  *
  * Return: 0, -EINVAL (@size 0, @gfp atomic, @out NULL: a null_deref),
- * -EFBIG (@size over max_size), -ENOMEM, or -ENOSPC (too many buffers).
+ * -EFBIG (@size over max_size), -ENOMEM, or -ENOSPC (2^20 - 1 buffers
+ * exist at once).
  */
 int ownbuf_create(size_t size, gfp_t gfp, struct ownbuf_handle *out)
 {
@@ -962,34 +837,52 @@ int ownbuf_create(size_t size, gfp_t gfp, struct ownbuf_handle *out)
 }
 EXPORT_SYMBOL_GPL(ownbuf_create);
 
-int __ownbuf_drop(struct ownbuf_handle *h, unsigned long ip)
+int __ownbuf_drop(struct ownbuf_handle *hp, unsigned long ip)
 {
+	unsigned long flags;
 	struct ownbuf *b;
-	int ret;
+	u64 hv;
 	s64 s;
+	int ret;
 
-	b = ownbuf_acquire(h, OWNBUF_ACC_EXCL, OWNBUF_OP_DROP, ip, &ret);
+	b = ownbuf_find(hp, OWNBUF_OP_DROP, ip, &hv, &ret);
 	if (!b)
 		return ret;
-	/*
-	 * Exclusive: nothing lent, nothing in flight.  Only a revocation can
-	 * race, or a shared borrow setting OVER on its way to backing off.
-	 */
+	ret = ownbuf_take_owner_excl(b, hv, ip);
+	rcu_read_unlock_sched();
+	if (ret)
+		return ret;
+	/* Held: WRITER keeps it from being finished, and so does this. */
+	refcount_inc(&b->users);
 	ownbuf_window(OWNBUF_WIN_DROP, b);
+
+	spin_lock_irqsave(&b->lock, flags);
 	s = atomic64_read(&b->state);
 	do {
-		if (s & OWNBUF_S_DEAD) {
-			ownbuf_report_stale(b->id, ip);
-			ownbuf_untry(b, OWNBUF_S_WRITER);
-			return -ESTALE;
-		}
-	} while (!atomic64_try_cmpxchg(&b->state, &s, OWNBUF_S_DEAD));
-	WRITE_ONCE(h->val, ownbuf_poison(b->id, false));
-	ownbuf_free_data(b->data);
-	b->data = NULL;
-	wake_up_all(&b->wq);
-	ownbuf_finish(b);
-	return 0;
+		if (s & OWNBUF_S_DEAD)
+			break;
+	} while (!atomic64_try_cmpxchg(&b->state, &s,
+				       (s - OWNBUF_S_WRITER) | OWNBUF_S_DEAD));
+	if (!(s & OWNBUF_S_DEAD)) {
+		ownbuf_table_remove(b);
+		/* The variable dies with the buffer, in one step for INFO. */
+		WRITE_ONCE(hp->val, ownbuf_poison(hp, b->id, false));
+	}
+	spin_unlock_irqrestore(&b->lock, flags);
+
+	if (s & OWNBUF_S_DEAD) {
+		/* Revoked meanwhile, through a copy of the handle. */
+		ownbuf_report_stale(b->id, ip);
+		ownbuf_give(b, OWNBUF_S_WRITER);
+		ret = -ESTALE;
+	} else {
+		if (!((s - OWNBUF_S_WRITER) & OWNBUF_S_BUSY))
+			ownbuf_data_gone(b);
+		wake_up_all(&b->wq);
+		ownbuf_maybe_finish(b);
+	}
+	ownbuf_obj_put(b);
+	return ret;
 }
 
 /**
@@ -997,7 +890,7 @@ int __ownbuf_drop(struct ownbuf_handle *h, unsigned long ip)
  * @h: the owner's handle; consumed (poisoned) on success.
  *
  * Refused while the buffer is lent out or an access is in flight: Rust's
- * "cannot move out of a borrowed value".  Context: may sleep.
+ * "cannot move out of a borrowed value".  Context: any.
  *
  * Return: 0; -EINVAL for a NULL handle; -ESTALE if @h was already dropped
  * (double_free) or moved or is stale (use_after_free); -EBUSY if lent out
@@ -1009,22 +902,69 @@ int ownbuf_drop(struct ownbuf_handle *h)
 }
 EXPORT_SYMBOL_GPL(ownbuf_drop);
 
-int __ownbuf_revoke(struct ownbuf_handle *h, unsigned long ip)
+/* Mark every borrow of dead @b revoked; returns how many, one's site. */
+static unsigned long ownbuf_revoke_records(struct ownbuf *b,
+					   unsigned long *site)
+{
+	struct ownbuf_block *blk;
+	unsigned long n = 0;
+	int cpu, i;
+	u64 w;
+
+	*site = 0;
+	/* Borrows being taken saw DEAD, or will be LIVE in a moment. */
+	ownbuf_wait_pending(b, true);
+	for_each_possible_cpu(cpu) {
+		for (i = 0; i < OWNBUF_CELL_SLOTS; i++) {
+			struct ownbuf_slot *slot = ownbuf_cell_slot(b, cpu, i);
+
+			w = atomic64_read(&slot->word);
+			if ((w & OWNBUF_SLOT_STATE) == OWNBUF_SLOT_LIVE &&
+			    atomic64_try_cmpxchg(&slot->word, &w,
+						 w | OWNBUF_SLOT_REVOKED) &&
+			    !n++)
+				*site = data_race(READ_ONCE(slot->ip));
+		}
+	}
+	for (blk = smp_load_acquire(&b->blocks); blk; blk = blk->next) {
+		for (i = 0; i < OWNBUF_BLOCK_SLOTS; i++) {
+			w = atomic64_read(&blk->slot[i].word);
+			if ((w & OWNBUF_SLOT_STATE) == OWNBUF_SLOT_LIVE &&
+			    atomic64_try_cmpxchg(&blk->slot[i].word, &w,
+						 w | OWNBUF_SLOT_REVOKED) &&
+			    !n++)
+				*site = data_race(READ_ONCE(blk->slot[i].ip));
+		}
+	}
+	/* The mut borrow: its record is LIVE a moment after MUT is set. */
+	if (atomic64_read(&b->state) & OWNBUF_S_MUT) {
+		do {
+			w = atomic64_read(&b->mut.word);
+		} while ((w & OWNBUF_SLOT_STATE) == OWNBUF_SLOT_PENDING &&
+			 (cpu_relax(), true));
+		if ((w & OWNBUF_SLOT_STATE) == OWNBUF_SLOT_LIVE &&
+		    atomic64_try_cmpxchg(&b->mut.word, &w,
+					 w | OWNBUF_SLOT_REVOKED) && !n++)
+			*site = data_race(READ_ONCE(b->mut.ip));
+	}
+	return n;
+}
+
+int __ownbuf_revoke(struct ownbuf_handle *hp, unsigned long ip)
 {
 	struct ownbuf_ref *ref, *tmp;
-	unsigned long n, shared;
+	unsigned long n, site, flags;
+	LIST_HEAD(hooks);
 	struct ownbuf *b;
 	u64 hv;
 	s64 s;
 	int ret;
 
 	might_sleep();
-	ret = ownbuf_handle_value(h, OWNBUF_OP_DROP, ip, &hv);
-	if (ret)
+	b = ownbuf_find(hp, OWNBUF_OP_DROP, ip, &hv, &ret);
+	if (!b)
 		return ret;
-	rcu_read_lock_sched();
-	b = ownbuf_lookup(hv);
-	if (b && !refcount_inc_not_zero(&b->users))
+	if (!refcount_inc_not_zero(&b->users))
 		b = NULL;
 	rcu_read_unlock_sched();
 	if (!b) {
@@ -1032,62 +972,53 @@ int __ownbuf_revoke(struct ownbuf_handle *h, unsigned long ip)
 		return -ESTALE;
 	}
 
-	/* Under hook_lock: a borrow with callbacks is either listed or fails. */
+	/* Under hook_lock: a borrow with callbacks is listed or refused. */
 	mutex_lock(&b->hook_lock);
+	spin_lock_irqsave(&b->lock, flags);
 	s = atomic64_read(&b->state);
 	do {
-		if ((s & OWNBUF_S_DEAD) || READ_ONCE(b->handle) != hv) {
-			mutex_unlock(&b->hook_lock);
-			ownbuf_report_stale(b->id, ip);
-			ownbuf_put(b);
-			return -ESTALE;
-		}
+		if ((s & OWNBUF_S_DEAD) || b->handle != hv)
+			break;
 	} while (!atomic64_try_cmpxchg(&b->state, &s,
-				       s | OWNBUF_S_DEAD | OWNBUF_S_REVOKING |
-				       OWNBUF_S_CENTRAL | OWNBUF_S_FOLD_BIAS));
-	mutex_unlock(&b->hook_lock);
-	WRITE_ONCE(h->val, ownbuf_poison(b->id, false));
-
-	/*
-	 * Fold the per-CPU shared counts into SHARED, where the borrows'
-	 * releases count from now on (CENTRAL).  The bias keeps SHARED from
-	 * reaching zero before the fold.  Shared borrows and releases touch
-	 * the counts only inside an RCU read-side section, and only if they
-	 * did not see DEAD (CENTRAL): after a grace period the counts are
-	 * exact and final.  With no count at all, no borrow can have been
-	 * granted (it would have seen DEAD) and no release is pending.
-	 */
-	shared = ownbuf_shared_sum(b);
-	if (shared) {
-		synchronize_rcu();
-		shared = ownbuf_shared_sum(b);
+				       s | OWNBUF_S_DEAD | OWNBUF_S_REVOKING));
+	if ((s & OWNBUF_S_DEAD) || b->handle != hv) {
+		spin_unlock_irqrestore(&b->lock, flags);
+		mutex_unlock(&b->hook_lock);
+		ownbuf_report_stale(b->id, ip);
+		ownbuf_obj_put(b);
+		return -ESTALE;
 	}
-	atomic64_sub(OWNBUF_S_FOLD_BIAS - shared * OWNBUF_S_SHARED_ONE,
-		     &b->state);
+	ownbuf_table_remove(b);
+	WRITE_ONCE(hp->val, ownbuf_poison(hp, b->id, false));
+	spin_unlock_irqrestore(&b->lock, flags);
+	list_splice_init(&b->hooks, &hooks);
+	list_for_each_entry(ref, &hooks, node)
+		WRITE_ONCE(ref->hook, OWNBUF_HOOK_REVOKING);
+	WRITE_ONCE(b->revoker, current);
+	mutex_unlock(&b->hook_lock);
 
-	n = shared + !!(s & OWNBUF_S_MUT);
+	n = ownbuf_revoke_records(b, &site);
 	if (n)
 		ownbuf_report_n(OWNBUF_DANGLING_BORROW, b->id, ip,
 				"owner went away while lent out: borrows revoked",
-				ownbuf_lent_at(b, shared ? OWNBUF_S_SHARED_ONE : s),
-				n);
+				site, n);
+	wake_up_all(&b->wq);
 
-	/* Accesses already in flight may complete; nothing new starts. */
-	wait_var_event(&b->state,
-		       !(atomic64_read(&b->state) & OWNBUF_S_BUSY));
-
-	mutex_lock(&b->hook_lock);
-	list_for_each_entry_safe(ref, tmp, &b->hooks, node) {
+	/*
+	 * No lock held: a callback may release, discard or use its borrow,
+	 * or borrow again.  The memory stays until the last one returned
+	 * (REVOKING), so that what they tear down never maps freed pages.
+	 */
+	list_for_each_entry_safe(ref, tmp, &hooks, node) {
 		list_del_init(&ref->node);
 		ref->ops->revoke(ref);
+		/* A release of this borrow waits for this store, then frees. */
+		smp_store_release(&ref->hook, OWNBUF_HOOK_DONE);
+		wake_up_var(&ref->hook);
 	}
-	mutex_unlock(&b->hook_lock);
-
-	ownbuf_free_data(b->data);
-	b->data = NULL;
-	wake_up_all(&b->wq);
-	ownbuf_untry(b, OWNBUF_S_REVOKING);
-	ownbuf_put(b);
+	WRITE_ONCE(b->revoker, NULL);
+	ownbuf_give(b, OWNBUF_S_REVOKING);
+	ownbuf_obj_put(b);
 	return n;
 }
 
@@ -1097,9 +1028,11 @@ int __ownbuf_revoke(struct ownbuf_handle *h, unsigned long ip)
  *
  * What happens when an owner goes away for good (its file is closed, its
  * device unplugged).  Every outstanding borrow is revoked: its ->revoke
- * callback runs and every later use of it fails with -ESTALE.  Accesses
- * already in flight are waited for, so nothing is freed under them.
- * Each revoked borrow counts one dangling_borrow.  Context: may sleep.
+ * callback runs and every later use of it fails with -ESTALE.  It never
+ * waits for another caller: accesses already in flight (and unsafe
+ * sections already open) complete, and the memory goes when the last of
+ * them does.  Each revoked borrow counts one dangling_borrow.
+ * Context: may sleep (the callbacks may).
  *
  * Return: the number of borrows revoked (>= 0), or the errors of
  * ownbuf_drop() for a bad handle.
@@ -1110,33 +1043,45 @@ int ownbuf_revoke(struct ownbuf_handle *h)
 }
 EXPORT_SYMBOL_GPL(ownbuf_revoke);
 
-int __ownbuf_move(struct ownbuf_handle *h, struct ownbuf_handle *to,
+int __ownbuf_move(struct ownbuf_handle *hp, struct ownbuf_handle *to,
 		  unsigned long ip)
 {
+	unsigned long flags;
 	struct ownbuf *b;
-	u64 seq, nh;
+	u64 hv, nh = 0;
 	int ret;
 
+	b = ownbuf_find(hp, OWNBUF_OP_USE, ip, &hv, &ret);
+	if (!b)
+		return ret;
 	if (!to) {
+		rcu_read_unlock_sched();
 		ownbuf_report(OWNBUF_NULL_DEREF, 0, ip, "NULL handle pointer");
 		return -EINVAL;
 	}
-	b = ownbuf_acquire(h, OWNBUF_ACC_EXCL, OWNBUF_OP_USE, ip, &ret);
-	if (!b)
+	ret = ownbuf_take_owner_excl(b, hv, ip);
+	rcu_read_unlock_sched();
+	if (ret)
 		return ret;
-	seq = atomic64_inc_return(&ownbuf_seq);
-	if (seq > OWNBUF_SEQ_MAX) {
-		ownbuf_untry(b, OWNBUF_S_WRITER);
-		return -ENOSPC;
-	}
-	nh = seq << OWNBUF_IDX_BITS | (b->handle & OWNBUF_IDX_MASK);
 	ownbuf_window(OWNBUF_WIN_MOVE, b);
-	WRITE_ONCE(b->handle, nh);
-	/* The old handle dies first: @to may be @h ("let h = h;"). */
-	WRITE_ONCE(h->val, ownbuf_poison(b->id, true));
-	WRITE_ONCE(to->val, nh);
-	ownbuf_untry(b, OWNBUF_S_WRITER);
-	return 0;
+
+	spin_lock_irqsave(&b->lock, flags);
+	if (atomic64_read(&b->state) & OWNBUF_S_DEAD) {
+		/* Revoked meanwhile: the revocation won. */
+		ret = -ESTALE;
+	} else {
+		ret = ownbuf_table_next(b, &nh);
+		if (!ret) {
+			/* The old handle dies first: @to may be @hp. */
+			WRITE_ONCE(hp->val, ownbuf_poison(hp, b->id, true));
+			WRITE_ONCE(to->val, nh);
+		}
+	}
+	spin_unlock_irqrestore(&b->lock, flags);
+	if (ret == -ESTALE)
+		ownbuf_report_stale(b->id, ip);
+	ownbuf_give(b, OWNBUF_S_WRITER);
+	return ret;
 }
 
 /**
@@ -1148,7 +1093,8 @@ int __ownbuf_move(struct ownbuf_handle *h, struct ownbuf_handle *to,
  * ownbuf_drop() while lent out or accessed.  Context: any.
  *
  * Return: 0, or the errors of ownbuf_drop() (a moved handle is a
- * use_after_free), -EINVAL if @to is NULL, -ENOSPC if handles ran out.
+ * use_after_free), -EINVAL if @to is NULL, -ENOMEM in the rare case that
+ * the buffer needs a new table slot and none can be had without sleeping.
  */
 int ownbuf_move(struct ownbuf_handle *h, struct ownbuf_handle *to)
 {
@@ -1156,41 +1102,48 @@ int ownbuf_move(struct ownbuf_handle *h, struct ownbuf_handle *to)
 }
 EXPORT_SYMBOL_GPL(ownbuf_move);
 
-int __ownbuf_resize(struct ownbuf_handle *h, size_t size, unsigned long ip)
+int __ownbuf_resize(struct ownbuf_handle *hp, size_t size, unsigned long ip)
 {
 	struct ownbuf *b;
-	void *data;
+	void *data, *old;
+	size_t old_size;
+	u64 hv;
 	int ret;
 
 	might_sleep();
-	ret = ownbuf_handle_check(h, OWNBUF_OP_USE, ip);
-	if (ret)
-		return ret;
-	if (!size)
-		return -EINVAL;
-	if (size > READ_ONCE(ownbuf_max_size))
-		return -EFBIG;
-
-	b = ownbuf_acquire(h, OWNBUF_ACC_EXCL, OWNBUF_OP_USE, ip, &ret);
+	b = ownbuf_find(hp, OWNBUF_OP_USE, ip, &hv, &ret);
 	if (!b)
 		return ret;
-	if (PAGE_ALIGN(size) == PAGE_ALIGN(b->size)) {
+	if (!size || size > READ_ONCE(ownbuf_max_size)) {
+		rcu_read_unlock_sched();
+		return size ? -EFBIG : -EINVAL;
+	}
+	ret = ownbuf_take_owner_excl(b, hv, ip);
+	rcu_read_unlock_sched();
+	if (ret)
+		return ret;
+
+	/* WRITER: no access, no borrow, no other resize. */
+	ASSERT_EXCLUSIVE_WRITER(b->data);
+	old = b->data;
+	old_size = b->size;
+	if (PAGE_ALIGN(size) == PAGE_ALIGN(old_size)) {
 		/* Keep the bytes past the size zero: they are mapped. */
-		if (size < b->size)
-			memset(b->data + size, 0, b->size - size);
+		if (size < old_size)
+			memset(old + size, 0, old_size - size);
 	} else {
 		data = ownbuf_alloc_data(size, b->gfp);
 		if (!data) {
 			ret = -ENOMEM;
 			goto out;
 		}
-		memcpy(data, b->data, min(size, b->size));
-		ownbuf_free_data(b->data);
-		b->data = data;
+		memcpy(data, old, min(size, old_size));
+		WRITE_ONCE(b->data, data);
+		ownbuf_free_data(old, old_size);
 	}
-	b->size = size;
+	WRITE_ONCE(b->size, size);
 out:
-	ownbuf_untry(b, OWNBUF_S_WRITER);
+	ownbuf_give(b, OWNBUF_S_WRITER);
 	return ret;
 }
 
@@ -1202,8 +1155,8 @@ out:
  * Refused like ownbuf_drop() while lent out or accessed: a borrow must not
  * see its buffer change under it.  Context: may sleep.
  *
- * Return: 0, the errors of ownbuf_drop(), -EINVAL for @size 0, -EFBIG
- * over max_size, -ENOMEM (the buffer is unchanged).
+ * Return: 0, -ESTALE for a dead handle, -EINVAL for @size 0, -EFBIG over
+ * max_size, -EBUSY like ownbuf_drop(), -ENOMEM (the buffer is unchanged).
  */
 int ownbuf_resize(struct ownbuf_handle h, size_t size)
 {
@@ -1211,15 +1164,26 @@ int ownbuf_resize(struct ownbuf_handle h, size_t size)
 }
 EXPORT_SYMBOL_GPL(ownbuf_resize);
 
-static void ownbuf_fill_stat(struct ownbuf *b, struct ownbuf_stat *st)
+/*
+ * What @b looks like now: 0 and *@st if it is live throughout, -ESTALE if
+ * dead.  The caller holds it by RCU or a reference.
+ */
+static int ownbuf_snapshot(struct ownbuf *b, struct ownbuf_stat *st)
 {
-	u64 s = atomic64_read(&b->state);
+	u64 s = atomic64_read_acquire(&b->state);
 
+	if (s & OWNBUF_S_DEAD)
+		return -ESTALE;
 	st->size = READ_ONCE(b->size);
 	st->id = b->id;
-	st->shared_borrows = (s & OWNBUF_S_CENTRAL) ? s & OWNBUF_S_SHARED :
-						      ownbuf_shared_sum(b);
-	st->mut_borrows = !!(s & OWNBUF_S_MUT);
+	st->shared_borrows = ownbuf_count_shared(b);
+	st->mut_borrows = (atomic64_read(&b->mut.word) & OWNBUF_SLOT_STATE) ==
+			  OWNBUF_SLOT_LIVE;
+	/* DEAD is final: live before and after, live in between. */
+	smp_rmb();
+	if (atomic64_read(&b->state) & OWNBUF_S_DEAD)
+		return -ESTALE;
+	return 0;
 }
 
 /**
@@ -1229,21 +1193,26 @@ static void ownbuf_fill_stat(struct ownbuf *b, struct ownbuf_stat *st)
  *
  * Context: any.
  *
- * Return: 0, or -EINVAL/-ESTALE for a NULL or dead handle.
+ * Return: 0, or -EINVAL/-ESTALE for a NULL or dead handle, then -EINVAL
+ * for a NULL @st.
  */
 int ownbuf_stat(struct ownbuf_handle h, struct ownbuf_stat *st)
 {
 	unsigned long ip = _RET_IP_;
+	struct ownbuf *b;
+	u64 hv;
 	int ret;
 
-	ret = ownbuf_handle_check(&h, OWNBUF_OP_USE, ip);
-	if (ret)
+	b = ownbuf_find(&h, OWNBUF_OP_USE, ip, &hv, &ret);
+	if (!b)
 		return ret;
 	if (!st) {
-		ownbuf_report(OWNBUF_NULL_DEREF, 0, ip, "NULL stat pointer");
+		rcu_read_unlock_sched();
+		ownbuf_report(OWNBUF_NULL_DEREF, b->id, ip, "NULL stat pointer");
 		return -EINVAL;
 	}
-	ret = ownbuf_peek(&h, NULL, st);
+	ret = ownbuf_snapshot(b, st);
+	rcu_read_unlock_sched();
 	if (ret)
 		ownbuf_report_stale(0, ip);
 	return ret;
@@ -1257,63 +1226,89 @@ EXPORT_SYMBOL_GPL(ownbuf_stat);
  *
  * The cheapest checked use of a handle.  Context: any.
  *
- * Return: 0, or -EINVAL/-ESTALE for a NULL or dead handle.
+ * Return: 0, or -EINVAL/-ESTALE for a NULL or dead handle, then -EINVAL
+ * for a NULL @size.
  */
 int ownbuf_size(struct ownbuf_handle h, size_t *size)
 {
 	unsigned long ip = _RET_IP_;
 	struct ownbuf *b;
-	int ret = 0;
+	size_t sz = 0;
+	u64 hv;
+	int ret;
 
+	b = ownbuf_find(&h, OWNBUF_OP_USE, ip, &hv, &ret);
+	if (!b)
+		return ret;
+	if (likely(size))
+		sz = READ_ONCE(b->size);
+	rcu_read_unlock_sched();
 	if (unlikely(!size)) {
 		ownbuf_report(OWNBUF_NULL_DEREF, 0, ip, "NULL size pointer");
 		return -EINVAL;
 	}
-	rcu_read_lock_sched();
-	b = ownbuf_lookup(h.val);
-	if (likely(b && !(atomic64_read(&b->state) & OWNBUF_S_DEAD)))
-		*size = READ_ONCE(b->size);
-	else
-		ret = -ESTALE;
-	rcu_read_unlock_sched();
-	if (unlikely(ret))
-		ret = ownbuf_handle_check(&h, OWNBUF_OP_USE, ip) ?: -ESTALE;
-	return ret;
+	*size = sz;
+	return 0;
 }
 EXPORT_SYMBOL_GPL(ownbuf_size);
 
 /* --- borrows --- */
 
-static unsigned long ownbuf_ref_check_value(const struct ownbuf_ref *ref,
-					    const struct ownbuf *b)
+/* Binds a token to its address, buffer, record, generation and kind. */
+static unsigned long ownbuf_ref_mac(const struct ownbuf_ref *ref,
+				    const struct ownbuf *b,
+				    const struct ownbuf_slot *slot, u64 gen,
+				    u32 kind)
 {
-	return (unsigned long)ref ^ (unsigned long)b ^ ownbuf_ref_key;
+	unsigned long v = (unsigned long)ref ^ ownbuf_ref_key;
+
+	v = (v ^ (unsigned long)b) * GOLDEN_RATIO_PRIME;
+	v = (v ^ (unsigned long)slot) * GOLDEN_RATIO_PRIME;
+	v = (v ^ (unsigned long)gen) * GOLDEN_RATIO_PRIME;
+	return v ^ kind;
 }
 
-/* Give back what a token holds.  Returns true if the buffer is dead. */
-static __always_inline bool ownbuf_ref_untry(struct ownbuf_ref *ref)
+static void ownbuf_ref_fill(struct ownbuf_ref *ref, struct ownbuf *b,
+			    struct ownbuf_slot *slot, u64 gen,
+			    unsigned int kind)
 {
-	if (ref->kind == OWNBUF_MUT)
-		return ownbuf_untry(ref->buf, OWNBUF_S_MUT);
-	return ownbuf_untry_shared(ref->buf, ref->cpu);
-}
-
-/* Was @ref filled in by ownbuf for its current borrow (not garbage, not a copy)? */
-static bool ownbuf_ref_genuine(const struct ownbuf_ref *ref)
-{
-	return READ_ONCE(ref->check) ==
-	       ownbuf_ref_check_value(ref, READ_ONCE(ref->buf));
+	ref->buf = b;
+	ref->slot = slot;
+	ref->gen = gen;
+	ref->kind = kind;
+	ref->check = ownbuf_ref_mac(ref, b, slot, gen, kind);
+	ref->id = b->id;
 }
 
 /*
- * Is @ref a live borrow ownbuf handed out?  Refuses (and reports) the NULL
- * borrow, an ended one, and garbage or a copy (.check is bound to the
- * token's address).  A revoked borrow passes: only its buffer knows.
+ * Was @ref filled in by ownbuf (not garbage, not a copy at another
+ * address)?  Then its pointers lead to memory that stays an ownbuf object
+ * and a record while the module is loaded; nothing else is followed.
+ */
+static bool ownbuf_ref_genuine(const struct ownbuf_ref *ref)
+{
+	return READ_ONCE(ref->check) ==
+	       ownbuf_ref_mac(ref, READ_ONCE(ref->buf), READ_ONCE(ref->slot),
+			      READ_ONCE(ref->gen), READ_ONCE(ref->kind));
+}
+
+/* The word of @ref's record while the borrow is out; 0 if not genuine. */
+static u64 ownbuf_ref_word(const struct ownbuf_ref *ref)
+{
+	return ownbuf_ref_genuine(ref) ? atomic64_read(&ref->slot->word) : 0;
+}
+
+/*
+ * Is @ref a borrow ownbuf handed out and not yet ended?  Refuses (and
+ * reports) the NULL borrow, an ended or revoked one, and garbage, copies
+ * and replays: only a token whose record still carries its generation
+ * passes.  With @any_record a revoked borrow passes too.
  */
 static int ownbuf_ref_validate(struct ownbuf_ref *ref, enum ownbuf_op op,
-			       unsigned long ip)
+			       bool any_record, unsigned long ip)
 {
 	enum ownbuf_violation v;
+	u64 w;
 
 	if (!ref) {
 		ownbuf_report(OWNBUF_NULL_DEREF, 0, ip, "NULL borrow pointer");
@@ -1334,12 +1329,26 @@ static int ownbuf_ref_validate(struct ownbuf_ref *ref, enum ownbuf_op op,
 			      "borrow revoked: its owner went away");
 		return -ESTALE;
 	case OWNBUF_STATE_LIVE:
-		if (ownbuf_ref_genuine(ref))
+		w = ownbuf_ref_word(ref);
+		if (likely(w == (ref->gen | OWNBUF_SLOT_LIVE)))
 			return 0;
+		if (w == (ref->gen | OWNBUF_SLOT_REVOKED)) {
+			if (any_record)
+				return 0;
+			ownbuf_report(OWNBUF_USE_AFTER_FREE, ref->id, ip,
+				      "borrow revoked: its owner went away");
+			return -ESTALE;
+		}
+		if (w && op == OWNBUF_OP_RELEASE) {
+			/* Its record moved on: this token was restored. */
+			ownbuf_report(OWNBUF_DOUBLE_FREE, ref->id, ip,
+				      "borrow already released (a restored token)");
+			return -ESTALE;
+		}
 		break;
 	}
 	ownbuf_report(OWNBUF_USE_AFTER_FREE, 0, ip,
-		      "not a live borrow (garbage or a copied token)");
+		      "not a live borrow (garbage, a copy or a restored token)");
 	return -ESTALE;
 }
 
@@ -1350,29 +1359,28 @@ static int ownbuf_ref_validate(struct ownbuf_ref *ref, enum ownbuf_op op,
  * Context: any.
  *
  * Return: OWNBUF_STATE_LIVE, OWNBUF_STATE_RELEASED, OWNBUF_STATE_REVOKED,
- * or 0 for the NULL borrow or a token ownbuf did not hand out.
+ * or 0 for the NULL borrow or a token ownbuf did not hand out (garbage, a
+ * copy, a token restored from a saved copy).
  */
 int ownbuf_ref_state(const struct ownbuf_ref *ref)
 {
-	struct ownbuf *b;
 	int state;
+	u64 w;
 
 	if (!ref)
 		return 0;
 	state = atomic_read(&ref->state) & OWNBUF_REF_STATE;
 	if (state != OWNBUF_STATE_LIVE)
 		return state;
-	if (!ownbuf_ref_genuine(ref))
+	w = ownbuf_ref_word(ref);
+	if (w == (ref->gen | OWNBUF_SLOT_REVOKED))
+		return OWNBUF_STATE_REVOKED;
+	if (w != (ref->gen | OWNBUF_SLOT_LIVE))
 		return 0;
-	/* Still live inside the RCU section: @b cannot be freed before its end. */
-	rcu_read_lock_sched();
-	b = READ_ONCE(ref->buf);
-	state = atomic_read(&ref->state) & OWNBUF_REF_STATE;
-	if (state == OWNBUF_STATE_LIVE &&
-	    (atomic64_read(&b->state) & OWNBUF_S_DEAD))
-		state = OWNBUF_STATE_REVOKED;
-	rcu_read_unlock_sched();
-	return state;
+	/* LIVE records keep the object from being finished. */
+	if (atomic64_read(&ref->buf->state) & OWNBUF_S_DEAD)
+		return OWNBUF_STATE_REVOKED;
+	return OWNBUF_STATE_LIVE;
 }
 EXPORT_SYMBOL_GPL(ownbuf_ref_state);
 
@@ -1387,7 +1395,7 @@ EXPORT_SYMBOL_GPL(ownbuf_ref_state);
 int ownbuf_ref_check(struct ownbuf_ref *ref, enum ownbuf_op op,
 		     unsigned long ip)
 {
-	int ret = ownbuf_ref_validate(ref, op, ip);
+	int ret = ownbuf_ref_validate(ref, op, false, ip);
 
 	if (ret)
 		return ret;
@@ -1399,107 +1407,102 @@ int ownbuf_ref_check(struct ownbuf_ref *ref, enum ownbuf_op op,
 	return 0;
 }
 
-/* Take @acc through a borrow; like ownbuf_acquire(). */
-static struct ownbuf *ownbuf_ref_acquire(struct ownbuf_ref *ref,
-					 enum ownbuf_acc acc,
-					 unsigned long ip, int *err)
+/*
+ * Take an access through the borrow @ref (validated): @one unless
+ * @conflict.  On success the access holds the buffer.
+ */
+static struct ownbuf *ownbuf_ref_take(struct ownbuf_ref *ref, u64 conflict,
+				      u64 one, u64 field, unsigned long ip,
+				      int *err)
 {
-	struct ownbuf *b;
-	u64 seen;
+	struct ownbuf *b = ref->buf;
+	u64 seen = 0;
 	int ret;
 
-	ret = ownbuf_ref_validate(ref, OWNBUF_OP_USE, ip);
-	if (ret)
-		goto out;
+	ownbuf_window(OWNBUF_WIN_REF, b);
 	/* The borrow may end under us: @b is only safe under RCU. */
-	ownbuf_window(OWNBUF_WIN_REF, READ_ONCE(ref->buf));
 	rcu_read_lock_sched();
-	b = READ_ONCE(ref->buf);
-	ret = ownbuf_try(b, acc, &seen);
-	if (!ret)
+	ret = ownbuf_take(b, conflict, one, field, &seen);
+	if (!ret) {
 		ownbuf_window(OWNBUF_WIN_REF_TAKEN, b);
-	if (!ret && unlikely((atomic_read(&ref->state) & OWNBUF_REF_STATE) !=
-			     OWNBUF_STATE_LIVE)) {
-		ownbuf_untry(b, ownbuf_accs[acc].one);
-		ret = -ESTALE;
+		if (unlikely(atomic64_read(&ref->slot->word) !=
+			     (ref->gen | OWNBUF_SLOT_LIVE))) {
+			/* Released or revoked between the check and now. */
+			rcu_read_unlock_sched();
+			ownbuf_give(b, one);
+			ret = -ESTALE;
+			goto report;
+		}
 	}
-	if (ret == -ESTALE)
-		ownbuf_report(OWNBUF_USE_AFTER_FREE, ref->id, ip,
-			      "borrow released or revoked");
-	else if (ret == -EBUSY)
-		ownbuf_report_conflict(b, OWNBUF_DATA_RACE, seen, ip,
-				       "conflicts with an access in flight");
 	rcu_read_unlock_sched();
 	if (!ret) {
 		WRITE_ONCE(b->busy_at, ip);
 		return b;
 	}
-out:
+report:
+	if (ret == -ESTALE)
+		ownbuf_report(OWNBUF_USE_AFTER_FREE, ref->id, ip,
+			      "borrow released or revoked");
+	else
+		ownbuf_report_busy(b, OWNBUF_DATA_RACE, seen, ip,
+				   "conflicts with an access in flight");
 	*err = ret;
 	return NULL;
 }
 
-/* Could the borrow be taken now?  (For OWNBUF_WAIT; true also once dead.) */
+/* Could a borrow of @kind be taken now?  (For OWNBUF_WAIT; true once dead.) */
 static bool ownbuf_grantable(struct ownbuf *b, u64 h, unsigned int kind)
 {
-	enum ownbuf_acc acc = kind == OWNBUF_MUT ? OWNBUF_ACC_MUT :
-						   OWNBUF_ACC_SHARED;
 	u64 s = atomic64_read(&b->state);
+	struct ownbuf_scan sc;
 
 	if ((s & OWNBUF_S_DEAD) || READ_ONCE(b->handle) != h)
 		return true;
-	return !(s & ownbuf_accs[acc].conflict) &&
-	       !(ownbuf_accs[acc].excl && ownbuf_shared_sum(b));
+	if (kind == OWNBUF_SHARED)
+		return !(s & (OWNBUF_S_MUT | OWNBUF_S_WRITER));
+	if (s & (OWNBUF_S_MUT | OWNBUF_S_BUSY))
+		return false;
+	ownbuf_scan(b, true, &sc);
+	return !sc.live;
 }
 
 /*
- * Try to take the borrow once, without reporting; the caller holds @b (by
- * RCU or a reference).  The fast path of ownbuf_borrow_ops() is this.
+ * Take a borrow of @b, which handle @h named, into @ref: the caller holds
+ * @b by RCU (@gfp not blocking) or a reference.
  */
-static __always_inline int ownbuf_borrow_once(struct ownbuf *b, u64 h,
-					      unsigned int kind, bool fast,
-					      const struct ownbuf_ref_ops *ops,
-					      struct ownbuf_ref *ref,
-					      unsigned long ip, u64 *seen)
+static int ownbuf_borrow_once(struct ownbuf *b, u64 h, unsigned int kind,
+			      gfp_t gfp, struct ownbuf_ref *ref,
+			      unsigned long ip, u64 *seen)
 {
-	unsigned int cpu = 0;
+	struct ownbuf_slot *slot;
+	u64 gen;
 	int ret;
 
 	if (kind == OWNBUF_MUT) {
-		ret = ownbuf_try(b, OWNBUF_ACC_MUT, seen);
+		ret = ownbuf_take_excl(b, OWNBUF_S_MUT, seen);
+		if (!ret && unlikely(READ_ONCE(b->handle) != h)) {
+			/* Moved between the lookup and now. */
+			atomic64_set(&b->mut.word, (atomic64_read(&b->mut.word) &
+						   ~OWNBUF_SLOT_STATE));
+			ownbuf_give(b, OWNBUF_S_MUT);
+			ret = -ESTALE;
+		}
+		if (ret)
+			return ret;
+		slot = &b->mut;
+		gen = atomic64_read(&slot->word) & ~OWNBUF_SLOT_STATE;
+		WRITE_ONCE(slot->ip, ip);
 	} else {
-		/* The fast path runs under rcu_read_lock_sched() already. */
-		if (!fast)
-			preempt_disable();
-		cpu = smp_processor_id();
-		ret = ownbuf_try_shared(b, fast, ip, seen);
-		if (!fast)
-			preempt_enable();
+		ret = ownbuf_share(b, h, gfp, ip, &slot, &gen, seen);
+		if (ret)
+			return ret;
+		/* The exact count records in blocks (and marks the generation). */
+		if (gen & OWNBUF_GEN_IN_BLOCK) {
+			gen &= ~OWNBUF_GEN_IN_BLOCK;
+			kind |= OWNBUF_REF_IN_BLOCK;
+		}
 	}
-	if (!ret && unlikely(READ_ONCE(b->handle) != h)) {
-		/* Moved between the lookup and taking the borrow. */
-		if (kind == OWNBUF_MUT)
-			ownbuf_untry(b, OWNBUF_S_MUT);
-		else
-			ownbuf_untry_shared(b, cpu);
-		ret = -ESTALE;
-	}
-	if (ret)
-		return ret;
-	ref->buf = b;
-	ref->cpu = cpu;
-	ref->check = ownbuf_ref_check_value(ref, b);
-	ref->ops = ops;
-	ref->id = b->id;
-	ref->kind = kind;
-	if (ops)
-		list_add_tail(&ref->node, &b->hooks);
-	else
-		INIT_LIST_HEAD(&ref->node);
-	/* Publish the token: the fields above before its state. */
-	atomic_set_release(&ref->state, OWNBUF_STATE_LIVE);
-	if (kind == OWNBUF_MUT)
-		WRITE_ONCE(b->lent_at, ip);
+	ownbuf_ref_fill(ref, b, slot, gen, kind);
 	return 0;
 }
 
@@ -1507,10 +1510,20 @@ static void ownbuf_report_borrow(struct ownbuf *b, int ret, u64 seen,
 				 unsigned long ip)
 {
 	if (ret == -EBUSY)
-		ownbuf_report_conflict(b, OWNBUF_DATA_RACE, seen, ip,
-				       "already borrowed");
+		ownbuf_report_busy(b, OWNBUF_DATA_RACE, seen, ip,
+				   "already borrowed");
 	else if (ret == -ESTALE)
 		ownbuf_report_stale(b->id, ip);
+}
+
+/* Publish a token just filled in: its fields before its state. */
+static void ownbuf_ref_publish(struct ownbuf_ref *ref,
+			       const struct ownbuf_ref_ops *ops)
+{
+	ref->ops = ops;
+	if (!ops)
+		INIT_LIST_HEAD(&ref->node);
+	atomic_set_release(&ref->state, OWNBUF_STATE_LIVE);
 }
 
 int __ownbuf_borrow(struct ownbuf_handle *hp, unsigned int flags,
@@ -1518,34 +1531,37 @@ int __ownbuf_borrow(struct ownbuf_handle *hp, unsigned int flags,
 		    unsigned long ip)
 {
 	unsigned int kind = flags & (OWNBUF_SHARED | OWNBUF_MUT);
+	gfp_t gfp = GFP_NOWAIT;
 	struct ownbuf *b;
-	u64 h, seen;
+	u64 h, seen = 0;
 	int ret;
 
+	b = ownbuf_find(hp, OWNBUF_OP_USE, ip, &h, &ret);
+	if (!b)
+		return ret;
 	if (!ref) {
-		ownbuf_report(OWNBUF_NULL_DEREF, 0, ip, "NULL borrow pointer");
+		rcu_read_unlock_sched();
+		ownbuf_report(OWNBUF_NULL_DEREF, b->id, ip,
+			      "NULL borrow pointer");
 		return -EINVAL;
 	}
 	if ((flags & ~(OWNBUF_SHARED | OWNBUF_MUT | OWNBUF_WAIT)) ||
 	    (kind != OWNBUF_SHARED && kind != OWNBUF_MUT) ||
 	    (ops && !ops->revoke) ||
-	    (atomic_read(&ref->state) & OWNBUF_REF_STATE) == OWNBUF_STATE_LIVE)
+	    (atomic_read(&ref->state) & OWNBUF_REF_STATE) == OWNBUF_STATE_LIVE) {
+		rcu_read_unlock_sched();
 		return -EINVAL;
-	ret = ownbuf_handle_value(hp, OWNBUF_OP_USE, ip, &h);
-	if (ret)
-		return ret;
-
-	rcu_read_lock_sched();
-	b = ownbuf_lookup(h);
-	if (b && !ops && !(flags & OWNBUF_WAIT)) {
-		ret = ownbuf_borrow_once(b, h, kind, false, NULL, ref, ip,
-					 &seen);
+	}
+	if (!ops && !(flags & OWNBUF_WAIT)) {
+		ret = ownbuf_borrow_once(b, h, kind, gfp, ref, ip, &seen);
 		if (ret)
 			ownbuf_report_borrow(b, ret, seen, ip);
 		rcu_read_unlock_sched();
+		if (!ret)
+			ownbuf_ref_publish(ref, NULL);
 		return ret;
 	}
-	if (b && !refcount_inc_not_zero(&b->users))
+	if (!refcount_inc_not_zero(&b->users))
 		b = NULL;
 	rcu_read_unlock_sched();
 	if (!b) {
@@ -1555,11 +1571,15 @@ int __ownbuf_borrow(struct ownbuf_handle *hp, unsigned int flags,
 
 	/* Sleeping: with callbacks (hook_lock) or waiting to be granted. */
 	might_sleep();
+	gfp = GFP_KERNEL_ACCOUNT;
 	for (;;) {
 		if (ops)
 			mutex_lock(&b->hook_lock);
-		ret = ownbuf_borrow_once(b, h, kind, false, ops, ref, ip,
-					 &seen);
+		ret = ownbuf_borrow_once(b, h, kind, gfp, ref, ip, &seen);
+		if (!ret && ops) {
+			list_add_tail(&ref->node, &b->hooks);
+			ref->hook = OWNBUF_HOOK_LISTED;
+		}
 		if (ops)
 			mutex_unlock(&b->hook_lock);
 		if (ret != -EBUSY || !(flags & OWNBUF_WAIT))
@@ -1570,9 +1590,11 @@ int __ownbuf_borrow(struct ownbuf_handle *hp, unsigned int flags,
 			break;
 		}
 	}
-	if (ret)
+	if (!ret)
+		ownbuf_ref_publish(ref, ops);
+	else
 		ownbuf_report_borrow(b, ret, seen, ip);
-	ownbuf_put(b);
+	ownbuf_obj_put(b);
 	return ret;
 }
 
@@ -1589,65 +1611,102 @@ int __ownbuf_borrow(struct ownbuf_handle *hp, unsigned int flags,
  * flight; the mut borrow while anything is lent out or accessed.  With
  * %OWNBUF_WAIT the call sleeps until the borrow can be granted instead.
  *
- * Context: without @ops and %OWNBUF_WAIT, any (one cmpxchg, no lock);
+ * Context: without @ops and %OWNBUF_WAIT, any but NMI (no lock, no sleep);
  * otherwise may sleep.
  *
- * Return: 0; -EINVAL for bad @flags, a @ref holding a live borrow, or a
- * NULL @h or @ref; -ESTALE for a dead handle; -EBUSY on a conflict
- * (data_race); -EOVERFLOW if the buffer has max_shared shared borrows (at
- * once, even with %OWNBUF_WAIT); -EINTR if a signal interrupted the wait.
+ * Return: 0; -EINVAL/-ESTALE for a NULL or dead handle; then -EINVAL for
+ * a NULL @ref, bad @flags or a @ref holding a live borrow; -EBUSY on a
+ * conflict (data_race); -EOVERFLOW if the buffer has max_shared shared
+ * borrows (at once, even with %OWNBUF_WAIT); -EINTR if a signal
+ * interrupted the wait; -ENOMEM if a buffer with many shared borrows
+ * needed room to record one more.
  */
 int ownbuf_borrow_ops(struct ownbuf_handle h, unsigned int flags,
 		      const struct ownbuf_ref_ops *ops, struct ownbuf_ref *ref)
 {
-	struct ownbuf *b;
-	u64 seen;
-	int ret;
-
-	/* Fast path: no reporting, no reference; anything odd goes slow. */
-	if (likely(!ops && ref && (flags == OWNBUF_SHARED ||
-				   flags == OWNBUF_MUT) &&
-		   (atomic_read(&ref->state) & OWNBUF_REF_STATE) !=
-		   OWNBUF_STATE_LIVE)) {
-		rcu_read_lock_sched();
-		b = ownbuf_lookup(h.val);
-		ret = b ? ownbuf_borrow_once(b, h.val, flags, true, NULL, ref,
-					     _RET_IP_, &seen) : -ESTALE;
-		rcu_read_unlock_sched();
-		if (likely(!ret))
-			return 0;
-	}
 	return __ownbuf_borrow(&h, flags, ops, ref, _RET_IP_);
 }
 EXPORT_SYMBOL_GPL(ownbuf_borrow_ops);
 
 /*
- * End a borrow we own the ending of (ref->state went LIVE -> RELEASED).
- * Returns true if it had been revoked: then @b may be gone.
+ * Give the record of a borrow back; *@revoked tells if it had been
+ * revoked.  Returns false for a record that is not the token's any more
+ * (the token was restored from a copy): then nothing was given back.
  */
-static bool ownbuf_ref_end(struct ownbuf_ref *ref, struct ownbuf *b)
+static bool ownbuf_ref_untake(struct ownbuf_ref *ref, bool *revoked)
 {
+	struct ownbuf *b = ref->buf;
+	u64 w = ref->gen | OWNBUF_SLOT_LIVE;
+	bool over;
+
+	*revoked = false;
+	if (!atomic64_try_cmpxchg(&ref->slot->word, &w,
+				  ref->gen | OWNBUF_SLOT_FREE)) {
+		w = ref->gen | OWNBUF_SLOT_REVOKED;
+		if (!atomic64_try_cmpxchg(&ref->slot->word, &w,
+					  ref->gen | OWNBUF_SLOT_FREE))
+			return false;
+		*revoked = true;
+	}
+	if ((ref->kind & OWNBUF_REF_KIND) == OWNBUF_MUT) {
+		ownbuf_give(b, OWNBUF_S_MUT);
+		return true;
+	}
+	over = ref->kind & OWNBUF_REF_IN_BLOCK;
+	rcu_read_lock_sched();
+	if (over)
+		atomic_dec(&b->over_live);
+	/* The cmpxchg above was a full barrier before this read. */
+	ownbuf_window(OWNBUF_WIN_UNTRY, b);
+	if (unlikely(atomic64_read(&b->state) & OWNBUF_S_DEAD))
+		ownbuf_maybe_finish(b);
+	else if (unlikely(waitqueue_active(&b->wq)))
+		wake_up_all(&b->wq);
+	rcu_read_unlock_sched();
+	return true;
+}
+
+/*
+ * End the borrow of @ref, whose ending we own (its state went LIVE ->
+ * RELEASED): run its callback if the revoker does not, then give its
+ * record back.  Returns -ESTALE if it had been revoked, -ENOENT if the
+ * record was not the token's (a restored token), else 0.
+ */
+static int ownbuf_ref_end(struct ownbuf_ref *ref)
+{
+	struct ownbuf *b = ref->buf;
+	bool revoked, call = false;
+
 	if (ref->ops) {
 		mutex_lock(&b->hook_lock);
-		if (!list_empty(&ref->node)) {
+		if (READ_ONCE(ref->hook) == OWNBUF_HOOK_LISTED) {
 			list_del_init(&ref->node);
+			ref->hook = OWNBUF_HOOK_DONE;
+			/* Not dead (revoke unlists first): keep the memory. */
+			atomic64_add(OWNBUF_S_PIN_ONE, &b->state);
+			call = true;
+		}
+		mutex_unlock(&b->hook_lock);
+		if (call) {
 			ref->ops->revoke(ref);
 			/*
 			 * A mut borrow with callbacks may have been mapped:
-			 * zero what the mapping wrote past the size.  The
-			 * data cannot be freed under hook_lock.
+			 * what the mapping wrote past the size is discarded.
 			 */
-			if (ref->kind == OWNBUF_MUT &&
+			if ((ref->kind & OWNBUF_REF_KIND) == OWNBUF_MUT &&
 			    !(atomic64_read(&b->state) & OWNBUF_S_DEAD))
 				memset(b->data + b->size, 0,
 				       PAGE_ALIGN(b->size) - b->size);
+			ownbuf_give(b, OWNBUF_S_PIN_ONE);
+		} else if (READ_ONCE(b->revoker) != current) {
+			/* The revoker calls it: our token must outlive that. */
+			wait_var_event(&ref->hook, smp_load_acquire(&ref->hook) ==
+				       OWNBUF_HOOK_DONE);
 		}
-		mutex_unlock(&b->hook_lock);
 	}
-	if (!ownbuf_ref_untry(ref))
-		return false;
-	atomic_set(&ref->state, OWNBUF_STATE_REVOKED);
-	return true;
+	if (!ownbuf_ref_untake(ref, &revoked))
+		return -ENOENT;
+	return revoked ? -ESTALE : 0;
 }
 
 /* Claim the ending of a live borrow: LIVE with no unsafe section open. */
@@ -1655,15 +1714,14 @@ static __always_inline bool ownbuf_ref_claim(struct ownbuf_ref *ref)
 {
 	int s = OWNBUF_STATE_LIVE;
 
-	return ownbuf_ref_genuine(ref) &&
-	       atomic_try_cmpxchg(&ref->state, &s, OWNBUF_STATE_RELEASED);
+	return atomic_try_cmpxchg(&ref->state, &s, OWNBUF_STATE_RELEASED);
 }
 
 int __ownbuf_release(struct ownbuf_ref *ref, unsigned long ip)
 {
 	int ret;
 
-	ret = ownbuf_ref_validate(ref, OWNBUF_OP_RELEASE, ip);
+	ret = ownbuf_ref_validate(ref, OWNBUF_OP_RELEASE, true, ip);
 	if (ret)
 		return ret;
 	if (ref->ops)
@@ -1675,42 +1733,40 @@ int __ownbuf_release(struct ownbuf_ref *ref, unsigned long ip)
 			return -EBUSY;
 		}
 		/* Lost a race with another release of the same token. */
-		return ownbuf_ref_validate(ref, OWNBUF_OP_RELEASE, ip) ?:
+		return ownbuf_ref_validate(ref, OWNBUF_OP_RELEASE, true, ip) ?:
 		       -ESTALE;
 	}
-	if (ownbuf_ref_end(ref, ref->buf)) {
+	ret = ownbuf_ref_end(ref);
+	if (ret == -ESTALE) {
+		/* The first release of a revoked borrow still ends it. */
+		atomic_set(&ref->state, OWNBUF_STATE_REVOKED);
 		ownbuf_report(OWNBUF_USE_AFTER_FREE, ref->id, ip,
 			      "borrow revoked: its owner went away");
-		return -ESTALE;
+	} else if (ret) {
+		ownbuf_report(OWNBUF_DOUBLE_FREE, ref->id, ip,
+			      "borrow already released (a restored token)");
+		ret = -ESTALE;
 	}
-	return 0;
+	return ret;
 }
 
 /**
  * ownbuf_release() - give a borrow back
  * @ref: the token.
  *
- * Releasing twice is a double_free.  Releasing a borrow that was revoked
- * fails with -ESTALE (a use_after_free), so that the borrower learns its
- * borrow ended early; the first such release still ends the borrow.
- * Either way the token can then be used for another borrow.
+ * Releasing twice is a double_free, whatever was written into the token
+ * meanwhile.  Releasing a borrow that was revoked fails with -ESTALE (a
+ * use_after_free), so that the borrower learns its borrow ended early; the
+ * first such release still ends the borrow.  Either way the token can
+ * then be used for another borrow.
  *
- * Context: any without ->revoke callbacks; otherwise may sleep.
+ * Context: any but NMI without ->revoke callbacks; otherwise may sleep.
  *
  * Return: 0; -EINVAL for the NULL borrow; -ESTALE if already released or
  * revoked; -EBUSY inside an unsafe section (data_race).
  */
 int ownbuf_release(struct ownbuf_ref *ref)
 {
-	/* Fast path: a live borrow without callbacks. */
-	if (likely(ref && !ref->ops && ownbuf_ref_claim(ref))) {
-		if (likely(!ownbuf_ref_untry(ref)))
-			return 0;
-		atomic_set(&ref->state, OWNBUF_STATE_REVOKED);
-		ownbuf_report(OWNBUF_USE_AFTER_FREE, ref->id, _RET_IP_,
-			      "borrow revoked: its owner went away");
-		return -ESTALE;
-	}
 	return __ownbuf_release(ref, _RET_IP_);
 }
 EXPORT_SYMBOL_GPL(ownbuf_release);
@@ -1728,10 +1784,17 @@ EXPORT_SYMBOL_GPL(ownbuf_release);
  */
 void ownbuf_ref_discard(struct ownbuf_ref *ref)
 {
-	if (!ref || !ownbuf_ref_genuine(ref))
+	u64 w;
+
+	if (!ref || (atomic_read(&ref->state) & OWNBUF_REF_STATE) !=
+		    OWNBUF_STATE_LIVE)
+		return;
+	w = ownbuf_ref_word(ref);
+	if (w != (ref->gen | OWNBUF_SLOT_LIVE) &&
+	    w != (ref->gen | OWNBUF_SLOT_REVOKED))
 		return;
 	if (ownbuf_ref_claim(ref)) {
-		ownbuf_ref_end(ref, ref->buf);
+		ownbuf_ref_end(ref);
 		return;
 	}
 	/* In-kernel misuse: ending a borrow whose raw memory is in use. */
@@ -1746,23 +1809,35 @@ EXPORT_SYMBOL_GPL(ownbuf_ref_discard);
  *
  * Context: any.
  *
- * Return: 0, or -EINVAL/-ESTALE for a NULL or dead borrow.
+ * Return: 0, or -EINVAL/-ESTALE for a NULL or dead borrow, then -EINVAL
+ * for a NULL @st.
  */
 int ownbuf_ref_stat(struct ownbuf_ref *ref, struct ownbuf_stat *st)
 {
 	unsigned long ip = _RET_IP_;
-	struct ownbuf *b;
+	struct ownbuf_stat tmp;
 	int ret;
 
+	ret = ownbuf_ref_validate(ref, OWNBUF_OP_USE, false, ip);
+	if (ret)
+		return ret;
 	if (!st) {
-		ownbuf_report(OWNBUF_NULL_DEREF, 0, ip, "NULL stat pointer");
+		ownbuf_report(OWNBUF_NULL_DEREF, ref->id, ip,
+			      "NULL stat pointer");
 		return -EINVAL;
 	}
-	b = ownbuf_ref_acquire(ref, OWNBUF_ACC_PIN, ip, &ret);
-	if (!b)
+	ownbuf_window(OWNBUF_WIN_REF, ref->buf);
+	rcu_read_lock_sched();
+	ret = -ESTALE;
+	if (atomic64_read(&ref->slot->word) == (ref->gen | OWNBUF_SLOT_LIVE))
+		ret = ownbuf_snapshot(ref->buf, &tmp);
+	rcu_read_unlock_sched();
+	if (ret) {
+		ownbuf_report(OWNBUF_USE_AFTER_FREE, ref->id, ip,
+			      "borrow released or revoked");
 		return ret;
-	ownbuf_fill_stat(b, st);
-	ownbuf_untry(b, OWNBUF_S_PIN_ONE);
+	}
+	*st = tmp;
 	return 0;
 }
 EXPORT_SYMBOL_GPL(ownbuf_ref_stat);
@@ -1816,6 +1891,44 @@ VISIBLE_IF_KUNIT size_t ownbuf_copy(void *p, size_t len, struct iov_iter *it,
 }
 EXPORT_SYMBOL_IF_KUNIT(ownbuf_copy);
 
+/* Take the owner's access to the buffer @hp names. */
+static struct ownbuf *ownbuf_owner_take(struct ownbuf_handle *hp, bool write,
+					unsigned long ip, u64 *one, int *err)
+{
+	struct ownbuf *b;
+	u64 hv, seen = 0;
+	int ret;
+
+	b = ownbuf_find(hp, OWNBUF_OP_USE, ip, &hv, err);
+	if (!b)
+		return NULL;
+	if (write) {
+		*one = OWNBUF_S_WRITER;
+		ret = ownbuf_take_excl(b, OWNBUF_S_WRITER, &seen);
+	} else {
+		*one = OWNBUF_S_READER_ONE;
+		ret = ownbuf_take(b, OWNBUF_OWNER_READ_CONFLICT,
+				  OWNBUF_S_READER_ONE, OWNBUF_S_READERS, &seen);
+	}
+	if (!ret && unlikely(READ_ONCE(b->handle) != hv)) {
+		rcu_read_unlock_sched();
+		ownbuf_give(b, *one);
+		ownbuf_report_stale(0, ip);
+		*err = -ESTALE;
+		return NULL;
+	}
+	if (ret == -ESTALE)
+		ownbuf_report_stale(b->id, ip);
+	else if (ret)
+		ownbuf_report_busy(b, OWNBUF_DATA_RACE, seen, ip,
+				   "conflicts with a borrow or an access in flight");
+	else
+		WRITE_ONCE(b->busy_at, ip);
+	rcu_read_unlock_sched();
+	*err = ret;
+	return ret ? NULL : b;
+}
+
 /**
  * ownbuf_rw() - read or write a buffer, as its owner or through a borrow
  * @h: the owner's handle, if @ref is NULL.
@@ -1839,18 +1952,27 @@ ssize_t ownbuf_rw(struct ownbuf_handle *h, struct ownbuf_ref *ref,
 {
 	bool write = flags & OWNBUF_RW_WRITE;
 	size_t len = iov_iter_count(it);
-	enum ownbuf_acc acc;
 	struct ownbuf *b;
 	size_t copied;
 	ssize_t ret;
+	u64 one;
 	int err;
 
 	if (ref) {
-		acc = write ? OWNBUF_ACC_REF_WRITE : OWNBUF_ACC_REF_READ;
-		b = ownbuf_ref_acquire(ref, acc, ip, &err);
+		err = ownbuf_ref_validate(ref, OWNBUF_OP_USE, false, ip);
+		if (err)
+			return err;
+		if (write) {
+			one = OWNBUF_S_WRITER;
+			b = ownbuf_ref_take(ref, OWNBUF_REF_WRITE_CONFLICT, one,
+					    one, ip, &err);
+		} else {
+			one = OWNBUF_S_READER_ONE;
+			b = ownbuf_ref_take(ref, OWNBUF_REF_READ_CONFLICT, one,
+					    OWNBUF_S_READERS, ip, &err);
+		}
 	} else {
-		acc = write ? OWNBUF_ACC_OWNER_WRITE : OWNBUF_ACC_OWNER_READ;
-		b = ownbuf_acquire(h, acc, OWNBUF_OP_USE, ip, &err);
+		b = ownbuf_owner_take(h, write, ip, &one, &err);
 	}
 	if (!b)
 		return err;
@@ -1863,7 +1985,7 @@ ssize_t ownbuf_rw(struct ownbuf_handle *h, struct ownbuf_ref *ref,
 		else
 			ret = copied;
 	}
-	ownbuf_untry(b, ownbuf_accs[acc].one);
+	ownbuf_give(b, one);
 	return ret;
 }
 
@@ -1879,13 +2001,13 @@ static int ownbuf_kernel_rw(struct ownbuf_handle *h, struct ownbuf_ref *ref,
 	if (ref) {
 		/* The role of a borrow ownbuf handed out, even if it ended. */
 		if (write && atomic_read(&ref->state) &&
-		    ownbuf_ref_genuine(ref) && ref->kind != OWNBUF_MUT)
+		    ownbuf_ref_genuine(ref) && (ref->kind & OWNBUF_REF_KIND) != OWNBUF_MUT)
 			return -EPERM;
 		ret = ownbuf_ref_check(ref, OWNBUF_OP_USE, ip);
 		id = ref->id;
 	} else {
 		ret = ownbuf_handle_check(h, OWNBUF_OP_USE, ip);
-		id = ownbuf_handle_id(h);
+		id = 0;
 	}
 	if (ret || !len)
 		return ret;
@@ -1912,9 +2034,9 @@ static int ownbuf_kernel_rw(struct ownbuf_handle *h, struct ownbuf_ref *ref,
  *
  * Context: any.
  *
- * Return: 0; -EINVAL for a NULL @ref or @dst; -ESTALE for a released or
- * revoked borrow; -EBUSY if a write through the mut borrow is in flight;
- * -ERANGE out of bounds.
+ * Return: 0; -EINVAL/-ESTALE for a NULL, released or revoked borrow; then
+ * -EINVAL for a NULL @dst; -EBUSY if a write through the mut borrow is in
+ * flight; -ERANGE out of bounds.
  */
 int ownbuf_read(struct ownbuf_ref *ref, size_t off, void *dst, size_t len)
 {
@@ -1933,8 +2055,9 @@ EXPORT_SYMBOL_GPL(ownbuf_read);
  *
  * Context: any.
  *
- * Return: 0; -EPERM through a shared borrow; otherwise as ownbuf_read(),
- * with -EBUSY if any other access through the borrow is in flight.
+ * Return: 0; -EPERM through a shared borrow (even an ended one); otherwise
+ * as ownbuf_read(), with -EBUSY if any other access through the borrow is
+ * in flight.
  */
 int ownbuf_write(struct ownbuf_ref *ref, size_t off, const void *src,
 		 size_t len)
@@ -1956,7 +2079,8 @@ EXPORT_SYMBOL_GPL(ownbuf_write);
  * The owner may read while shared borrows are out, not while the mut
  * borrow is.  Context: any.
  *
- * Return: 0, -EINVAL, -ESTALE, -EBUSY (data_race) or -ERANGE.
+ * Return: 0, -EINVAL/-ESTALE (handle), -EINVAL (@dst NULL), -EBUSY
+ * (data_race) or -ERANGE, in that order.
  */
 int ownbuf_owner_read(struct ownbuf_handle h, size_t off, void *dst,
 		      size_t len)
@@ -1974,7 +2098,7 @@ EXPORT_SYMBOL_GPL(ownbuf_owner_read);
  *
  * The owner may write only while nothing is lent out.  Context: any.
  *
- * Return: 0, -EINVAL, -ESTALE, -EBUSY (data_race) or -ERANGE.
+ * Return: as ownbuf_owner_read().
  */
 int ownbuf_owner_write(struct ownbuf_handle h, size_t off, const void *src,
 		       size_t len)
@@ -1994,8 +2118,8 @@ EXPORT_SYMBOL_GPL(ownbuf_owner_write);
  * a pointer).  Nothing checks what is done with it.  It is valid from here
  * to ownbuf_unsafe_end(), for [0, *@len) only, and only for what the borrow
  * allows: read-only through a shared borrow.  While the section is open the
- * borrow cannot be released and a revocation waits for it to end, so keep
- * it short.  Sections nest.  Context: any.
+ * borrow cannot be released; a revocation does not wait for the section,
+ * but the memory stays until it ends.  Sections nest.  Context: any.
  *
  * Return: the pointer, or ERR_PTR(-EINVAL/-ESTALE/-EBUSY).
  */
@@ -2005,7 +2129,7 @@ void *ownbuf_unsafe_begin(struct ownbuf_ref *ref, size_t *len)
 	struct ownbuf *b;
 	int ret, s;
 
-	ret = ownbuf_ref_validate(ref, OWNBUF_OP_USE, ip);
+	ret = ownbuf_ref_validate(ref, OWNBUF_OP_USE, false, ip);
 	if (ret)
 		return ERR_PTR(ret);
 	if (!len) {
@@ -2018,10 +2142,10 @@ void *ownbuf_unsafe_begin(struct ownbuf_ref *ref, size_t *len)
 	do {
 		if ((s & OWNBUF_REF_STATE) != OWNBUF_STATE_LIVE)
 			return ERR_PTR(ownbuf_ref_validate(ref, OWNBUF_OP_USE,
-							   ip) ?: -ESTALE);
+							   false, ip) ?: -ESTALE);
 	} while (!atomic_try_cmpxchg(&ref->state, &s, s + OWNBUF_REF_PIN_ONE));
-	/* And on the buffer: a revocation waits for it. */
-	b = ownbuf_ref_acquire(ref, OWNBUF_ACC_PIN, ip, &ret);
+	/* And on the buffer: the memory stays until the section ends. */
+	b = ownbuf_ref_take(ref, 0, OWNBUF_S_PIN_ONE, OWNBUF_S_PINS, ip, &ret);
 	if (!b) {
 		atomic_sub(OWNBUF_REF_PIN_ONE, &ref->state);
 		return ERR_PTR(ret);
@@ -2035,15 +2159,16 @@ EXPORT_SYMBOL_GPL(ownbuf_unsafe_begin);
  * ownbuf_unsafe_end() - end an unsafe section
  * @ref: the borrow ownbuf_unsafe_begin() succeeded on.
  *
- * Ending a section that is not open is refused as a double_free.
- * Context: any.
+ * Ending a section that is not open is refused as a double_free.  The
+ * section ends even if the borrow was revoked meanwhile; the memory may
+ * go then.  Context: any.
  */
 void ownbuf_unsafe_end(struct ownbuf_ref *ref)
 {
 	unsigned long ip = _RET_IP_;
 	int s;
 
-	if (ownbuf_ref_validate(ref, OWNBUF_OP_USE, ip))
+	if (ownbuf_ref_validate(ref, OWNBUF_OP_USE, true, ip))
 		return;
 	s = atomic_read(&ref->state);
 	do {
@@ -2054,7 +2179,7 @@ void ownbuf_unsafe_end(struct ownbuf_ref *ref)
 		}
 	} while (!atomic_try_cmpxchg(&ref->state, &s, s - OWNBUF_REF_PIN_ONE));
 	/* The borrow cannot end while the section was open: @buf is ours. */
-	ownbuf_untry(ref->buf, OWNBUF_S_PIN_ONE);
+	ownbuf_give(ref->buf, OWNBUF_S_PIN_ONE);
 }
 EXPORT_SYMBOL_GPL(ownbuf_unsafe_end);
 
@@ -2069,13 +2194,14 @@ unsigned int ownbuf_access_mask(struct ownbuf_handle *h,
 				struct ownbuf_ref *ref)
 {
 	unsigned int mask = 0;
+	struct ownbuf_scan sc;
 	struct ownbuf *b;
 	u64 s;
 
 	rcu_read_lock_sched();
 	if (ref)
-		b = ownbuf_ref_state(ref) == OWNBUF_STATE_LIVE ?
-		    READ_ONCE(ref->buf) : NULL;
+		b = ownbuf_ref_state(ref) == OWNBUF_STATE_LIVE ? ref->buf :
+								  NULL;
 	else
 		b = ownbuf_lookup(READ_ONCE(h->val));
 	if (!b)
@@ -2086,20 +2212,81 @@ unsigned int ownbuf_access_mask(struct ownbuf_handle *h,
 	if (ref) {
 		if (!(s & OWNBUF_S_WRITER))
 			mask |= OWNBUF_CAN_READ;
-		if (ref->kind == OWNBUF_MUT &&
+		if ((ref->kind & OWNBUF_REF_KIND) == OWNBUF_MUT &&
 		    !(s & (OWNBUF_S_READERS | OWNBUF_S_WRITER)))
 			mask |= OWNBUF_CAN_WRITE;
 	} else {
 		if (!(s & (OWNBUF_S_MUT | OWNBUF_S_WRITER)))
 			mask |= OWNBUF_CAN_READ;
-		if (!(s & (OWNBUF_S_LENT | OWNBUF_S_BUSY)) &&
-		    !ownbuf_shared_sum(b))
-			mask |= OWNBUF_CAN_WRITE;
+		if (!(s & (OWNBUF_S_MUT | OWNBUF_S_BUSY))) {
+			ownbuf_scan(b, true, &sc);
+			if (!sc.live)
+				mask |= OWNBUF_CAN_WRITE;
+		}
 	}
 out:
 	rcu_read_unlock_sched();
 	return mask;
 }
+
+/**
+ * ownbuf_info() - what INFO reports: a state and, if LIVE, one snapshot
+ * @h: the owner's handle variable, if @ref is NULL.
+ * @ref: a borrow, or NULL.
+ * @st: filled in if LIVE.
+ *
+ * Counts nothing.  A LIVE answer carries the size and counts the buffer
+ * had at one moment while it was live.
+ *
+ * Return: OWNBUF_STATE_*.
+ */
+int ownbuf_info(struct ownbuf_handle *h, struct ownbuf_ref *ref,
+		struct ownbuf_stat *st)
+{
+	unsigned int tries;
+	struct ownbuf *b;
+	int state;
+	u64 v, w;
+
+	if (ref) {
+		state = atomic_read(&ref->state) & OWNBUF_REF_STATE;
+		if (state != OWNBUF_STATE_LIVE)
+			return state ?: OWNBUF_STATE_RELEASED;
+		w = ownbuf_ref_word(ref);
+		if (w == (ref->gen | OWNBUF_SLOT_REVOKED))
+			return OWNBUF_STATE_REVOKED;
+		if (w != (ref->gen | OWNBUF_SLOT_LIVE))
+			return OWNBUF_STATE_RELEASED;
+		rcu_read_lock_sched();
+		state = ownbuf_snapshot(ref->buf, st) ? OWNBUF_STATE_REVOKED :
+							OWNBUF_STATE_LIVE;
+		rcu_read_unlock_sched();
+		return state;
+	}
+	for (tries = 0;; tries++) {
+		v = READ_ONCE(h->val);
+		state = ownbuf_handle_state(h);
+		if (state != OWNBUF_STATE_LIVE)
+			return state;
+		ownbuf_window(OWNBUF_WIN_INFO, NULL);
+		rcu_read_lock_sched();
+		b = ownbuf_lookup(v);
+		state = b && !ownbuf_snapshot(b, st);
+		rcu_read_unlock_sched();
+		if (state)
+			return OWNBUF_STATE_LIVE;
+		/*
+		 * Dead or moved, and the variable not yet poisoned: drop and
+		 * move do both under the buffer's lock, with interrupts off,
+		 * so this takes a few instructions.  (A variable whose buffer
+		 * was revoked through a copy is never poisoned: dead.)
+		 */
+		if (tries > 1000)
+			return OWNBUF_STATE_DROPPED;
+		cpu_relax();
+	}
+}
+EXPORT_SYMBOL_IF_KUNIT(ownbuf_info);
 
 /**
  * ownbuf_peek() - what INFO reports, without counting anything
@@ -2112,21 +2299,7 @@ out:
 int ownbuf_peek(struct ownbuf_handle *h, struct ownbuf_ref *ref,
 		struct ownbuf_stat *st)
 {
-	struct ownbuf *b;
-	int ret = -ESTALE;
-
-	rcu_read_lock_sched();
-	if (ref)
-		b = ownbuf_ref_state(ref) == OWNBUF_STATE_LIVE ?
-		    READ_ONCE(ref->buf) : NULL;
-	else
-		b = ownbuf_lookup(READ_ONCE(h->val));
-	if (b && !(atomic64_read(&b->state) & OWNBUF_S_DEAD)) {
-		ownbuf_fill_stat(b, st);
-		ret = 0;
-	}
-	rcu_read_unlock_sched();
-	return ret;
+	return ownbuf_info(h, ref, st) == OWNBUF_STATE_LIVE ? 0 : -ESTALE;
 }
 
 /**
@@ -2136,7 +2309,7 @@ int ownbuf_peek(struct ownbuf_handle *h, struct ownbuf_ref *ref,
  *
  * For the mmap fault handler of /dev/ownbuf, which guarantees the borrow
  * is live: its ->revoke callback waits for faults in flight before it
- * returns, and the engine calls it before the data can be freed.
+ * returns, and the engine calls it before the memory can be freed.
  *
  * Return: the pfn, or 0 if @pgoff is past the buffer.
  */
@@ -2151,6 +2324,53 @@ unsigned long ownbuf_ref_pfn(struct ownbuf_ref *ref, pgoff_t pgoff)
 	if (is_vmalloc_addr(p))
 		return vmalloc_to_pfn(p);
 	return page_to_pfn(virt_to_page(p));
+}
+
+/**
+ * ownbuf_put() - drop an observer reference
+ * @b: from ownbuf_get().
+ */
+void ownbuf_put(struct ownbuf *b)
+{
+	ownbuf_obj_put(b);
+}
+EXPORT_SYMBOL_IF_KUNIT(ownbuf_put);
+
+/**
+ * ownbuf_get() - keep the engine's object of a buffer alive
+ * @h: the owner's handle, or NULL.
+ * @ref: a borrow of it, used if @h is NULL.
+ *
+ * The object outlives the buffer's memory: it only carries the wait queue
+ * that /dev/ownbuf polls on, for as long as a file may be polled.
+ *
+ * Return: the object, or NULL if the buffer is gone.
+ */
+struct ownbuf *ownbuf_get(struct ownbuf_handle *h, struct ownbuf_ref *ref)
+{
+	struct ownbuf *b;
+
+	rcu_read_lock_sched();
+	if (h)
+		b = ownbuf_lookup(READ_ONCE(h->val));
+	else
+		b = ownbuf_ref_state(ref) == OWNBUF_STATE_LIVE ? ref->buf :
+								  NULL;
+	if (b && !refcount_inc_not_zero(&b->users))
+		b = NULL;
+	rcu_read_unlock_sched();
+	return b;
+}
+
+/**
+ * ownbuf_waitqueue() - where to wait for a buffer's borrows to come back
+ * @b: from ownbuf_get().
+ *
+ * Return: the wait queue.
+ */
+wait_queue_head_t *ownbuf_waitqueue(struct ownbuf *b)
+{
+	return &b->wq;
 }
 
 #if IS_ENABLED(CONFIG_KUNIT)
@@ -2175,56 +2395,29 @@ void ownbuf_kunit_hold(struct ownbuf *b)
 }
 EXPORT_SYMBOL_IF_KUNIT(ownbuf_kunit_hold);
 
-/* Buffers whose memory is allocated (approximately: failures count).  For KUnit. */
+/* Buffers whose memory is allocated.  For KUnit. */
 unsigned long ownbuf_kunit_data_count(void)
 {
 	return atomic_long_read(&ownbuf_data_count);
 }
 EXPORT_SYMBOL_IF_KUNIT(ownbuf_kunit_data_count);
-
-/* Pretend @n handle generations were spent (saturating).  For KUnit. */
-void ownbuf_kunit_spend_generations(u64 n)
-{
-	u64 seq = atomic64_read(&ownbuf_seq);
-
-	atomic64_set(&ownbuf_seq, n > OWNBUF_SEQ_MAX - seq ? OWNBUF_SEQ_MAX :
-							   seq + n);
-}
-EXPORT_SYMBOL_IF_KUNIT(ownbuf_kunit_spend_generations);
-
-/* A value naming @hv's table slot with another generation.  For KUnit. */
-u64 ownbuf_kunit_same_slot(u64 hv, u64 rnd)
-{
-	u64 v = (rnd & GENMASK_ULL(61, OWNBUF_IDX_BITS)) | (hv & OWNBUF_IDX_MASK);
-
-	return v == hv ? v ^ BIT_ULL(OWNBUF_IDX_BITS) : v;
-}
-EXPORT_SYMBOL_IF_KUNIT(ownbuf_kunit_same_slot);
-
-/* Buffers not freed yet, for the KUnit suite's check that none leaked. */
-unsigned long ownbuf_count_buffers(void)
-{
-	struct ownbuf __rcu **chunk;
-	unsigned long n = 0;
-	unsigned int c, i;
-
-	rcu_read_lock_sched();
-	for (c = 0; c < OWNBUF_NR_CHUNKS; c++) {
-		chunk = READ_ONCE(ownbuf_chunks[c]);
-		for (i = 0; chunk && i < OWNBUF_CHUNK_SIZE; i++)
-			n += !!rcu_access_pointer(chunk[i]);
-	}
-	rcu_read_unlock_sched();
-	return n;
-}
-EXPORT_SYMBOL_IF_KUNIT(ownbuf_count_buffers);
 #endif
 
 int ownbuf_engine_init(void)
 {
 	ownbuf_ref_key = get_random_long();
-	ownbuf_cpu_share = READ_ONCE(ownbuf_max_shared) / nr_cpu_ids;
+	ownbuf_set_fast_cap(READ_ONCE(ownbuf_max_shared));
+	ownbuf_table_init();
 	return 0;
+}
+
+/* Report (and free) what a caller left behind at unload. */
+static void ownbuf_report_leak(struct ownbuf *b)
+{
+	pr_warn("buffer %llu (%zu bytes) created by %pS was never dropped; freeing it\n",
+		b->id, b->size, (void *)b->created_at);
+	ownbuf_free_data(b->data, b->size);
+	b->data = NULL;
 }
 
 /*
@@ -2234,33 +2427,8 @@ int ownbuf_engine_init(void)
  */
 void ownbuf_engine_exit(void)
 {
-	struct ownbuf __rcu **chunk;
-	unsigned long n = 0;
-	struct ownbuf *b;
-	unsigned int c, i;
-
-	for (c = 0; c < OWNBUF_NR_CHUNKS; c++) {
-		chunk = ownbuf_chunks[c];
-		for (i = 0; chunk && i < OWNBUF_CHUNK_SIZE; i++) {
-			b = rcu_dereference_protected(chunk[i], true);
-			if (!b)
-				continue;
-			if (!n++)
-				pr_warn("buffers still owned at unload; freeing them:\n");
-			pr_warn("buffer %llu (%zu bytes, %s, state %#llx) created by %pS\n",
-				b->id, b->size,
-				b->data ? "never dropped" :
-					  "revoked, its borrows never released",
-				(u64)atomic64_read(&b->state),
-				(void *)b->created_at);
-			ownbuf_free_data(b->data);
-			ownbuf_free_core(b);
-		}
-		kfree(chunk);
-	}
-	if (n)
-		pr_warn("%lu buffers were still owned at unload\n", n);
-	ida_destroy(&ownbuf_ida);
-	/* Buffers freed earlier are freed by our RCU callback. */
-	rcu_barrier();
+	ownbuf_table_for_each(ownbuf_report_leak);
+	ownbuf_obj_exit();
+	ownbuf_table_exit();
+	flush_work(&ownbuf_vfree_work);
 }

@@ -63,6 +63,8 @@ ssize_t ownbuf_rw(struct ownbuf_handle *h, struct ownbuf_ref *ref,
 		  unsigned long ip);
 int ownbuf_peek(struct ownbuf_handle *h, struct ownbuf_ref *ref,
 		struct ownbuf_stat *st);
+int ownbuf_info(struct ownbuf_handle *h, struct ownbuf_ref *ref,
+		struct ownbuf_stat *st);
 unsigned int ownbuf_access_mask(struct ownbuf_handle *h,
 				struct ownbuf_ref *ref);
 unsigned long ownbuf_ref_pfn(struct ownbuf_ref *ref, pgoff_t pgoff);
@@ -92,6 +94,7 @@ enum ownbuf_window {
 	OWNBUF_WIN_MOVE,	/* move holds the buffer, new handle unpublished */
 	OWNBUF_WIN_SHARED_CAP,	/* shared borrow: cap checked, not counted */
 	OWNBUF_WIN_SHARED_UNDECIDED, /* shared borrow counted, undecided */
+	OWNBUF_WIN_INFO,	/* INFO read the owner's state, not the rest */
 };
 
 #if IS_ENABLED(CONFIG_KUNIT)

@@ -206,6 +206,9 @@ test_kernel()
 	for f in "$src"/samples/*.ko; do
 		[ -f "$f" ] && adds+=(-a "$f:/ownbuf/samples/$(basename "$f")")
 	done
+	for f in "$src"/selftests/test_modules/*.ko; do
+		[ -f "$f" ] && adds+=(-a "$f:/ownbuf/test_modules/$(basename "$f")")
+	done
 	echo "$SELFTEST_PROGS" | tr ' ' '\n' >"$run/programs"
 	adds+=(-a "$run/programs:/ownbuf/selftests/programs")
 	for f in $SELFTEST_PROGS; do

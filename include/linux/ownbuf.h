@@ -72,6 +72,7 @@ struct ownbuf_handle {
 
 struct ownbuf;
 struct ownbuf_ref;
+struct ownbuf_slot;
 
 /**
  * struct ownbuf_ref_ops - optional callbacks of a borrow
@@ -79,7 +80,8 @@ struct ownbuf_ref;
  *	ownbuf_ref_discard() or because the owner revoked the buffer, before
  *	its memory can be freed or lent to anybody else.  Use it to tear down
  *	what the raw memory was handed to (a user mapping, a DMA mapping).
- *	It may sleep.  It must not call back into ownbuf for this borrow.
+ *	It may sleep, and it may call back into ownbuf (release, discard
+ *	or use this borrow, borrow again); it must not free the token.
  */
 struct ownbuf_ref_ops {
 	void (*revoke)(struct ownbuf_ref *ref);
@@ -96,13 +98,15 @@ struct ownbuf_ref_ops {
 struct ownbuf_ref {
 	/* private: */
 	struct ownbuf *buf;
+	struct ownbuf_slot *slot;
+	u64 gen;
 	unsigned long check;
 	const struct ownbuf_ref_ops *ops;
 	struct list_head node;
 	u64 id;
 	atomic_t state;
 	u32 kind;
-	u32 cpu;
+	u32 hook;
 };
 
 /**

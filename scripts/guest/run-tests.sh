@@ -151,7 +151,10 @@ for ko in /ownbuf/kunit/*.ko; do
 	ownbuf_item kunit-rmmod "$(modname "$ko")" rmmod "$(modname "$ko")"
 done
 
-# 3. kselftest programs, one run each
+# 3. kselftest programs, one run each.  ownbuf_unload unloads the module
+#    under test and loads it again; it finds both through these.
+export OWNBUF_KO="/ownbuf/modules/$OWNBUF_MODULE.ko"
+[ -d /ownbuf/test_modules ] && export OWNBUF_TEST_MODULES=/ownbuf/test_modules
 if [ -d /ownbuf/selftests ]; then
 	cd /ownbuf/selftests || exit 1
 	for prog in $(cat programs 2>/dev/null); do

@@ -1,0 +1,216 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Private to the engine's files (ownbuf_engine.c, ownbuf_table.c,
+ * ownbuf_report.c): the buffer object, its ownership state word, the borrow
+ * records and the handle table.
+ */
+#ifndef _OWNBUF_CORE_H
+#define _OWNBUF_CORE_H
+
+#include <linux/atomic.h>
+#include <linux/bits.h>
+#include <linux/list.h>
+#include <linux/mutex.h>
+#include <linux/rcupdate.h>
+#include <linux/refcount.h>
+#include <linux/spinlock.h>
+#include <linux/wait.h>
+
+#include "ownbuf_internal.h"
+
+/*
+ * The ownership state of a buffer: one 64-bit word, changed only by atomic
+ * operations, so that each check-and-take is one step.  Shared borrows are
+ * not in it: each is a record of its own (struct ownbuf_slot), most of them
+ * in per-CPU cells, so that readers on different CPUs never write a common
+ * cache line.
+ *
+ * READERS, PINS, WRITER: accesses in flight (reads; unsafe sections; a write,
+ *	resize, move or drop).  Together with REVOKING they are BUSY: the
+ *	memory stays while anything is BUSY, even once the buffer is DEAD.
+ * MUT: the mut borrow is out (its record is struct ownbuf.mut).
+ * CLAIM: an exclusive attempt (mut borrow, owner write, drop, move, resize)
+ *	is checking the shared borrows, with interrupts off.  Nobody is
+ *	refused because of it: a shared borrow waits the few instructions it
+ *	lasts, reads go ahead, and the attempt gives way to a shared borrow
+ *	it finds half-taken.  So an attempt that is refused is invisible.
+ * DEAD: dropped or revoked; final.  Nothing new is taken; what is in
+ *	flight completes; the last access out frees the memory.
+ * OVER: shared borrows are counted exactly (under the lock), because the
+ *	per-CPU cells alone could overshoot max_shared.
+ * REVOKING: the revoker runs ->revoke callbacks; the memory stays.
+ * FINISHED: dead and nothing refers to it any more; the object goes back
+ *	to the pool after a grace period.
+ */
+#define OWNBUF_S_READER_ONE	BIT_ULL(0)
+#define OWNBUF_S_READERS	GENMASK_ULL(15, 0)
+#define OWNBUF_S_PIN_ONE	BIT_ULL(16)
+#define OWNBUF_S_PINS		GENMASK_ULL(31, 16)
+#define OWNBUF_S_WRITER		BIT_ULL(32)
+#define OWNBUF_S_MUT		BIT_ULL(33)
+#define OWNBUF_S_CLAIM		BIT_ULL(34)
+#define OWNBUF_S_DEAD		BIT_ULL(35)
+#define OWNBUF_S_OVER		BIT_ULL(36)
+#define OWNBUF_S_REVOKING	BIT_ULL(37)
+#define OWNBUF_S_FINISHED	BIT_ULL(38)
+#define OWNBUF_S_BUSY		(OWNBUF_S_READERS | OWNBUF_S_PINS | \
+				 OWNBUF_S_WRITER | OWNBUF_S_REVOKING)
+/* Not a state bit: "a shared borrow is out", in reports of a conflict. */
+#define OWNBUF_S_SHARED_SEEN	BIT_ULL(63)
+
+/*
+ * A borrow record: a generation and a state in one word, and where the
+ * borrow was taken.  The generation grows with every borrow the record
+ * serves and the memory of a record is never freed while the module is
+ * loaded (struct ownbuf objects are pooled), so a token restored from a
+ * saved copy, or kept past its buffer, names a record whose word no longer
+ * matches: it can neither release a borrow twice nor reach a buffer.
+ */
+#define OWNBUF_SLOT_FREE	0ULL
+#define OWNBUF_SLOT_PENDING	1ULL	/* being taken, with interrupts off */
+#define OWNBUF_SLOT_LIVE	2ULL
+#define OWNBUF_SLOT_REVOKED	3ULL
+#define OWNBUF_SLOT_STATE	3ULL
+#define OWNBUF_SLOT_GEN_ONE	4ULL
+
+struct ownbuf_slot {
+	atomic64_t word;
+	unsigned long ip;	/* where the borrow was taken, 0: userspace */
+};
+
+/* One CPU's records of shared borrows of one buffer. */
+#define OWNBUF_CELL_SLOTS	2
+struct ownbuf_cell {
+	struct ownbuf_slot slot[OWNBUF_CELL_SLOTS];
+};
+
+/* More records, taken under the lock, once a CPU's cell is full. */
+#define OWNBUF_BLOCK_SLOTS	64
+struct ownbuf_block {
+	struct ownbuf_block *next;
+	struct ownbuf_slot slot[OWNBUF_BLOCK_SLOTS];
+};
+
+/**
+ * struct ownbuf - one buffer
+ * @state: the ownership state, see OWNBUF_S_*.
+ * @handle: the owner's current handle; changed under @lock.
+ * @data: PAGE_ALIGN(@size) zeroed bytes, the bytes past @size always zero.
+ *	Replaced by resize while it holds WRITER; freed by whoever leaves it
+ *	DEAD and not BUSY.
+ * @size: size in bytes; changed like @data.
+ * @cells: the per-CPU records of shared borrows.
+ * @blocks: more records, appended under @lock, kept for the object's life.
+ * @mut: the record of the mut borrow.
+ * @over_live: shared borrows recorded in @blocks.
+ * @busy_at: where the latest access started (a hint for reports).
+ * @id: the buffer's id: never reused, kept across moves.
+ * @gfp: allocation flags given at creation, reused by resize.
+ * @created_at: who created the buffer, for the report at module unload.
+ * @users: references: one held by the ownership state until FINISHED, one
+ *	per observer (ownbuf_get()).  At zero the object goes back to the
+ *	pool after a grace period: RCU lookups never see it change identity.
+ * @lock: serialises the changes of @handle and the transition to DEAD (so
+ *	that drop, move and revoke of one buffer have one order), and the
+ *	exact counting of shared borrows under OVER.
+ * @wq: borrowers waiting (OWNBUF_WAIT) and pollers; woken when anything
+ *	is given back and when the buffer dies.
+ * @hook_lock: protects @hooks and the hook state of their borrows.
+ * @hooks: live borrows with ->revoke callbacks.
+ * @revoker: the task running ->revoke callbacks, while it does.
+ * @node: on the list of all objects (ownbuf_objects) for its whole life.
+ * @pool: on the free pool, while unused.
+ * @rcu: the object returns to the pool after a grace period.
+ */
+struct ownbuf {
+	atomic64_t state;
+	u64 handle;
+	void *data;
+	size_t size;
+	struct ownbuf_cell __percpu *cells;
+	struct ownbuf_block *blocks;
+	struct ownbuf_slot mut;
+	atomic_t over_live;
+	unsigned long busy_at;
+	u64 id;
+	gfp_t gfp;
+	unsigned long created_at;
+	refcount_t users;
+	spinlock_t lock;	/* see above */
+	wait_queue_head_t wq;
+	struct mutex hook_lock;	/* see above */
+	struct list_head hooks;
+	struct task_struct *revoker;
+	struct list_head node;
+	struct list_head pool;
+	struct rcu_head rcu;
+};
+
+/* struct ownbuf_ref.hook, for borrows with callbacks. */
+#define OWNBUF_HOOK_LISTED	1	/* on ->hooks */
+#define OWNBUF_HOOK_REVOKING	2	/* the revoker calls ->revoke */
+#define OWNBUF_HOOK_DONE	3	/* ->revoke has returned */
+
+/* --- handle table: ownbuf_table.c --- */
+
+/*
+ * A handle is gen << OWNBUF_IDX_BITS | idx: idx finds the table slot, the
+ * generation (one per slot, never reused for it) tells the slot's current
+ * handle from every earlier one.  Bit 63 is never set in a handle: it
+ * marks a consumed (poisoned) handle variable.
+ */
+#define OWNBUF_IDX_BITS		20
+#define OWNBUF_IDX_MASK		GENMASK_ULL(OWNBUF_IDX_BITS - 1, 0)
+#define OWNBUF_GEN_MAX		(GENMASK_ULL(62, 0) >> OWNBUF_IDX_BITS)
+#define OWNBUF_CHUNK_BITS	9
+#define OWNBUF_CHUNK_SIZE	BIT(OWNBUF_CHUNK_BITS)
+#define OWNBUF_NR_CHUNKS	BIT(OWNBUF_IDX_BITS - OWNBUF_CHUNK_BITS)
+
+struct ownbuf_entry {
+	struct ownbuf __rcu *b;
+	u64 gen;	/* of the slot's current handle, or of its last one */
+	u64 last_id;	/* the id of the slot's last buffer, for reports */
+};
+
+extern struct ownbuf_entry __rcu *ownbuf_chunks[OWNBUF_NR_CHUNKS];
+
+/* The buffer @h names, or NULL.  Caller holds rcu_read_lock_sched(). */
+static __always_inline struct ownbuf *ownbuf_lookup(u64 h)
+{
+	struct ownbuf_entry *chunk;
+	struct ownbuf *b;
+
+	chunk = rcu_dereference_sched(ownbuf_chunks[(h & OWNBUF_IDX_MASK) >>
+						    OWNBUF_CHUNK_BITS]);
+	if (unlikely(!chunk))
+		return NULL;
+	b = rcu_dereference_sched(chunk[h & (OWNBUF_CHUNK_SIZE - 1)].b);
+	/* A moved or recycled object has another handle. */
+	if (likely(b && READ_ONCE(b->handle) == h))
+		return b;
+	return NULL;
+}
+
+int ownbuf_table_add(struct ownbuf *b, gfp_t gfp);
+void ownbuf_table_remove(struct ownbuf *b);
+int ownbuf_table_next(struct ownbuf *b, u64 *handle);
+void ownbuf_table_publish(struct ownbuf *b, u64 handle);
+unsigned long ownbuf_table_count(void);
+u64 ownbuf_table_stale_id(u64 h);
+void ownbuf_table_for_each(void (*fn)(struct ownbuf *b));
+void ownbuf_table_init(void);
+void ownbuf_table_exit(void);
+
+u64 ownbuf_poison(const struct ownbuf_handle *hp, u64 id, bool moved);
+bool ownbuf_poison_mine(const struct ownbuf_handle *hp, u64 v, u64 *id);
+
+void ownbuf_obj_put(struct ownbuf *b);
+void ownbuf_obj_exit(void);
+void ownbuf_free_data(void *data, size_t size);
+
+/* --- reporting: ownbuf_report.c --- */
+
+void ownbuf_report_n(enum ownbuf_violation v, u64 id, unsigned long ip,
+		     const char *what, unsigned long other, unsigned long n);
+
+#endif /* _OWNBUF_CORE_H */

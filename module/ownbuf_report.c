@@ -1,0 +1,103 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * ownbuf: counting and reporting refused misuse.
+ *
+ * Every refusal of the contract's table increments exactly one counter of
+ * one class, fires the ownbuf_violation tracepoint once, and is logged: a
+ * ratelimited warning naming the in-kernel caller (%pS), or a debug-level
+ * line for userspace.
+ */
+
+#include <linux/atomic.h>
+#include <linux/export.h>
+#include <linux/kernel.h>
+#include <linux/sched.h>
+
+#include "ownbuf_core.h"
+
+#define CREATE_TRACE_POINTS
+#include "ownbuf_trace.h"
+EXPORT_TRACEPOINT_SYMBOL_GPL(ownbuf_violation);
+
+static atomic_long_t ownbuf_counts[OWNBUF_NR_VIOLATIONS];
+
+static const char * const ownbuf_violation_names[OWNBUF_NR_VIOLATIONS] = {
+	[OWNBUF_USE_AFTER_FREE] = "use_after_free",
+	[OWNBUF_DOUBLE_FREE] = "double_free",
+	[OWNBUF_DATA_RACE] = "data_race",
+	[OWNBUF_NULL_DEREF] = "null_deref",
+	[OWNBUF_OUT_OF_BOUNDS] = "out_of_bounds",
+	[OWNBUF_DANGLING_BORROW] = "dangling_borrow",
+};
+
+/**
+ * ownbuf_violation_name() - name of a violation class
+ * @v: the class.
+ *
+ * Return: "use_after_free", "double_free", ... as in sysfs, or "unknown".
+ */
+const char *ownbuf_violation_name(enum ownbuf_violation v)
+{
+	if ((unsigned int)v >= OWNBUF_NR_VIOLATIONS)
+		return "unknown";
+	return ownbuf_violation_names[v];
+}
+EXPORT_SYMBOL_GPL(ownbuf_violation_name);
+
+/**
+ * ownbuf_violations() - how many violations of one class were refused
+ * @v: the class.
+ *
+ * Counts every refused misuse since the module was loaded, from the
+ * in-kernel API and from /dev/ownbuf alike.  Safe in any context.
+ *
+ * Return: the count, 0 for an unknown class.
+ */
+u64 ownbuf_violations(enum ownbuf_violation v)
+{
+	if ((unsigned int)v >= OWNBUF_NR_VIOLATIONS)
+		return 0;
+	return atomic_long_read(&ownbuf_counts[v]);
+}
+EXPORT_SYMBOL_GPL(ownbuf_violations);
+
+/*
+ * Count @n refusals of class @v on buffer @id (0: unknown) and log them,
+ * blaming @ip (OWNBUF_IP_USER: userspace); @other is where the conflicting
+ * borrow or access was taken, if known.
+ */
+void ownbuf_report_n(enum ownbuf_violation v, u64 id, unsigned long ip,
+		     const char *what, unsigned long other, unsigned long n)
+{
+	unsigned long i;
+
+	atomic_long_add(n, &ownbuf_counts[v]);
+	for (i = 0; i < n; i++)
+		trace_ownbuf_violation(v, id);
+
+	if (ip == OWNBUF_IP_USER) {
+		pr_debug("%s[%d]: %s: %s (buffer %llu)\n", current->comm,
+			 task_pid_nr(current), ownbuf_violation_names[v], what,
+			 id);
+	} else if (other) {
+		pr_warn_ratelimited("%pS: %s: %s (buffer %llu); the conflicting borrow or access was taken at %pS\n",
+				    (void *)ip, ownbuf_violation_names[v], what,
+				    id, (void *)other);
+	} else {
+		pr_warn_ratelimited("%pS: %s: %s (buffer %llu)\n", (void *)ip,
+				    ownbuf_violation_names[v], what, id);
+	}
+}
+
+/**
+ * ownbuf_report() - count and report one refused misuse
+ * @v: its class.
+ * @id: the buffer's id, 0 if unknown.
+ * @ip: who is blamed: a return address, or OWNBUF_IP_USER.
+ * @what: what was refused, for the log.
+ */
+void ownbuf_report(enum ownbuf_violation v, u64 id, unsigned long ip,
+		   const char *what)
+{
+	ownbuf_report_n(v, id, ip, what, 0, 1);
+}
