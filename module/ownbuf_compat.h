@@ -49,4 +49,13 @@ static inline const struct iovec *ownbuf_iter_iov(const struct iov_iter *it)
 #define KUNIT_STATIC_STUB_REDIRECT(...) do { } while (0)
 #endif
 
+/* Files of borrows and moved owners: ownbuf_compat.c. */
+struct file *ownbuf_file_pseudo(const char *name,
+				const struct file_operations *fops,
+				void *priv, int flags);
+void ownbuf_file_pseudo_put(struct inode *inode);
+int ownbuf_owner_pin(unsigned long *pinned);
+void ownbuf_owner_unpin(unsigned long *pinned);
+bool ownbuf_inode_is_pseudo(const struct inode *inode);
+
 #endif /* _OWNBUF_COMPAT_H */

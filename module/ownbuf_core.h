@@ -204,6 +204,7 @@ void ownbuf_table_exit(void);
 u64 ownbuf_poison(const struct ownbuf_handle *hp, u64 id, bool moved);
 bool ownbuf_poison_mine(const struct ownbuf_handle *hp, u64 v, u64 *id);
 
+struct ownbuf *ownbuf_alloc_core(gfp_t gfp);
 void ownbuf_obj_put(struct ownbuf *b);
 void ownbuf_obj_exit(void);
 void ownbuf_free_data(void *data, size_t size);

@@ -15,11 +15,9 @@
 #include <linux/miscdevice.h>
 #include <linux/mm.h>
 #include <linux/module.h>
-#include <linux/mount.h>
 #include <linux/mutex.h>
 #include <linux/overflow.h>
 #include <linux/poll.h>
-#include <linux/pseudo_fs.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <linux/uio.h>
@@ -27,8 +25,6 @@
 
 #include "ownbuf_compat.h"
 #include "ownbuf_internal.h"
-
-#define OWNBUF_FS_MAGIC		0x6f776e62	/* "ownb" */
 
 /**
  * struct ownbuf_file - an open ownbuf file: the owner or a borrow
@@ -40,6 +36,8 @@
  *	also where the file's state comes from.
  * @lock: (owner) serialises DROP and MOVE on this file, so that a second
  *	DROP sees the first one's poison and counts a double_free.
+ * @pinned: (owner) bit 0: this owner pins the pseudo filesystem (from its
+ *	first BORROW or MOVE to its close), see ownbuf_compat.c.
  * @ref: (borrow) the borrow token; its state is the file's state.
  * @mapping: (borrow) the address space of this file's own inode.
  * @faults: (borrow) mmap faults in flight.
@@ -53,6 +51,7 @@ struct ownbuf_file {
 		struct {
 			struct ownbuf_handle h;
 			struct mutex lock;	/* see above */
+			unsigned long pinned;
 		};
 		struct {
 			struct ownbuf_ref ref;
@@ -65,16 +64,6 @@ struct ownbuf_file {
 
 static unsigned long ownbuf_default_size = 4096;
 static ushort ownbuf_dev_mode = 0600;
-/*
- * The pseudo filesystem of borrow and moved-owner files, mounted while any
- * of them exists (simple_pin_fs()): its superblock holds the module (the
- * filesystem type's .owner), so that the end of the last such file, which
- * runs our dentry operations and the superblock's teardown after the file's
- * own module reference is gone, never runs after rmmod.
- */
-static struct vfsmount *ownbuf_mnt;
-static int ownbuf_mnt_count;
-
 static int ownbuf_param_set_default_size(const char *val,
 					 const struct kernel_param *kp)
 {
@@ -343,45 +332,24 @@ static void ownbuf_file_free(struct ownbuf_file *f)
 	kfree(f);
 }
 
-static struct file_system_type ownbuf_fs_type;
-
 static const struct file_operations ownbuf_fops;
 
 /*
- * A new file for a borrow or a moved owner, on its own inode.  On success
- * the file owns @f (freed by ->release); on failure the caller still does.
+ * A new file for a borrow or a moved owner, on its own inode (see
+ * ownbuf_compat.c).  On success the file owns @f (freed by ->release); on
+ * failure the caller still does.
  */
 static struct file *ownbuf_file_create(struct ownbuf_file *f, int flags,
 				       const char *name)
 {
-	struct inode *inode;
 	struct file *file;
-	int ret;
 
-	/* Released by the file's ->release; its own mount reference stays. */
-	ret = simple_pin_fs(&ownbuf_fs_type, &ownbuf_mnt, &ownbuf_mnt_count);
-	if (ret)
-		return ERR_PTR(ret);
-	inode = alloc_anon_inode(ownbuf_mnt->mnt_sb);
-	if (IS_ERR(inode)) {
-		simple_release_fs(&ownbuf_mnt, &ownbuf_mnt_count);
-		return ERR_CAST(inode);
-	}
-	/* Reopening through /proc/<pid>/fd must not create a second owner. */
-	inode->i_fop = &ownbuf_fops;
-	/* Pinned by the file; we run inside one of our own files' ioctls. */
-	__module_get(THIS_MODULE);
-	file = alloc_file_pseudo(inode, ownbuf_mnt, name, flags, &ownbuf_fops);
-	if (IS_ERR(file)) {
-		module_put(THIS_MODULE);
-		iput(inode);
-		simple_release_fs(&ownbuf_mnt, &ownbuf_mnt_count);
+	file = ownbuf_file_pseudo(name, &ownbuf_fops, f, flags);
+	if (IS_ERR(file))
 		return file;
-	}
 	file->f_mode |= FMODE_LSEEK | FMODE_PREAD | FMODE_PWRITE;
-	file->private_data = f;
 	if (f->role != OWNBUF_ROLE_OWNER)
-		f->mapping = inode->i_mapping;
+		f->mapping = file_inode(file)->i_mapping;
 	return file;
 }
 
@@ -429,6 +397,9 @@ static long ownbuf_ioctl_borrow(struct ownbuf_file *f, struct file *owner,
 	    (kind != OWNBUF_BORROW_SHARED && kind != OWNBUF_BORROW_MUT))
 		return -EINVAL;
 
+	ret = ownbuf_owner_pin(&f->pinned);
+	if (ret)
+		return ret;
 	fd = get_unused_fd_flags(arg.flags & OWNBUF_BORROW_CLOEXEC ?
 				 O_CLOEXEC : 0);
 	if (fd < 0)
@@ -492,6 +463,9 @@ static long ownbuf_ioctl_move(struct ownbuf_file *f, struct file *from,
 	if (arg.flags & ~OWNBUF_MOVE_VALID_FLAGS)
 		return -EINVAL;
 
+	ret = ownbuf_owner_pin(&f->pinned);
+	if (ret)
+		return ret;
 	fd = get_unused_fd_flags(arg.flags & OWNBUF_MOVE_CLOEXEC ?
 				 O_CLOEXEC : 0);
 	if (fd < 0)
@@ -632,7 +606,7 @@ static int ownbuf_open(struct inode *inode, struct file *file)
 	int ret;
 
 	/* Only /dev/ownbuf creates buffers; our pseudo inodes never reopen. */
-	if (inode->i_sb->s_type == &ownbuf_fs_type)
+	if (ownbuf_inode_is_pseudo(inode))
 		return -ENXIO;
 	if (size > READ_ONCE(ownbuf_max_size))
 		return -EINVAL;
@@ -655,16 +629,19 @@ static int ownbuf_open(struct inode *inode, struct file *file)
 static int ownbuf_file_release(struct inode *inode, struct file *file)
 {
 	struct ownbuf_file *f = file->private_data;
+	unsigned long pinned = 0;
 
-	if (!ownbuf_is_owner(f))
+	if (!ownbuf_is_owner(f)) {
 		ownbuf_ref_discard(&f->ref);
-	else if (ownbuf_handle_state(&f->h) == OWNBUF_STATE_LIVE)
-		/* The owner went away: revoke whatever is still lent out. */
-		__ownbuf_revoke(&f->h, OWNBUF_IP_USER);
+	} else {
+		if (ownbuf_handle_state(&f->h) == OWNBUF_STATE_LIVE)
+			/* The owner went away: revoke what is still lent out. */
+			__ownbuf_revoke(&f->h, OWNBUF_IP_USER);
+		pinned = f->pinned;
+	}
 	ownbuf_file_free(f);
-	/* The file's own mount reference keeps the superblock until __fput ends. */
-	if (inode->i_sb->s_type == &ownbuf_fs_type)
-		simple_release_fs(&ownbuf_mnt, &ownbuf_mnt_count);
+	ownbuf_owner_unpin(&pinned);
+	ownbuf_file_pseudo_put(inode);
 	return 0;
 }
 
@@ -735,45 +712,6 @@ static struct miscdevice ownbuf_misc = {
 	.name = "ownbuf",
 	.fops = &ownbuf_fops,
 	.groups = ownbuf_groups,
-};
-
-/* --- the pseudo filesystem the borrow files live on --- */
-
-static char *ownbuf_dname(struct dentry *dentry, char *buf, int len)
-{
-	char name[32];
-	int n;
-
-	n = snprintf(name, sizeof(name), "ownbuf:[%s]", dentry->d_name.name);
-	if (n + 1 > len)
-		return ERR_PTR(-ENAMETOOLONG);
-	return memcpy(buf + len - n - 1, name, n + 1);
-}
-
-static const struct dentry_operations ownbuf_dentry_ops = {
-	.d_dname = ownbuf_dname,
-};
-
-static int ownbuf_init_fs_context(struct fs_context *fc)
-{
-	struct pseudo_fs_context *ctx = init_pseudo(fc, OWNBUF_FS_MAGIC);
-
-	if (!ctx)
-		return -ENOMEM;
-	ctx->dops = &ownbuf_dentry_ops;
-	return 0;
-}
-
-/*
- * Not registered: it cannot be mounted from userspace, so no path leads to
- * a buffer.  Mounted only while borrow files exist (see ownbuf_mnt), so
- * .owner pins the module exactly as long as they do.
- */
-static struct file_system_type ownbuf_fs_type = {
-	.owner = THIS_MODULE,
-	.name = "ownbuf",
-	.init_fs_context = ownbuf_init_fs_context,
-	.kill_sb = kill_anon_super,
 };
 
 int ownbuf_dev_init(void)

@@ -25,6 +25,7 @@
 #include <linux/atomic.h>
 #include <linux/err.h>
 #include <linux/export.h>
+#include <linux/hash.h>
 #include <linux/kcsan-checks.h>
 #include <linux/kernel.h>
 #include <linux/llist.h>
@@ -204,7 +205,6 @@ static struct ownbuf_slot *ownbuf_cell_slot(struct ownbuf *b, int cpu, int i)
 	return &per_cpu_ptr(b->cells, cpu)->slot[i];
 }
 
-
 /**
  * struct ownbuf_scan - what the records of a buffer say
  * @live: borrows out (LIVE).
@@ -226,7 +226,7 @@ static void ownbuf_scan_slot(struct ownbuf_slot *slot, struct ownbuf_scan *sc)
 		break;
 	case OWNBUF_SLOT_LIVE:
 		if (!sc->live++)
-			sc->ip = data_race(READ_ONCE(slot->ip));
+			sc->ip = READ_ONCE(slot->ip);
 		break;
 	case OWNBUF_SLOT_PENDING:
 		sc->pending++;
@@ -249,8 +249,9 @@ static void ownbuf_scan(struct ownbuf *b, bool blocks, struct ownbuf_scan *sc)
 			ownbuf_scan_slot(ownbuf_cell_slot(b, cpu, i), sc);
 	if (!blocks)
 		return;
+	/* Acquire (both): pairs with the release that appends a block. */
 	for (blk = smp_load_acquire(&b->blocks); blk;
-	     blk = smp_load_acquire(&blk->next))
+	     blk = smp_load_acquire(&blk->next)) /* see above */
 		for (i = 0; i < OWNBUF_BLOCK_SLOTS; i++)
 			ownbuf_scan_slot(&blk->slot[i], sc);
 }
@@ -279,13 +280,18 @@ static unsigned int ownbuf_count_shared(struct ownbuf *b)
 
 /* --- the end of a buffer --- */
 
-/* @b became DEAD and nothing is BUSY: its memory goes, once. */
-static void ownbuf_data_gone(struct ownbuf *b)
+/*
+ * @b became DEAD and nothing is BUSY: its memory is the caller's to free
+ * (ownbuf_free_data()), once.
+ */
+static void *ownbuf_data_take(struct ownbuf *b)
 {
 	void *data = b->data;
 
+	/* Nobody else touches it any more: DEAD, and nothing in flight. */
+	ASSERT_EXCLUSIVE_ACCESS(b->data);
 	WRITE_ONCE(b->data, NULL);
-	ownbuf_free_data(data, b->size);
+	return data;
 }
 
 /*
@@ -317,6 +323,7 @@ static void ownbuf_maybe_finish(struct ownbuf *b)
  */
 static void ownbuf_give(struct ownbuf *b, u64 one)
 {
+	void *data = NULL;
 	u64 s;
 
 	/* Once given back, a dead buffer may be finished by another CPU. */
@@ -324,15 +331,18 @@ static void ownbuf_give(struct ownbuf *b, u64 one)
 	s = atomic64_sub_return(one, &b->state);
 	ownbuf_window(OWNBUF_WIN_UNTRY, b);
 	if (unlikely(s & OWNBUF_S_DEAD)) {
-		/* The last access out frees the memory. */
+		/* The last access out frees the memory (below). */
 		if ((one & OWNBUF_S_BUSY) && !(s & OWNBUF_S_BUSY))
-			ownbuf_data_gone(b);
+			data = ownbuf_data_take(b);
 		ownbuf_maybe_finish(b);
 	}
 	/* The atomic is a full barrier, pairing with prepare_to_wait(). */
 	if (unlikely(waitqueue_active(&b->wq)))
 		wake_up_all(&b->wq);
 	rcu_read_unlock_sched();
+	/* Outside the section: a sleeping caller frees at once. */
+	if (unlikely(data))
+		ownbuf_free_data(data, 0);
 }
 
 /* --- taking accesses and borrows --- */
@@ -365,7 +375,7 @@ static __always_inline int ownbuf_take(struct ownbuf *b, u64 conflict,
  * so that it lasts a few instructions: they wait for it, and it gives way
  * to them (a record half-taken), so neither is refused because of the
  * other.  Returns 0, -ESTALE, or -EBUSY with what conflicted in *@seen
- * (OWNBUF_S_SHARED_SEEN if a shared borrow is out).
+ * (OWNBUF_S_MUT or OWNBUF_S_SHARED_SEEN if something is lent out).
  */
 static int ownbuf_take_excl(struct ownbuf *b, u64 commit, u64 *seen)
 {
@@ -383,10 +393,10 @@ static int ownbuf_take_excl(struct ownbuf *b, u64 commit, u64 *seen)
 				local_irq_restore(flags);
 				return -ESTALE;
 			}
-			if (s & (OWNBUF_S_MUT | OWNBUF_S_BUSY)) {
+			if (s & OWNBUF_S_MUT) {
+				/* Lent out, to the mut borrow. */
 				local_irq_restore(flags);
-				ownbuf_scan(b, true, &sc);
-				*seen = s | (sc.live ? OWNBUF_S_SHARED_SEEN : 0);
+				*seen = s;
 				return -EBUSY;
 			}
 			if (s & OWNBUF_S_CLAIM) {
@@ -400,7 +410,13 @@ static int ownbuf_take_excl(struct ownbuf *b, u64 commit, u64 *seen)
 				break;
 		}
 		ownbuf_window(OWNBUF_WIN_CLAIM, b);
-		/* The cmpxchg above is a full barrier before these reads. */
+		/*
+		 * The cmpxchg above is a full barrier before these reads.
+		 * While CLAIM is set no shared borrow can be granted: what
+		 * the records say now stays true or gets better, so if
+		 * none is out, an access in flight below is not one of a
+		 * borrow (a data_race, not a dangling_borrow).
+		 */
 		ownbuf_scan(b, true, &sc);
 		ret = sc.live ? -EBUSY : 0;
 		if (!sc.live && !sc.pending) {
@@ -528,6 +544,7 @@ again:
 	}
 	if (!slot && spare) {
 		spare->next = b->blocks;
+		/* Release: scanners without the lock see a whole block. */
 		smp_store_release(&b->blocks, spare);
 		slot = &spare->slot[0];
 		w = 0;
@@ -657,8 +674,8 @@ static void ownbuf_report_stale(u64 id, unsigned long ip)
 }
 
 /*
- * The live buffer *@hp names, under rcu_read_lock_sched() (the caller
- * unlocks), or NULL and *@err after reporting why not.
+ * The live buffer *@hp names, or NULL and *@err after reporting why not.
+ * The caller holds rcu_read_lock_sched().
  */
 static struct ownbuf *ownbuf_find(struct ownbuf_handle *hp, enum ownbuf_op op,
 				  unsigned long ip, u64 *hv, int *err)
@@ -671,11 +688,9 @@ static struct ownbuf *ownbuf_find(struct ownbuf_handle *hp, enum ownbuf_op op,
 		*err = ret;
 		return NULL;
 	}
-	rcu_read_lock_sched();
 	b = ownbuf_lookup(*hv);
 	if (likely(b && !(atomic64_read(&b->state) & OWNBUF_S_DEAD)))
 		return b;
-	rcu_read_unlock_sched();
 	ownbuf_report_stale(b ? b->id : ownbuf_table_stale_id(*hv), ip);
 	*err = -ESTALE;
 	return NULL;
@@ -689,12 +704,12 @@ static void ownbuf_report_busy(struct ownbuf *b, enum ownbuf_violation v,
 	unsigned long other;
 
 	if (seen & OWNBUF_S_MUT) {
-		other = data_race(READ_ONCE(b->mut.ip));
+		other = READ_ONCE(b->mut.ip);
 	} else if (seen & OWNBUF_S_SHARED_SEEN) {
 		ownbuf_scan(b, true, &sc);
 		other = sc.ip;
 	} else {
-		other = data_race(READ_ONCE(b->busy_at));
+		other = READ_ONCE(b->busy_at);
 	}
 	ownbuf_report_n(v, b->id, ip, what, other, 1);
 }
@@ -751,9 +766,12 @@ int ownbuf_handle_check(struct ownbuf_handle *h, enum ownbuf_op op,
 	u64 hv;
 	int ret;
 
+	rcu_read_lock_sched();
 	b = ownbuf_find(h, op, ip, &hv, &ret);
-	if (!b)
+	if (!b) {
+		rcu_read_unlock_sched();
 		return ret;
+	}
 	rcu_read_unlock_sched();
 	return 0;
 }
@@ -845,9 +863,12 @@ int __ownbuf_drop(struct ownbuf_handle *hp, unsigned long ip)
 	s64 s;
 	int ret;
 
+	rcu_read_lock_sched();
 	b = ownbuf_find(hp, OWNBUF_OP_DROP, ip, &hv, &ret);
-	if (!b)
+	if (!b) {
+		rcu_read_unlock_sched();
 		return ret;
+	}
 	ret = ownbuf_take_owner_excl(b, hv, ip);
 	rcu_read_unlock_sched();
 	if (ret)
@@ -877,7 +898,7 @@ int __ownbuf_drop(struct ownbuf_handle *hp, unsigned long ip)
 		ret = -ESTALE;
 	} else {
 		if (!((s - OWNBUF_S_WRITER) & OWNBUF_S_BUSY))
-			ownbuf_data_gone(b);
+			ownbuf_free_data(ownbuf_data_take(b), 0);
 		wake_up_all(&b->wq);
 		ownbuf_maybe_finish(b);
 	}
@@ -923,9 +944,10 @@ static unsigned long ownbuf_revoke_records(struct ownbuf *b,
 			    atomic64_try_cmpxchg(&slot->word, &w,
 						 w | OWNBUF_SLOT_REVOKED) &&
 			    !n++)
-				*site = data_race(READ_ONCE(slot->ip));
+				*site = READ_ONCE(slot->ip);
 		}
 	}
+	/* Acquire: pairs with the release that appends a block. */
 	for (blk = smp_load_acquire(&b->blocks); blk; blk = blk->next) {
 		for (i = 0; i < OWNBUF_BLOCK_SLOTS; i++) {
 			w = atomic64_read(&blk->slot[i].word);
@@ -933,19 +955,20 @@ static unsigned long ownbuf_revoke_records(struct ownbuf *b,
 			    atomic64_try_cmpxchg(&blk->slot[i].word, &w,
 						 w | OWNBUF_SLOT_REVOKED) &&
 			    !n++)
-				*site = data_race(READ_ONCE(blk->slot[i].ip));
+				*site = READ_ONCE(blk->slot[i].ip);
 		}
 	}
 	/* The mut borrow: its record is LIVE a moment after MUT is set. */
 	if (atomic64_read(&b->state) & OWNBUF_S_MUT) {
-		do {
+		w = atomic64_read(&b->mut.word);
+		while ((w & OWNBUF_SLOT_STATE) == OWNBUF_SLOT_PENDING) {
+			cpu_relax();
 			w = atomic64_read(&b->mut.word);
-		} while ((w & OWNBUF_SLOT_STATE) == OWNBUF_SLOT_PENDING &&
-			 (cpu_relax(), true));
+		}
 		if ((w & OWNBUF_SLOT_STATE) == OWNBUF_SLOT_LIVE &&
 		    atomic64_try_cmpxchg(&b->mut.word, &w,
 					 w | OWNBUF_SLOT_REVOKED) && !n++)
-			*site = data_race(READ_ONCE(b->mut.ip));
+			*site = READ_ONCE(b->mut.ip);
 	}
 	return n;
 }
@@ -961,9 +984,12 @@ int __ownbuf_revoke(struct ownbuf_handle *hp, unsigned long ip)
 	int ret;
 
 	might_sleep();
+	rcu_read_lock_sched();
 	b = ownbuf_find(hp, OWNBUF_OP_DROP, ip, &hv, &ret);
-	if (!b)
+	if (!b) {
+		rcu_read_unlock_sched();
 		return ret;
+	}
 	if (!refcount_inc_not_zero(&b->users))
 		b = NULL;
 	rcu_read_unlock_sched();
@@ -1051,9 +1077,12 @@ int __ownbuf_move(struct ownbuf_handle *hp, struct ownbuf_handle *to,
 	u64 hv, nh = 0;
 	int ret;
 
+	rcu_read_lock_sched();
 	b = ownbuf_find(hp, OWNBUF_OP_USE, ip, &hv, &ret);
-	if (!b)
+	if (!b) {
+		rcu_read_unlock_sched();
 		return ret;
+	}
 	if (!to) {
 		rcu_read_unlock_sched();
 		ownbuf_report(OWNBUF_NULL_DEREF, 0, ip, "NULL handle pointer");
@@ -1111,9 +1140,12 @@ int __ownbuf_resize(struct ownbuf_handle *hp, size_t size, unsigned long ip)
 	int ret;
 
 	might_sleep();
+	rcu_read_lock_sched();
 	b = ownbuf_find(hp, OWNBUF_OP_USE, ip, &hv, &ret);
-	if (!b)
+	if (!b) {
+		rcu_read_unlock_sched();
 		return ret;
+	}
 	if (!size || size > READ_ONCE(ownbuf_max_size)) {
 		rcu_read_unlock_sched();
 		return size ? -EFBIG : -EINVAL;
@@ -1203,9 +1235,12 @@ int ownbuf_stat(struct ownbuf_handle h, struct ownbuf_stat *st)
 	u64 hv;
 	int ret;
 
+	rcu_read_lock_sched();
 	b = ownbuf_find(&h, OWNBUF_OP_USE, ip, &hv, &ret);
-	if (!b)
+	if (!b) {
+		rcu_read_unlock_sched();
 		return ret;
+	}
 	if (!st) {
 		rcu_read_unlock_sched();
 		ownbuf_report(OWNBUF_NULL_DEREF, b->id, ip, "NULL stat pointer");
@@ -1237,9 +1272,12 @@ int ownbuf_size(struct ownbuf_handle h, size_t *size)
 	u64 hv;
 	int ret;
 
+	rcu_read_lock_sched();
 	b = ownbuf_find(&h, OWNBUF_OP_USE, ip, &hv, &ret);
-	if (!b)
+	if (!b) {
+		rcu_read_unlock_sched();
 		return ret;
+	}
 	if (likely(size))
 		sz = READ_ONCE(b->size);
 	rcu_read_unlock_sched();
@@ -1254,18 +1292,18 @@ EXPORT_SYMBOL_GPL(ownbuf_size);
 
 /* --- borrows --- */
 
-/* Binds a token to its address, buffer, record, generation and kind. */
-static unsigned long ownbuf_ref_mac(const struct ownbuf_ref *ref,
-				    const struct ownbuf *b,
-				    const struct ownbuf_slot *slot, u64 gen,
-				    u32 kind)
+/*
+ * Binds a token to its address, buffer, record, generation and kind, with
+ * a key: garbage and copies at other addresses do not match (nothing a
+ * token holds is followed before this matches).
+ */
+static __always_inline unsigned long
+ownbuf_ref_mac(const struct ownbuf_ref *ref, const struct ownbuf *b,
+	       const struct ownbuf_slot *slot, u64 gen, u32 kind)
 {
-	unsigned long v = (unsigned long)ref ^ ownbuf_ref_key;
-
-	v = (v ^ (unsigned long)b) * GOLDEN_RATIO_PRIME;
-	v = (v ^ (unsigned long)slot) * GOLDEN_RATIO_PRIME;
-	v = (v ^ (unsigned long)gen) * GOLDEN_RATIO_PRIME;
-	return v ^ kind;
+	return ((unsigned long)ref ^ ownbuf_ref_key ^ (unsigned long)b ^
+		((unsigned long)slot << 1) ^ (unsigned long)gen ^ kind) *
+	       GOLDEN_RATIO_PRIME;
 }
 
 static void ownbuf_ref_fill(struct ownbuf_ref *ref, struct ownbuf *b,
@@ -1536,9 +1574,12 @@ int __ownbuf_borrow(struct ownbuf_handle *hp, unsigned int flags,
 	u64 h, seen = 0;
 	int ret;
 
+	rcu_read_lock_sched();
 	b = ownbuf_find(hp, OWNBUF_OP_USE, ip, &h, &ret);
-	if (!b)
+	if (!b) {
+		rcu_read_unlock_sched();
 		return ret;
+	}
 	if (!ref) {
 		rcu_read_unlock_sched();
 		ownbuf_report(OWNBUF_NULL_DEREF, b->id, ip,
@@ -1637,33 +1678,44 @@ static bool ownbuf_ref_untake(struct ownbuf_ref *ref, bool *revoked)
 {
 	struct ownbuf *b = ref->buf;
 	u64 w = ref->gen | OWNBUF_SLOT_LIVE;
-	bool over;
+	bool given = true;
 
 	*revoked = false;
-	if (!atomic64_try_cmpxchg(&ref->slot->word, &w,
-				  ref->gen | OWNBUF_SLOT_FREE)) {
-		w = ref->gen | OWNBUF_SLOT_REVOKED;
-		if (!atomic64_try_cmpxchg(&ref->slot->word, &w,
-					  ref->gen | OWNBUF_SLOT_FREE))
-			return false;
-		*revoked = true;
-	}
 	if ((ref->kind & OWNBUF_REF_KIND) == OWNBUF_MUT) {
+		/* MUT keeps the object until it is given back. */
+		if (!atomic64_try_cmpxchg(&ref->slot->word, &w,
+					  ref->gen | OWNBUF_SLOT_FREE)) {
+			w = ref->gen | OWNBUF_SLOT_REVOKED;
+			if (!atomic64_try_cmpxchg(&ref->slot->word, &w,
+						  ref->gen | OWNBUF_SLOT_FREE))
+				return false;
+			*revoked = true;
+		}
 		ownbuf_give(b, OWNBUF_S_MUT);
 		return true;
 	}
-	over = ref->kind & OWNBUF_REF_IN_BLOCK;
+	/* Once the record is free, a dead buffer may be finished: RCU first. */
 	rcu_read_lock_sched();
-	if (over)
-		atomic_dec(&b->over_live);
-	/* The cmpxchg above was a full barrier before this read. */
-	ownbuf_window(OWNBUF_WIN_UNTRY, b);
-	if (unlikely(atomic64_read(&b->state) & OWNBUF_S_DEAD))
-		ownbuf_maybe_finish(b);
-	else if (unlikely(waitqueue_active(&b->wq)))
-		wake_up_all(&b->wq);
+	if (!atomic64_try_cmpxchg(&ref->slot->word, &w,
+				  ref->gen | OWNBUF_SLOT_FREE)) {
+		w = ref->gen | OWNBUF_SLOT_REVOKED;
+		given = atomic64_try_cmpxchg(&ref->slot->word, &w,
+					     ref->gen | OWNBUF_SLOT_FREE);
+		*revoked = given;
+	}
+	if (given) {
+		if (ref->kind & OWNBUF_REF_IN_BLOCK)
+			atomic_dec(&b->over_live);
+		/* The cmpxchg above was a full barrier before this read. */
+		ownbuf_window(OWNBUF_WIN_UNTRY, b);
+		if (unlikely(atomic64_read(&b->state) & OWNBUF_S_DEAD))
+			ownbuf_maybe_finish(b);
+		/* After a full barrier, pairing with prepare_to_wait(). */
+		else if (unlikely(waitqueue_active(&b->wq)))
+			wake_up_all(&b->wq);
+	}
 	rcu_read_unlock_sched();
-	return true;
+	return given;
 }
 
 /*
@@ -1899,9 +1951,12 @@ static struct ownbuf *ownbuf_owner_take(struct ownbuf_handle *hp, bool write,
 	u64 hv, seen = 0;
 	int ret;
 
+	rcu_read_lock_sched();
 	b = ownbuf_find(hp, OWNBUF_OP_USE, ip, &hv, err);
-	if (!b)
+	if (!b) {
+		rcu_read_unlock_sched();
 		return NULL;
+	}
 	if (write) {
 		*one = OWNBUF_S_WRITER;
 		ret = ownbuf_take_excl(b, OWNBUF_S_WRITER, &seen);

@@ -326,7 +326,7 @@ static LIST_HEAD(ownbuf_objects);	/* every object, live or pooled */
 static LIST_HEAD(ownbuf_pool);		/* pooled objects */
 static DEFINE_SPINLOCK(ownbuf_pool_lock);	/* protects both lists, from RCU callbacks too */
 
-VISIBLE_IF_KUNIT struct ownbuf *ownbuf_alloc_core(gfp_t gfp)
+struct ownbuf *ownbuf_alloc_core(gfp_t gfp)
 {
 	struct ownbuf *b = NULL;
 	unsigned long flags;
