@@ -16,6 +16,7 @@
 #include <linux/err.h>
 #include <linux/irq_work.h>
 #include <linux/kthread.h>
+#include <linux/ktime.h>
 #include <linux/module.h>
 #include <linux/rcupdate.h>
 #include <linux/sched.h>
@@ -32,14 +33,14 @@ struct obw;
 /* Spin (never sleep) until *@v >= @want or @ms passed; true if reached. */
 static bool obw_spin_until(atomic_t *v, int want, unsigned int ms)
 {
-	unsigned int i;
+	u64 deadline = ktime_get_ns() + (u64)ms * NSEC_PER_MSEC;
 
-	for (i = 0; i < ms * 10; i++) {
-		if (atomic_read(v) >= want)
-			return true;
-		udelay(100);
+	while (atomic_read(v) < want) {
+		if (ktime_get_ns() > deadline)
+			return false;
+		cpu_relax();
 	}
-	return atomic_read(v) >= want;
+	return true;
 }
 
 /**
@@ -142,6 +143,23 @@ static void obw_reset(void *arg)
 	obw_cur = NULL;
 }
 
+/*
+ * Keep the test's thread on the CPU it runs on: the agent runs on the
+ * other one, so that the test thread spinning with preemption off in a
+ * window never keeps the agent from running.  Nothing undoes it: KUnit
+ * runs each case in a kthread of its own, which exits before the case's
+ * cleanup runs (in another kthread), so a cleanup action given current
+ * would touch a task that may be gone.
+ */
+static int obw_pin(struct kunit *test)
+{
+	int cpu = raw_smp_processor_id();
+
+	KUNIT_ASSERT_EQ(test, set_cpus_allowed_ptr(current, cpumask_of(cpu)),
+			0);
+	return cpu;
+}
+
 static int obw_agent_main(struct ob_worker *w)
 {
 	struct obw *x = w->arg;
@@ -174,9 +192,10 @@ static struct obw *obw_new(struct kunit *test, size_t size,
 			   int (*act)(struct obw *x))
 {
 	struct obw *x = kunit_kzalloc(test, sizeof(*x), GFP_KERNEL);
-	int i;
+	int i, cpu;
 
 	KUNIT_ASSERT_NOT_NULL(test, x);
+	cpu = obw_pin(test);
 	if (num_online_cpus() < 2)
 		KUNIT_FAIL(test, "a window test needs two CPUs, %u online",
 			   num_online_cpus());
@@ -198,8 +217,7 @@ static struct obw *obw_new(struct kunit *test, size_t size,
 		x->agent = ob_worker_new(test, 0);
 		x->agent->arg = x;
 		/* The agent's CPU is not the test's: a spin never stalls it. */
-		x->agent->cpu = cpumask_any_but(cpu_online_mask,
-						raw_smp_processor_id());
+		x->agent->cpu = cpumask_any_but(cpu_online_mask, cpu);
 		if (x->agent->cpu >= nr_cpu_ids)
 			x->agent->cpu = -1;
 		ob_worker_start(test, x->agent, obw_agent_main, "agent");
@@ -227,10 +245,20 @@ static bool obw_run_agent(struct obw *x, unsigned int ms)
 	return obw_spin_until(&x->step, step + 1, ms);
 }
 
+/*
+ * Wait for the agent to finish, then stop it.  Stopping it first could
+ * stop an agent that has not yet seen the go: it would never act.
+ */
 static void obw_join(struct obw *x)
 {
-	if (x->agent)
+	if (x->agent) {
+		KUNIT_EXPECT_TRUE_MSG(x->test,
+				      ob_done_within(x->agent, OB_TIMEOUT),
+				      "the agent did not finish");
 		ob_worker_join(x->test, x->agent);
+		KUNIT_EXPECT_EQ_MSG(x->test, x->agent->ret, 0,
+				    "the agent never acted");
+	}
 	obw_quiet(x);
 }
 
@@ -253,6 +281,8 @@ static void obw_inside_untry(struct obw *x)
 	x->n = -1;
 	if (obw_run_agent(x, OBW_SPIN_MS))
 		atomic_set(&x->step, 100);	/* freed while we were inside */
+	/* Did the drop go through while we were inside? */
+	atomic_set(&x->mark, READ_ONCE(x->flag));
 }
 
 /*
@@ -271,8 +301,8 @@ static void ownbuf_win_untry_after_last_claim(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, ret, 0);
 	KUNIT_EXPECT_GE(test, obw_hits(x, OWNBUF_WIN_UNTRY), 1);
 	/* The race happened: the drop went through while we were inside. */
-	KUNIT_EXPECT_TRUE_MSG(test, READ_ONCE(x->flag),
-			      "the drop did not run inside the window");
+	KUNIT_EXPECT_EQ_MSG(test, atomic_read(&x->mark), 1,
+			    "the drop did not run inside the window");
 	KUNIT_EXPECT_EQ(test, x->n, 0);
 	KUNIT_EXPECT_NE_MSG(test, atomic_read(&x->step), 100,
 			    "the buffer was freed while a give-back was still using it");
@@ -318,6 +348,8 @@ static void obw_inside_claim(struct obw *x)
 	/* Wait for the read only: the second borrow may wait for us. */
 	if (!obw_spin_until(&x->mark, 1, OBW_SPIN_MS))
 		obw_spin_until(&x->step, step + 1, OBW_SPIN_MS);
+	/* The holder read while we were inside. */
+	x->flag = atomic_read(&x->mark) == 1;
 }
 
 /*
@@ -354,8 +386,8 @@ static void ownbuf_win_attempt_is_invisible(struct kunit *test)
 	obw_join(x);
 	KUNIT_EXPECT_EQ(test, ret, -EBUSY);
 	KUNIT_EXPECT_GE(test, obw_hits(x, OWNBUF_WIN_CLAIM), 1);
-	KUNIT_EXPECT_EQ_MSG(test, atomic_read(&x->mark), 1,
-			    "the holder did not read inside the window");
+	KUNIT_EXPECT_TRUE_MSG(test, x->flag,
+			      "the holder did not read inside the window");
 	KUNIT_EXPECT_EQ_MSG(test, x->n, 0, "read through a held borrow");
 	KUNIT_EXPECT_EQ_MSG(test, x->agent_ret, 0, "a second shared borrow");
 	ob_expect_one(test, &before, p->class, __LINE__);
@@ -377,7 +409,8 @@ static void obw_inside_ref(struct obw *x)
 {
 	atomic_set(&x->step, 1);
 	complete(&x->go);
-	obw_spin_until(&x->step, 2, OBW_SPIN_MS);
+	/* The agent released our borrow and its drop holds the buffer. */
+	atomic_set(&x->mark, obw_spin_until(&x->step, 2, OBW_SPIN_MS));
 }
 
 static void obw_inside_drop(struct obw *x)
@@ -418,8 +451,8 @@ static void ownbuf_win_giveback_vs_drop(struct kunit *test)
 	obw_join(x);
 	KUNIT_EXPECT_EQ(test, x->agent_ret, 0);
 	KUNIT_EXPECT_GE(test, obw_hits(x, OWNBUF_WIN_REF), 1);
-	KUNIT_EXPECT_TRUE_MSG(test, x->flag,
-			      "the drop did not stop in its window");
+	KUNIT_EXPECT_EQ_MSG(test, atomic_read(&x->mark), 1,
+			    "the drop did not reach its window while we were in ours");
 	KUNIT_EXPECT_EQ(test, ret, -ESTALE);
 	if (x->flag) {
 		KUNIT_EXPECT_TRUE_MSG(test, ownbuf_kunit_dead(x->b),
@@ -512,8 +545,7 @@ static void ownbuf_win_hardirq_cap(struct kunit *test)
 	int ret, granted;
 
 	ob_param_set(test, "max_shared", 2);
-	/* Our borrows on this CPU, the agent's on the other one. */
-	migrate_disable();
+	/* Our borrows on this CPU (obw_new pins us), the agent's on the other. */
 	x = obw_new(test, OB_SIZE, OWNBUF_WIN_SHARED_CAP, obw_inside_cap,
 		    obw_borrow_other_cpu);
 	/* The irq_work lives in the scratch buffer: nothing to free. */
@@ -524,7 +556,6 @@ static void ownbuf_win_hardirq_cap(struct kunit *test)
 	init_irq_work(&w->work, obw_irq_borrow);
 
 	ret = ownbuf_borrow_shared(*x->h, x->ref[0]);
-	migrate_enable();
 	irq_work_sync(&w->work);
 	KUNIT_EXPECT_GE(test, obw_hits(x, OWNBUF_WIN_SHARED_CAP), 1);
 	KUNIT_EXPECT_TRUE_MSG(test, x->flag,
