@@ -8,7 +8,9 @@
  * process dies; and once all are gone the module holds no reference.
  *
  * The seed is printed; OWNBUF_STRESS_SEED=<n> replays a run and
- * OWNBUF_STRESS_SECONDS=<n> changes its length.
+ * OWNBUF_STRESS_SECONDS=<n> changes its length.  With OWNBUF_STRESS_FAULTS=1
+ * (a run under failslab/fail_page_alloc) a call may also fail for want of
+ * memory: -ENOMEM (-EAGAIN for fork), and nothing else more.
  */
 #include <limits.h>
 #include <stdarg.h>
@@ -48,6 +50,18 @@ struct worker {
 	long ops;
 	long long max_size;
 };
+
+/* Under fault injection: allocations fail on purpose. */
+static bool stress_faults;
+
+/*
+ * Did the call fail only because fault injection made an allocation fail?
+ * -ENOMEM, -EAGAIN (fork), or -EFAULT (a page table for the user buffer).
+ */
+static bool stress_nomem(int err)
+{
+	return stress_faults && (err == ENOMEM || err == EAGAIN || err == EFAULT);
+}
 
 /* Report a call that ended in a way SPEC does not allow, and stop. */
 static void stress_fail(struct worker *w, const char *op, long ret, int err)
@@ -112,8 +126,11 @@ static void op_open(struct worker *w)
 {
 	int fd = ownbuf_open();
 
-	if (fd < 0)
-		stress_fail(w, "open", fd, errno);
+	if (fd < 0) {
+		if (!stress_nomem(errno))
+			stress_fail(w, "open", fd, errno);
+		return;
+	}
 	add_fd(w, fd, SLOT_OWNER);
 }
 
@@ -161,6 +178,8 @@ static void op_borrow(struct worker *w, bool mut)
 			stress_fail(w, "borrow on a borrow", fd, err);
 		return;
 	}
+	if (stress_nomem(err))
+		return;
 	if (!errno_in(err, 4, EBUSY, ESTALE, EOVERFLOW, EINTR) ||
 	    (err == EINTR && !wait))
 		stress_fail(w, mut ? "borrow mut" : "borrow shared", fd, err);
@@ -215,7 +234,7 @@ static void op_move(struct worker *w)
 	if (s->kind != SLOT_OWNER) {
 		if (errno != EPERM)
 			stress_fail(w, "move on a borrow", fd, errno);
-	} else if (!errno_in(errno, 2, EBUSY, ESTALE)) {
+	} else if (!errno_in(errno, 2, EBUSY, ESTALE) && !stress_nomem(errno)) {
 		stress_fail(w, "move", fd, errno);
 	}
 }
@@ -252,7 +271,7 @@ static void op_resize(struct worker *w)
 		return;
 	}
 	/* -EINVAL/-EFBIG only for a bad size; -ESTALE comes first. */
-	if (err == ESTALE || err == EBUSY)
+	if (err == ESTALE || err == EBUSY || stress_nomem(err))
 		return;
 	if ((err == EINVAL && !size) ||
 	    (err == EFBIG && size > (__u64)w->max_size))
@@ -287,7 +306,7 @@ static void op_read(struct worker *w)
 	}
 	if (errno_in(errno, 2, EBUSY, ESTALE))
 		return;
-	if (null && errno == EFAULT)
+	if ((null && errno == EFAULT) || stress_nomem(errno))
 		return;
 	stress_fail(w, "read", ret, errno);
 }
@@ -321,7 +340,7 @@ static void op_write(struct worker *w)
 	}
 	if (errno_in(errno, 3, EBUSY, ESTALE, ENOSPC))
 		return;
-	if (null && errno == EFAULT)
+	if ((null && errno == EFAULT) || stress_nomem(errno))
 		return;
 	stress_fail(w, "write", ret, errno);
 }
@@ -372,11 +391,11 @@ static void op_mmap(struct worker *w)
 		return;
 	}
 	if (s->kind == SLOT_OWNER) {
-		if (errno != EPERM)
+		if (errno != EPERM && !stress_nomem(errno))
 			stress_fail(w, "mmap of an owner", -1, errno);
 		return;
 	}
-	if (errno_in(errno, 3, ESTALE, EINVAL, EACCES))
+	if (errno_in(errno, 3, ESTALE, EINVAL, EACCES) || stress_nomem(errno))
 		return;
 	stress_fail(w, "mmap", -1, errno);
 }
@@ -387,8 +406,11 @@ static void op_munmap(struct worker *w)
 
 	if (!m->p)
 		return;
-	if (munmap(m->p, m->len))
-		stress_fail(w, "munmap", -1, errno);
+	if (munmap(m->p, m->len)) {
+		if (!stress_nomem(errno))
+			stress_fail(w, "munmap", -1, errno);
+		return;
+	}
 	m->p = NULL;
 }
 
@@ -426,8 +448,11 @@ static void op_dup(struct worker *w)
 	if (!s || !free_slot(w))
 		return;
 	fd = dup(s->fd);
-	if (fd < 0)
-		stress_fail(w, "dup", fd, errno);
+	if (fd < 0) {
+		if (!stress_nomem(errno))
+			stress_fail(w, "dup", fd, errno);
+		return;
+	}
 	add_fd(w, fd, s->kind);
 }
 
@@ -451,6 +476,9 @@ static void op_info(struct worker *w)
 	if (info.state != OWNBUF_STATE_LIVE &&
 	    (info.size || info.shared || info.mut))
 		stress_fail(w, "info: sizes of a dead fd", info.size, 0);
+	/* One snapshot: LIVE comes with the size the buffer had then. */
+	if (info.state == OWNBUF_STATE_LIVE && info.size <= 0)
+		stress_fail(w, "info: live with no size", info.size, 0);
 	/* Dead fds pile up; let most of them go, to keep buffers live. */
 	if (info.state != OWNBUF_STATE_LIVE && rnd(w, 4)) {
 		if (close(s->fd))
@@ -483,8 +511,11 @@ static void op_fork(struct worker *w)
 	if (w->child || w->nkids >= (int)ARRAY_SIZE(w->kids))
 		return;
 	pid = fork();
-	if (pid < 0)
-		stress_fail(w, "fork", pid, errno);
+	if (pid < 0) {
+		if (!stress_nomem(errno))
+			stress_fail(w, "fork", pid, errno);
+		return;
+	}
 	if (pid) {
 		w->kids[w->nkids++] = pid;
 		return;
@@ -608,6 +639,10 @@ static void worker_main(int id, unsigned int seed, double seconds,
 	w->seed = seed + id;
 	w->until = ownbuf_now() + seconds;
 	w->max_size = max_size;
+	/* failslab and fail_page_alloc act on this worker and its children. */
+	if (stress_faults &&
+	    ownbuf_write_str("/proc/self/make-it-fail", "1"))
+		_exit(3);
 	worker_loop(w);
 	fprintf(stderr, "# worker %d: %ld operations\n", id, w->ops);
 	_exit(0);
@@ -635,6 +670,7 @@ TEST_F_TIMEOUT(stress, random_operations, 4 * STRESS_SECONDS + 60)
 {
 	const char *env_seed = getenv("OWNBUF_STRESS_SEED");
 	const char *env_secs = getenv("OWNBUF_STRESS_SECONDS");
+	const char *env_faults = getenv("OWNBUF_STRESS_FAULTS");
 	double seconds = env_secs ? atof(env_secs) : STRESS_SECONDS;
 	unsigned int seed = env_seed ? strtoul(env_seed, NULL, 0) :
 				       (unsigned int)time(NULL) ^ getpid();
@@ -644,8 +680,10 @@ TEST_F_TIMEOUT(stress, random_operations, 4 * STRESS_SECONDS + 60)
 	int i;
 
 	ASSERT_LT(0, max_size);
-	TH_LOG("seed %u (OWNBUF_STRESS_SEED=%u replays it), %.0f s, %d procs",
-	       seed, seed, seconds, STRESS_PROCS);
+	stress_faults = env_faults && atoi(env_faults);
+	TH_LOG("seed %u (OWNBUF_STRESS_SEED=%u replays it), %.0f s, %d procs%s",
+	       seed, seed, seconds, STRESS_PROCS,
+	       stress_faults ? ", allocations failing on purpose" : "");
 	for (i = 0; i < STRESS_PROCS; i++) {
 		pids[i] = fork();
 		ASSERT_LE(0, pids[i]);
