@@ -10,7 +10,7 @@
 #                                    tests,sparse,style,harness
 #   scripts/check.sh --kernels "debug stock612"
 #                                    test on these kernels only (default:
-#                                    debug stock61 stock612)
+#                                    debug kcsan stock61 stock612)
 #
 # Environment: OWNBUF_CACHE (default ~/.cache/ownbuf) holds the kernels;
 # OWNBUF_JOBS (default nproc); OWNBUF_BOOT_TIMEOUT (default 3600 s per
@@ -35,7 +35,7 @@ BUILD=$TOP/build
 OUT=$BUILD/check
 # Items (verdicts) are written per stage, so that stages running at the
 # same time never share a file; the report reads them in this order.
-ITEM_FILES="build debug stock61 stock612 static harness"
+ITEM_FILES="build debug kcsan stock61 stock612 static harness"
 ITEMS=$OUT/items-build.jsonl
 JUDGE=$TOP/scripts/judge.py
 BOOT_TIMEOUT=${OWNBUF_BOOT_TIMEOUT:-3600}
@@ -197,6 +197,7 @@ test_kernel()
 		echo "OWNBUF_KERNEL=$k"
 		echo "OWNBUF_MODULE=ownbuf"
 		echo "OWNBUF_TEST_TIMEOUT=$TEST_TIMEOUT"
+		echo "OWNBUF_EXCLUDE=\"$(kernel_exclude "$k")\""
 	} >"$run/run.conf"
 	adds+=(-a "$run/run.conf:/ownbuf/run.conf")
 	adds+=(-a "$src/module/ownbuf.ko:/ownbuf/modules/ownbuf.ko")
@@ -233,13 +234,36 @@ test_kernel()
 	# A kselftest program's whole output passes through the kernel log
 	# (run-tests.sh): room for the largest one (~150 KiB) and more.
 	guest_boot -k "${K_BZIMAGE[$k]}" -o "$run" -t "$BOOT_TIMEOUT" \
-		-I "$IDLE_TIMEOUT" -R \
+		-I "$IDLE_TIMEOUT" -R -A "$(kernel_accel "$k")" \
 		-c "${K_CMDLINE[$k]} log_buf_len=4M" "${adds[@]}" || true
 	if ! python3 "$JUDGE" run --kernel "$k" --dir "$run" --ksrc "$KSRC" \
 	     --out "$OUT/items-$k.jsonl"; then
 		ITEMS=$OUT/items-$k.jsonl item judge "judge.py run" fail judge \
 			"" "$k"
 	fi
+}
+
+# timed WHAT CMD... - run CMD, then log its wall-clock and CPU time (its
+# QEMU guests included): where the minutes of a check go.
+timed()
+{
+	local what=$1 t rc=0 f=$BUILD/.time.$BASHPID TIMEFORMAT
+
+	shift
+	t=$(now)
+	TIMEFORMAT="%U %S"
+	{ time "$@" 2>&3; } 3>&2 2>"$f" || rc=$?
+	log "$what: $(($(now) - t))s wall, $(awk '{printf "%d", $1 + $2}' \
+		"$f")s CPU"
+	rm -f "$f"
+	return $rc
+}
+
+# nice_run CMD... - CMD at a lower priority than the debug guest.
+nice_run()
+{
+	renice -n 5 "$BASHPID" >/dev/null 2>&1 || true
+	"$@"
 }
 
 stage_sparse()
@@ -319,7 +343,7 @@ stage_harness()
 
 main()
 {
-	local k t0 rc=0 bg="" harness_jobs=$OWNBUF_JOBS
+	local k t0 rc=0 bg=""
 	local -a files=()
 
 	while [ $# -gt 0 ]; do
@@ -349,37 +373,44 @@ main()
 		for k in $KERNELS; do
 			build_modules "$k"
 		done
-		# The debug run is the longest (KASAN, lockdep, kmemleak under
-		# TCG): it gets a core of its own, everything else runs beside
-		# it, one guest at a time.
-		if [[ " $KERNELS " == *" debug "* ]] && [ -n "${K_BUILT[debug]:-}" ]; then
-			log "debug guest runs in the background (log: $OUT/debug.log)"
-			test_kernel debug >"$OUT/debug.log" 2>&1 &
-			bg=$!
-			harness_jobs=1
-		fi
+		# The debug and KCSAN runs are the long ones (KASAN, lockdep,
+		# kmemleak, KCSAN under TCG): they start first and run in the
+		# background; the debug run, the longest on one host thread,
+		# keeps its priority, everything else is niced below it.
+		for k in debug kcsan; do
+			if [[ " $KERNELS " != *" $k "* ]] || [ -z "${K_BUILT[$k]:-}" ]; then
+				continue
+			fi
+			log "$k guest runs in the background (log: $OUT/$k.log)"
+			if [ "$k" = debug ]; then
+				timed "$k guest" test_kernel "$k" >"$OUT/$k.log" 2>&1 &
+			else
+				timed "$k guest" nice_run test_kernel "$k" \
+					>"$OUT/$k.log" 2>&1 &
+			fi
+			bg="$bg $k:$!"
+		done
+		renice -n 5 $$ >/dev/null 2>&1 || true
 	fi
 	if want style; then
-		stage_style
+		timed style stage_style
 	fi
 	if want sparse; then
-		stage_sparse
+		timed sparse stage_sparse
 	fi
 	if want tests; then
 		for k in $KERNELS; do
-			[ "$k" = debug ] || test_kernel "$k"
+			[[ " $bg " == *" $k:"* ]] || timed "$k guest" test_kernel "$k"
 		done
 	fi
 	if want harness; then
-		stage_harness "$harness_jobs"
+		timed harness stage_harness 1
 	fi
-	if [ -n "$bg" ]; then
-		log "waiting for the debug guest"
-		wait "$bg" || true
-		cat "$OUT/debug.log"
-	elif want tests && [[ " $KERNELS " == *" debug "* ]]; then
-		test_kernel debug
-	fi
+	for k in $bg; do
+		log "waiting for the ${k%%:*} guest"
+		wait "${k#*:}" || true
+		cat "$OUT/${k%%:*}.log"
+	done
 
 	log "finished in $(($(now) - t0))s; results in $OUT"
 	echo

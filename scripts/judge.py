@@ -33,6 +33,7 @@ import tempfile
 
 SPLATS = [
     ('kasan', re.compile(r'BUG: KASAN: ')),
+    ('kcsan', re.compile(r'BUG: KCSAN: ')),
     ('kfence', re.compile(r'BUG: KFENCE: ')),
     ('ubsan', re.compile(r'UBSAN: ')),
     ('lockdep', re.compile(r'WARNING: (?!CPU: ).*(lock|RCU)')),
@@ -47,6 +48,21 @@ SPLATS = [
     ('bug', re.compile(r'(watchdog: )?BUG[: ]|kernel BUG at ')),
     ('panic', re.compile(r'Kernel panic - not syncing')),
 ]
+
+# Data races KCSAN reports in the core kernel under QEMU/TCG: not ownbuf's,
+# so shown but not judged.  By the two functions of the report's headline
+# ("data-race in A / B"), the functions that made the racing accesses;
+# ownbuf may appear further down the stacks, as the caller of printk()
+# (every violation is reported), but it cannot race inside printk.  Any
+# other KCSAN report fails the run.
+KCSAN_CORE = {
+    # printk's console_waiter handover (kernel/printk/printk.c): a plain
+    # read in vprintk_emit()'s inlined console_trylock_spinning() against
+    # the marked write of the CPU handing the console over.  Seen in the
+    # KUnit race tests, whose workers report violations concurrently.
+    'console_lock_spinning_disable_and_check',
+    'vprintk_emit',
+}
 
 # A report of one of these categories that follows another report within a
 # few lines is part of it (the WARN under a refcount_t message, the Oops
@@ -195,6 +211,9 @@ def scan_console(text):
             s = {'category': cat, 'headline': msg, 'line': idx,
                  'where': label,
                  'context': '\n'.join(lines[idx:idx + 25])}
+            if cat == 'kcsan' and kcsan_core(msg):
+                print('[judge] not ownbuf\'s: %s' % msg)
+                break
             splats.append(s)
             if suite:
                 pending.append(s)
@@ -202,6 +221,15 @@ def scan_console(text):
     for s in pending:
         s['where'] = 'kunit %s (during %s)' % (suite, s['where'])
     return splats, label, panic
+
+
+def kcsan_core(headline):
+    """A KCSAN report whose racing functions KCSAN_CORE both lists."""
+    m = re.search(r'data-race in (\S+) / (\S+)', headline)
+    if not m:
+        return False
+    funcs = {f.split('+')[0] for f in m.groups()}
+    return funcs <= KCSAN_CORE
 
 
 # --------------------------------------------------------------------------
@@ -592,12 +620,13 @@ def report(args):
 
 
 def expect(args):
-    """Exactly the expected failure categories, each once, and no other
-    failure; the guest must also have passed the control items."""
+    """Exactly the expected failure categories and no other failure (a
+    race may be reported more than once); the guest must also have passed
+    the control items."""
     items = load_items([args.items])
     bad = [it for it in items if it['status'] != 'pass']
-    got = sorted(it['category'] for it in bad)
-    want = sorted(args.category)
+    got = sorted(set(it['category'] for it in bad))
+    want = sorted(set(args.category))
     if got == want:
         print('[judge] as expected: %s' % (', '.join(want) or 'no failure'))
         return 0

@@ -3,7 +3,7 @@
  * ownbuf_canary - commits one deliberate sin when it is loaded, so that the
  * ownbuf test harness can prove that it sees each kind of failure.  It is
  * not part of ownbuf.ko; scripts/selftest-harness.sh builds it against the
- * debug kernel and boots it once per sin.
+ * debug kernel (and the kcsan kernel, for "race") and boots it once per sin.
  *
  *	insmod ownbuf_canary.ko sin=<sin>
  *
@@ -16,14 +16,19 @@
  * pin      takes a reference on itself, so rmmod fails
  * panic    panics (early death of the guest)
  * hang     never finishes loading (the run times out)
+ * race     two threads on two CPUs write one variable, plainly (KCSAN)
  */
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <kunit/test.h>
 #include <linux/compiler.h>
+#include <linux/completion.h>
+#include <linux/cpumask.h>
 #include <linux/delay.h>
+#include <linux/jiffies.h>
 #include <linux/kernel.h>
+#include <linux/kthread.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
 #include <linux/panic.h>
@@ -32,7 +37,7 @@
 
 static char *sin = "none";
 module_param(sin, charp, 0444);
-MODULE_PARM_DESC(sin, "the sin to commit: none, uaf, lockdep, warn, leak, kunit, pin, panic or hang");
+MODULE_PARM_DESC(sin, "the sin to commit: none, uaf, lockdep, warn, leak, kunit, pin, panic, hang or race");
 
 static DEFINE_MUTEX(ownbuf_canary_a);
 static DEFINE_MUTEX(ownbuf_canary_b);
@@ -74,6 +79,58 @@ static noinline int ownbuf_canary_leak(void)
 	return 0;
 }
 
+/* Written by two threads at once, without a lock or a marking. */
+static unsigned long ownbuf_canary_racy;
+
+struct ownbuf_canary_racer {
+	struct completion done;
+	unsigned long until;
+};
+
+static int ownbuf_canary_racer_fn(void *arg)
+{
+	struct ownbuf_canary_racer *r = arg;
+
+	while (time_before(jiffies, r->until)) {
+		ownbuf_canary_racy++;
+		cpu_relax();
+	}
+	/* Never back into this module's text once the loader may go on. */
+	kthread_complete_and_exit(&r->done, 0);
+}
+
+/*
+ * Two threads, one per CPU, race on ownbuf_canary_racy for a second:
+ * KCSAN watches one access in a few thousand and stalls it, long enough
+ * for the other CPU's write to land in the window.
+ */
+static noinline int ownbuf_canary_race(void)
+{
+	struct ownbuf_canary_racer r[2];
+	struct task_struct *t;
+	int i;
+
+	if (num_online_cpus() < 2) {
+		pr_err("race: needs two CPUs, %u online\n", num_online_cpus());
+		return -ENODEV;
+	}
+	for (i = 0; i < 2; i++) {
+		init_completion(&r[i].done);
+		r[i].until = jiffies + HZ;
+		t = kthread_create_on_cpu(ownbuf_canary_racer_fn, &r[i],
+					  i ? cpumask_last(cpu_online_mask) :
+					      cpumask_first(cpu_online_mask),
+					  "ownbuf_canary/%u");
+		if (IS_ERR(t))
+			return PTR_ERR(t);
+		wake_up_process(t);
+	}
+	for (i = 0; i < 2; i++)
+		wait_for_completion(&r[i].done);
+	pr_info("race: %lu increments\n", READ_ONCE(ownbuf_canary_racy));
+	return 0;
+}
+
 static int __init ownbuf_canary_init(void)
 {
 	pr_info("sin=%s\n", sin);
@@ -101,6 +158,8 @@ static int __init ownbuf_canary_init(void)
 		for (;;)
 			msleep_interruptible(1000);
 	}
+	if (!strcmp(sin, "race"))
+		return ownbuf_canary_race();
 	pr_err("unknown sin '%s'\n", sin);
 	return -EINVAL;
 }

@@ -24,6 +24,9 @@ OWNBUF_MODULE_ARGS=""
 OWNBUF_TEST_TIMEOUT=300
 OWNBUF_PROGRAM_TIMEOUT=1800
 OWNBUF_LEAK_AGE=6
+OWNBUF_KMEMLEAK=1
+# Selftests this kernel leaves out: "PROG" or "PROG:FIXTURE", space separated.
+OWNBUF_EXCLUDE=""
 # shellcheck source=/dev/null
 [ -f /ownbuf/run.conf ] && . /ownbuf/run.conf
 
@@ -40,7 +43,8 @@ meta()
 	echo "release=$(uname -r)"
 	echo "cmdline=$(cat /proc/cmdline)"
 	echo "tainted=$(cat /proc/sys/kernel/tainted)"
-	echo "kmemleak=$([ -e $KMEMLEAK ] && echo yes || echo no)"
+	echo "kmemleak=$([ -e $KMEMLEAK ] && [ "$OWNBUF_KMEMLEAK" = 1 ] &&
+			 echo yes || echo no)"
 }
 
 # list_tests PROG - FIXTURE[.VARIANT].TEST names of a kselftest_harness
@@ -93,6 +97,20 @@ list_tests()
 	}'
 }
 
+# excluded PROG - the fixtures of PROG this kernel leaves out, one per
+# line; "*" when it leaves out the whole program.
+excluded()
+{
+	local e
+
+	for e in $OWNBUF_EXCLUDE; do
+		case $e in
+		"$1") echo "*" ;;
+		"$1":*) echo "${e#*:}" ;;
+		esac
+	done
+}
+
 # run_program PROG - a kselftest program, all its tests in one run.
 # Its output goes to /dev/kmsg, where each line is a record of the kernel
 # log the moment it is written; the harness writes "#  RUN NAME ..." before
@@ -104,11 +122,15 @@ list_tests()
 # debug kernel costs more than most tests.
 run_program()
 {
-	local prog="$1" rc
+	local prog="$1" rc f args=""
 
+	for f in $(excluded "$prog"); do
+		args="$args -F $f"
+	done
 	ownbuf_mark "selftests $prog"
 	dmesg -c >/dev/null
-	timeout -s KILL "$OWNBUF_PROGRAM_TIMEOUT" "./$prog" \
+	# shellcheck disable=SC2086
+	timeout -s KILL "$OWNBUF_PROGRAM_TIMEOUT" "./$prog" $args \
 		</dev/null >/dev/kmsg 2>&1
 	rc=$?
 	ownbuf_res "@@OWNBUF BEGIN selftests $prog"
@@ -126,7 +148,12 @@ kmemleak_scan()
 ownbuf_item meta start meta
 
 # Whatever leaked before the module was loaded is not ownbuf's: forget it.
+# (A run may do without the scans, which take a while: OWNBUF_KMEMLEAK=0.)
+[ "$OWNBUF_KMEMLEAK" = 1 ] || KMEMLEAK=/nonexistent
+# The scans are this script's (below): kmemleak's own thread would scan
+# the whole memory every ten minutes in the middle of the tests.
 if [ -e $KMEMLEAK ]; then
+	echo scan=off >$KMEMLEAK
 	echo scan >$KMEMLEAK
 	echo clear >$KMEMLEAK
 fi
@@ -158,9 +185,19 @@ export OWNBUF_KO="/ownbuf/modules/$OWNBUF_MODULE.ko"
 if [ -d /ownbuf/selftests ]; then
 	cd /ownbuf/selftests || exit 1
 	for prog in $(cat programs 2>/dev/null); do
+		# Left out here, run on the other kernels (kernel_exclude).
+		if [ "$(excluded "$prog")" = "*" ]; then
+			ownbuf_mark "selftests $prog: not on this kernel"
+			continue
+		fi
+		excluded "$prog" | sed 's/.*/^&\./' >/tmp/excluded
 		ownbuf_res "@@OWNBUF BEGIN list $prog"
 		if [ -x "$prog" ]; then
 			list_tests "./$prog" >/tmp/tests
+			if [ -s /tmp/excluded ]; then
+				grep -v -f /tmp/excluded /tmp/tests >/tmp/kept
+				mv /tmp/kept /tmp/tests
+			fi
 			rc=0
 		else
 			echo "$prog: not built" >/tmp/tests
@@ -179,6 +216,34 @@ if [ -d /ownbuf/selftests ]; then
 			timeout -s KILL "$OWNBUF_TEST_TIMEOUT" "$script"
 	done
 	cd /
+fi
+
+# 4b. fault injection: the stress program again, for its processes only
+#     slab and page allocations failing at random (failslab,
+#     fail_page_alloc; user pages are spared).  Every call must still end
+#     in an errno the contract allows or -ENOMEM, and nothing may splat or
+#     leak.  The stress seed is printed and replays the run's calls.
+FAULTS="/sys/kernel/debug/failslab /sys/kernel/debug/fail_page_alloc"
+if [ -d /sys/kernel/debug/failslab ] && [ -x /ownbuf/selftests/ownbuf_stress ]; then
+	seed=$(($(date +%s) % 100000))
+	for d in $FAULTS; do
+		[ -d "$d" ] || continue
+		echo Y >"$d/task-filter"
+		echo N >"$d/ignore-gfp-wait"
+		echo 1 >"$d/probability"
+		echo 1 >"$d/interval"
+		echo -1 >"$d/times"
+		echo 0 >"$d/verbose"
+	done
+	[ -e /sys/kernel/debug/fail_page_alloc/min-order ] &&
+		echo 0 >/sys/kernel/debug/fail_page_alloc/min-order
+	ownbuf_item script faults-stress timeout -s KILL "$OWNBUF_TEST_TIMEOUT" \
+		sh -c "cd /ownbuf/selftests && OWNBUF_STRESS_FAULTS=1 \
+		       OWNBUF_STRESS_SECONDS=10 OWNBUF_STRESS_SEED=$seed \
+		       exec ./ownbuf_stress"
+	for d in $FAULTS; do
+		[ -d "$d" ] && echo 0 >"$d/probability"
+	done
 fi
 
 # 5. sample modules

@@ -242,7 +242,32 @@ _kernel_fetch_stock()
 	touch "$root/.ownbuf-unpacked"
 }
 
-# kernel_get NAME - debug, stock61 or stock612.
+# kernel_accel NAME - QEMU's -accel for test runs of kernel NAME.  One
+# thread for all vCPUs, since multi-threaded TCG oopses now and then when
+# ftrace patches kernel text; but a data-race detector needs two CPUs
+# that really run at once, so the kcsan kernel gets a thread per vCPU.
+kernel_accel()
+{
+	case $1 in
+	kcsan) echo tcg,thread=multi ;;
+	*) echo tcg,thread=single ;;
+	esac
+}
+
+# kernel_exclude NAME - kselftests not run on kernel NAME: "PROG" for a
+# whole program, "PROG:FIXTURE" for one fixture.  Where every vCPU is a
+# thread of its own (kernel_accel), a test that patches kernel text
+# (enabling a tracepoint flips a static key; a kprobe may be optimized
+# into a jump) risks the int3 oops multi-threaded TCG shows there now and
+# then.  They run on every other kernel.
+kernel_exclude()
+{
+	case $1 in
+	kcsan) echo "ownbuf_sys:trace ownbuf_unload" ;;
+	esac
+}
+
+# kernel_get NAME - debug, kcsan, stock61 or stock612.
 kernel_get()
 {
 	KSRC=${KSRC:-}
