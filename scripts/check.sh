@@ -404,7 +404,7 @@ main()
 		done
 	fi
 	if want harness; then
-		timed harness stage_harness 1
+		timed harness stage_harness 2
 	fi
 	for k in $bg; do
 		log "waiting for the ${k%%:*} guest"

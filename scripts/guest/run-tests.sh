@@ -97,18 +97,20 @@ list_tests()
 	}'
 }
 
-# excluded PROG - the fixtures of PROG this kernel leaves out, one per
-# line; "*" when it leaves out the whole program.
+# excluded PROG - what of PROG this kernel leaves out, one per line:
+# FIXTURE, *.VARIANT (of every fixture), or "*" for the whole program.
 excluded()
 {
 	local e
 
+	set -f
 	for e in $OWNBUF_EXCLUDE; do
 		case $e in
 		"$1") echo "*" ;;
 		"$1":*) echo "${e#*:}" ;;
 		esac
 	done
+	set +f
 }
 
 # run_program PROG - a kselftest program, all its tests in one run.
@@ -124,9 +126,14 @@ run_program()
 {
 	local prog="$1" rc f args=""
 
+	set -f
 	for f in $(excluded "$prog"); do
-		args="$args -F $f"
+		case $f in
+		"*."*) args="$args -V ${f#\*.}" ;;
+		*) args="$args -F $f" ;;
+		esac
 	done
+	set +f
 	ownbuf_mark "selftests $prog"
 	dmesg -c >/dev/null
 	# shellcheck disable=SC2086
@@ -190,7 +197,8 @@ if [ -d /ownbuf/selftests ]; then
 			ownbuf_mark "selftests $prog: not on this kernel"
 			continue
 		fi
-		excluded "$prog" | sed 's/.*/^&\./' >/tmp/excluded
+		excluded "$prog" | sed 's/^\*\./[^.]*./; s/\./\\./g; s/.*/^&\\./' \
+			>/tmp/excluded
 		ownbuf_res "@@OWNBUF BEGIN list $prog"
 		if [ -x "$prog" ]; then
 			list_tests "./$prog" >/tmp/tests
