@@ -321,7 +321,7 @@ static void ownbuf_maybe_finish(struct ownbuf *b)
  * Give back @one (an access in flight, a pin, the mut borrow, REVOKING)
  * and wake whoever waits for it.
  */
-static void ownbuf_give(struct ownbuf *b, u64 one)
+static __always_inline void ownbuf_give(struct ownbuf *b, u64 one)
 {
 	void *data = NULL;
 	u64 s;
@@ -470,7 +470,7 @@ static int ownbuf_take_excl(struct ownbuf *b, u64 commit, u64 *seen)
  * PENDING; make it LIVE or give it up.  Interrupts are off.  Returns 0,
  * -ESTALE, -EBUSY (*@seen), or -EAGAIN if the exact count must decide.
  */
-static int ownbuf_share_settle(struct ownbuf *b, u64 h, struct ownbuf_slot *slot,
+static __always_inline int ownbuf_share_settle(struct ownbuf *b, u64 h, struct ownbuf_slot *slot,
 			       u64 gen, bool exact, unsigned long ip,
 			       u64 *seen)
 {
@@ -507,7 +507,7 @@ stale:
 }
 
 /* Fill in the token of a borrow just taken. */
-static void ownbuf_ref_fill(struct ownbuf_ref *ref, struct ownbuf *b,
+static __always_inline void ownbuf_ref_fill(struct ownbuf_ref *ref, struct ownbuf *b,
 			    struct ownbuf_slot *slot, u64 gen,
 			    unsigned int kind);
 
@@ -584,7 +584,7 @@ again:
  * record in *@slotp, *@genp), -ESTALE, -EBUSY (*@seen), -EOVERFLOW or
  * -ENOMEM.
  */
-static int ownbuf_share(struct ownbuf *b, u64 h, gfp_t gfp, unsigned long ip,
+static __always_inline int ownbuf_share(struct ownbuf *b, u64 h, gfp_t gfp, unsigned long ip,
 			struct ownbuf_slot **slotp, u64 *genp, u64 *seen)
 {
 	struct ownbuf_slot *slot = NULL;
@@ -634,7 +634,7 @@ static int ownbuf_share(struct ownbuf *b, u64 h, gfp_t gfp, unsigned long ip,
  * it names no buffer: NULL, consumed by drop/revoke/move, or a value
  * ownbuf never issued with the poison bit.
  */
-static int ownbuf_handle_value(struct ownbuf_handle *hp, enum ownbuf_op op,
+static __always_inline int ownbuf_handle_value(struct ownbuf_handle *hp, enum ownbuf_op op,
 			       unsigned long ip, u64 *val)
 {
 	u64 h, id;
@@ -677,7 +677,7 @@ static void ownbuf_report_stale(u64 id, unsigned long ip)
  * The live buffer *@hp names, or NULL and *@err after reporting why not.
  * The caller holds rcu_read_lock_sched().
  */
-static struct ownbuf *ownbuf_find(struct ownbuf_handle *hp, enum ownbuf_op op,
+static __always_inline struct ownbuf *ownbuf_find(struct ownbuf_handle *hp, enum ownbuf_op op,
 				  unsigned long ip, u64 *hv, int *err)
 {
 	struct ownbuf *b;
@@ -1306,7 +1306,7 @@ ownbuf_ref_mac(const struct ownbuf_ref *ref, const struct ownbuf *b,
 	       GOLDEN_RATIO_PRIME;
 }
 
-static void ownbuf_ref_fill(struct ownbuf_ref *ref, struct ownbuf *b,
+static __always_inline void ownbuf_ref_fill(struct ownbuf_ref *ref, struct ownbuf *b,
 			    struct ownbuf_slot *slot, u64 gen,
 			    unsigned int kind)
 {
@@ -1323,7 +1323,7 @@ static void ownbuf_ref_fill(struct ownbuf_ref *ref, struct ownbuf *b,
  * address)?  Then its pointers lead to memory that stays an ownbuf object
  * and a record while the module is loaded; nothing else is followed.
  */
-static bool ownbuf_ref_genuine(const struct ownbuf_ref *ref)
+static __always_inline bool ownbuf_ref_genuine(const struct ownbuf_ref *ref)
 {
 	return READ_ONCE(ref->check) ==
 	       ownbuf_ref_mac(ref, READ_ONCE(ref->buf), READ_ONCE(ref->slot),
@@ -1331,7 +1331,7 @@ static bool ownbuf_ref_genuine(const struct ownbuf_ref *ref)
 }
 
 /* The word of @ref's record while the borrow is out; 0 if not genuine. */
-static u64 ownbuf_ref_word(const struct ownbuf_ref *ref)
+static __always_inline u64 ownbuf_ref_word(const struct ownbuf_ref *ref)
 {
 	return ownbuf_ref_genuine(ref) ? atomic64_read(&ref->slot->word) : 0;
 }
@@ -1342,7 +1342,7 @@ static u64 ownbuf_ref_word(const struct ownbuf_ref *ref)
  * and replays: only a token whose record still carries its generation
  * passes.  With @any_record a revoked borrow passes too.
  */
-static int ownbuf_ref_validate(struct ownbuf_ref *ref, enum ownbuf_op op,
+static __always_inline int ownbuf_ref_validate(struct ownbuf_ref *ref, enum ownbuf_op op,
 			       bool any_record, unsigned long ip)
 {
 	enum ownbuf_violation v;
@@ -1508,7 +1508,7 @@ static bool ownbuf_grantable(struct ownbuf *b, u64 h, unsigned int kind)
  * Take a borrow of @b, which handle @h named, into @ref: the caller holds
  * @b by RCU (@gfp not blocking) or a reference.
  */
-static int ownbuf_borrow_once(struct ownbuf *b, u64 h, unsigned int kind,
+static __always_inline int ownbuf_borrow_once(struct ownbuf *b, u64 h, unsigned int kind,
 			      gfp_t gfp, struct ownbuf_ref *ref,
 			      unsigned long ip, u64 *seen)
 {
@@ -1555,7 +1555,7 @@ static void ownbuf_report_borrow(struct ownbuf *b, int ret, u64 seen,
 }
 
 /* Publish a token just filled in: its fields before its state. */
-static void ownbuf_ref_publish(struct ownbuf_ref *ref,
+static __always_inline void ownbuf_ref_publish(struct ownbuf_ref *ref,
 			       const struct ownbuf_ref_ops *ops)
 {
 	ref->ops = ops;
@@ -1564,9 +1564,10 @@ static void ownbuf_ref_publish(struct ownbuf_ref *ref,
 	atomic_set_release(&ref->state, OWNBUF_STATE_LIVE);
 }
 
-int __ownbuf_borrow(struct ownbuf_handle *hp, unsigned int flags,
-		    const struct ownbuf_ref_ops *ops, struct ownbuf_ref *ref,
-		    unsigned long ip)
+static __always_inline int
+ownbuf_do_borrow(struct ownbuf_handle *hp, unsigned int flags,
+		 const struct ownbuf_ref_ops *ops, struct ownbuf_ref *ref,
+		 unsigned long ip)
 {
 	unsigned int kind = flags & (OWNBUF_SHARED | OWNBUF_MUT);
 	gfp_t gfp = GFP_NOWAIT;
@@ -1665,16 +1666,24 @@ int __ownbuf_borrow(struct ownbuf_handle *hp, unsigned int flags,
 int ownbuf_borrow_ops(struct ownbuf_handle h, unsigned int flags,
 		      const struct ownbuf_ref_ops *ops, struct ownbuf_ref *ref)
 {
-	return __ownbuf_borrow(&h, flags, ops, ref, _RET_IP_);
+	return ownbuf_do_borrow(&h, flags, ops, ref, _RET_IP_);
 }
 EXPORT_SYMBOL_GPL(ownbuf_borrow_ops);
+
+/* For /dev/ownbuf; the in-kernel API saves itself the call. */
+int __ownbuf_borrow(struct ownbuf_handle *hp, unsigned int flags,
+		    const struct ownbuf_ref_ops *ops, struct ownbuf_ref *ref,
+		    unsigned long ip)
+{
+	return ownbuf_do_borrow(hp, flags, ops, ref, ip);
+}
 
 /*
  * Give the record of a borrow back; *@revoked tells if it had been
  * revoked.  Returns false for a record that is not the token's any more
  * (the token was restored from a copy): then nothing was given back.
  */
-static bool ownbuf_ref_untake(struct ownbuf_ref *ref, bool *revoked)
+static __always_inline bool ownbuf_ref_untake(struct ownbuf_ref *ref, bool *revoked)
 {
 	struct ownbuf *b = ref->buf;
 	u64 w = ref->gen | OWNBUF_SLOT_LIVE;
@@ -1724,7 +1733,7 @@ static bool ownbuf_ref_untake(struct ownbuf_ref *ref, bool *revoked)
  * record back.  Returns -ESTALE if it had been revoked, -ENOENT if the
  * record was not the token's (a restored token), else 0.
  */
-static int ownbuf_ref_end(struct ownbuf_ref *ref)
+static __always_inline int ownbuf_ref_end(struct ownbuf_ref *ref)
 {
 	struct ownbuf *b = ref->buf;
 	bool revoked, call = false;
@@ -1769,7 +1778,8 @@ static __always_inline bool ownbuf_ref_claim(struct ownbuf_ref *ref)
 	return atomic_try_cmpxchg(&ref->state, &s, OWNBUF_STATE_RELEASED);
 }
 
-int __ownbuf_release(struct ownbuf_ref *ref, unsigned long ip)
+static __always_inline int ownbuf_do_release(struct ownbuf_ref *ref,
+					     unsigned long ip)
 {
 	int ret;
 
@@ -1819,9 +1829,15 @@ int __ownbuf_release(struct ownbuf_ref *ref, unsigned long ip)
  */
 int ownbuf_release(struct ownbuf_ref *ref)
 {
-	return __ownbuf_release(ref, _RET_IP_);
+	return ownbuf_do_release(ref, _RET_IP_);
 }
 EXPORT_SYMBOL_GPL(ownbuf_release);
+
+/* For /dev/ownbuf; the in-kernel API saves itself the call. */
+int __ownbuf_release(struct ownbuf_ref *ref, unsigned long ip)
+{
+	return ownbuf_do_release(ref, ip);
+}
 
 /**
  * ownbuf_ref_discard() - end a borrow, whatever became of it, silently

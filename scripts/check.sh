@@ -243,17 +243,17 @@ test_kernel()
 	fi
 }
 
-# timed WHAT CMD... - run CMD, then log its wall-clock and CPU time (its
-# QEMU guests included): where the minutes of a check go.
+# timed WHAT CMD... - run CMD (in a subshell), then log its wall-clock
+# and CPU time, its QEMU guests included: where the minutes of a check go.
 timed()
 {
-	local what=$1 t rc=0 f=$BUILD/.time.$BASHPID TIMEFORMAT
+	local what=$1 t rc=0 f=$BUILD/.time.$BASHPID
 
 	shift
 	t=$(now)
-	TIMEFORMAT="%U %S"
-	{ time "$@" 2>&3; } 3>&2 2>"$f" || rc=$?
-	log "$what: $(($(now) - t))s wall, $(awk '{printf "%d", $1 + $2}' \
+	( rc=0; "$@" || rc=$?; times >"$f"; exit $rc ) || rc=$?
+	log "$what: $(($(now) - t))s wall, $(awk 'NR == 2 {
+		n = split($0, a, /[ms ]+/); printf "%d", a[1] * 60 + a[2] + a[3] * 60 + a[4] }' \
 		"$f")s CPU"
 	rm -f "$f"
 	return $rc
@@ -370,17 +370,17 @@ main()
 	if want tests; then
 		kernels_get
 		build_userspace
-		for k in $KERNELS; do
-			build_modules "$k"
-		done
 		# The debug and KCSAN runs are the long ones (KASAN, lockdep,
-		# kmemleak, KCSAN under TCG): they start first and run in the
-		# background; the debug run, the longest on one host thread,
-		# keeps its priority, everything else is niced below it.
+		# kmemleak, KCSAN under TCG): each starts in the background as
+		# soon as its modules are built; the debug run, the longest on
+		# one host thread, keeps its priority, everything else is niced
+		# below it.
 		for k in debug kcsan; do
-			if [[ " $KERNELS " != *" $k "* ]] || [ -z "${K_BUILT[$k]:-}" ]; then
+			if [[ " $KERNELS " != *" $k "* ]]; then
 				continue
 			fi
+			build_modules "$k"
+			[ -n "${K_BUILT[$k]:-}" ] || continue
 			log "$k guest runs in the background (log: $OUT/$k.log)"
 			if [ "$k" = debug ]; then
 				timed "$k guest" test_kernel "$k" >"$OUT/$k.log" 2>&1 &
@@ -391,6 +391,12 @@ main()
 			bg="$bg $k:$!"
 		done
 		renice -n 5 $$ >/dev/null 2>&1 || true
+		for k in $KERNELS; do
+			case $k in
+			debug|kcsan) ;;
+			*) build_modules "$k" ;;
+			esac
+		done
 	fi
 	if want style; then
 		timed style stage_style
