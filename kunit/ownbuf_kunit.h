@@ -23,15 +23,6 @@
 #define OB_TIMEOUT	(10 * HZ)	/* nothing legitimate takes this long */
 #define OB_NONE		(-1)		/* no violation class: not counted */
 
-/*
- * What ownbuf_drop(), ownbuf_revoke() and ownbuf_move() leave in the
- * handle variable they consume (see the handle scheme in ownbuf_engine.c):
- * bit 63 set, bit 62 set too after a move.  Used to forge such values, and
- * by the cleanup to know that a variable no longer owns anything.
- */
-#define OB_POISON	BIT_ULL(63)
-#define OB_POISON_MOVED	BIT_ULL(62)
-
 /**
  * struct ob_priv - per-test state, in test->priv
  * @splats: console splats seen before the test began.
@@ -218,5 +209,54 @@ void ownbuf_suite_exit(struct kunit_suite *suite);
 unsigned long ob_buffers_since_start(void);
 void ob_console_watch(const char *want);
 void ob_console_line(char *buf, size_t len);
+
+/*
+ * The cases of suite "ownbuf" kept outside ownbuf_kunit_api.c, which holds
+ * the suite's one case list.
+ */
+/* ownbuf_kunit_misuse.c */
+void ownbuf_test_misuse(struct kunit *test);
+const void *ob_misuse_params(const void *prev, char *desc);
+void ownbuf_test_forged_random_handles(struct kunit *test);
+void ownbuf_test_forged_bitflip_handles(struct kunit *test);
+void ownbuf_test_garbage_tokens(struct kunit *test);
+
+/* ownbuf_kunit_limits.c */
+void ownbuf_test_callback_on_release(struct kunit *test);
+void ownbuf_test_callback_on_discard(struct kunit *test);
+void ownbuf_test_callback_on_revoke(struct kunit *test);
+void ownbuf_test_callback_borrow_after_revoke(struct kunit *test);
+void ownbuf_test_release_during_release(struct kunit *test);
+void ownbuf_test_wait_wakes_on_release(struct kunit *test);
+void ownbuf_test_wait_mut_for_all_shared(struct kunit *test);
+void ownbuf_test_wait_interrupted(struct kunit *test);
+void ownbuf_test_wait_revoked(struct kunit *test);
+void ownbuf_test_max_shared(struct kunit *test);
+void ownbuf_test_max_shared_lowered(struct kunit *test);
+void ownbuf_test_max_size(struct kunit *test);
+void ownbuf_test_max_size_lowered(struct kunit *test);
+void ownbuf_test_fail_alloc_core(struct kunit *test);
+void ownbuf_test_fail_alloc_data(struct kunit *test);
+void ownbuf_test_fail_table_insert(struct kunit *test);
+const void *ob_insert_params(const void *prev, char *desc);
+void ownbuf_test_fail_resize(struct kunit *test);
+void ownbuf_test_tracepoint(struct kunit *test);
+
+/* ownbuf_kunit_race.c */
+void ownbuf_test_atomic_context(struct kunit *test);
+void ownbuf_test_race_borrows(struct kunit *test);
+void ownbuf_test_race_ownership(struct kunit *test);
+void ownbuf_test_race_revoke_churn(struct kunit *test);
+void ownbuf_test_access_in_flight(struct kunit *test);
+const void *ob_inside_params(const void *prev, char *desc);
+void ownbuf_test_excl_while_accessed(struct kunit *test);
+const void *ob_excl_params(const void *prev, char *desc);
+void ownbuf_test_aba(struct kunit *test);
+void ownbuf_test_token_replay(struct kunit *test);
+const void *ob_replay_params(const void *prev, char *desc);
+void ownbuf_test_forged_poison(struct kunit *test);
+void ownbuf_test_generations_never_run_out(struct kunit *test);
+void ownbuf_test_revoked_frees_slot(struct kunit *test);
+void ownbuf_test_max_shared_across_cpus(struct kunit *test);
 
 #endif /* _OWNBUF_KUNIT_H */

@@ -153,7 +153,7 @@ static void ob_handle_cleanup(void *arg)
 	u64 v = READ_ONCE(h->val);
 
 	/* A consumed variable owns nothing; anything else is revoked. */
-	if (v && !(v & OB_POISON))
+	if (v && !(v & OWNBUF_POISON))
 		ownbuf_revoke(h);
 }
 

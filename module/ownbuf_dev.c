@@ -674,28 +674,25 @@ static ssize_t ownbuf_counter_show(struct device *dev,
 	return sysfs_emit(buf, "%llu\n", ownbuf_violations(ca->class));
 }
 
-#define OWNBUF_COUNTER(_name, _class)					\
-	static struct ownbuf_counter_attr ownbuf_counter_##_name = {	\
-		.attr = __ATTR(_name, 0444, ownbuf_counter_show, NULL),	\
-		.class = _class,					\
+/* One file per class, named by ownbuf_violation_name() (the ABI). */
+static struct ownbuf_counter_attr ownbuf_counters[OWNBUF_NR_VIOLATIONS];
+static struct attribute *ownbuf_counter_attrs[OWNBUF_NR_VIOLATIONS + 1];
+
+static void ownbuf_counters_init(void)
+{
+	struct ownbuf_counter_attr *ca;
+	int v;
+
+	for (v = 0; v < OWNBUF_NR_VIOLATIONS; v++) {
+		ca = &ownbuf_counters[v];
+		sysfs_attr_init(&ca->attr.attr);
+		ca->attr.attr.name = ownbuf_violation_name(v);
+		ca->attr.attr.mode = 0444;
+		ca->attr.show = ownbuf_counter_show;
+		ca->class = v;
+		ownbuf_counter_attrs[v] = &ca->attr.attr;
 	}
-
-OWNBUF_COUNTER(use_after_free, OWNBUF_USE_AFTER_FREE);
-OWNBUF_COUNTER(double_free, OWNBUF_DOUBLE_FREE);
-OWNBUF_COUNTER(data_race, OWNBUF_DATA_RACE);
-OWNBUF_COUNTER(null_deref, OWNBUF_NULL_DEREF);
-OWNBUF_COUNTER(out_of_bounds, OWNBUF_OUT_OF_BOUNDS);
-OWNBUF_COUNTER(dangling_borrow, OWNBUF_DANGLING_BORROW);
-
-static struct attribute *ownbuf_counter_attrs[] = {
-	&ownbuf_counter_use_after_free.attr.attr,
-	&ownbuf_counter_double_free.attr.attr,
-	&ownbuf_counter_data_race.attr.attr,
-	&ownbuf_counter_null_deref.attr.attr,
-	&ownbuf_counter_out_of_bounds.attr.attr,
-	&ownbuf_counter_dangling_borrow.attr.attr,
-	NULL
-};
+}
 
 static const struct attribute_group ownbuf_counter_group = {
 	.name = "violations",
@@ -716,6 +713,7 @@ static struct miscdevice ownbuf_misc = {
 
 int ownbuf_dev_init(void)
 {
+	ownbuf_counters_init();
 	ownbuf_misc.mode = ownbuf_dev_mode;
 	return misc_register(&ownbuf_misc);
 }

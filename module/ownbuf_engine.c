@@ -352,8 +352,8 @@ static __always_inline void ownbuf_give(struct ownbuf *b, u64 one)
  * something in @conflict, or @field is full.  Returns 0, -ESTALE, or
  * -EBUSY with the conflicting state in *@seen.
  */
-static __always_inline int ownbuf_take(struct ownbuf *b, u64 conflict,
-				       u64 one, u64 field, u64 *seen)
+static __always_inline int
+ownbuf_take(struct ownbuf *b, u64 conflict, u64 one, u64 field, u64 *seen)
 {
 	s64 s = atomic64_read(&b->state);
 
@@ -470,9 +470,9 @@ static int ownbuf_take_excl(struct ownbuf *b, u64 commit, u64 *seen)
  * PENDING; make it LIVE or give it up.  Interrupts are off.  Returns 0,
  * -ESTALE, -EBUSY (*@seen), or -EAGAIN if the exact count must decide.
  */
-static __always_inline int ownbuf_share_settle(struct ownbuf *b, u64 h, struct ownbuf_slot *slot,
-			       u64 gen, bool exact, unsigned long ip,
-			       u64 *seen)
+static __always_inline int
+ownbuf_share_settle(struct ownbuf *b, u64 h, struct ownbuf_slot *slot, u64 gen,
+		    bool exact, unsigned long ip, u64 *seen)
 {
 	s64 s;
 
@@ -507,9 +507,9 @@ stale:
 }
 
 /* Fill in the token of a borrow just taken. */
-static __always_inline void ownbuf_ref_fill(struct ownbuf_ref *ref, struct ownbuf *b,
-			    struct ownbuf_slot *slot, u64 gen,
-			    unsigned int kind);
+static __always_inline void
+ownbuf_ref_fill(struct ownbuf_ref *ref, struct ownbuf *b,
+		struct ownbuf_slot *slot, u64 gen, unsigned int kind);
 
 /*
  * Take a shared borrow of @b through its exact count, under the lock.  The
@@ -584,8 +584,9 @@ again:
  * record in *@slotp, *@genp), -ESTALE, -EBUSY (*@seen), -EOVERFLOW or
  * -ENOMEM.
  */
-static __always_inline int ownbuf_share(struct ownbuf *b, u64 h, gfp_t gfp, unsigned long ip,
-			struct ownbuf_slot **slotp, u64 *genp, u64 *seen)
+static __always_inline int
+ownbuf_share(struct ownbuf *b, u64 h, gfp_t gfp, unsigned long ip,
+	     struct ownbuf_slot **slotp, u64 *genp, u64 *seen)
 {
 	struct ownbuf_slot *slot = NULL;
 	struct ownbuf_cell *cell;
@@ -634,8 +635,9 @@ static __always_inline int ownbuf_share(struct ownbuf *b, u64 h, gfp_t gfp, unsi
  * it names no buffer: NULL, consumed by drop/revoke/move, or a value
  * ownbuf never issued with the poison bit.
  */
-static __always_inline int ownbuf_handle_value(struct ownbuf_handle *hp, enum ownbuf_op op,
-			       unsigned long ip, u64 *val)
+static __always_inline int
+ownbuf_handle_value(struct ownbuf_handle *hp, enum ownbuf_op op,
+		    unsigned long ip, u64 *val)
 {
 	u64 h, id;
 
@@ -648,11 +650,11 @@ static __always_inline int ownbuf_handle_value(struct ownbuf_handle *hp, enum ow
 		ownbuf_report(OWNBUF_NULL_DEREF, 0, ip, "NULL handle");
 		return -EINVAL;
 	}
-	if (unlikely(h & BIT_ULL(63))) {
+	if (unlikely(h & OWNBUF_POISON)) {
 		if (!ownbuf_poison_mine(hp, h, &id))
 			ownbuf_report(OWNBUF_USE_AFTER_FREE, 0, ip,
 				      "not a handle ownbuf issued");
-		else if (h & BIT_ULL(62))
+		else if (h & OWNBUF_POISON_MOVED)
 			ownbuf_report(OWNBUF_USE_AFTER_FREE, id, ip,
 				      "owner used after it was moved");
 		else if (op == OWNBUF_OP_DROP)
@@ -677,8 +679,9 @@ static void ownbuf_report_stale(u64 id, unsigned long ip)
  * The live buffer *@hp names, or NULL and *@err after reporting why not.
  * The caller holds rcu_read_lock_sched().
  */
-static __always_inline struct ownbuf *ownbuf_find(struct ownbuf_handle *hp, enum ownbuf_op op,
-				  unsigned long ip, u64 *hv, int *err)
+static __always_inline struct ownbuf *
+ownbuf_find(struct ownbuf_handle *hp, enum ownbuf_op op, unsigned long ip,
+	    u64 *hv, int *err)
 {
 	struct ownbuf *b;
 	int ret;
@@ -791,7 +794,8 @@ int ownbuf_handle_state(const struct ownbuf_handle *h)
 		return 0;
 	if (!ownbuf_poison_mine(h, hv, &id))
 		return OWNBUF_STATE_LIVE;
-	return (hv & BIT_ULL(62)) ? OWNBUF_STATE_MOVED : OWNBUF_STATE_DROPPED;
+	return (hv & OWNBUF_POISON_MOVED) ? OWNBUF_STATE_MOVED :
+					    OWNBUF_STATE_DROPPED;
 }
 EXPORT_SYMBOL_IF_KUNIT(ownbuf_handle_state);
 
@@ -1306,9 +1310,9 @@ ownbuf_ref_mac(const struct ownbuf_ref *ref, const struct ownbuf *b,
 	       GOLDEN_RATIO_PRIME;
 }
 
-static __always_inline void ownbuf_ref_fill(struct ownbuf_ref *ref, struct ownbuf *b,
-			    struct ownbuf_slot *slot, u64 gen,
-			    unsigned int kind)
+static __always_inline void
+ownbuf_ref_fill(struct ownbuf_ref *ref, struct ownbuf *b,
+		struct ownbuf_slot *slot, u64 gen, unsigned int kind)
 {
 	ref->buf = b;
 	ref->slot = slot;
@@ -1342,8 +1346,9 @@ static __always_inline u64 ownbuf_ref_word(const struct ownbuf_ref *ref)
  * and replays: only a token whose record still carries its generation
  * passes.  With @any_record a revoked borrow passes too.
  */
-static __always_inline int ownbuf_ref_validate(struct ownbuf_ref *ref, enum ownbuf_op op,
-			       bool any_record, unsigned long ip)
+static __always_inline int
+ownbuf_ref_validate(struct ownbuf_ref *ref, enum ownbuf_op op, bool any_record,
+		    unsigned long ip)
 {
 	enum ownbuf_violation v;
 	u64 w;
@@ -1508,9 +1513,9 @@ static bool ownbuf_grantable(struct ownbuf *b, u64 h, unsigned int kind)
  * Take a borrow of @b, which handle @h named, into @ref: the caller holds
  * @b by RCU (@gfp not blocking) or a reference.
  */
-static __always_inline int ownbuf_borrow_once(struct ownbuf *b, u64 h, unsigned int kind,
-			      gfp_t gfp, struct ownbuf_ref *ref,
-			      unsigned long ip, u64 *seen)
+static __always_inline int
+ownbuf_borrow_once(struct ownbuf *b, u64 h, unsigned int kind, gfp_t gfp,
+		   struct ownbuf_ref *ref, unsigned long ip, u64 *seen)
 {
 	struct ownbuf_slot *slot;
 	u64 gen;
@@ -1555,8 +1560,8 @@ static void ownbuf_report_borrow(struct ownbuf *b, int ret, u64 seen,
 }
 
 /* Publish a token just filled in: its fields before its state. */
-static __always_inline void ownbuf_ref_publish(struct ownbuf_ref *ref,
-			       const struct ownbuf_ref_ops *ops)
+static __always_inline void
+ownbuf_ref_publish(struct ownbuf_ref *ref, const struct ownbuf_ref_ops *ops)
 {
 	ref->ops = ops;
 	if (!ops)
@@ -1683,7 +1688,8 @@ int __ownbuf_borrow(struct ownbuf_handle *hp, unsigned int flags,
  * revoked.  Returns false for a record that is not the token's any more
  * (the token was restored from a copy): then nothing was given back.
  */
-static __always_inline bool ownbuf_ref_untake(struct ownbuf_ref *ref, bool *revoked)
+static __always_inline bool
+ownbuf_ref_untake(struct ownbuf_ref *ref, bool *revoked)
 {
 	struct ownbuf *b = ref->buf;
 	u64 w = ref->gen | OWNBUF_SLOT_LIVE;
@@ -1778,8 +1784,8 @@ static __always_inline bool ownbuf_ref_claim(struct ownbuf_ref *ref)
 	return atomic_try_cmpxchg(&ref->state, &s, OWNBUF_STATE_RELEASED);
 }
 
-static __always_inline int ownbuf_do_release(struct ownbuf_ref *ref,
-					     unsigned long ip)
+static __always_inline int
+ownbuf_do_release(struct ownbuf_ref *ref, unsigned long ip)
 {
 	int ret;
 

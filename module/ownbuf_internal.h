@@ -20,6 +20,14 @@
  */
 #define OWNBUF_IP_USER	0UL
 
+/*
+ * ownbuf_drop(), ownbuf_revoke() and ownbuf_move() poison the handle
+ * variable they consume: bit 63 (never set in a handle), and bit 62 after
+ * a move (see ownbuf_poison() in ownbuf_table.c for the other bits).
+ */
+#define OWNBUF_POISON		BIT_ULL(63)
+#define OWNBUF_POISON_MOVED	BIT_ULL(62)
+
 /* What the caller is about to do; decides how a refusal is classified. */
 enum ownbuf_op {
 	OWNBUF_OP_USE,		/* anything but ending the owner or borrow */

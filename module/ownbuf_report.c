@@ -21,14 +21,9 @@ EXPORT_TRACEPOINT_SYMBOL_GPL(ownbuf_violation);
 
 static atomic_long_t ownbuf_counts[OWNBUF_NR_VIOLATIONS];
 
-static const char * const ownbuf_violation_names[OWNBUF_NR_VIOLATIONS] = {
-	[OWNBUF_USE_AFTER_FREE] = "use_after_free",
-	[OWNBUF_DOUBLE_FREE] = "double_free",
-	[OWNBUF_DATA_RACE] = "data_race",
-	[OWNBUF_NULL_DEREF] = "null_deref",
-	[OWNBUF_OUT_OF_BOUNDS] = "out_of_bounds",
-	[OWNBUF_DANGLING_BORROW] = "dangling_borrow",
-};
+/* The one list of the names: the ABI (sysfs, the tracepoint, the log). */
+static const char * const ownbuf_violation_names[] = { OWNBUF_VIOLATION_NAMES };
+static_assert(ARRAY_SIZE(ownbuf_violation_names) == OWNBUF_NR_VIOLATIONS);
 
 /**
  * ownbuf_violation_name() - name of a violation class

@@ -269,15 +269,13 @@ EXPORT_SYMBOL_IF_KUNIT(ownbuf_count_buffers);
 /* --- poisoned handle variables --- */
 
 /*
- * ownbuf_drop(), ownbuf_revoke() and ownbuf_move() overwrite the variable
- * they consume with bit 63, bit 62 after a move, the low 30 bits of the
- * buffer id for reports, and 32 bits of a keyed hash of all that and the
- * variable's address.  So a second drop through the same variable is told
- * from any other value: a poisoned value copied elsewhere, or a value with
- * bit 63 that ownbuf never wrote, names nothing and is a use after free.
+ * A poisoned variable (OWNBUF_POISON in ownbuf_internal.h) also holds the
+ * low 30 bits of the buffer id for reports, and 32 bits of a keyed hash of
+ * all that and the variable's address.  So a second drop through the same
+ * variable is told from any other value: a poisoned value copied
+ * elsewhere, or a value with bit 63 that ownbuf never wrote, names nothing
+ * and is a use after free.
  */
-#define OWNBUF_POISON		BIT_ULL(63)
-#define OWNBUF_POISON_MOVED	BIT_ULL(62)
 #define OWNBUF_POISON_ID	GENMASK_ULL(61, 32)
 #define OWNBUF_POISON_MAC	GENMASK_ULL(31, 0)
 

@@ -75,7 +75,7 @@ kernel_refcount_2cpu_scaling|one refcount_t pair, CPUs 0+1 at once|same on CPU 0
 
 usage()
 {
-	sed -n '4,31p' "$0" | sed 's/^# \{0,1\}//' >&2
+	usage_of "$0"
 	exit 2
 }
 

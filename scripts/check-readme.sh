@@ -21,11 +21,13 @@
 set -euo pipefail
 
 TOP=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=scripts/lib/common.sh
+. "$TOP/scripts/lib/common.sh"
 REQUIRED="samples/ownbuf_sample.c tools/example.c"
 
 usage()
 {
-	sed -n '4,19p' "$0" | sed 's/^# \{0,1\}//' >&2
+	usage_of "$0"
 	exit 2
 }
 

@@ -52,7 +52,7 @@ declare -A K_KDIR K_BZIMAGE K_CMDLINE K_BUILT
 
 usage()
 {
-	sed -n '4,20p' "$0" | sed 's/^# \{0,1\}//' >&2
+	usage_of "$0"
 	exit 1
 }
 

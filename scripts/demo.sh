@@ -45,7 +45,7 @@ TIMEOUT=${OWNBUF_DEMO_TIMEOUT:-600}
 
 usage()
 {
-	sed -n '4,23p' "$0" | sed 's/^# \{0,1\}//' >&2
+	usage_of "$0"
 	exit 2
 }
 

@@ -109,7 +109,7 @@ main()
 		--items) items=$2; shift ;;
 		--sins) sins=$2; shift ;;
 		--jobs) jobs=$2; shift ;;
-		*) sed -n '3,14p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 1 ;;
+		*) usage_of "$0"; exit 1 ;;
 		esac
 		shift
 	done

@@ -10,6 +10,7 @@
 #ifndef __OWNBUF_UTIL_H
 #define __OWNBUF_UTIL_H
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -75,14 +76,9 @@ enum ownbuf_class {
 	V_NR
 };
 
-static const char * const ownbuf_class_names[V_NR] = {
-	[V_USE_AFTER_FREE] = "use_after_free",
-	[V_DOUBLE_FREE] = "double_free",
-	[V_DATA_RACE] = "data_race",
-	[V_NULL_DEREF] = "null_deref",
-	[V_OUT_OF_BOUNDS] = "out_of_bounds",
-	[V_DANGLING_BORROW] = "dangling_borrow",
-};
+static const char * const ownbuf_class_names[] = { OWNBUF_VIOLATION_NAMES };
+static_assert(ARRAY_SIZE(ownbuf_class_names) == V_NR,
+	      "enum ownbuf_class follows the UAPI's OWNBUF_VIOLATION_NAMES");
 
 struct ownbuf_counts {
 	long long v[V_NR];

@@ -15,6 +15,7 @@
  */
 
 #define _GNU_SOURCE
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -68,10 +69,9 @@ enum ownbuf_class {
 	OB_NR_CLASSES,
 };
 
-static const char * const ownbuf_class_names[OB_NR_CLASSES] = {
-	"use_after_free", "double_free", "data_race",
-	"null_deref", "out_of_bounds", "dangling_borrow",
-};
+static const char * const ownbuf_class_names[] = { OWNBUF_VIOLATION_NAMES };
+static_assert(ARRAY_SIZE(ownbuf_class_names) == OB_NR_CLASSES,
+	      "enum ownbuf_class follows the UAPI's OWNBUF_VIOLATION_NAMES");
 
 static const char * const ownbuf_class_help[OB_NR_CLASSES] = {
 	"used a buffer after it was dropped, moved or revoked",

@@ -36,6 +36,9 @@
  * @OWNBUF_DANGLING_BORROW: tried to drop, move or resize a lent-out buffer
  *	(-EBUSY), or revoked a buffer that was lent out (one per borrow).
  * @OWNBUF_NR_VIOLATIONS: number of classes.
+ *
+ * In this order, the classes are named by the UAPI header's
+ * OWNBUF_VIOLATION_NAMES (ownbuf_violation_name()).
  */
 enum ownbuf_violation {
 	OWNBUF_USE_AFTER_FREE,

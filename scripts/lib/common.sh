@@ -26,6 +26,16 @@ die()
 	exit 1
 }
 
+# usage_of FILE - print FILE's opening comment (after the SPDX line) to
+# stderr: every script's usage is the comment it opens with.
+usage_of()
+{
+	awk 'NR == 1 && /^#!/ { next }
+	     /SPDX-License-Identifier/ { next }
+	     !/^#/ { exit }
+	     { sub(/^# ?/, ""); print }' "$1" >&2
+}
+
 # Seconds since the epoch, for timing the phases of a run.
 now()
 {

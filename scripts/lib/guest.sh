@@ -60,7 +60,7 @@ GUEST_CMDLINE="console=ttyS0 panic=-1 printk.devkmsg=on loglevel=8"
 
 _guest_usage()
 {
-	sed -n '4,53p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+	usage_of "${BASH_SOURCE[0]}"
 	exit 1
 }
 

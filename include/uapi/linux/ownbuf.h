@@ -58,6 +58,16 @@ struct ownbuf_move {
 	__s32 fd;
 };
 
+/*
+ * The violation classes, in the kernel's order (enum ownbuf_violation).
+ * Each is a counter, /sys/module/ownbuf/violations/<name>, and the class=
+ * of the ownbuf:ownbuf_violation tracepoint.  For an array:
+ *	static const char * const names[] = { OWNBUF_VIOLATION_NAMES };
+ */
+#define OWNBUF_VIOLATION_NAMES						\
+	"use_after_free", "double_free", "data_race",			\
+	"null_deref", "out_of_bounds", "dangling_borrow"
+
 /**
  * struct ownbuf_info - result of OWNBUF_IOC_INFO
  * @size: size of the buffer in bytes; 0 unless the fd is LIVE.
