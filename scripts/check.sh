@@ -181,6 +181,19 @@ build_userspace()
 	fi
 }
 
+# guest_tools - the host tools the selftests/*.sh scripts call, one per
+# line (Debian packages of the same name).
+guest_tools()
+{
+	local tool
+
+	for tool in trinity stress-ng; do
+		if grep -qw "$tool" "$TOP"/selftests/*.sh 2>/dev/null; then
+			echo "$tool"
+		fi
+	done
+}
+
 # test_kernel KERNEL - boot KERNEL with everything built for it, run the
 # test sequence (scripts/guest/run-tests.sh) and judge the run.
 test_kernel()
@@ -220,12 +233,10 @@ test_kernel()
 	for f in "$TOP"/selftests/*.sh "$TOP"/tools/test-*.sh; do
 		[ -x "$f" ] && adds+=(-a "$f:/ownbuf/selftests/$(basename "$f")")
 	done
-	# Tools the selftests/*.sh scripts call, with their libraries.
-	for tool in trinity stress-ng; do
-		if grep -qw "$tool" "$TOP"/selftests/*.sh 2>/dev/null; then
-			ensure_packages "$tool"
-			adds+=(-b "$(command -v "$tool" || echo "/usr/bin/$tool")")
-		fi
+	# Tools the selftests/*.sh scripts call, with their libraries
+	# (installed by guest_tools, before the guests run side by side).
+	for tool in $(guest_tools); do
+		adds+=(-b "$(command -v "$tool" || echo "/usr/bin/$tool")")
 	done
 	for f in "${TOOLS_DIR:-/nonexistent}"/*; do
 		[ -x "$f" ] && adds+=(-a "$f:/ownbuf/bin/$(basename "$f")")
@@ -370,6 +381,10 @@ main()
 	if want tests; then
 		kernels_get
 		build_userspace
+		# Installed here, once: the guests and stages below run side
+		# by side, and apt cannot run twice at a time.
+		# shellcheck disable=SC2046,SC2086
+		ensure_packages $GUEST_PACKAGES $STATIC_PACKAGES $(guest_tools)
 		# The debug and KCSAN runs are the long ones (KASAN, lockdep,
 		# kmemleak, KCSAN under TCG): each starts in the background as
 		# soon as its modules are built; the debug run, the longest on
@@ -404,16 +419,22 @@ main()
 	if want sparse; then
 		timed sparse stage_sparse
 	fi
+	# The rest at once: the stock guests (one host thread each) and the
+	# harness self-test's canary boots (two at a time) keep both cores
+	# busy to the end, when the long guests are done.
 	if want tests; then
 		for k in $KERNELS; do
-			[[ " $bg " == *" $k:"* ]] || timed "$k guest" test_kernel "$k"
+			[[ " $bg " == *" $k:"* ]] && continue
+			timed "$k guest" test_kernel "$k" >"$OUT/$k.log" 2>&1 &
+			bg="$bg $k:$!"
 		done
 	fi
 	if want harness; then
-		timed harness stage_harness 2
+		timed harness stage_harness 2 >"$OUT/harness.log" 2>&1 &
+		bg="$bg harness:$!"
 	fi
 	for k in $bg; do
-		log "waiting for the ${k%%:*} guest"
+		log "waiting for: ${k%%:*}"
 		wait "${k#*:}" || true
 		cat "$OUT/${k%%:*}.log"
 	done
