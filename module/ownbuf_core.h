@@ -151,6 +151,94 @@ struct ownbuf {
 #define OWNBUF_HOOK_REVOKING	2	/* the revoker calls ->revoke */
 #define OWNBUF_HOOK_DONE	3	/* ->revoke has returned */
 
+/* struct ownbuf_ref.state: OWNBUF_STATE_* and the open unsafe sections. */
+#define OWNBUF_REF_STATE	GENMASK(7, 0)
+#define OWNBUF_REF_PIN_ONE	BIT(8)
+/* struct ownbuf_ref.kind: OWNBUF_SHARED or OWNBUF_MUT, and where it is. */
+#define OWNBUF_REF_KIND		(OWNBUF_SHARED | OWNBUF_MUT)
+#define OWNBUF_REF_IN_BLOCK	BIT(8)
+/* ownbuf_share()'s generation of a record in a block: never a real bit. */
+#define OWNBUF_GEN_IN_BLOCK	OWNBUF_SLOT_PENDING
+
+/* What the accesses that are not exclusive conflict with. */
+#define OWNBUF_OWNER_READ_CONFLICT	(OWNBUF_S_MUT | OWNBUF_S_WRITER)
+#define OWNBUF_REF_READ_CONFLICT	OWNBUF_S_WRITER
+#define OWNBUF_REF_WRITE_CONFLICT	(OWNBUF_S_READERS | OWNBUF_S_WRITER)
+
+/* --- the state word machine: ownbuf_engine.c --- */
+
+/**
+ * struct ownbuf_scan - what the records of a buffer say
+ * @live: borrows out (LIVE).
+ * @pending: borrows being taken (PENDING), to wait for.
+ * @other: records neither FREE, LIVE nor PENDING (REVOKED).
+ * @ip: where one of the @live was taken.
+ */
+struct ownbuf_scan {
+	unsigned int live;
+	unsigned int pending;
+	unsigned int other;
+	unsigned long ip;
+};
+
+static inline struct ownbuf_slot *ownbuf_cell_slot(struct ownbuf *b, int cpu,
+						   int i)
+{
+	return &per_cpu_ptr(b->cells, cpu)->slot[i];
+}
+
+/*
+ * Take an access that is not exclusive: @one, unless the state has DEAD,
+ * something in @conflict, or @field is full.  Returns 0, -ESTALE, or
+ * -EBUSY with the conflicting state in *@seen.
+ */
+static __always_inline int
+ownbuf_take(struct ownbuf *b, u64 conflict, u64 one, u64 field, u64 *seen)
+{
+	s64 s = atomic64_read(&b->state);
+
+	do {
+		if (unlikely(s & OWNBUF_S_DEAD))
+			return -ESTALE;
+		if (unlikely((s & conflict) || (s & field) == field)) {
+			*seen = s;
+			return -EBUSY;
+		}
+	} while (!atomic64_try_cmpxchg(&b->state, &s, s + one));
+	return 0;
+}
+
+/*
+ * Defined in ownbuf_engine.c, which inlines those marked __always_inline
+ * into its own fast paths (a borrow and its release are one call each)
+ * and gives the other files of the engine an ordinary function.
+ */
+void ownbuf_scan(struct ownbuf *b, bool blocks, struct ownbuf_scan *sc);
+void ownbuf_wait_pending(struct ownbuf *b, bool blocks);
+unsigned int ownbuf_count_shared(struct ownbuf *b);
+void *ownbuf_data_take(struct ownbuf *b);
+void ownbuf_maybe_finish(struct ownbuf *b);
+void ownbuf_give(struct ownbuf *b, u64 one);
+int ownbuf_take_excl(struct ownbuf *b, u64 commit, u64 *seen);
+struct ownbuf *ownbuf_find(struct ownbuf_handle *hp, enum ownbuf_op op,
+			   unsigned long ip, u64 *hv, int *err);
+bool ownbuf_ref_genuine(const struct ownbuf_ref *ref);
+u64 ownbuf_ref_word(const struct ownbuf_ref *ref);
+int ownbuf_ref_validate(struct ownbuf_ref *ref, enum ownbuf_op op,
+			bool any_record, unsigned long ip);
+struct ownbuf *ownbuf_ref_take(struct ownbuf_ref *ref, u64 conflict, u64 one,
+			       u64 field, unsigned long ip, int *err);
+void ownbuf_ref_init(void);
+
+/* --- the life of a buffer: ownbuf_buffer.c --- */
+
+/* Limits (module parameters), read at the moment they apply. */
+extern unsigned int ownbuf_max_shared;
+/* Shared borrows a CPU records without counting the others. */
+extern unsigned int ownbuf_fast_cap;
+
+int ownbuf_snapshot(struct ownbuf *b, struct ownbuf_stat *st);
+
 /* --- handle table: ownbuf_table.c --- */
 
 /*
@@ -213,5 +301,11 @@ void ownbuf_free_data(void *data, size_t size);
 
 void ownbuf_report_n(enum ownbuf_violation v, u64 id, unsigned long ip,
 		     const char *what, unsigned long other, unsigned long n);
+void ownbuf_report_stale(u64 id, unsigned long ip);
+void ownbuf_report_busy(struct ownbuf *b, enum ownbuf_violation v,
+			u64 seen, unsigned long ip, const char *what);
+enum ownbuf_violation ownbuf_excl_class(u64 seen);
+void ownbuf_report_borrow(struct ownbuf *b, int ret, u64 seen,
+			  unsigned long ip);
 
 #endif /* _OWNBUF_CORE_H */

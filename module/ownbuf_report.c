@@ -96,3 +96,48 @@ void ownbuf_report(enum ownbuf_violation v, u64 id, unsigned long ip,
 {
 	ownbuf_report_n(v, id, ip, what, 0, 1);
 }
+
+/* --- the reports of refusals, for the engine's files --- */
+
+/* A handle or borrow that names a buffer no more: a use after free. */
+void ownbuf_report_stale(u64 id, unsigned long ip)
+{
+	ownbuf_report(OWNBUF_USE_AFTER_FREE, id, ip,
+		      "stale handle: the buffer was dropped, moved or revoked");
+}
+
+/* Report a refused access or borrow of @b, of class @v. */
+void ownbuf_report_busy(struct ownbuf *b, enum ownbuf_violation v,
+			u64 seen, unsigned long ip, const char *what)
+{
+	struct ownbuf_scan sc;
+	unsigned long other;
+
+	if (seen & OWNBUF_S_MUT) {
+		other = READ_ONCE(b->mut.ip);
+	} else if (seen & OWNBUF_S_SHARED_SEEN) {
+		ownbuf_scan(b, true, &sc);
+		other = sc.ip;
+	} else {
+		other = READ_ONCE(b->busy_at);
+	}
+	ownbuf_report_n(v, b->id, ip, what, other, 1);
+}
+
+/* Refused because lent out (a dangling borrow) or busy (a data race)? */
+enum ownbuf_violation ownbuf_excl_class(u64 seen)
+{
+	return (seen & (OWNBUF_S_MUT | OWNBUF_S_SHARED_SEEN)) ?
+	       OWNBUF_DANGLING_BORROW : OWNBUF_DATA_RACE;
+}
+
+/* Report a borrow refused: busy (a data race) or stale. */
+void ownbuf_report_borrow(struct ownbuf *b, int ret, u64 seen,
+			  unsigned long ip)
+{
+	if (ret == -EBUSY)
+		ownbuf_report_busy(b, OWNBUF_DATA_RACE, seen, ip,
+				   "already borrowed");
+	else if (ret == -ESTALE)
+		ownbuf_report_stale(b->id, ip);
+}
