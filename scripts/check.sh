@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# The ownbuf test command ("make check").  See scripts/README.md.
+# The ownbuf test command ("make check").  See "Testing" in README.md.
 #
 #   scripts/check.sh                 everything
 #   scripts/check.sh --only sparse   sparse (C=2) against the debug kernel
