@@ -224,11 +224,13 @@ def scan_console(text):
 
 
 def kcsan_core(headline):
-    """A KCSAN report whose racing functions KCSAN_CORE both lists."""
-    m = re.search(r'data-race in (\S+) / (\S+)', headline)
+    """A KCSAN report whose racing functions KCSAN_CORE all lists: both
+    of "data-race in F / G", or the one of "data-race in F" (a race at
+    unknown origin: KCSAN saw the value change under a read)."""
+    m = re.search(r'data-race in (\S+)(?: / (\S+))?', headline)
     if not m:
         return False
-    funcs = {f.split('+')[0] for f in m.groups()}
+    funcs = {f.split('+')[0] for f in m.groups() if f}
     return funcs <= KCSAN_CORE
 
 
