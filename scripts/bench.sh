@@ -136,7 +136,8 @@ EOF
 	chmod +x "$OUT/guest/bench.sh"
 }
 
-# Kernel log lines that must never appear (SPEC.md section 1).
+# Kernel log lines that must never appear
+# (Documentation/userspace-api/ownbuf.rst section 1).
 splats()
 {
 	grep -E '\] (BUG: |WARNING: |UBSAN: |refcount_t: |Oops|general protection fault|Kernel panic|INFO: task .* blocked)' \

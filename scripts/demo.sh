@@ -8,7 +8,8 @@
 #   scripts/demo.sh           build ownbuf.ko and the tools, boot the guest,
 #                             load the module, run "ownbuf demo" there and
 #                             unload it; exit status 0 only if all of that
-#                             went as SPEC.md says
+#                             went as Documentation/userspace-api/ownbuf.rst
+#                             says
 #   scripts/demo.sh --shell   the same guest with an interactive shell
 #                             instead ("poweroff -f" or Ctrl-A x ends it)
 #
@@ -132,7 +133,7 @@ record_rc()
 	echo "${rc:-none}"
 }
 
-# Kernel log lines that must never appear (SPEC.md section 1).
+# Kernel log lines that must never appear (ownbuf.rst section 1).
 splats()
 {
 	grep -E '\] (BUG: |WARNING: |UBSAN: |refcount_t: |Oops|general protection fault|Kernel panic)' \

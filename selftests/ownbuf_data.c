@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * /dev/ownbuf: the data path (SPEC section 4).  read/write/pread/pwrite,
- * readv/writev, lseek and the bounds of [0, size), through the owner and
- * through borrows, for several buffer sizes; NULL and bad user pointers;
- * and, with userfaultfd holding a copy in flight, that every data access
- * is itself a borrow for its duration.
+ * /dev/ownbuf: the data path (Documentation/userspace-api/ownbuf.rst
+ * section 4).  read/write/pread/pwrite, readv/writev, lseek and the bounds
+ * of [0, size), through the owner and through borrows, for several buffer
+ * sizes; NULL and bad user pointers; and, with userfaultfd holding a copy
+ * in flight, that every data access is itself a borrow for its duration.
  */
 #include <limits.h>
 #include <pthread.h>
@@ -249,7 +249,10 @@ TEST_F(rw, zero_length_access_is_zero)
 
 TEST_F(rw, zero_length_write_at_end_is_zero)
 {
-	/* SPEC 3: zero-length I/O returns 0 before any bounds check. */
+	/*
+	 * ownbuf.rst section 3: zero-length I/O returns 0 before any bounds
+	 * check.
+	 */
 	EXPECT_EQ(0, pwrite(self->fd, self->buf, 0, self->size));
 	EXPECT_EQ(0, pwrite(self->fd, self->buf, 0, self->size + 4096));
 	EXPECT_DELTA(&self->snap);
@@ -257,7 +260,10 @@ TEST_F(rw, zero_length_write_at_end_is_zero)
 
 TEST_F(rw, zero_length_null_is_zero)
 {
-	/* SPEC 3: zero-length I/O returns 0 before the NULL check. */
+	/*
+	 * ownbuf.rst section 3: zero-length I/O returns 0 before the NULL
+	 * check.
+	 */
 	EXPECT_EQ(0, read(self->fd, NULLPTR, 0));
 	EXPECT_EQ(0, write(self->fd, NULLPTR, 0));
 	EXPECT_DELTA(&self->snap);
@@ -288,7 +294,7 @@ TEST_F(rw, write_then_read_back)
 	EXPECT_DELTA(&self->snap);
 }
 
-/* --- lseek: [0, size] only (SPEC 4) --- */
+/* --- lseek: [0, size] only (ownbuf.rst section 4) --- */
 
 TEST_F(rw, lseek_to_size_is_allowed)
 {
@@ -389,8 +395,8 @@ TEST_F(rw, lseek_bad_whence_is_einval_uncounted)
 TEST_F(rw, lseek_data_hole_is_einval_uncounted)
 {
 	/*
-	 * SPEC is silent on SEEK_DATA/SEEK_HOLE; a device that does not
-	 * implement them refuses them as an invalid argument, not as a
+	 * ownbuf.rst is silent on SEEK_DATA/SEEK_HOLE; a device that does
+	 * not implement them refuses them as an invalid argument, not as a
 	 * violation.
 	 */
 	EXPECT_ERRNO(EINVAL, lseek(self->fd, 0, SEEK_DATA));
@@ -467,7 +473,10 @@ TEST_F(rw, null_pwrite_is_null_deref_and_changes_nothing)
 
 TEST_F(rw, null_read_at_end_is_null_deref)
 {
-	/* SPEC 3: the NULL pointer is refused before the bounds. */
+	/*
+	 * ownbuf.rst section 3: the NULL pointer is refused before the
+	 * bounds.
+	 */
 	EXPECT_ERRNO(EFAULT, pread(self->fd, NULLPTR, 16, self->size));
 	EXPECT_DELTA(&self->snap, [V_NULL_DEREF] = 1);
 }
@@ -592,8 +601,8 @@ TEST_F(rw, empty_null_segment_is_not_a_null_deref)
 	struct iovec iov[2] = { { NULLPTR, 0 }, { a, 1 } };
 
 	/*
-	 * SPEC is silent: a zero-length segment is no buffer at all, so a
-	 * NULL base there is not a NULL dereference.
+	 * ownbuf.rst is silent: a zero-length segment is no buffer at all,
+	 * so a NULL base there is not a NULL dereference.
 	 */
 	EXPECT_EQ(1, writev(self->fd, iov, 2));
 	EXPECT_DELTA(&self->snap);
@@ -744,8 +753,8 @@ TEST_F(ro, owner_and_borrow_read_together)
  * An access held in flight: the user buffer of a read or write straddles
  * a page that userfaultfd keeps missing, so the copy stops in the middle
  * until the test lets it go.  Meanwhile, everything that conflicts with
- * the access must be refused with -EBUSY (SPEC 4: "every data operation
- * is itself a borrow for its duration").
+ * the access must be refused with -EBUSY (ownbuf.rst section 4: "every
+ * data operation is itself a borrow for its duration").
  */
 
 struct held {
@@ -917,7 +926,10 @@ TEST_F(held, drop_during_read_while_lent_is_one_dangling_borrow)
 
 	ASSERT_LE(0, s);
 	ASSERT_EQ(0, held_start(&self->h, self->owner, false, 100, 0));
-	/* SPEC 3: lent out and an access in flight: one dangling_borrow. */
+	/*
+	 * ownbuf.rst section 3: lent out and an access in flight: one
+	 * dangling_borrow.
+	 */
 	EXPECT_ERRNO(EBUSY, ownbuf_drop(self->owner));
 	EXPECT_EQ(100, held_finish(&self->h));
 	close(s);
@@ -1040,9 +1052,9 @@ TEST_F(held, release_during_access_waits_or_refuses)
 	ASSERT_LE(0, s);
 	ASSERT_EQ(0, held_start(&self->h, s, false, 100, 0));
 	/*
-	 * SPEC is silent on RELEASE during the borrow's own access; what a
-	 * caller may expect is either a refusal (-EBUSY, data_race) or that
-	 * the access completes whole.  Never a torn or failed read.
+	 * ownbuf.rst is silent on RELEASE during the borrow's own access;
+	 * what a caller may expect is either a refusal (-EBUSY, data_race) or
+	 * that the access completes whole.  Never a torn or failed read.
 	 */
 	ret = ownbuf_release(s);
 	err = errno;
@@ -1161,7 +1173,10 @@ TEST_F(held, end_of_a_read_wakes_a_poller)
 	ASSERT_TRUE(ownbuf_wait_flag(&z.started, 10000));
 	ownbuf_msleep(300);
 	EXPECT_FALSE(__atomic_load_n(&z.done, __ATOMIC_ACQUIRE));
-	/* SPEC 4: the access is a borrow; returning it wakes waiters. */
+	/*
+	 * ownbuf.rst section 4: the access is a borrow; returning it wakes
+	 * waiters.
+	 */
 	EXPECT_EQ(200, held_finish(&self->h));
 	pthread_join(t, NULL);
 	EXPECT_EQ(1, z.ret);

@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * /dev/ownbuf: mappings of borrows (SPEC section 4).  MAP_SHARED only, on
- * borrows only, inside [0, PAGE_ALIGN(size)); revoked by RELEASE and by
- * the owner going away (SIGBUS), kept alive past close(); the tail of the
- * last page reads as zero and what a mut mapping writes there is thrown
- * away; mut mappings are not inherited and do not grow; no page pin.
+ * /dev/ownbuf: mappings of borrows (Documentation/userspace-api/ownbuf.rst
+ * section 4).  MAP_SHARED only, on borrows only, inside
+ * [0, PAGE_ALIGN(size)); revoked by RELEASE and by the owner going away
+ * (SIGBUS), kept alive past close(); the tail of the last page reads as
+ * zero and what a mut mapping writes there is thrown away; mut mappings
+ * are not inherited and do not grow; no page pin.
  */
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -283,7 +284,7 @@ TEST_F(map, prot_write)
 	char *p = map_all(c->fd, c->len, PROT_READ | PROT_WRITE);
 
 	if (!variant->mut) {
-		/* SPEC 4: -EACCES from the VFS, not counted. */
+		/* ownbuf.rst section 4: -EACCES from the VFS, not counted. */
 		EXPECT_EQ(MAP_FAILED, p);
 		EXPECT_EQ(EACCES, errno);
 		EXPECT_DELTA(&c->snap);
@@ -643,9 +644,9 @@ TEST_F(map, fork_inherits_only_shared_mappings)
 		int sig = ownbuf_touch(c->p, false, &ch);
 
 		/*
-		 * SPEC 4: a mut mapping is not inherited (the address is not
-		 * mapped in the child).  A shared mapping is an ordinary
-		 * MAP_SHARED mapping and is.
+		 * ownbuf.rst section 4: a mut mapping is not inherited (the
+		 * address is not mapped in the child).  A shared mapping is an
+		 * ordinary MAP_SHARED mapping and is.
 		 */
 		if (variant->mut)
 			_exit(sig == SIGSEGV ? 0 : 1);
@@ -759,9 +760,9 @@ TEST_F(map, mremap_cannot_grow)
 	c->p = map_all(c->fd, c->len, c->prot);
 	ASSERT_NE(MAP_FAILED, c->p);
 	/*
-	 * SPEC 4 says a mut mapping cannot grow; a shared one must not
-	 * either, or it would reach past the borrowed range.  The errno is
-	 * the kernel's (EFAULT for VM_DONTEXPAND), not ownbuf's.
+	 * ownbuf.rst section 4 says a mut mapping cannot grow; a shared one
+	 * must not either, or it would reach past the borrowed range.  The
+	 * errno is the kernel's (EFAULT for VM_DONTEXPAND), not ownbuf's.
 	 */
 	q = mremap(c->p, c->len, c->len + OWNBUF_PAGE,
 		   MREMAP_MAYMOVE);
@@ -788,7 +789,7 @@ TEST_F(map, mremap_of_a_partial_mapping_cannot_grow)
 	EXPECT_DELTA(&c->snap);
 }
 
-/* --- no page pin (SPEC 4: get_user_pages fails with -EFAULT) --- */
+/* --- no page pin (ownbuf.rst section 4: get_user_pages fails, -EFAULT) --- */
 
 TEST_F(map, vmsplice_cannot_pin)
 {
@@ -920,8 +921,8 @@ TEST_F(map, write_from_the_mapping_is_a_plain_copy)
 /* ------------------------------------------------------------------ */
 /*
  * Bytes of the last page past the size: a mut mapping may scribble there,
- * but SPEC 4 says that is thrown away when the borrow is returned and is
- * never visible to read() or to a later borrow.
+ * but ownbuf.rst section 4 says that is thrown away when the borrow is
+ * returned and is never visible to read() or to a later borrow.
  */
 
 FIXTURE(tail)
@@ -1036,7 +1037,10 @@ TEST_F(tail, never_read_by_the_owner)
 TEST_F(tail, never_seen_after_growing)
 {
 	ASSERT_EQ(0, ownbuf_release(self->fd));
-	/* SPEC 3: new bytes read as zero, including the old tail. */
+	/*
+	 * ownbuf.rst section 3: new bytes read as zero, including the old
+	 * tail.
+	 */
 	ASSERT_EQ(0, ownbuf_resize(self->owner, self->len));
 	EXPECT_EQ(1, ownbuf_check(self->owner, self->size,
 				  self->len - self->size, 0));

@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * /dev/ownbuf under concurrent use (SPEC 1 rule 2 and SPEC 4): writers
- * through a mut borrow and through the owner, readers through the owner
- * and through shared borrows, all at once for a few seconds.  Every write
- * fills the whole buffer with one byte value, so a read that sees two
- * values saw a half-applied write.  Conflicts must be refused with -EBUSY,
- * not serialised: there must be some, and the data_race counter must have
- * moved by exactly the number of -EBUSY the threads saw.
+ * /dev/ownbuf under concurrent use (Documentation/userspace-api/ownbuf.rst
+ * section 1 rule 2 and section 4): writers through a mut borrow and
+ * through the owner, readers through the owner and through shared borrows,
+ * all at once for a few seconds.  Every write fills the whole buffer with
+ * one byte value, so a read that sees two values saw a half-applied
+ * write.  Conflicts must be refused with -EBUSY, not serialised: there
+ * must be some, and the data_race counter must have moved by exactly the
+ * number of -EBUSY the threads saw.
  */
 #include <pthread.h>
 

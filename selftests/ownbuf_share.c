@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * /dev/ownbuf: sharing and waiting.  dup(), fork() and SCM_RIGHTS share
- * the same open file, so the same owner or borrow (SPEC 4); MOVE across
+ * the same open file, so the same owner or borrow
+ * (Documentation/userspace-api/ownbuf.rst section 4); MOVE across
  * processes; the owner's process dying revokes borrows held elsewhere;
  * OWNBUF_BORROW_WAIT blocks until the conflicting borrow comes back and is
  * interruptible; poll() reports what would not get -EBUSY and wakes up

@@ -3,9 +3,10 @@
  * /dev/ownbuf under random use: several processes (and children they fork)
  * open, borrow, release, drop, move, resize, read, write, seek, map, touch
  * mappings, unmap, dup and close at random for about 20 seconds.  Every
- * call must succeed or fail only with an errno SPEC allows for it; touching
- * a mapping may only raise SIGBUS (revoked); every fd closes cleanly; no
- * process dies; and once all are gone the module holds no reference.
+ * call must succeed or fail only with an errno that
+ * Documentation/userspace-api/ownbuf.rst allows for it; touching a mapping
+ * may only raise SIGBUS (revoked); every fd closes cleanly; no process
+ * dies; and once all are gone the module holds no reference.
  *
  * The seed is printed; OWNBUF_STRESS_SEED=<n> replays a run and
  * OWNBUF_STRESS_SECONDS=<n> changes its length.  With OWNBUF_STRESS_FAULTS=1
@@ -63,7 +64,7 @@ static bool stress_nomem(int err)
 	return stress_faults && (err == ENOMEM || err == EAGAIN || err == EFAULT);
 }
 
-/* Report a call that ended in a way SPEC does not allow, and stop. */
+/* Report a call that ended in a way ownbuf.rst does not allow, and stop. */
 static void stress_fail(struct worker *w, const char *op, long ret, int err)
 {
 	fprintf(stderr,
@@ -520,7 +521,10 @@ static void op_fork(struct worker *w)
 		w->kids[w->nkids++] = pid;
 		return;
 	}
-	/* The child: same fds, no mut mappings (SPEC 4), a short life. */
+	/*
+	 * The child: same fds, no mut mappings (ownbuf.rst section 4), a
+	 * short life.
+	 */
 	w->child = true;
 	w->nkids = 0;
 	w->seed ^= getpid();

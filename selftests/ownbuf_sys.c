@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * /dev/ownbuf and the rest of the system (SPEC sections 5 and 6): the
- * module parameters and when they apply, who may open the device, that no
- * global name (/proc/<pid>/fd) reaches a buffer, that the module cannot be
+ * /dev/ownbuf and the rest of the system
+ * (Documentation/userspace-api/ownbuf.rst sections 5 and 6): the module
+ * parameters and when they apply, who may open the device, that no global
+ * name (/proc/<pid>/fd) reaches a buffer, that the module cannot be
  * removed while an fd or a mapping lives, and the ownbuf:ownbuf_violation
  * tracepoint.  Parameters are always restored by the parent process, even
  * when a test dies.
@@ -283,9 +284,10 @@ TEST_F(params, conflict_comes_before_the_cap)
 	int m;
 
 	/*
-	 * SPEC 5 forbids 0 only for the two sizes: max_shared 0 means no
-	 * shared borrow at all.  With a mut borrow out a shared request is
-	 * both a conflict and over the cap: SPEC 3 says -EBUSY first.
+	 * ownbuf.rst section 5 forbids 0 only for the two sizes: max_shared 0
+	 * means no shared borrow at all.  With a mut borrow out a shared
+	 * request is both a conflict and over the cap: ownbuf.rst section 3
+	 * says -EBUSY first.
 	 */
 	ASSERT_EQ(0, ownbuf_param_set("max_shared", 0));
 	m = ownbuf_mut(self->fd);
@@ -352,7 +354,7 @@ TEST_F(params, nonroot_cannot_write_parameters)
 }
 
 /* ------------------------------------------------------------------ */
-/* Who can reach a buffer (SPEC 5).                                   */
+/* Who can reach a buffer (ownbuf.rst section 5).                     */
 
 FIXTURE(reach)
 {
@@ -534,9 +536,10 @@ TEST_F(reach, proc_fd_of_a_moved_owner_reaches_no_buffer)
 
 	ASSERT_LE(0, n);
 	/*
-	 * The new owner has no /dev/ownbuf inode behind it.  SPEC 5 only
-	 * says no global name reaches the buffer: either the reopen is
-	 * refused like a borrow's, or it makes a new, different buffer.
+	 * The new owner has no /dev/ownbuf inode behind it.  ownbuf.rst
+	 * section 5 only says no global name reaches the buffer: either the
+	 * reopen is refused like a borrow's, or it makes a new, different
+	 * buffer.
 	 */
 	fd = reopen(getpid(), n, O_RDWR);
 	err = errno;
@@ -565,7 +568,8 @@ TEST_F(reach, proc_fd_of_a_dropped_owner_is_a_new_buffer)
 }
 
 /* ------------------------------------------------------------------ */
-/* rmmod is refused while any ownbuf fd or mapping exists (SPEC 5).   */
+/* rmmod is refused while any ownbuf fd or mapping exists             */
+/* (ownbuf.rst section 5).                                            */
 
 FIXTURE(unload)
 {
@@ -723,7 +727,7 @@ TEST_F(unload, every_reference_comes_back)
 }
 
 /* ------------------------------------------------------------------ */
-/* The tracepoint ownbuf:ownbuf_violation (SPEC 6).                    */
+/* The tracepoint ownbuf:ownbuf_violation (ownbuf.rst section 6).     */
 
 #define TRACE_COMM "ob-trace-test"
 
@@ -951,7 +955,8 @@ TEST_F(trace, refusals_that_are_not_violations_trace_nothing)
 }
 
 /* ------------------------------------------------------------------ */
-/* Memory is charged to the opener (SPEC 5: __GFP_ACCOUNT).           */
+/* Memory is charged to the opener (ownbuf.rst section 5:             */
+/* __GFP_ACCOUNT).                                                    */
 
 #define CG_ROOT "/sys/fs/cgroup"
 
@@ -1071,7 +1076,8 @@ TEST_F(memcg, open_is_charged_to_the_opener)
 }
 
 /* ------------------------------------------------------------------ */
-/* Userspace misuse is logged at debug level only (SPEC 6).           */
+/* Userspace misuse is logged at debug level only (ownbuf.rst         */
+/* section 6).                                                        */
 
 FIXTURE(kmsg)
 {

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * /dev/ownbuf: the ownership rules and the ioctl contract (SPEC sections 1,
- * 3 and 6).  Every test breaks one rule on purpose and checks the errno and
- * the exact delta of all six violation counters.
+ * /dev/ownbuf: the ownership rules and the ioctl contract
+ * (Documentation/userspace-api/ownbuf.rst sections 1, 3 and 6).  Every test
+ * breaks one rule on purpose and checks the errno and the exact delta of
+ * all six violation counters.
  */
 #include <stddef.h>
 #include <sys/resource.h>
@@ -64,7 +65,7 @@ TEST_F(owner, info_of_a_new_buffer)
 	EXPECT_EQ(OWNBUF_STATE_LIVE, info.state);
 	EXPECT_EQ(0, info.shared);
 	EXPECT_EQ(0, info.mut);
-	/* SPEC 3: the id is never a kernel address. */
+	/* ownbuf.rst section 3: the id is never a kernel address. */
 	EXPECT_EQ(0, info.id >> 47);
 	EXPECT_DELTA(&self->snap);
 }
@@ -301,7 +302,10 @@ TEST_F(owner, borrow_bad_flags_before_conflict)
 	int m = ownbuf_mut(self->fd);
 
 	ASSERT_LE(0, m);
-	/* SPEC 3: invalid arguments are refused before conflicts. */
+	/*
+	 * ownbuf.rst section 3: invalid arguments are refused before
+	 * conflicts.
+	 */
 	EXPECT_ERRNO(EINVAL, ownbuf_borrow(self->fd, OWNBUF_BORROW_SHARED |
 					   1U << 31));
 	EXPECT_ERRNO(EINVAL, ownbuf_borrow(self->fd, 0));
@@ -418,7 +422,7 @@ TEST_F(owner, shared_borrow_is_read_only)
 	s = ownbuf_shared(self->fd);
 	ASSERT_LE(0, s);
 	EXPECT_EQ(O_RDONLY, fcntl(s, F_GETFL) & O_ACCMODE);
-	/* SPEC 4: -EBADF from the VFS, not counted. */
+	/* ownbuf.rst section 4: -EBADF from the VFS, not counted. */
 	EXPECT_ERRNO(EBADF, write(s, &c, 1));
 	EXPECT_ERRNO(EBADF, pwrite(s, &c, 1, 0));
 	close(s);
@@ -559,7 +563,7 @@ TEST_F(owner, release_one_shared_keeps_the_others)
 	EXPECT_DELTA(&self->snap);
 }
 
-/* --- the owner's own access while lent out (SPEC 1 rule 2, SPEC 4) --- */
+/* --- owner access while lent (ownbuf.rst section 1 rule 2, section 4) --- */
 
 TEST_F(owner, owner_reads_while_shared)
 {
@@ -614,7 +618,10 @@ TEST_F(owner, owner_zero_length_access_while_mut_is_zero)
 	int m = ownbuf_mut(self->fd);
 
 	ASSERT_LE(0, m);
-	/* SPEC 3: a zero-length access returns 0 once the state check passed. */
+	/*
+	 * ownbuf.rst section 3: a zero-length access returns 0 once the state
+	 * check passed.
+	 */
 	EXPECT_EQ(0, write(self->fd, &c, 0));
 	EXPECT_EQ(0, read(self->fd, &c, 0));
 	close(m);
@@ -1040,14 +1047,14 @@ TEST_F(owner, resize_invalid_before_conflict)
 	int s = ownbuf_shared(self->fd);
 
 	ASSERT_LE(0, s);
-	/* SPEC 3: -EINVAL/-EFBIG come before -EBUSY. */
+	/* ownbuf.rst section 3: -EINVAL/-EFBIG come before -EBUSY. */
 	EXPECT_ERRNO(EINVAL, ownbuf_resize(self->fd, 0));
 	EXPECT_ERRNO(EFBIG, ownbuf_resize(self->fd, ~0ULL));
 	close(s);
 	EXPECT_DELTA(&self->snap);
 }
 
-/* --- closing the owner revokes what is lent out (SPEC 1 rule 3) --- */
+/* --- closing the owner revokes borrows (ownbuf.rst section 1 rule 3) --- */
 
 TEST_F(owner, close_without_borrows_counts_nothing)
 {
@@ -1178,8 +1185,8 @@ TEST_F(owner, lseek_while_mut_is_allowed)
 
 	ASSERT_LE(0, m);
 	/*
-	 * SPEC is silent: lseek touches no data, so a mut borrow does not
-	 * stop the owner from moving its own file position.
+	 * ownbuf.rst is silent: lseek touches no data, so a mut borrow does
+	 * not stop the owner from moving its own file position.
 	 */
 	EXPECT_EQ(100, lseek(self->fd, 100, SEEK_SET));
 	close(m);
@@ -1235,7 +1242,7 @@ TEST_F(owner, borrow_with_no_free_fd_lends_nothing)
 	rl = old;
 	rl.rlim_cur = next;
 	ASSERT_EQ(0, setrlimit(RLIMIT_NOFILE, &rl));
-	/* SPEC is silent: the VFS's -EMFILE, and no side effect. */
+	/* ownbuf.rst is silent: the VFS's -EMFILE, and no side effect. */
 	EXPECT_ERRNO(EMFILE, ownbuf_mut(self->fd));
 	ASSERT_EQ(0, setrlimit(RLIMIT_NOFILE, &old));
 	ASSERT_EQ(0, ownbuf_info(self->fd, &info));
@@ -1260,7 +1267,7 @@ TEST_F(owner, move_with_no_free_fd_moves_nothing)
 }
 
 /* ------------------------------------------------------------------ */
-/* The UAPI header itself (SPEC 3).                                   */
+/* The UAPI header itself (ownbuf.rst section 3).                     */
 
 FIXTURE(uapi)
 {
@@ -1603,8 +1610,8 @@ TEST_F(role, info_null_is_null_deref)
  * An fd that is not LIVE: every operation but INFO and close is refused
  * with -ESTALE (use_after_free), except DROP on a DROPPED owner and
  * RELEASE on a RELEASED borrow (double_free); the checks come in the
- * order of SPEC 3, so the role and unknown commands come first and a NULL
- * pointer or a bad argument comes after the state.
+ * order of ownbuf.rst section 3, so the role and unknown commands come
+ * first and a NULL pointer or a bad argument comes after the state.
  */
 
 enum dead_how {
@@ -1784,7 +1791,7 @@ TEST_F(dead, zero_length_read_is_use_after_free)
 
 TEST_F(dead, null_read_is_use_after_free)
 {
-	/* SPEC 3: the state is checked before the pointer. */
+	/* ownbuf.rst section 3: the state is checked before the pointer. */
 	EXPECT_ERRNO(ESTALE, read(self->fd, NULLPTR, 16));
 	EXPECT_DELTA(&self->snap, [V_USE_AFTER_FREE] = 1);
 }
@@ -1811,7 +1818,7 @@ TEST_F(dead, empty_readv_is_answered_by_the_vfs)
 	char a[4];
 	struct iovec iov[1] = { { a, 0 } };
 
-	/* SPEC 1: zero-length vector I/O never reaches ownbuf. */
+	/* ownbuf.rst section 1: zero-length vector I/O never reaches ownbuf. */
 	EXPECT_EQ(0, readv(self->fd, iov, 1));
 	EXPECT_DELTA(&self->snap);
 }
@@ -1888,7 +1895,7 @@ TEST_F(dead, lseek_is_use_after_free)
 
 TEST_F(dead, lseek_out_of_range_is_use_after_free)
 {
-	/* SPEC 3: the state comes before the bounds. */
+	/* ownbuf.rst section 3: the state comes before the bounds. */
 	EXPECT_ERRNO(ESTALE, lseek(self->fd, 1 << 30, SEEK_SET));
 	EXPECT_DELTA(&self->snap, [V_USE_AFTER_FREE] = 1);
 }
@@ -1936,7 +1943,10 @@ TEST_F(dead, borrow_null_is_use_after_free)
 		EXPECT_DELTA(&self->snap);
 		return;
 	}
-	/* SPEC 3: a NULL pointer on a dead owner is ESTALE, not EFAULT. */
+	/*
+	 * ownbuf.rst section 3: a NULL pointer on a dead owner is ESTALE,
+	 * not EFAULT.
+	 */
 	EXPECT_ERRNO(ESTALE, ioctl(self->fd, OWNBUF_IOC_BORROW, NULL));
 	EXPECT_DELTA(&self->snap, [V_USE_AFTER_FREE] = 1);
 }
@@ -2017,7 +2027,7 @@ TEST_F(dead, resize_zero_is_use_after_free)
 		EXPECT_DELTA(&self->snap);
 		return;
 	}
-	/* SPEC 3: the state comes before -EINVAL. */
+	/* ownbuf.rst section 3: the state comes before -EINVAL. */
 	EXPECT_ERRNO(ESTALE, ownbuf_resize(self->fd, 0));
 	EXPECT_DELTA(&self->snap, [V_USE_AFTER_FREE] = 1);
 }
@@ -2029,7 +2039,7 @@ TEST_F(dead, resize_huge_is_use_after_free)
 		EXPECT_DELTA(&self->snap);
 		return;
 	}
-	/* SPEC 3: the state comes before -EFBIG. */
+	/* ownbuf.rst section 3: the state comes before -EFBIG. */
 	EXPECT_ERRNO(ESTALE, ownbuf_resize(self->fd, ~0ULL));
 	EXPECT_DELTA(&self->snap, [V_USE_AFTER_FREE] = 1);
 }
@@ -2093,7 +2103,10 @@ TEST_F(dead, fstat_and_fcntl_still_work)
 {
 	struct stat st;
 
-	/* Not ownbuf operations: the fd itself stays valid (SPEC 1 rule 3). */
+	/*
+	 * Not ownbuf operations: the fd itself stays valid (ownbuf.rst
+	 * section 1 rule 3).
+	 */
 	EXPECT_EQ(0, fstat(self->fd, &st));
 	EXPECT_LE(0, fcntl(self->fd, F_GETFL));
 	EXPECT_DELTA(&self->snap);

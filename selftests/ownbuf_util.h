@@ -65,7 +65,10 @@ static void __attribute__((constructor)) ownbuf_stdout_by_line(void)
 #define OWNBUF_PAGE		4096L
 #define OWNBUF_PAGE_ALIGN(x)	(((x) + OWNBUF_PAGE - 1) & ~(OWNBUF_PAGE - 1))
 
-/* The violation classes of SPEC section 1, in sysfs order. */
+/*
+ * The violation classes of Documentation/userspace-api/ownbuf.rst
+ * section 1, in sysfs order.
+ */
 enum ownbuf_class {
 	V_USE_AFTER_FREE,
 	V_DOUBLE_FREE,

@@ -8,8 +8,9 @@
  *
  * The demo does not script its output: every misuse it narrates is made
  * against the device, and the errno and the counter it prints are what the
- * kernel returned and what sysfs says.  When either differs from SPEC.md the
- * demo says so and exits 1.
+ * kernel returned and what sysfs says.  When either differs from the
+ * contract, Documentation/userspace-api/ownbuf.rst, the demo says so and
+ * exits 1.
  *
  * Exit status: 0 ok, 1 failure, 2 bad usage.
  */
@@ -57,7 +58,7 @@
  */
 #define __printf(a, b)	__attribute((format(printf, a, b)))
 
-/* The violation classes, in the order of SPEC.md section 1. */
+/* The violation classes, in the order of ownbuf.rst section 1. */
 enum ownbuf_class {
 	OB_NONE = -1,
 	OB_USE_AFTER_FREE,
@@ -299,7 +300,7 @@ static int demo_counters_moved(struct demo *d, int cls, char *out,
 
 /*
  * One call of the demo, already made: print it, what it returned and the
- * counter that moved, and check them against SPEC.md.
+ * counter that moved, and check them against ownbuf.rst.
  * @want_err: 0 if the call must succeed, else the errno it must fail with.
  * @want_ret: on success, the value it must return; -1 for any value >= 0.
  * @cls: the counter that must move by one, or OB_NONE.
@@ -1001,8 +1002,9 @@ static void usage_demo(FILE *f)
 		"and the counter printed are what the kernel returned and counted.\n"
 		"Needs ownbuf.ko loaded and access to /dev/ownbuf (root by default).\n"
 		"\n"
-		"Exit status: 0 everything behaved as ownbuf's contract (SPEC.md) says\n"
-		"and all six classes were caught, 1 otherwise, 2 bad usage.\n",
+		"Exit status: 0 everything behaved as ownbuf's contract\n"
+		"(Documentation/userspace-api/ownbuf.rst) says and all six classes\n"
+		"were caught, 1 otherwise, 2 bad usage.\n",
 		ownbuf_prog);
 }
 

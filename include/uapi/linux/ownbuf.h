@@ -4,7 +4,8 @@
  *
  * Userspace ABI of /dev/ownbuf.  Every open() of /dev/ownbuf creates one
  * zero-filled buffer owned by that open file.  Borrows of the buffer are
- * handed out as new file descriptors.  See README.md for the full contract.
+ * handed out as new file descriptors.  The contract:
+ * Documentation/userspace-api/ownbuf.rst.
  */
 #ifndef _UAPI_LINUX_OWNBUF_H
 #define _UAPI_LINUX_OWNBUF_H
