@@ -462,6 +462,22 @@ static inline int ownbuf_param_set(const char *name, unsigned long long v)
 
 /* --- time --- */
 
+/* A page no access may touch, and a page that can only be read. */
+static inline void *ownbuf_page(int prot)
+{
+	void *p = mmap(NULL, OWNBUF_PAGE, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		return NULL;
+	memset(p, 0, OWNBUF_PAGE);
+	if (mprotect(p, OWNBUF_PAGE, prot)) {
+		munmap(p, OWNBUF_PAGE);
+		return NULL;
+	}
+	return p;
+}
+
 static inline double ownbuf_now(void)
 {
 	struct timespec ts;
