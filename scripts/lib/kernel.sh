@@ -100,7 +100,7 @@ _kernel_build()
 	local t0 make_o frag
 
 	[ -f "$KDIR/.ownbuf-built" ] && return 0
-	log "building the $KNAME kernel in $KDIR (-j$OWNBUF_JOBS; ~14 min on 2 cores)"
+	log "building the $KNAME kernel in $KDIR (-j$OWNBUF_JOBS; 11-14 min on 2 cores)"
 	t0=$(now)
 	rm -rf "$KDIR"
 	mkdir -p "$KDIR"
