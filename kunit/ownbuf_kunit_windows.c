@@ -892,7 +892,7 @@ static void ownbuf_win_info_snapshot(struct kunit *test)
 	int state;
 
 	x->flag = p->drop;
-	state = ownbuf_info(x->h, NULL, &st);
+	state = ownbuf_owner_info(x->h, &st);
 	obw_join(x);
 	KUNIT_EXPECT_GE(test, obw_hits(x, OWNBUF_WIN_INFO), 1);
 	KUNIT_EXPECT_EQ_MSG(test, x->n, 1, "the agent did not act inside INFO");

@@ -32,21 +32,45 @@
 /* --- data --- */
 
 /*
+ * What is wrong with the arguments of an access, in the contract's order
+ * after "not live": nothing to copy (0), a NULL pointer (the caller says
+ * so with OWNBUF_RW_NULL), an offset no loff_t can hold.  Returns 1 to go
+ * on, 0, or a negative errno.
+ */
+static ssize_t ownbuf_rw_args(u64 id, u64 pos, size_t len, unsigned int flags,
+			      unsigned long ip)
+{
+	bool file = flags & OWNBUF_RW_FILE;
+
+	if (!len)
+		return 0;
+	if (flags & OWNBUF_RW_NULL) {
+		ownbuf_report(OWNBUF_NULL_DEREF, id, ip,
+			      file ? "NULL user pointer" : "NULL data pointer");
+		return file ? -EFAULT : -EINVAL;
+	}
+	if (pos > LLONG_MAX) {
+		ownbuf_report(OWNBUF_OUT_OF_BOUNDS, id, ip,
+			      "offset does not fit in loff_t");
+		return file ? -EINVAL : -ERANGE;
+	}
+	return 1;
+}
+
+/*
  * Clamp [pos, pos + *len) to the buffer.  File semantics (read(2)): a read
  * at or after the end is 0 bytes, a write there is -ENOSPC, and either is
  * short across the end.  Otherwise (the kernel API) anything outside
  * [0, size) is -ERANGE.  Both count out_of_bounds, never wrapping.
  */
-static ssize_t ownbuf_bounds(struct ownbuf *b, loff_t pos, size_t *len,
+static ssize_t ownbuf_bounds(struct ownbuf *b, u64 pos, size_t *len,
 			     unsigned int flags, unsigned long ip)
 {
 	size_t size = b->size;
 	size_t end;
 
-	if (pos < 0)
-		return -EINVAL;
 	if (flags & OWNBUF_RW_FILE) {
-		if ((u64)pos < size) {
+		if (pos < size) {
 			*len = min_t(size_t, *len, size - (size_t)pos);
 			return *len;
 		}
@@ -56,7 +80,7 @@ static ssize_t ownbuf_bounds(struct ownbuf *b, loff_t pos, size_t *len,
 			      "write at or after the end");
 		return -ENOSPC;
 	}
-	if ((u64)pos > SIZE_MAX || check_add_overflow((size_t)pos, *len, &end) ||
+	if (pos > SIZE_MAX || check_add_overflow((size_t)pos, *len, &end) ||
 	    end > size) {
 		ownbuf_report(OWNBUF_OUT_OF_BOUNDS, b->id, ip,
 			      "access outside [0, size)");
@@ -78,98 +102,19 @@ VISIBLE_IF_KUNIT size_t ownbuf_copy(void *p, size_t len, struct iov_iter *it,
 }
 EXPORT_SYMBOL_IF_KUNIT(ownbuf_copy);
 
-/* Take the owner's access to the buffer @hp names. */
-static struct ownbuf *ownbuf_owner_take(struct ownbuf_handle *hp, bool write,
-					unsigned long ip, u64 *one, int *err)
+/* The last of an access: bounds, the copy, and giving @one back. */
+static ssize_t ownbuf_rw_copy(struct ownbuf *b, u64 one, u64 pos,
+			      struct iov_iter *it, unsigned int flags,
+			      unsigned long ip)
 {
-	struct ownbuf *b;
-	u64 hv, seen = 0;
-	int ret;
-
-	rcu_read_lock_sched();
-	b = ownbuf_find(hp, OWNBUF_OP_USE, ip, &hv, err);
-	if (!b) {
-		rcu_read_unlock_sched();
-		return NULL;
-	}
-	if (write) {
-		*one = OWNBUF_S_WRITER;
-		ret = ownbuf_take_excl(b, OWNBUF_S_WRITER, &seen);
-	} else {
-		*one = OWNBUF_S_READER_ONE;
-		ret = ownbuf_take(b, OWNBUF_OWNER_READ_CONFLICT,
-				  OWNBUF_S_READER_ONE, OWNBUF_S_READERS, &seen);
-	}
-	if (!ret && unlikely(READ_ONCE(b->handle) != hv)) {
-		rcu_read_unlock_sched();
-		ownbuf_give(b, *one);
-		ownbuf_report_stale(0, ip);
-		*err = -ESTALE;
-		return NULL;
-	}
-	if (ret == -ESTALE)
-		ownbuf_report_stale(b->id, ip);
-	else if (ret)
-		ownbuf_report_busy(b, OWNBUF_DATA_RACE, seen, ip,
-				   "conflicts with a borrow or an access in flight");
-	else
-		WRITE_ONCE(b->busy_at, ip);
-	rcu_read_unlock_sched();
-	*err = ret;
-	return ret ? NULL : b;
-}
-
-/**
- * ownbuf_rw() - read or write a buffer, as its owner or through a borrow
- * @h: the owner's handle, if @ref is NULL.
- * @ref: the borrow to go through, or NULL.
- * @pos: offset in the buffer.
- * @it: the other side of the copy.
- * @flags: OWNBUF_RW_WRITE to write; OWNBUF_RW_FILE for read(2) semantics
- *	(short at the end, -ENOSPC writing past it) instead of all-or-
- *	nothing -ERANGE.
- * @ip: who is blamed for a violation.
- *
- * The access is itself a borrow for its duration: a conflicting access in
- * flight gets -EBUSY, never a wait.  The caller has handled @h/@ref being
- * dead, a zero length and NULL pointers, in that order.
- *
- * Return: bytes copied, or a negative errno.
- */
-ssize_t ownbuf_rw(struct ownbuf_handle *h, struct ownbuf_ref *ref,
-		  loff_t pos, struct iov_iter *it, unsigned int flags,
-		  unsigned long ip)
-{
-	bool write = flags & OWNBUF_RW_WRITE;
 	size_t len = iov_iter_count(it);
-	struct ownbuf *b;
 	size_t copied;
 	ssize_t ret;
-	u64 one;
-	int err;
-
-	if (ref) {
-		err = ownbuf_ref_validate(ref, OWNBUF_OP_USE, false, ip);
-		if (err)
-			return err;
-		if (write) {
-			one = OWNBUF_S_WRITER;
-			b = ownbuf_ref_take(ref, OWNBUF_REF_WRITE_CONFLICT, one,
-					    one, ip, &err);
-		} else {
-			one = OWNBUF_S_READER_ONE;
-			b = ownbuf_ref_take(ref, OWNBUF_REF_READ_CONFLICT, one,
-					    OWNBUF_S_READERS, ip, &err);
-		}
-	} else {
-		b = ownbuf_owner_take(h, write, ip, &one, &err);
-	}
-	if (!b)
-		return err;
 
 	ret = ownbuf_bounds(b, pos, &len, flags, ip);
 	if (ret > 0) {
-		copied = ownbuf_copy(b->data + pos, len, it, write);
+		copied = ownbuf_copy(b->data + pos, len, it,
+				     flags & OWNBUF_RW_WRITE);
 		if (!copied || (copied != len && !(flags & OWNBUF_RW_FILE)))
 			ret = -EFAULT;
 		else
@@ -179,40 +124,125 @@ ssize_t ownbuf_rw(struct ownbuf_handle *h, struct ownbuf_ref *ref,
 	return ret;
 }
 
-static int ownbuf_kernel_rw(struct ownbuf_handle *h, struct ownbuf_ref *ref,
-			    size_t off, void *buf, size_t len, bool write,
-			    unsigned long ip)
+/**
+ * ownbuf_owner_rw() - read or write a buffer as its owner
+ * @hp: the owner's handle variable.
+ * @pos: offset in the buffer.
+ * @it: the other side of the copy.
+ * @flags: OWNBUF_RW_WRITE to write; OWNBUF_RW_FILE for read(2) semantics
+ *	(short at the end, -ENOSPC writing past it, -EFAULT for a NULL
+ *	pointer) instead of all-or-nothing -ERANGE; OWNBUF_RW_NULL if @it
+ *	has a NULL segment.
+ * @ip: who is blamed for a violation.
+ *
+ * One lookup, then the contract's order: not live, nothing to copy, NULL,
+ * conflict (the access is itself a borrow for its duration: -EBUSY, never
+ * a wait), bounds.
+ *
+ * Return: bytes copied, or a negative errno.
+ */
+ssize_t ownbuf_owner_rw(struct ownbuf_handle *hp, u64 pos, struct iov_iter *it,
+			unsigned int flags, unsigned long ip)
 {
-	struct kvec kv = { .iov_base = buf, .iov_len = len };
-	struct iov_iter it;
+	bool write = flags & OWNBUF_RW_WRITE;
+	struct ownbuf *b;
+	u64 hv, one, seen = 0;
 	ssize_t ret;
-	u64 id;
+	int err;
 
-	if (ref) {
-		/* The role of a borrow ownbuf handed out, even if it ended. */
-		if (write && atomic_read(&ref->state) &&
-		    ownbuf_ref_genuine(ref) && (ref->kind & OWNBUF_REF_KIND) != OWNBUF_MUT)
-			return -EPERM;
-		ret = ownbuf_ref_check(ref, OWNBUF_OP_USE, ip);
-		id = ref->id;
-	} else {
-		ret = ownbuf_handle_check(h, OWNBUF_OP_USE, ip);
-		id = 0;
+	rcu_read_lock_sched();
+	b = ownbuf_find(hp, OWNBUF_OP_USE, ip, &hv, &err);
+	if (!b) {
+		rcu_read_unlock_sched();
+		return err;
 	}
-	if (ret || !len)
+	ret = ownbuf_rw_args(b->id, pos, iov_iter_count(it), flags, ip);
+	if (ret <= 0) {
+		rcu_read_unlock_sched();
 		return ret;
-	if (!buf) {
-		ownbuf_report(OWNBUF_NULL_DEREF, id, ip, "NULL data pointer");
-		return -EINVAL;
 	}
-	if (off > LLONG_MAX) {
-		ownbuf_report(OWNBUF_OUT_OF_BOUNDS, id, ip,
-			      "offset does not fit in loff_t");
-		return -ERANGE;
+	if (write) {
+		one = OWNBUF_S_WRITER;
+		err = ownbuf_take_excl(b, OWNBUF_S_WRITER, &seen);
+	} else {
+		one = OWNBUF_S_READER_ONE;
+		err = ownbuf_take(b, OWNBUF_OWNER_READ_CONFLICT,
+				  OWNBUF_S_READER_ONE, OWNBUF_S_READERS, &seen);
 	}
-	iov_iter_kvec(&it, write ? ITER_SOURCE : ITER_DEST, &kv, 1, len);
-	ret = ownbuf_rw(h, ref, off, &it, write ? OWNBUF_RW_WRITE : 0, ip);
-	return ret < 0 ? ret : 0;
+	if (!err && unlikely(READ_ONCE(b->handle) != hv)) {
+		/* Moved between the lookup and now. */
+		rcu_read_unlock_sched();
+		ownbuf_give(b, one);
+		ownbuf_report_stale(0, ip);
+		return -ESTALE;
+	}
+	if (err == -ESTALE)
+		ownbuf_report_stale(b->id, ip);
+	else if (err)
+		ownbuf_report_busy(b, OWNBUF_DATA_RACE, seen, ip,
+				   "conflicts with a borrow or an access in flight");
+	else
+		WRITE_ONCE(b->busy_at, ip);
+	rcu_read_unlock_sched();
+	if (err)
+		return err;
+	return ownbuf_rw_copy(b, one, pos, it, flags, ip);
+}
+
+/**
+ * ownbuf_ref_rw() - read or write a buffer through a borrow
+ * @ref: the borrow.
+ * @pos: offset in the buffer.
+ * @it: the other side of the copy.
+ * @flags: as ownbuf_owner_rw().
+ * @ip: who is blamed for a violation.
+ *
+ * The order is ownbuf_owner_rw()'s, after -EPERM for a write through a
+ * shared borrow (its role is known even once it ended).
+ *
+ * Return: bytes copied, or a negative errno.
+ */
+ssize_t ownbuf_ref_rw(struct ownbuf_ref *ref, u64 pos, struct iov_iter *it,
+		      unsigned int flags, unsigned long ip)
+{
+	bool write = flags & OWNBUF_RW_WRITE;
+	struct ownbuf *b;
+	ssize_t ret;
+	u64 one;
+	int err;
+
+	if (write && ref && atomic_read(&ref->state) &&
+	    ownbuf_ref_genuine(ref) &&
+	    (ref->kind & OWNBUF_REF_KIND) != OWNBUF_MUT)
+		return -EPERM;
+	err = ownbuf_ref_check(ref, OWNBUF_OP_USE, ip);
+	if (err)
+		return err;
+	ret = ownbuf_rw_args(ref->id, pos, iov_iter_count(it), flags, ip);
+	if (ret <= 0)
+		return ret;
+	if (write) {
+		one = OWNBUF_S_WRITER;
+		b = ownbuf_ref_take(ref, OWNBUF_REF_WRITE_CONFLICT, one, one,
+				    ip, &err);
+	} else {
+		one = OWNBUF_S_READER_ONE;
+		b = ownbuf_ref_take(ref, OWNBUF_REF_READ_CONFLICT, one,
+				    OWNBUF_S_READERS, ip, &err);
+	}
+	if (!b)
+		return err;
+	return ownbuf_rw_copy(b, one, pos, it, flags, ip);
+}
+
+/* A kernel caller's buffer as the other side of a copy. */
+static unsigned int ownbuf_kvec(struct iov_iter *it, struct kvec *kv,
+				void *buf, size_t len, bool write)
+{
+	kv->iov_base = buf;
+	kv->iov_len = len;
+	iov_iter_kvec(it, write ? ITER_SOURCE : ITER_DEST, kv, 1, len);
+	return (write ? OWNBUF_RW_WRITE : 0) | (buf ? 0 : OWNBUF_RW_NULL);
 }
 
 /**
@@ -230,9 +260,13 @@ static int ownbuf_kernel_rw(struct ownbuf_handle *h, struct ownbuf_ref *ref,
  */
 int ownbuf_read(struct ownbuf_ref *ref, size_t off, void *dst, size_t len)
 {
-	if (!ref)
-		return ownbuf_ref_check(ref, OWNBUF_OP_USE, _RET_IP_);
-	return ownbuf_kernel_rw(NULL, ref, off, dst, len, false, _RET_IP_);
+	struct iov_iter it;
+	struct kvec kv;
+	ssize_t ret;
+
+	ret = ownbuf_ref_rw(ref, off, &it, ownbuf_kvec(&it, &kv, dst, len, false),
+			    _RET_IP_);
+	return ret < 0 ? ret : 0;
 }
 EXPORT_SYMBOL_GPL(ownbuf_read);
 
@@ -252,10 +286,14 @@ EXPORT_SYMBOL_GPL(ownbuf_read);
 int ownbuf_write(struct ownbuf_ref *ref, size_t off, const void *src,
 		 size_t len)
 {
-	if (!ref)
-		return ownbuf_ref_check(ref, OWNBUF_OP_USE, _RET_IP_);
-	return ownbuf_kernel_rw(NULL, ref, off, (void *)src, len, true,
-				_RET_IP_);
+	struct iov_iter it;
+	struct kvec kv;
+	ssize_t ret;
+
+	ret = ownbuf_ref_rw(ref, off, &it,
+			    ownbuf_kvec(&it, &kv, (void *)src, len, true),
+			    _RET_IP_);
+	return ret < 0 ? ret : 0;
 }
 EXPORT_SYMBOL_GPL(ownbuf_write);
 
@@ -275,7 +313,13 @@ EXPORT_SYMBOL_GPL(ownbuf_write);
 int ownbuf_owner_read(struct ownbuf_handle h, size_t off, void *dst,
 		      size_t len)
 {
-	return ownbuf_kernel_rw(&h, NULL, off, dst, len, false, _RET_IP_);
+	struct iov_iter it;
+	struct kvec kv;
+	ssize_t ret;
+
+	ret = ownbuf_owner_rw(&h, off, &it,
+			      ownbuf_kvec(&it, &kv, dst, len, false), _RET_IP_);
+	return ret < 0 ? ret : 0;
 }
 EXPORT_SYMBOL_GPL(ownbuf_owner_read);
 
@@ -293,8 +337,14 @@ EXPORT_SYMBOL_GPL(ownbuf_owner_read);
 int ownbuf_owner_write(struct ownbuf_handle h, size_t off, const void *src,
 		       size_t len)
 {
-	return ownbuf_kernel_rw(&h, NULL, off, (void *)src, len, true,
-				_RET_IP_);
+	struct iov_iter it;
+	struct kvec kv;
+	ssize_t ret;
+
+	ret = ownbuf_owner_rw(&h, off, &it,
+			      ownbuf_kvec(&it, &kv, (void *)src, len, true),
+			      _RET_IP_);
+	return ret < 0 ? ret : 0;
 }
 EXPORT_SYMBOL_GPL(ownbuf_owner_write);
 
@@ -373,56 +423,75 @@ void ownbuf_unsafe_end(struct ownbuf_ref *ref)
 }
 EXPORT_SYMBOL_GPL(ownbuf_unsafe_end);
 
-/**
- * ownbuf_access_mask() - would a read or a write be refused right now?
- * @h: the owner's handle, if @ref is NULL.
- * @ref: a borrow, or NULL.
- *
- * Return: OWNBUF_CAN_READ and/or OWNBUF_CAN_WRITE; 0 once dead.
- */
-unsigned int ownbuf_access_mask(struct ownbuf_handle *h,
-				struct ownbuf_ref *ref)
+/* --- what /dev/ownbuf asks about a file's buffer --- */
+
+/* What would not be refused now on @b, through @ref or (NULL) as owner. */
+static unsigned int ownbuf_mask(struct ownbuf *b, struct ownbuf_ref *ref)
 {
 	unsigned int mask = 0;
 	struct ownbuf_scan sc;
-	struct ownbuf *b;
 	u64 s;
 
-	rcu_read_lock_sched();
-	if (ref)
-		b = ownbuf_ref_state(ref) == OWNBUF_STATE_LIVE ? ref->buf :
-								  NULL;
-	else
-		b = ownbuf_lookup(READ_ONCE(h->val));
 	if (!b)
-		goto out;
+		return 0;
 	s = atomic64_read(&b->state);
 	if (s & OWNBUF_S_DEAD)
-		goto out;
+		return 0;
 	if (ref) {
 		if (!(s & OWNBUF_S_WRITER))
 			mask |= OWNBUF_CAN_READ;
 		if ((ref->kind & OWNBUF_REF_KIND) == OWNBUF_MUT &&
 		    !(s & (OWNBUF_S_READERS | OWNBUF_S_WRITER)))
 			mask |= OWNBUF_CAN_WRITE;
-	} else {
-		if (!(s & (OWNBUF_S_MUT | OWNBUF_S_WRITER)))
-			mask |= OWNBUF_CAN_READ;
-		if (!(s & (OWNBUF_S_MUT | OWNBUF_S_BUSY))) {
-			ownbuf_scan(b, true, &sc);
-			if (!sc.live)
-				mask |= OWNBUF_CAN_WRITE;
-		}
+		return mask;
 	}
-out:
+	if (!(s & (OWNBUF_S_MUT | OWNBUF_S_WRITER)))
+		mask |= OWNBUF_CAN_READ;
+	if (!(s & (OWNBUF_S_MUT | OWNBUF_S_BUSY))) {
+		ownbuf_scan(b, true, &sc);
+		if (!sc.live)
+			mask |= OWNBUF_CAN_WRITE;
+	}
+	return mask;
+}
+
+/**
+ * ownbuf_owner_mask() - would the owner's read or write be refused now?
+ * @hp: the owner's handle variable.
+ *
+ * Return: OWNBUF_CAN_READ and/or OWNBUF_CAN_WRITE; 0 once dead.
+ */
+unsigned int ownbuf_owner_mask(struct ownbuf_handle *hp)
+{
+	unsigned int mask;
+
+	rcu_read_lock_sched();
+	mask = ownbuf_mask(ownbuf_lookup(READ_ONCE(hp->val)), NULL);
 	rcu_read_unlock_sched();
 	return mask;
 }
 
 /**
- * ownbuf_info() - what INFO reports: a state and, if LIVE, one snapshot
- * @h: the owner's handle variable, if @ref is NULL.
- * @ref: a borrow, or NULL.
+ * ownbuf_ref_mask() - would a read or write through a borrow be refused now?
+ * @ref: the borrow.
+ *
+ * Return: as ownbuf_owner_mask().
+ */
+unsigned int ownbuf_ref_mask(struct ownbuf_ref *ref)
+{
+	unsigned int mask;
+
+	rcu_read_lock_sched();
+	mask = ownbuf_mask(ownbuf_ref_state(ref) == OWNBUF_STATE_LIVE ?
+			   ref->buf : NULL, ref);
+	rcu_read_unlock_sched();
+	return mask;
+}
+
+/**
+ * ownbuf_ref_info() - what INFO reports on a borrow: a state and, if LIVE,
+ * one snapshot
+ * @ref: the borrow.
  * @st: filled in if LIVE.
  *
  * Counts nothing.  A LIVE answer carries the size and counts the buffer
@@ -430,32 +499,43 @@ out:
  *
  * Return: OWNBUF_STATE_*.
  */
-int ownbuf_info(struct ownbuf_handle *h, struct ownbuf_ref *ref,
-		struct ownbuf_stat *st)
+int ownbuf_ref_info(struct ownbuf_ref *ref, struct ownbuf_stat *st)
+{
+	int state;
+	u64 w;
+
+	state = atomic_read(&ref->state) & OWNBUF_REF_STATE;
+	if (state != OWNBUF_STATE_LIVE)
+		return state ?: OWNBUF_STATE_RELEASED;
+	w = ownbuf_ref_word(ref);
+	if (w == (ref->gen | OWNBUF_SLOT_REVOKED))
+		return OWNBUF_STATE_REVOKED;
+	if (w != (ref->gen | OWNBUF_SLOT_LIVE))
+		return OWNBUF_STATE_RELEASED;
+	rcu_read_lock_sched();
+	state = ownbuf_snapshot(ref->buf, st) ? OWNBUF_STATE_REVOKED :
+						OWNBUF_STATE_LIVE;
+	rcu_read_unlock_sched();
+	return state;
+}
+
+/**
+ * ownbuf_owner_info() - what INFO reports on an owner
+ * @hp: the owner's handle variable.
+ * @st: filled in if LIVE.
+ *
+ * Return: as ownbuf_ref_info().
+ */
+int ownbuf_owner_info(struct ownbuf_handle *hp, struct ownbuf_stat *st)
 {
 	unsigned int tries;
 	struct ownbuf *b;
 	int state;
-	u64 v, w;
+	u64 v;
 
-	if (ref) {
-		state = atomic_read(&ref->state) & OWNBUF_REF_STATE;
-		if (state != OWNBUF_STATE_LIVE)
-			return state ?: OWNBUF_STATE_RELEASED;
-		w = ownbuf_ref_word(ref);
-		if (w == (ref->gen | OWNBUF_SLOT_REVOKED))
-			return OWNBUF_STATE_REVOKED;
-		if (w != (ref->gen | OWNBUF_SLOT_LIVE))
-			return OWNBUF_STATE_RELEASED;
-		rcu_read_lock_sched();
-		state = ownbuf_snapshot(ref->buf, st) ? OWNBUF_STATE_REVOKED :
-							OWNBUF_STATE_LIVE;
-		rcu_read_unlock_sched();
-		return state;
-	}
 	for (tries = 0;; tries++) {
-		v = READ_ONCE(h->val);
-		state = ownbuf_handle_state(h);
+		v = READ_ONCE(hp->val);
+		state = ownbuf_handle_state(hp);
 		if (state != OWNBUF_STATE_LIVE)
 			return state;
 		ownbuf_window(OWNBUF_WIN_INFO, NULL);
@@ -476,20 +556,135 @@ int ownbuf_info(struct ownbuf_handle *h, struct ownbuf_ref *ref,
 		cpu_relax();
 	}
 }
-EXPORT_SYMBOL_IF_KUNIT(ownbuf_info);
+EXPORT_SYMBOL_IF_KUNIT(ownbuf_owner_info);
+
+/*
+ * The position llseek(2) asks for: in [0, @size], or refused (-EINVAL, an
+ * out_of_bounds if it is outside).
+ */
+static loff_t ownbuf_seek_pos(u64 id, loff_t size, loff_t cur, loff_t off,
+			      int whence, unsigned long ip)
+{
+	loff_t base, pos;
+
+	switch (whence) {
+	case SEEK_SET:
+		base = 0;
+		break;
+	case SEEK_CUR:
+		base = cur;
+		break;
+	case SEEK_END:
+		base = size;
+		break;
+	default:
+		return -EINVAL;
+	}
+	if (check_add_overflow(base, off, &pos) || pos < 0 || pos > size) {
+		ownbuf_report(OWNBUF_OUT_OF_BOUNDS, id, ip,
+			      "seek outside [0, size]");
+		return -EINVAL;
+	}
+	return pos;
+}
 
 /**
- * ownbuf_peek() - what INFO reports, without counting anything
- * @h: the owner's handle, if @ref is NULL.
- * @ref: a borrow, or NULL.
- * @st: filled in on success.
+ * ownbuf_owner_seek() - where llseek(2) on an owner goes
+ * @hp: the owner's handle variable.
+ * @cur: the file's position.
+ * @off: llseek()'s offset.
+ * @whence: SEEK_SET, SEEK_CUR or SEEK_END.
+ * @size: receives the size, the largest position.
+ * @ip: who is blamed for a violation.
  *
- * Return: 0, or -ESTALE if not live.
+ * Return: the new position, or -EINVAL/-ESTALE for a dead handle, then
+ * -EINVAL for a bad @whence or a position outside [0, size].
  */
-int ownbuf_peek(struct ownbuf_handle *h, struct ownbuf_ref *ref,
-		struct ownbuf_stat *st)
+loff_t ownbuf_owner_seek(struct ownbuf_handle *hp, loff_t cur, loff_t off,
+			 int whence, loff_t *size, unsigned long ip)
 {
-	return ownbuf_info(h, ref, st) == OWNBUF_STATE_LIVE ? 0 : -ESTALE;
+	struct ownbuf *b;
+	u64 hv, id;
+	int ret;
+
+	rcu_read_lock_sched();
+	b = ownbuf_find(hp, OWNBUF_OP_USE, ip, &hv, &ret);
+	if (!b) {
+		rcu_read_unlock_sched();
+		return ret;
+	}
+	*size = READ_ONCE(b->size);
+	id = b->id;
+	rcu_read_unlock_sched();
+	return ownbuf_seek_pos(id, *size, cur, off, whence, ip);
+}
+
+/* The size of the buffer behind a live borrow, or an error (reported). */
+static int ownbuf_ref_size(struct ownbuf_ref *ref, unsigned long ip,
+			   size_t *size)
+{
+	int ret = ownbuf_ref_check(ref, OWNBUF_OP_USE, ip);
+
+	/* The object of a genuine token is never freed, only pooled. */
+	if (!ret)
+		*size = READ_ONCE(ref->buf->size);
+	return ret;
+}
+
+/**
+ * ownbuf_ref_seek() - where llseek(2) on a borrow goes
+ * @ref: the borrow.
+ * @cur: the file's position.
+ * @off: llseek()'s offset.
+ * @whence: SEEK_SET, SEEK_CUR or SEEK_END.
+ * @size: receives the size, the largest position.
+ * @ip: who is blamed for a violation.
+ *
+ * Return: as ownbuf_owner_seek().
+ */
+loff_t ownbuf_ref_seek(struct ownbuf_ref *ref, loff_t cur, loff_t off,
+		       int whence, loff_t *size, unsigned long ip)
+{
+	size_t sz;
+	int ret;
+
+	ret = ownbuf_ref_size(ref, ip, &sz);
+	if (ret)
+		return ret;
+	*size = sz;
+	return ownbuf_seek_pos(ref->id, sz, cur, off, whence, ip);
+}
+
+/**
+ * ownbuf_ref_map() - may these pages of a borrowed buffer be mapped?
+ * @ref: the borrow.
+ * @pgoff: the first page.
+ * @pages: how many pages.
+ * @shared: the mapping is shared (a private one is never allowed).
+ * @ip: who is blamed for a violation.
+ *
+ * Return: 0; -EINVAL/-ESTALE for a dead borrow; then -EINVAL for a private
+ * mapping, or pages outside [0, PAGE_ALIGN(size)) (out_of_bounds).
+ */
+int ownbuf_ref_map(struct ownbuf_ref *ref, unsigned long pgoff,
+		   unsigned long pages, bool shared, unsigned long ip)
+{
+	unsigned long all;
+	size_t size;
+	int ret;
+
+	ret = ownbuf_ref_size(ref, ip, &size);
+	if (ret)
+		return ret;
+	if (!shared)
+		return -EINVAL;
+	all = PAGE_ALIGN(size) >> PAGE_SHIFT;
+	if (pgoff >= all || pages > all - pgoff) {
+		ownbuf_report(OWNBUF_OUT_OF_BOUNDS, ref->id, ip,
+			      "mapping outside [0, PAGE_ALIGN(size))");
+		return -EINVAL;
+	}
+	return 0;
 }
 
 /**
@@ -518,7 +713,7 @@ unsigned long ownbuf_ref_pfn(struct ownbuf_ref *ref, pgoff_t pgoff)
 
 /**
  * ownbuf_put() - drop an observer reference
- * @b: from ownbuf_get().
+ * @b: from ownbuf_owner_get() or ownbuf_ref_get().
  */
 void ownbuf_put(struct ownbuf *b)
 {
@@ -526,28 +721,44 @@ void ownbuf_put(struct ownbuf *b)
 }
 EXPORT_SYMBOL_IF_KUNIT(ownbuf_put);
 
+/* An observer reference on @b, which the caller holds by RCU; or NULL. */
+static struct ownbuf *ownbuf_observe(struct ownbuf *b)
+{
+	return b && refcount_inc_not_zero(&b->users) ? b : NULL;
+}
+
 /**
- * ownbuf_get() - keep the engine's object of a buffer alive
- * @h: the owner's handle, or NULL.
- * @ref: a borrow of it, used if @h is NULL.
+ * ownbuf_owner_get() - keep the engine's object of an owner's buffer alive
+ * @hp: the owner's handle variable.
  *
  * The object outlives the buffer's memory: it only carries the wait queue
  * that /dev/ownbuf polls on, for as long as a file may be polled.
  *
  * Return: the object, or NULL if the buffer is gone.
  */
-struct ownbuf *ownbuf_get(struct ownbuf_handle *h, struct ownbuf_ref *ref)
+struct ownbuf *ownbuf_owner_get(struct ownbuf_handle *hp)
 {
 	struct ownbuf *b;
 
 	rcu_read_lock_sched();
-	if (h)
-		b = ownbuf_lookup(READ_ONCE(h->val));
-	else
-		b = ownbuf_ref_state(ref) == OWNBUF_STATE_LIVE ? ref->buf :
-								  NULL;
-	if (b && !refcount_inc_not_zero(&b->users))
-		b = NULL;
+	b = ownbuf_observe(ownbuf_lookup(READ_ONCE(hp->val)));
+	rcu_read_unlock_sched();
+	return b;
+}
+
+/**
+ * ownbuf_ref_get() - keep the engine's object of a borrowed buffer alive
+ * @ref: the borrow.
+ *
+ * Return: as ownbuf_owner_get().
+ */
+struct ownbuf *ownbuf_ref_get(struct ownbuf_ref *ref)
+{
+	struct ownbuf *b;
+
+	rcu_read_lock_sched();
+	b = ownbuf_observe(ownbuf_ref_state(ref) == OWNBUF_STATE_LIVE ?
+			   ref->buf : NULL);
 	rcu_read_unlock_sched();
 	return b;
 }

@@ -30,7 +30,7 @@
 #include "ownbuf_compat.h"
 #include "ownbuf_core.h"
 /* Limits, read at the moment they apply. */
-unsigned long ownbuf_max_size = SZ_64M;
+static unsigned long ownbuf_max_size = SZ_64M;
 unsigned int ownbuf_max_shared = 1024;
 /* Shared borrows a CPU records without counting the others. */
 unsigned int ownbuf_fast_cap __read_mostly;
@@ -41,8 +41,8 @@ static atomic_long_t ownbuf_data_count;
 #define OWNBUF_MAX_SIZE_LIMIT \
 	((unsigned long)min_t(u64, MAX_LFS_FILESIZE, SIZE_MAX >> 1) & PAGE_MASK)
 
-static int ownbuf_param_set_max_size(const char *val,
-				     const struct kernel_param *kp)
+/* A size in bytes, 1 to OWNBUF_MAX_SIZE_LIMIT: max_size and default_size. */
+static int ownbuf_param_set_size(const char *val, const struct kernel_param *kp)
 {
 	unsigned long v;
 	int ret;
@@ -52,15 +52,15 @@ static int ownbuf_param_set_max_size(const char *val,
 		return ret;
 	if (!v || v > OWNBUF_MAX_SIZE_LIMIT)
 		return -EINVAL;
-	WRITE_ONCE(ownbuf_max_size, v);
+	WRITE_ONCE(*(unsigned long *)kp->arg, v);
 	return 0;
 }
 
-static const struct kernel_param_ops ownbuf_max_size_ops = {
-	.set = ownbuf_param_set_max_size,
+const struct kernel_param_ops ownbuf_size_param_ops = {
+	.set = ownbuf_param_set_size,
 	.get = param_get_ulong,
 };
-module_param_cb(max_size, &ownbuf_max_size_ops, &ownbuf_max_size, 0644);
+module_param_cb(max_size, &ownbuf_size_param_ops, &ownbuf_max_size, 0644);
 MODULE_PARM_DESC(max_size, "Largest buffer in bytes (default 64 MiB)");
 
 static void ownbuf_set_over(struct ownbuf *b)
@@ -702,7 +702,7 @@ EXPORT_SYMBOL_GPL(ownbuf_stat);
 
 /**
  * ownbuf_waitqueue() - where to wait for a buffer's borrows to come back
- * @b: from ownbuf_get().
+ * @b: from ownbuf_owner_get() or ownbuf_ref_get().
  *
  * Return: the wait queue.
  */

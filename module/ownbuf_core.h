@@ -108,7 +108,7 @@ struct ownbuf_block {
  * @gfp: allocation flags given at creation, reused by resize.
  * @created_at: who created the buffer, for the report at module unload.
  * @users: references: one held by the ownership state until FINISHED, one
- *	per observer (ownbuf_get()).  At zero the object goes back to the
+ *	per observer (ownbuf_owner_get()).  At zero the object goes back to the
  *	pool after a grace period: RCU lookups never see it change identity.
  * @lock: serialises the changes of @handle and the transition to DEAD (so
  *	that drop, move and revoke of one buffer have one order), and the

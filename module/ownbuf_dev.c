@@ -64,26 +64,7 @@ struct ownbuf_file {
 
 static unsigned long ownbuf_default_size = 4096;
 static ushort ownbuf_dev_mode = 0600;
-static int ownbuf_param_set_default_size(const char *val,
-					 const struct kernel_param *kp)
-{
-	unsigned long v;
-	int ret;
-
-	ret = kstrtoul(val, 0, &v);
-	if (ret)
-		return ret;
-	if (!v)
-		return -EINVAL;
-	WRITE_ONCE(ownbuf_default_size, v);
-	return 0;
-}
-
-static const struct kernel_param_ops ownbuf_default_size_ops = {
-	.set = ownbuf_param_set_default_size,
-	.get = param_get_ulong,
-};
-module_param_cb(default_size, &ownbuf_default_size_ops, &ownbuf_default_size,
+module_param_cb(default_size, &ownbuf_size_param_ops, &ownbuf_default_size,
 		0644);
 MODULE_PARM_DESC(default_size, "Size of the buffer open() creates (default 4096)");
 module_param_named(dev_mode, ownbuf_dev_mode, ushort, 0444);
@@ -98,8 +79,8 @@ static bool ownbuf_is_owner(const struct ownbuf_file *f)
 static int ownbuf_file_info(struct ownbuf_file *f, struct ownbuf_stat *st)
 {
 	if (ownbuf_is_owner(f))
-		return ownbuf_info(&f->h, NULL, st);
-	return ownbuf_info(NULL, &f->ref, st);
+		return ownbuf_owner_info(&f->h, st);
+	return ownbuf_ref_info(&f->ref, st);
 }
 
 static int ownbuf_file_state(struct ownbuf_file *f)
@@ -117,13 +98,6 @@ static int ownbuf_file_check(struct ownbuf_file *f, enum ownbuf_op op)
 	return ownbuf_ref_check(&f->ref, op, OWNBUF_IP_USER);
 }
 
-static int ownbuf_file_peek(struct ownbuf_file *f, struct ownbuf_stat *st)
-{
-	if (ownbuf_is_owner(f))
-		return ownbuf_peek(&f->h, NULL, st);
-	return ownbuf_peek(NULL, &f->ref, st);
-}
-
 static int ownbuf_null_user(struct ownbuf_file *f)
 {
 	ownbuf_report(OWNBUF_NULL_DEREF, f->id, OWNBUF_IP_USER,
@@ -131,37 +105,36 @@ static int ownbuf_null_user(struct ownbuf_file *f)
 	return -EFAULT;
 }
 
-static bool ownbuf_iter_has_null(const struct iov_iter *it)
+/* What the engine cannot see in an iov_iter: a NULL user segment. */
+static unsigned int ownbuf_iter_null(const struct iov_iter *it)
 {
 	const struct iovec *iov;
 	unsigned long i;
 
 	if (iter_is_ubuf(it))
-		return !it->ubuf;
+		return it->ubuf ? 0 : OWNBUF_RW_NULL;
 	if (!iter_is_iovec(it))
-		return false;
+		return 0;
 	iov = ownbuf_iter_iov(it);
 	for (i = 0; i < it->nr_segs; i++)
 		if (!iov[i].iov_base && iov[i].iov_len)
-			return true;
-	return false;
+			return OWNBUF_RW_NULL;
+	return 0;
 }
 
 static ssize_t ownbuf_rw_iter(struct kiocb *iocb, struct iov_iter *it,
 			      unsigned int flags)
 {
 	struct ownbuf_file *f = iocb->ki_filp->private_data;
-	bool owner = ownbuf_is_owner(f);
 	ssize_t ret;
 
-	ret = ownbuf_file_check(f, OWNBUF_OP_USE);
-	if (ret || !iov_iter_count(it))
-		return ret;
-	if (ownbuf_iter_has_null(it))
-		return ownbuf_null_user(f);
-	ret = ownbuf_rw(owner ? &f->h : NULL, owner ? NULL : &f->ref,
-			iocb->ki_pos, it, flags | OWNBUF_RW_FILE,
-			OWNBUF_IP_USER);
+	flags |= OWNBUF_RW_FILE | ownbuf_iter_null(it);
+	if (ownbuf_is_owner(f))
+		ret = ownbuf_owner_rw(&f->h, iocb->ki_pos, it, flags,
+				      OWNBUF_IP_USER);
+	else
+		ret = ownbuf_ref_rw(&f->ref, iocb->ki_pos, it, flags,
+				    OWNBUF_IP_USER);
 	if (ret > 0)
 		iocb->ki_pos += ret;
 	return ret;
@@ -180,40 +153,22 @@ static ssize_t ownbuf_write_iter(struct kiocb *iocb, struct iov_iter *from)
 static loff_t ownbuf_llseek(struct file *file, loff_t off, int whence)
 {
 	struct ownbuf_file *f = file->private_data;
-	struct ownbuf_stat st;
-	loff_t base, pos;
-	int ret;
+	loff_t pos, size;
 
-	ret = ownbuf_file_check(f, OWNBUF_OP_USE);
-	if (ret)
-		return ret;
-	if (ownbuf_file_peek(f, &st))
-		return ownbuf_file_check(f, OWNBUF_OP_USE) ?: -ESTALE;
-	switch (whence) {
-	case SEEK_SET:
-		base = 0;
-		break;
-	case SEEK_CUR:
-		base = file->f_pos;
-		break;
-	case SEEK_END:
-		base = st.size;
-		break;
-	default:
-		return -EINVAL;
-	}
-	if (check_add_overflow(base, off, &pos) || pos < 0 || pos > st.size) {
-		ownbuf_report(OWNBUF_OUT_OF_BOUNDS, f->id, OWNBUF_IP_USER,
-			      "seek outside [0, size]");
-		return -EINVAL;
-	}
-	return vfs_setpos(file, pos, st.size);
+	if (ownbuf_is_owner(f))
+		pos = ownbuf_owner_seek(&f->h, file->f_pos, off, whence, &size,
+					OWNBUF_IP_USER);
+	else
+		pos = ownbuf_ref_seek(&f->ref, file->f_pos, off, whence, &size,
+				      OWNBUF_IP_USER);
+	if (pos < 0)
+		return pos;
+	return vfs_setpos(file, pos, size);
 }
 
 static __poll_t ownbuf_poll(struct file *file, poll_table *pt)
 {
 	struct ownbuf_file *f = file->private_data;
-	bool owner = ownbuf_is_owner(f);
 	unsigned int mask;
 	__poll_t events = 0;
 
@@ -222,8 +177,8 @@ static __poll_t ownbuf_poll(struct file *file, poll_table *pt)
 	poll_wait(file, ownbuf_waitqueue(f->obj), pt);
 	/* Pairs with the barrier before waitqueue_active() in the engine. */
 	smp_mb();
-	mask = ownbuf_access_mask(owner ? &f->h : NULL,
-				  owner ? NULL : &f->ref);
+	mask = ownbuf_is_owner(f) ? ownbuf_owner_mask(&f->h) :
+				    ownbuf_ref_mask(&f->ref);
 	if (ownbuf_file_state(f) != OWNBUF_STATE_LIVE)
 		return EPOLLERR | EPOLLHUP;
 	if (mask & OWNBUF_CAN_READ)
@@ -280,25 +235,14 @@ static int ownbuf_mmap(struct file *file, struct vm_area_struct *vma)
 {
 	struct ownbuf_file *f = file->private_data;
 	vm_flags_t flags = VM_IO | VM_PFNMAP | VM_DONTEXPAND | VM_DONTDUMP;
-	struct ownbuf_stat st;
-	unsigned long pages;
 	int ret;
 
 	if (ownbuf_is_owner(f))
 		return -EPERM;
-	ret = ownbuf_file_check(f, OWNBUF_OP_USE);
+	ret = ownbuf_ref_map(&f->ref, vma->vm_pgoff, vma_pages(vma),
+			     vma->vm_flags & VM_MAYSHARE, OWNBUF_IP_USER);
 	if (ret)
 		return ret;
-	if (!(vma->vm_flags & VM_MAYSHARE))
-		return -EINVAL;
-	if (ownbuf_file_peek(f, &st))
-		return ownbuf_file_check(f, OWNBUF_OP_USE) ?: -ESTALE;
-	pages = PAGE_ALIGN(st.size) >> PAGE_SHIFT;
-	if (vma->vm_pgoff >= pages || vma_pages(vma) > pages - vma->vm_pgoff) {
-		ownbuf_report(OWNBUF_OUT_OF_BOUNDS, f->id, OWNBUF_IP_USER,
-			      "mapping outside [0, PAGE_ALIGN(size))");
-		return -EINVAL;
-	}
 	/*
 	 * VM_IO keeps get_user_pages() off the pages (no pin can outlive a
 	 * revocation) and makes MADV_DOFORK fail; a mut mapping is not
@@ -373,6 +317,76 @@ static int ownbuf_borrow_mode(struct file *owner,
 	return (owner->f_mode & need) == need ? 0 : -EBADF;
 }
 
+/*
+ * The start of BORROW and MOVE: the owner must be live, then the argument
+ * readable.
+ */
+static int ownbuf_ioctl_arg(struct ownbuf_file *f, void *arg,
+			    const void __user *uarg, size_t size)
+{
+	int ret = ownbuf_file_check(f, OWNBUF_OP_USE);
+
+	if (ret)
+		return ret;
+	if (!uarg)
+		return ownbuf_null_user(f);
+	if (copy_from_user(arg, uarg, size))
+		return -EFAULT;
+	return 0;
+}
+
+/*
+ * A new file for what BORROW or MOVE hands out, in *@filep, and an fd
+ * reserved for it (returned).  On failure nothing is left.
+ */
+static int ownbuf_ioctl_file(struct ownbuf_file *f, u32 role, int mode,
+			     bool cloexec, struct ownbuf_file **nfp,
+			     struct file **filep)
+{
+	static const char * const names[] = {
+		[OWNBUF_ROLE_OWNER] = "owner",
+		[OWNBUF_ROLE_SHARED] = "shared",
+		[OWNBUF_ROLE_MUT] = "mut",
+	};
+	struct ownbuf_file *nf;
+	struct file *file;
+	int fd, ret;
+
+	ret = ownbuf_owner_pin(&f->pinned);
+	if (ret)
+		return ret;
+	fd = get_unused_fd_flags(cloexec ? O_CLOEXEC : 0);
+	if (fd < 0)
+		return fd;
+	nf = ownbuf_file_alloc(role);
+	if (!nf) {
+		put_unused_fd(fd);
+		return -ENOMEM;
+	}
+	nf->id = f->id;
+	file = ownbuf_file_create(nf, mode, names[role]);
+	if (IS_ERR(file)) {
+		ownbuf_file_free(nf);
+		put_unused_fd(fd);
+		return PTR_ERR(file);
+	}
+	*nfp = nf;
+	*filep = file;
+	return fd;
+}
+
+/* The end of BORROW and MOVE: hand the new file out, or undo it. */
+static int ownbuf_ioctl_done(int fd, struct file *file, int ret)
+{
+	if (ret) {
+		fput(file);
+		put_unused_fd(fd);
+		return ret;
+	}
+	fd_install(fd, file);
+	return 0;
+}
+
 static long ownbuf_ioctl_borrow(struct ownbuf_file *f, struct file *owner,
 				struct ownbuf_borrow __user *uarg)
 {
@@ -381,68 +395,39 @@ static long ownbuf_ioctl_borrow(struct ownbuf_file *f, struct file *owner,
 	unsigned int kind, flags;
 	struct file *file;
 	int fd, ret;
+	bool mut;
 
 	ret = ownbuf_borrow_mode(owner, uarg);
 	if (ret)
 		return ret;
-	ret = ownbuf_file_check(f, OWNBUF_OP_USE);
+	ret = ownbuf_ioctl_arg(f, &arg, uarg, sizeof(arg));
 	if (ret)
 		return ret;
-	if (!uarg)
-		return ownbuf_null_user(f);
-	if (copy_from_user(&arg, uarg, sizeof(arg)))
-		return -EFAULT;
 	kind = arg.flags & (OWNBUF_BORROW_SHARED | OWNBUF_BORROW_MUT);
 	if ((arg.flags & ~OWNBUF_BORROW_VALID_FLAGS) ||
 	    (kind != OWNBUF_BORROW_SHARED && kind != OWNBUF_BORROW_MUT))
 		return -EINVAL;
 
-	ret = ownbuf_owner_pin(&f->pinned);
-	if (ret)
-		return ret;
-	fd = get_unused_fd_flags(arg.flags & OWNBUF_BORROW_CLOEXEC ?
-				 O_CLOEXEC : 0);
+	mut = kind == OWNBUF_BORROW_MUT;
+	fd = ownbuf_ioctl_file(f, mut ? OWNBUF_ROLE_MUT : OWNBUF_ROLE_SHARED,
+			       mut ? O_RDWR : O_RDONLY,
+			       arg.flags & OWNBUF_BORROW_CLOEXEC, &bf, &file);
 	if (fd < 0)
 		return fd;
-	bf = ownbuf_file_alloc(kind == OWNBUF_BORROW_MUT ? OWNBUF_ROLE_MUT :
-							   OWNBUF_ROLE_SHARED);
-	if (!bf) {
-		ret = -ENOMEM;
-		goto err_put_fd;
-	}
-	bf->id = f->id;
-	file = ownbuf_file_create(bf, kind == OWNBUF_BORROW_MUT ? O_RDWR :
-								  O_RDONLY,
-				  kind == OWNBUF_BORROW_MUT ? "mut" : "shared");
-	if (IS_ERR(file)) {
-		ownbuf_file_free(bf);
-		ret = PTR_ERR(file);
-		goto err_put_fd;
-	}
 
-	flags = kind == OWNBUF_BORROW_MUT ? OWNBUF_MUT : OWNBUF_SHARED;
+	flags = mut ? OWNBUF_MUT : OWNBUF_SHARED;
 	if (arg.flags & OWNBUF_BORROW_WAIT)
 		flags |= OWNBUF_WAIT;
 	ret = __ownbuf_borrow(&f->h, flags, &ownbuf_file_ref_ops, &bf->ref,
 			      OWNBUF_IP_USER);
-	if (ret)
-		goto err_put_file;
-	bf->obj = ownbuf_get(NULL, &bf->ref);
-
-	arg.fd = fd;
-	if (copy_to_user(uarg, &arg, sizeof(arg))) {
-		ret = -EFAULT;
-		goto err_put_file;
+	if (!ret) {
+		bf->obj = ownbuf_ref_get(&bf->ref);
+		arg.fd = fd;
+		if (copy_to_user(uarg, &arg, sizeof(arg)))
+			ret = -EFAULT;
 	}
-	/* Ownership of the borrow is held by the file from here. */
-	fd_install(fd, file);
-	return 0;
-
-err_put_file:
-	fput(file);
-err_put_fd:
-	put_unused_fd(fd);
-	return ret;
+	/* Once installed, the file holds the borrow. */
+	return ownbuf_ioctl_done(fd, file, ret);
 }
 
 static long ownbuf_ioctl_move(struct ownbuf_file *f, struct file *from,
@@ -453,57 +438,29 @@ static long ownbuf_ioctl_move(struct ownbuf_file *f, struct file *from,
 	struct file *file;
 	int fd, ret;
 
-	ret = ownbuf_file_check(f, OWNBUF_OP_USE);
+	ret = ownbuf_ioctl_arg(f, &arg, uarg, sizeof(arg));
 	if (ret)
 		return ret;
-	if (!uarg)
-		return ownbuf_null_user(f);
-	if (copy_from_user(&arg, uarg, sizeof(arg)))
-		return -EFAULT;
 	if (arg.flags & ~OWNBUF_MOVE_VALID_FLAGS)
 		return -EINVAL;
 
-	ret = ownbuf_owner_pin(&f->pinned);
-	if (ret)
-		return ret;
-	fd = get_unused_fd_flags(arg.flags & OWNBUF_MOVE_CLOEXEC ?
-				 O_CLOEXEC : 0);
+	/* The new owner may do what the old one could: same access mode. */
+	fd = ownbuf_ioctl_file(f, OWNBUF_ROLE_OWNER, from->f_flags & O_ACCMODE,
+			       arg.flags & OWNBUF_MOVE_CLOEXEC, &nf, &file);
 	if (fd < 0)
 		return fd;
-	nf = ownbuf_file_alloc(OWNBUF_ROLE_OWNER);
-	if (!nf) {
-		ret = -ENOMEM;
-		goto err_put_fd;
-	}
-	nf->id = f->id;
-	/* The new owner may do what the old one could: same access mode. */
-	file = ownbuf_file_create(nf, from->f_flags & O_ACCMODE, "owner");
-	if (IS_ERR(file)) {
-		ownbuf_file_free(nf);
-		ret = PTR_ERR(file);
-		goto err_put_fd;
-	}
+	/* Before the move: once moved, a failed copy could not undo it. */
 	arg.fd = fd;
-	if (copy_to_user(uarg, &arg, sizeof(arg))) {
-		ret = -EFAULT;
-		goto err_put_file;
+	ret = copy_to_user(uarg, &arg, sizeof(arg)) ? -EFAULT : 0;
+	if (!ret) {
+		mutex_lock(&f->lock);
+		ret = __ownbuf_move(&f->h, &nf->h, OWNBUF_IP_USER);
+		mutex_unlock(&f->lock);
 	}
-
-	mutex_lock(&f->lock);
-	ret = __ownbuf_move(&f->h, &nf->h, OWNBUF_IP_USER);
-	mutex_unlock(&f->lock);
-	if (ret)
-		goto err_put_file;
-	nf->obj = ownbuf_get(&nf->h, NULL);
-	/* Ownership of the buffer is held by the new file from here. */
-	fd_install(fd, file);
-	return 0;
-
-err_put_file:
-	fput(file);
-err_put_fd:
-	put_unused_fd(fd);
-	return ret;
+	if (!ret)
+		nf->obj = ownbuf_owner_get(&nf->h);
+	/* Once installed, the file holds the buffer. */
+	return ownbuf_ioctl_done(fd, file, ret);
 }
 
 static long ownbuf_ioctl_drop(struct ownbuf_file *f)
@@ -608,19 +565,18 @@ static int ownbuf_open(struct inode *inode, struct file *file)
 	/* Only /dev/ownbuf creates buffers; our pseudo inodes never reopen. */
 	if (ownbuf_inode_is_pseudo(inode))
 		return -ENXIO;
-	if (size > READ_ONCE(ownbuf_max_size))
-		return -EINVAL;
 	f = ownbuf_file_alloc(OWNBUF_ROLE_OWNER);
 	if (!f)
 		return -ENOMEM;
 	ret = __ownbuf_create(size, GFP_KERNEL_ACCOUNT, &f->h, OWNBUF_IP_USER);
 	if (ret) {
 		ownbuf_file_free(f);
-		return ret;
+		/* default_size over max_size: the parameters, not open()'s. */
+		return ret == -EFBIG ? -EINVAL : ret;
 	}
 	/* Nobody else knows the handle yet: both succeed. */
-	f->obj = ownbuf_get(&f->h, NULL);
-	ownbuf_peek(&f->h, NULL, &st);
+	f->obj = ownbuf_owner_get(&f->h);
+	ownbuf_owner_info(&f->h, &st);
 	f->id = st.id;
 	file->private_data = f;
 	return 0;

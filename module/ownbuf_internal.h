@@ -35,15 +35,17 @@ enum ownbuf_op {
 	OWNBUF_OP_RELEASE,	/* RELEASE: on a released borrow, a double free */
 };
 
-/* ownbuf_rw() flags */
+/* ownbuf_owner_rw() and ownbuf_ref_rw() flags */
 #define OWNBUF_RW_WRITE	BIT(0)	/* write, else read */
-#define OWNBUF_RW_FILE	BIT(1)	/* file semantics, see ownbuf_rw() */
+#define OWNBUF_RW_FILE	BIT(1)	/* file semantics, see ownbuf_owner_rw() */
+#define OWNBUF_RW_NULL	BIT(2)	/* the other side has a NULL segment */
 
-/* ownbuf_access_mask() results */
+/* ownbuf_owner_mask() and ownbuf_ref_mask() results */
 #define OWNBUF_CAN_READ		BIT(0)
 #define OWNBUF_CAN_WRITE	BIT(1)
 
-extern unsigned long ownbuf_max_size;
+/* Module parameters that are sizes in bytes. */
+extern const struct kernel_param_ops ownbuf_size_param_ops;
 
 void ownbuf_report(enum ownbuf_violation v, u64 id, unsigned long ip,
 		   const char *what);
@@ -66,19 +68,29 @@ int ownbuf_handle_state(const struct ownbuf_handle *h);
 int ownbuf_ref_check(struct ownbuf_ref *ref, enum ownbuf_op op,
 		     unsigned long ip);
 
-ssize_t ownbuf_rw(struct ownbuf_handle *h, struct ownbuf_ref *ref,
-		  loff_t pos, struct iov_iter *it, unsigned int flags,
-		  unsigned long ip);
-int ownbuf_peek(struct ownbuf_handle *h, struct ownbuf_ref *ref,
-		struct ownbuf_stat *st);
-int ownbuf_info(struct ownbuf_handle *h, struct ownbuf_ref *ref,
-		struct ownbuf_stat *st);
-unsigned int ownbuf_access_mask(struct ownbuf_handle *h,
-				struct ownbuf_ref *ref);
+/*
+ * The data path, one call per operation, owner or borrow: each applies the
+ * contract's order of checks itself, with one handle lookup.
+ */
+ssize_t ownbuf_owner_rw(struct ownbuf_handle *hp, u64 pos, struct iov_iter *it,
+			unsigned int flags, unsigned long ip);
+ssize_t ownbuf_ref_rw(struct ownbuf_ref *ref, u64 pos, struct iov_iter *it,
+		      unsigned int flags, unsigned long ip);
+loff_t ownbuf_owner_seek(struct ownbuf_handle *hp, loff_t cur, loff_t off,
+			 int whence, loff_t *size, unsigned long ip);
+loff_t ownbuf_ref_seek(struct ownbuf_ref *ref, loff_t cur, loff_t off,
+		       int whence, loff_t *size, unsigned long ip);
+int ownbuf_ref_map(struct ownbuf_ref *ref, unsigned long pgoff,
+		   unsigned long pages, bool shared, unsigned long ip);
 unsigned long ownbuf_ref_pfn(struct ownbuf_ref *ref, pgoff_t pgoff);
+int ownbuf_owner_info(struct ownbuf_handle *hp, struct ownbuf_stat *st);
+int ownbuf_ref_info(struct ownbuf_ref *ref, struct ownbuf_stat *st);
+unsigned int ownbuf_owner_mask(struct ownbuf_handle *hp);
+unsigned int ownbuf_ref_mask(struct ownbuf_ref *ref);
 
 /* Observer references: keep the engine's object (not the data) alive. */
-struct ownbuf *ownbuf_get(struct ownbuf_handle *h, struct ownbuf_ref *ref);
+struct ownbuf *ownbuf_owner_get(struct ownbuf_handle *hp);
+struct ownbuf *ownbuf_ref_get(struct ownbuf_ref *ref);
 void ownbuf_put(struct ownbuf *b);
 wait_queue_head_t *ownbuf_waitqueue(struct ownbuf *b);
 

@@ -58,6 +58,8 @@ static void mctx_setup(struct __test_metadata *_metadata,
 	unsigned char *pat;
 	long long i;
 
+	if (access(OWNBUF_DEV, F_OK))
+		SKIP(return, "%s: no such device", OWNBUF_DEV);
 	c->size = size;
 	c->len = OWNBUF_PAGE_ALIGN(size);
 	c->prot = mut ? PROT_READ | PROT_WRITE : PROT_READ;
@@ -100,8 +102,6 @@ FIXTURE_VARIANT(map)
 
 FIXTURE_SETUP(map)
 {
-	if (access(OWNBUF_DEV, F_OK))
-		SKIP(return, "%s: no such device", OWNBUF_DEV);
 	mctx_setup(_metadata, &self->c, variant->size, variant->mut);
 }
 
@@ -123,8 +123,6 @@ FIXTURE_VARIANT(shmap)
 
 FIXTURE_SETUP(shmap)
 {
-	if (access(OWNBUF_DEV, F_OK))
-		SKIP(return, "%s: no such device", OWNBUF_DEV);
 	mctx_setup(_metadata, &self->c, variant->size, variant->mut);
 }
 
@@ -146,8 +144,6 @@ FIXTURE_VARIANT(mutmap)
 
 FIXTURE_SETUP(mutmap)
 {
-	if (access(OWNBUF_DEV, F_OK))
-		SKIP(return, "%s: no such device", OWNBUF_DEV);
 	mctx_setup(_metadata, &self->c, variant->size, variant->mut);
 }
 
