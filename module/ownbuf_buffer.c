@@ -369,8 +369,11 @@ int ownbuf_drop(struct ownbuf_handle *h)
 }
 EXPORT_SYMBOL_GPL(ownbuf_drop);
 
-/* Mark every borrow of dead @b revoked; returns how many, one's site. */
-static unsigned long ownbuf_revoke_records(struct ownbuf *b,
+/*
+ * Mark every borrow of dead @b revoked; returns how many, one's site.
+ * @mut: MUT was held when DEAD was set (the state word decides it).
+ */
+static unsigned long ownbuf_revoke_records(struct ownbuf *b, bool mut,
 					   unsigned long *site)
 {
 	struct ownbuf_block *blk;
@@ -404,16 +407,22 @@ static unsigned long ownbuf_revoke_records(struct ownbuf *b,
 				*site = READ_ONCE(blk->slot[i].ip);
 		}
 	}
-	/* The mut borrow: its record is LIVE a moment after MUT is set. */
-	if (atomic64_read(&b->state) & OWNBUF_S_MUT) {
+	/*
+	 * The mut borrow, if it was out when DEAD was set: its release sees
+	 * DEAD, and is told it was revoked.  Its record is LIVE a moment
+	 * after MUT is set; marking it REVOKED is for ownbuf_ref_state()
+	 * (the release overwrites it).
+	 */
+	if (mut) {
 		w = atomic64_read(&b->mut.word);
 		while ((w & OWNBUF_SLOT_STATE) == OWNBUF_SLOT_PENDING) {
 			cpu_relax();
 			w = atomic64_read(&b->mut.word);
 		}
-		if ((w & OWNBUF_SLOT_STATE) == OWNBUF_SLOT_LIVE &&
-		    atomic64_try_cmpxchg(&b->mut.word, &w,
-					 w | OWNBUF_SLOT_REVOKED) && !n++)
+		if ((w & OWNBUF_SLOT_STATE) == OWNBUF_SLOT_LIVE)
+			atomic64_try_cmpxchg(&b->mut.word, &w,
+					     w | OWNBUF_SLOT_REVOKED);
+		if (!n++)
 			*site = READ_ONCE(b->mut.ip);
 	}
 	return n;
@@ -469,7 +478,7 @@ int __ownbuf_revoke(struct ownbuf_handle *hp, unsigned long ip)
 	WRITE_ONCE(b->revoker, current);
 	mutex_unlock(&b->hook_lock);
 
-	n = ownbuf_revoke_records(b, &site);
+	n = ownbuf_revoke_records(b, s & OWNBUF_S_MUT, &site);
 	if (n)
 		ownbuf_report_n(OWNBUF_DANGLING_BORROW, b->id, ip,
 				"owner went away while lent out: borrows revoked",

@@ -30,10 +30,12 @@
  *	memory stays while anything is BUSY, even once the buffer is DEAD.
  * MUT: the mut borrow is out (its record is struct ownbuf.mut).
  * CLAIM: an exclusive attempt (mut borrow, owner write, drop, move, resize)
- *	is checking the shared borrows, with interrupts off.  Nobody is
+ *	is checking the shared borrows, with preemption off.  Nobody is
  *	refused because of it: a shared borrow waits the few instructions it
  *	lasts, reads go ahead, and the attempt gives way to a shared borrow
  *	it finds half-taken.  So an attempt that is refused is invisible.
+ *	(In interrupt context or with interrupts off, where that wait could
+ *	deadlock, a racing attempt is refused instead.)
  * DEAD: dropped or revoked; final.  Nothing new is taken; what is in
  *	flight completes; the last access out frees the memory.
  * OVER: shared borrows are counted exactly (under the lock), because the
@@ -67,7 +69,7 @@
  * matches: it can neither release a borrow twice nor reach a buffer.
  */
 #define OWNBUF_SLOT_FREE	0ULL
-#define OWNBUF_SLOT_PENDING	1ULL	/* being taken, with interrupts off */
+#define OWNBUF_SLOT_PENDING	1ULL	/* being taken, preemption off */
 #define OWNBUF_SLOT_LIVE	2ULL
 #define OWNBUF_SLOT_REVOKED	3ULL
 #define OWNBUF_SLOT_STATE	3ULL
@@ -208,17 +210,35 @@ ownbuf_take(struct ownbuf *b, u64 conflict, u64 one, u64 field, u64 *seen)
 	return 0;
 }
 
+/* Are all the per-CPU records of @b free?  One pass, no classification. */
+static __always_inline bool ownbuf_cells_free(struct ownbuf *b)
+{
+	struct ownbuf_cell *cell;
+	u64 any = 0;
+	int cpu, i;
+
+	for (cpu = 0; cpu < nr_cpu_ids; cpu++) {
+		if (!cpu_possible(cpu))
+			continue;
+		cell = per_cpu_ptr(b->cells, cpu);
+		for (i = 0; i < OWNBUF_CELL_SLOTS; i++)
+			any |= atomic64_read(&cell->slot[i].word);
+	}
+	return !(any & OWNBUF_SLOT_STATE);
+}
+
 /*
  * Defined in ownbuf_engine.c, which inlines those marked __always_inline
  * into its own fast paths (a borrow and its release are one call each)
  * and gives the other files of the engine an ordinary function.
  */
 void ownbuf_scan(struct ownbuf *b, bool blocks, struct ownbuf_scan *sc);
+bool ownbuf_may_wait_pending(void);
 void ownbuf_wait_pending(struct ownbuf *b, bool blocks);
 unsigned int ownbuf_count_shared(struct ownbuf *b);
 void *ownbuf_data_take(struct ownbuf *b);
 void ownbuf_maybe_finish(struct ownbuf *b);
-void ownbuf_give(struct ownbuf *b, u64 one);
+u64 ownbuf_give(struct ownbuf *b, u64 one);
 int ownbuf_take_excl(struct ownbuf *b, u64 commit, u64 *seen);
 struct ownbuf *ownbuf_find(struct ownbuf_handle *hp, enum ownbuf_op op,
 			   unsigned long ip, u64 *hv, int *err);
@@ -228,6 +248,8 @@ int ownbuf_ref_validate(struct ownbuf_ref *ref, enum ownbuf_op op,
 			bool any_record, unsigned long ip);
 struct ownbuf *ownbuf_ref_take(struct ownbuf_ref *ref, u64 conflict, u64 one,
 			       u64 field, unsigned long ip, int *err);
+int ownbuf_ref_refuse(struct ownbuf_ref *ref, enum ownbuf_op op,
+		      bool any_record, unsigned long ip);
 void ownbuf_ref_init(void);
 
 /* --- the life of a buffer: ownbuf_buffer.c --- */

@@ -6,10 +6,12 @@
  * This file is the state word machine and what runs on it most: the
  * records of borrows, taking and giving back accesses and claims, finding
  * a buffer by handle, and borrows (their tokens, taking and releasing
- * them), so that a borrow and its release are one call each.  The life of
- * a buffer (create, drop, revoke, move, resize, stat, its memory and the
- * module parameters) is ownbuf_buffer.c; the data path ownbuf_access.c;
- * the handle table ownbuf_table.c; counting violations ownbuf_report.c.
+ * them), so that a borrow and its release are one call each.  Scanning the
+ * records as a whole, the end of a buffer and the states of tokens are
+ * ownbuf_record.c.  The life of a buffer (create, drop, revoke, move,
+ * resize, stat, its memory and the module parameters) is ownbuf_buffer.c;
+ * the data path ownbuf_access.c; the handle table ownbuf_table.c;
+ * counting violations ownbuf_report.c.
  * /dev/ownbuf (ownbuf_dev.c) only translates files and user memory into
  * these calls.  The state of a buffer is described at OWNBUF_S_* in
  * ownbuf_core.h.
@@ -17,7 +19,10 @@
  * Three rules hold in every file of the engine:
  *  - Nothing waits for another caller.  Conflicts are refused at once;
  *    the only waits are spins over a few instructions that another CPU
- *    runs with interrupts off (CLAIM, PENDING records, the lock).
+ *    runs with preemption off (CLAIM, PENDING records) or interrupts off
+ *    (the lock).  Where waiting for CLAIM or a PENDING record could
+ *    deadlock (in interrupt context, with interrupts off), the attempt
+ *    is refused instead: see ownbuf_may_wait_pending().
  *    Revocation never waits for an access in flight: the last one out
  *    frees the memory.
  *  - Whoever gives something back touches the object only inside an RCU
@@ -53,111 +58,11 @@
 /* Mixed into struct ownbuf_ref.check so that garbage is not trusted. */
 static unsigned long ownbuf_ref_key __read_mostly;
 
-/* --- records of borrows --- */
-
-static void ownbuf_scan_slot(struct ownbuf_slot *slot, struct ownbuf_scan *sc)
-{
-	switch (atomic64_read(&slot->word) & OWNBUF_SLOT_STATE) {
-	case OWNBUF_SLOT_FREE:
-		break;
-	case OWNBUF_SLOT_LIVE:
-		if (!sc->live++)
-			sc->ip = READ_ONCE(slot->ip);
-		break;
-	case OWNBUF_SLOT_PENDING:
-		sc->pending++;
-		break;
-	default:
-		sc->other++;
-		break;
-	}
-}
-
-/* What the shared borrow records of @b say; @blocks: those too. */
-void ownbuf_scan(struct ownbuf *b, bool blocks, struct ownbuf_scan *sc)
-{
-	struct ownbuf_block *blk;
-	int cpu, i;
-
-	memset(sc, 0, sizeof(*sc));
-	for_each_possible_cpu(cpu)
-		for (i = 0; i < OWNBUF_CELL_SLOTS; i++)
-			ownbuf_scan_slot(ownbuf_cell_slot(b, cpu, i), sc);
-	if (!blocks)
-		return;
-	/* Acquire (both): pairs with the release that appends a block. */
-	for (blk = smp_load_acquire(&b->blocks); blk;
-	     blk = smp_load_acquire(&blk->next)) /* see above */
-		for (i = 0; i < OWNBUF_BLOCK_SLOTS; i++)
-			ownbuf_scan_slot(&blk->slot[i], sc);
-}
-
-/* Wait out the shared borrows being taken (each takes a few instructions). */
-void ownbuf_wait_pending(struct ownbuf *b, bool blocks)
-{
-	struct ownbuf_scan sc;
-
-	for (;;) {
-		ownbuf_scan(b, blocks, &sc);
-		if (!sc.pending)
-			return;
-		cpu_relax();
-	}
-}
-
-/* Borrows out: shared ones, and the mut one. */
-unsigned int ownbuf_count_shared(struct ownbuf *b)
-{
-	struct ownbuf_scan sc;
-
-	ownbuf_scan(b, false, &sc);
-	return sc.live + atomic_read(&b->over_live);
-}
-
-/* --- the end of a buffer --- */
-
-/*
- * @b became DEAD and nothing is BUSY: its memory is the caller's to free
- * (ownbuf_free_data()), once.
- */
-void *ownbuf_data_take(struct ownbuf *b)
-{
-	void *data = b->data;
-
-	/* Nobody else touches it any more: DEAD, and nothing in flight. */
-	ASSERT_EXCLUSIVE_ACCESS(b->data);
-	WRITE_ONCE(b->data, NULL);
-	return data;
-}
-
-/*
- * A dead buffer that nothing refers to any more (nothing BUSY, no borrow
- * record in use) is finished, once: the state lets go of the object.
- * Called by everybody who gave something back to a dead buffer, under RCU
- * or with a reference: of the last ones, at least one sees it all free.
- */
-void ownbuf_maybe_finish(struct ownbuf *b)
-{
-	struct ownbuf_scan sc;
-	s64 s = atomic64_read(&b->state);
-
-	do {
-		if (!(s & OWNBUF_S_DEAD) ||
-		    (s & (OWNBUF_S_BUSY | OWNBUF_S_MUT | OWNBUF_S_CLAIM |
-			  OWNBUF_S_FINISHED)))
-			return;
-		ownbuf_scan(b, true, &sc);
-		if (sc.live || sc.pending || sc.other)
-			return;
-	} while (!atomic64_try_cmpxchg(&b->state, &s, s | OWNBUF_S_FINISHED));
-	ownbuf_obj_put(b);
-}
-
 /*
  * Give back @one (an access in flight, a pin, the mut borrow, REVOKING)
- * and wake whoever waits for it.
+ * and wake whoever waits for it.  Returns the state it left.
  */
-__always_inline void ownbuf_give(struct ownbuf *b, u64 one)
+__always_inline u64 ownbuf_give(struct ownbuf *b, u64 one)
 {
 	void *data = NULL;
 	u64 s;
@@ -179,6 +84,7 @@ __always_inline void ownbuf_give(struct ownbuf *b, u64 one)
 	/* Outside the section: a sleeping caller frees at once. */
 	if (unlikely(data))
 		ownbuf_free_data(data, 0);
+	return s;
 }
 
 /* --- taking accesses and borrows --- */
@@ -186,36 +92,92 @@ __always_inline void ownbuf_give(struct ownbuf *b, u64 one)
 /*
  * Take @b exclusively: @commit (MUT or WRITER) if nothing is lent out and
  * nothing is in flight.  CLAIM makes the attempt visible to shared
- * borrows being taken while the records are checked, with interrupts off
+ * borrows being taken while the records are checked, with preemption off
  * so that it lasts a few instructions: they wait for it, and it gives way
  * to them (a record half-taken), so neither is refused because of the
- * other.  Returns 0, -ESTALE, or -EBUSY with what conflicted in *@seen
- * (OWNBUF_S_MUT or OWNBUF_S_SHARED_SEEN if something is lent out).
+ * other.  Like a PENDING record, CLAIM may be interrupted: where waiting
+ * for either could deadlock (ownbuf_may_wait_pending()), the attempt
+ * that would wait is refused instead, a real conflict.  Returns 0,
+ * -ESTALE, or -EBUSY with what conflicted in *@seen (OWNBUF_S_MUT or
+ * OWNBUF_S_SHARED_SEEN if something is lent out).
  */
-int ownbuf_take_excl(struct ownbuf *b, u64 commit, u64 *seen)
+__always_inline int
+ownbuf_take_excl(struct ownbuf *b, u64 commit, u64 *seen)
 {
 	struct ownbuf_scan sc;
-	unsigned long flags;
+	bool no_blocks;
 	u64 gen = 0;
 	s64 s;
 	int ret;
 
+	/*
+	 * The common case in few branches (see ownbuf_share()): nothing in
+	 * the way, nothing lent out, nothing changing meanwhile.  Anything
+	 * else gives the claim back and takes the way below, from scratch.
+	 */
+	preempt_disable();
+	s = atomic64_read(&b->state);
+	if (likely(!(s & (OWNBUF_S_DEAD | OWNBUF_S_MUT | OWNBUF_S_CLAIM |
+			  OWNBUF_S_BUSY))) &&
+	    likely(atomic64_try_cmpxchg(&b->state, &s, s | OWNBUF_S_CLAIM))) {
+		ownbuf_window(OWNBUF_WIN_CLAIM, b);
+		s |= OWNBUF_S_CLAIM;
+		no_blocks = !READ_ONCE(b->blocks);
+		if (likely(ownbuf_cells_free(b) & no_blocks)) {
+			if (commit == OWNBUF_S_MUT) {
+				gen = (atomic64_read(&b->mut.word) &
+				       ~OWNBUF_SLOT_STATE) + OWNBUF_SLOT_GEN_ONE;
+				atomic64_set(&b->mut.word,
+					     gen | OWNBUF_SLOT_PENDING);
+			}
+			if (likely(atomic64_try_cmpxchg(&b->state, &s,
+							(s & ~(OWNBUF_S_CLAIM |
+							       OWNBUF_S_OVER)) |
+							commit))) {
+				if (commit == OWNBUF_S_MUT)
+					atomic64_set_release(&b->mut.word,
+							     gen | OWNBUF_SLOT_LIVE);
+				preempt_enable();
+				return 0;
+			}
+			if (commit == OWNBUF_S_MUT)
+				atomic64_set(&b->mut.word,
+					     gen | OWNBUF_SLOT_FREE);
+		}
+		/* Leaves no trace: the attempt below decides again. */
+		s = atomic64_fetch_andnot(OWNBUF_S_CLAIM, &b->state);
+		if (unlikely(s & OWNBUF_S_DEAD)) {
+			/* Its finishing waited for CLAIM to go. */
+			preempt_enable();
+			rcu_read_lock_sched();
+			ownbuf_maybe_finish(b);
+			rcu_read_unlock_sched();
+			return -ESTALE;
+		}
+	}
+	preempt_enable();
+
 	for (;;) {
-		local_irq_save(flags);
+		preempt_disable();
 		s = atomic64_read(&b->state);
 		for (;;) {
 			if (s & OWNBUF_S_DEAD) {
-				local_irq_restore(flags);
+				preempt_enable();
 				return -ESTALE;
 			}
 			if (s & OWNBUF_S_MUT) {
 				/* Lent out, to the mut borrow. */
-				local_irq_restore(flags);
+				preempt_enable();
 				*seen = s;
 				return -EBUSY;
 			}
 			if (s & OWNBUF_S_CLAIM) {
 				/* Another attempt: over in a few instructions. */
+				if (!ownbuf_may_wait_pending()) {
+					preempt_enable();
+					*seen = s;
+					return -EBUSY;
+				}
 				cpu_relax();
 				s = atomic64_read(&b->state);
 				continue;
@@ -258,14 +220,14 @@ int ownbuf_take_excl(struct ownbuf *b, u64 commit, u64 *seen)
 						     (ret ? OWNBUF_SLOT_FREE :
 							    OWNBUF_SLOT_LIVE));
 			if (!ret) {
-				local_irq_restore(flags);
+				preempt_enable();
 				return 0;
 			}
 		}
 		/* Refused, or giving way: the attempt leaves no trace. */
 		s = atomic64_fetch_andnot(OWNBUF_S_CLAIM, &b->state) &
 		    ~OWNBUF_S_CLAIM;
-		local_irq_restore(flags);
+		preempt_enable();
 		if (s & OWNBUF_S_DEAD) {
 			rcu_read_lock_sched();
 			ownbuf_maybe_finish(b);
@@ -276,13 +238,18 @@ int ownbuf_take_excl(struct ownbuf *b, u64 commit, u64 *seen)
 			*seen = s | (sc.live ? OWNBUF_S_SHARED_SEEN : 0);
 			return ret;
 		}
+		if (!ownbuf_may_wait_pending()) {
+			/* A shared borrow is being taken: a real conflict. */
+			*seen = s | OWNBUF_S_SHARED_SEEN;
+			return -EBUSY;
+		}
 		ownbuf_wait_pending(b, true);
 	}
 }
 
 /*
  * Record a shared borrow of @b, which handle @h named, in @slot: it is
- * PENDING; make it LIVE or give it up.  Interrupts are off.  Returns 0,
+ * PENDING; make it LIVE or give it up.  Preemption is off.  Returns 0,
  * -ESTALE, -EBUSY (*@seen), or -EAGAIN if the exact count must decide.
  */
 static __always_inline int
@@ -310,6 +277,11 @@ ownbuf_share_settle(struct ownbuf *b, u64 h, struct ownbuf_slot *slot, u64 gen,
 		if (likely(!(s & OWNBUF_S_CLAIM)))
 			break;
 		/* An exclusive attempt is deciding: it gives way or wins. */
+		if (!ownbuf_may_wait_pending()) {
+			*seen = s;
+			atomic64_set(&slot->word, gen | OWNBUF_SLOT_FREE);
+			return -EBUSY;
+		}
 		cpu_relax();
 		s = atomic64_read_acquire(&b->state);
 	}
@@ -336,17 +308,21 @@ static int ownbuf_share_exact(struct ownbuf *b, u64 h, gfp_t gfp,
 			      u64 *genp, u64 *seen)
 {
 	struct ownbuf_block *blk, *spare = NULL;
+	bool may_wait = ownbuf_may_wait_pending();
 	struct ownbuf_slot *slot;
+	struct ownbuf_scan sc;
 	unsigned long flags;
 	u64 w = 0;
 	int i, ret;
 
 again:
-	spin_lock_irqsave(&b->lock, flags);
 	if (!(atomic64_read(&b->state) & OWNBUF_S_OVER))
-		/* Fully ordered: CPUs still taking borrows fast see it. */
+		/* Fully ordered: records taken from now on see it. */
 		atomic64_fetch_or(OWNBUF_S_OVER, &b->state);
-	ownbuf_wait_pending(b, false);
+	/* Those taken before: LIVE or given up in a few instructions. */
+	if (may_wait)
+		ownbuf_wait_pending(b, false);
+	spin_lock_irqsave(&b->lock, flags);
 	slot = NULL;
 	for (blk = b->blocks; blk && !slot; blk = blk->next) {
 		for (i = 0; i < OWNBUF_BLOCK_SLOTS; i++) {
@@ -377,17 +353,37 @@ again:
 	atomic64_xchg(&slot->word, w | OWNBUF_SLOT_PENDING);
 	ret = ownbuf_share_settle(b, h, slot, w, true, ip, seen);
 	if (!ret) {
-		/* Conflicts first, then the cap (the contract's order). */
-		if (ownbuf_count_shared(b) >= READ_ONCE(ownbuf_max_shared)) {
-			atomic64_set(&slot->word, w | OWNBUF_SLOT_FREE);
-			ret = -EOVERFLOW;
-		} else {
+		/*
+		 * Conflicts first, then the cap (the contract's order).  A
+		 * record still PENDING in a cell may yet be LIVE: if it
+		 * decides, wait for it (without the lock) where we may.
+		 * OVER may have been reset since (an exclusive borrow came
+		 * and went): set again, fully ordered before the scan, it
+		 * stays while our record is out, so no record taken after
+		 * the scan is LIVE.
+		 */
+		if (!(atomic64_read(&b->state) & OWNBUF_S_OVER))
+			atomic64_fetch_or(OWNBUF_S_OVER, &b->state);
+		/* OVER seen or set, then the records (Dekker, as above). */
+		smp_mb();
+		ownbuf_scan(b, false, &sc);
+		sc.live += atomic_read(&b->over_live);
+		if (sc.live + sc.pending < READ_ONCE(ownbuf_max_shared)) {
 			atomic_inc(&b->over_live);
 			*slotp = slot;
 			*genp = w | OWNBUF_GEN_IN_BLOCK;
+		} else {
+			atomic64_set(&slot->word, w | OWNBUF_SLOT_FREE);
+			ret = -EOVERFLOW;
+			if (may_wait && sc.live < READ_ONCE(ownbuf_max_shared))
+				ret = -EAGAIN;
 		}
 	}
 	spin_unlock_irqrestore(&b->lock, flags);
+	if (ret == -EAGAIN) {
+		cpu_relax();
+		goto again;
+	}
 	kfree(spare);
 	return ret;
 }
@@ -399,21 +395,28 @@ again:
  * record in *@slotp, *@genp), -ESTALE, -EBUSY (*@seen), -EOVERFLOW or
  * -ENOMEM.
  */
-static __always_inline int
-ownbuf_share(struct ownbuf *b, u64 h, gfp_t gfp, unsigned long ip,
-	     struct ownbuf_slot **slotp, u64 *genp, u64 *seen)
+static noinline int
+ownbuf_share_slow(struct ownbuf *b, u64 h, gfp_t gfp, unsigned long ip,
+		  struct ownbuf_slot **slotp, u64 *genp, u64 *seen)
 {
-	struct ownbuf_slot *slot = NULL;
+	bool preempt = gfpflags_allow_blocking(gfp);
+	struct ownbuf_slot *slot;
 	struct ownbuf_cell *cell;
-	unsigned int used = 0;
-	unsigned long flags;
+	unsigned int used;
 	u64 w = 0, cur;
 	int i, ret;
 
-	ownbuf_window(OWNBUF_WIN_SHARED_CAP, b);
-	/* Interrupts off: a record is PENDING for a few instructions only. */
-	local_irq_save(flags);
+	/*
+	 * Preemption off: a record is PENDING for a few instructions.  An
+	 * interrupt may take records of this cell meanwhile, so a record is
+	 * picked by cmpxchg, and the cell counted again once it is ours.
+	 */
+	if (preempt)
+		preempt_disable();
 	cell = this_cpu_ptr(b->cells);
+again:
+	slot = NULL;
+	used = 0;
 	for (i = 0; i < OWNBUF_CELL_SLOTS; i++) {
 		cur = atomic64_read(&cell->slot[i].word);
 		if (cur & OWNBUF_SLOT_STATE) {
@@ -424,14 +427,28 @@ ownbuf_share(struct ownbuf *b, u64 h, gfp_t gfp, unsigned long ip,
 		}
 	}
 	ret = -EAGAIN;
-	if (likely(slot && used < READ_ONCE(ownbuf_fast_cap))) {
+	if (slot && used < READ_ONCE(ownbuf_fast_cap)) {
+		/* Fully ordered, before the state is read. */
+		if (!atomic64_try_cmpxchg(&slot->word, &w,
+					  (w + OWNBUF_SLOT_GEN_ONE) |
+					  OWNBUF_SLOT_PENDING))
+			goto again;
 		w += OWNBUF_SLOT_GEN_ONE;
-		/* Only this CPU takes records of its cell: fully ordered. */
-		atomic64_xchg(&slot->word, w | OWNBUF_SLOT_PENDING);
-		ret = ownbuf_share_settle(b, h, slot, w, false, ip, seen);
+		used = 0;
+		for (i = 0; i < OWNBUF_CELL_SLOTS; i++)
+			if (&cell->slot[i] != slot &&
+			    (atomic64_read(&cell->slot[i].word) &
+			     OWNBUF_SLOT_STATE))
+				used++;
+		if (used < READ_ONCE(ownbuf_fast_cap))
+			ret = ownbuf_share_settle(b, h, slot, w, false, ip,
+						  seen);
+		else
+			atomic64_set(&slot->word, w | OWNBUF_SLOT_FREE);
 	}
-	local_irq_restore(flags);
-	if (likely(!ret)) {
+	if (preempt)
+		preempt_enable();
+	if (!ret) {
 		*slotp = slot;
 		*genp = w;
 		return 0;
@@ -441,6 +458,69 @@ ownbuf_share(struct ownbuf *b, u64 h, gfp_t gfp, unsigned long ip,
 	if (ret == -ESTALE && (atomic64_read(&b->state) & OWNBUF_S_DEAD))
 		ownbuf_maybe_finish(b);
 	return ret;
+}
+
+/*
+ * Take a shared borrow of @b, which handle @h named: a record in this
+ * CPU's cell while the CPU has fewer than its share, otherwise the exact
+ * count.  The caller holds @b by RCU (preemption off: the fast path, here)
+ * or a reference.  Returns 0 (the record in *@slotp, *@genp), -ESTALE,
+ * -EBUSY (*@seen), -EOVERFLOW or -ENOMEM.
+ *
+ * The fast path is written for few branches (each costs under emulation
+ * as much as an atomic): one free record of the two, nothing in the way.
+ * Anything else goes the way above, which tells the cases apart.
+ */
+static __always_inline int
+ownbuf_share(struct ownbuf *b, u64 h, gfp_t gfp, unsigned long ip,
+	     struct ownbuf_slot **slotp, u64 *genp, u64 *seen)
+{
+	struct ownbuf_slot *slot, *other;
+	struct ownbuf_cell *cell;
+	u64 w, w0, w1, s;
+	bool busy0;
+
+	BUILD_BUG_ON(OWNBUF_CELL_SLOTS != 2);
+	ownbuf_window(OWNBUF_WIN_SHARED_CAP, b);
+	if (gfpflags_allow_blocking(gfp))
+		goto slow;
+	cell = this_cpu_ptr(b->cells);
+	w0 = atomic64_read(&cell->slot[0].word);
+	w1 = atomic64_read(&cell->slot[1].word);
+	busy0 = w0 & OWNBUF_SLOT_STATE;
+	slot = &cell->slot[busy0];
+	other = &cell->slot[!busy0];
+	w = busy0 ? w1 : w0;
+	/* A free record, and the cell under its share with it taken. */
+	if (unlikely((w & OWNBUF_SLOT_STATE) ||
+		     busy0 + 1 > READ_ONCE(ownbuf_fast_cap)))
+		goto slow;
+	/* Fully ordered, before the state is read. */
+	if (unlikely(!atomic64_try_cmpxchg(&slot->word, &w,
+					   (w + OWNBUF_SLOT_GEN_ONE) |
+					   OWNBUF_SLOT_PENDING)))
+		goto slow;
+	w += OWNBUF_SLOT_GEN_ONE;
+	/* An interrupt may have taken the other record meanwhile. */
+	if (unlikely(READ_ONCE(ownbuf_fast_cap) <
+		     1 + !!(atomic64_read(&other->word) & OWNBUF_SLOT_STATE)))
+		goto give_up;
+	ownbuf_window(OWNBUF_WIN_SHARED_UNDECIDED, b);
+	s = atomic64_read_acquire(&b->state);
+	if (unlikely((s & (OWNBUF_S_DEAD | OWNBUF_S_MUT | OWNBUF_S_WRITER |
+			   OWNBUF_S_OVER | OWNBUF_S_CLAIM)) ||
+		     READ_ONCE(b->handle) != h))
+		goto give_up;
+	WRITE_ONCE(slot->ip, ip);
+	atomic64_set_release(&slot->word, w | OWNBUF_SLOT_LIVE);
+	*slotp = slot;
+	*genp = w;
+	return 0;
+give_up:
+	/* Nobody waits for it: the slow path decides again, from scratch. */
+	atomic64_set(&slot->word, w | OWNBUF_SLOT_FREE);
+slow:
+	return ownbuf_share_slow(b, h, gfp, ip, slotp, genp, seen);
 }
 
 /* --- handles --- */
@@ -495,6 +575,16 @@ ownbuf_find(struct ownbuf_handle *hp, enum ownbuf_op op, unsigned long ip,
 	struct ownbuf *b;
 	int ret;
 
+	/*
+	 * The NULL handle and a poisoned one name no buffer (no handle is
+	 * 0 or has the poison bit): look up first, tell why only if not.
+	 */
+	if (likely(hp)) {
+		*hv = READ_ONCE(hp->val);
+		b = ownbuf_lookup(*hv);
+		if (likely(b && !(atomic64_read(&b->state) & OWNBUF_S_DEAD)))
+			return b;
+	}
 	ret = ownbuf_handle_value(hp, op, ip, hv);
 	if (ret) {
 		*err = ret;
@@ -507,42 +597,6 @@ ownbuf_find(struct ownbuf_handle *hp, enum ownbuf_op op, unsigned long ip,
 	*err = -ESTALE;
 	return NULL;
 }
-
-/**
- * ownbuf_size() - size of a buffer
- * @h: the owner's handle.
- * @size: receives the size.
- *
- * The cheapest checked use of a handle.  Context: any.
- *
- * Return: 0, or -EINVAL/-ESTALE for a NULL or dead handle, then -EINVAL
- * for a NULL @size.
- */
-int ownbuf_size(struct ownbuf_handle h, size_t *size)
-{
-	unsigned long ip = _RET_IP_;
-	struct ownbuf *b;
-	size_t sz = 0;
-	u64 hv;
-	int ret;
-
-	rcu_read_lock_sched();
-	b = ownbuf_find(&h, OWNBUF_OP_USE, ip, &hv, &ret);
-	if (!b) {
-		rcu_read_unlock_sched();
-		return ret;
-	}
-	if (likely(size))
-		sz = READ_ONCE(b->size);
-	rcu_read_unlock_sched();
-	if (unlikely(!size)) {
-		ownbuf_report(OWNBUF_NULL_DEREF, 0, ip, "NULL size pointer");
-		return -EINVAL;
-	}
-	*size = sz;
-	return 0;
-}
-EXPORT_SYMBOL_GPL(ownbuf_size);
 
 /* --- borrows --- */
 
@@ -600,104 +654,11 @@ __always_inline int
 ownbuf_ref_validate(struct ownbuf_ref *ref, enum ownbuf_op op, bool any_record,
 		    unsigned long ip)
 {
-	enum ownbuf_violation v;
-	u64 w;
-
-	if (!ref) {
-		ownbuf_report(OWNBUF_NULL_DEREF, 0, ip, "NULL borrow pointer");
-		return -EINVAL;
-	}
-	switch (atomic_read(&ref->state) & OWNBUF_REF_STATE) {
-	case 0:
-		ownbuf_report(OWNBUF_NULL_DEREF, 0, ip,
-			      "NULL borrow (token never borrowed)");
-		return -EINVAL;
-	case OWNBUF_STATE_RELEASED:
-		v = op == OWNBUF_OP_RELEASE ? OWNBUF_DOUBLE_FREE :
-					      OWNBUF_USE_AFTER_FREE;
-		ownbuf_report(v, ref->id, ip, "borrow already released");
-		return -ESTALE;
-	case OWNBUF_STATE_REVOKED:
-		ownbuf_report(OWNBUF_USE_AFTER_FREE, ref->id, ip,
-			      "borrow revoked: its owner went away");
-		return -ESTALE;
-	case OWNBUF_STATE_LIVE:
-		w = ownbuf_ref_word(ref);
-		if (likely(w == (ref->gen | OWNBUF_SLOT_LIVE)))
-			return 0;
-		if (w == (ref->gen | OWNBUF_SLOT_REVOKED)) {
-			if (any_record)
-				return 0;
-			ownbuf_report(OWNBUF_USE_AFTER_FREE, ref->id, ip,
-				      "borrow revoked: its owner went away");
-			return -ESTALE;
-		}
-		if (w && op == OWNBUF_OP_RELEASE) {
-			/* Its record moved on: this token was restored. */
-			ownbuf_report(OWNBUF_DOUBLE_FREE, ref->id, ip,
-				      "borrow already released (a restored token)");
-			return -ESTALE;
-		}
-		break;
-	}
-	ownbuf_report(OWNBUF_USE_AFTER_FREE, 0, ip,
-		      "not a live borrow (garbage, a copy or a restored token)");
-	return -ESTALE;
-}
-
-/**
- * ownbuf_ref_state() - what became of a borrow
- * @ref: the token.
- *
- * Context: any.
- *
- * Return: OWNBUF_STATE_LIVE, OWNBUF_STATE_RELEASED, OWNBUF_STATE_REVOKED,
- * or 0 for the NULL borrow or a token ownbuf did not hand out (garbage, a
- * copy, a token restored from a saved copy).
- */
-int ownbuf_ref_state(const struct ownbuf_ref *ref)
-{
-	int state;
-	u64 w;
-
-	if (!ref)
+	if (likely(ref && (atomic_read(&ref->state) & OWNBUF_REF_STATE) ==
+			  OWNBUF_STATE_LIVE &&
+		   ownbuf_ref_word(ref) == (ref->gen | OWNBUF_SLOT_LIVE)))
 		return 0;
-	state = atomic_read(&ref->state) & OWNBUF_REF_STATE;
-	if (state != OWNBUF_STATE_LIVE)
-		return state;
-	w = ownbuf_ref_word(ref);
-	if (w == (ref->gen | OWNBUF_SLOT_REVOKED))
-		return OWNBUF_STATE_REVOKED;
-	if (w != (ref->gen | OWNBUF_SLOT_LIVE))
-		return 0;
-	/* LIVE records keep the object from being finished. */
-	if (atomic64_read(&ref->buf->state) & OWNBUF_S_DEAD)
-		return OWNBUF_STATE_REVOKED;
-	return OWNBUF_STATE_LIVE;
-}
-EXPORT_SYMBOL_GPL(ownbuf_ref_state);
-
-/**
- * ownbuf_ref_check() - refuse a dead borrow the way a use would
- * @ref: the token.
- * @op: what the caller is about to do with it.
- * @ip: who is blamed.
- *
- * Return: 0 if @ref is a live borrow, else -EINVAL or -ESTALE, reported.
- */
-int ownbuf_ref_check(struct ownbuf_ref *ref, enum ownbuf_op op,
-		     unsigned long ip)
-{
-	int ret = ownbuf_ref_validate(ref, op, false, ip);
-
-	if (ret)
-		return ret;
-	if (ownbuf_ref_state(ref) != OWNBUF_STATE_LIVE) {
-		ownbuf_report(OWNBUF_USE_AFTER_FREE, ref->id, ip,
-			      "borrow revoked: its owner went away");
-		return -ESTALE;
-	}
-	return 0;
+	return ownbuf_ref_refuse(ref, op, any_record, ip);
 }
 
 /*
@@ -816,6 +777,7 @@ ownbuf_do_borrow(struct ownbuf_handle *hp, unsigned int flags,
 	unsigned int kind = flags & (OWNBUF_SHARED | OWNBUF_MUT);
 	gfp_t gfp = GFP_NOWAIT;
 	struct ownbuf *b;
+	bool plain, unused;
 	u64 h, seen = 0;
 	int ret;
 
@@ -830,6 +792,19 @@ ownbuf_do_borrow(struct ownbuf_handle *hp, unsigned int flags,
 		ownbuf_report(OWNBUF_NULL_DEREF, b->id, ip,
 			      "NULL borrow pointer");
 		return -EINVAL;
+	}
+	/* The common case, tested in one branch (see ownbuf_share()). */
+	plain = !ops && (flags == OWNBUF_SHARED || flags == OWNBUF_MUT);
+	unused = (atomic_read(&ref->state) & OWNBUF_REF_STATE) !=
+		 OWNBUF_STATE_LIVE;
+	if (likely(plain & unused)) {
+		ret = ownbuf_borrow_once(b, h, kind, gfp, ref, ip, &seen);
+		if (unlikely(ret))
+			ownbuf_report_borrow(b, ret, seen, ip);
+		rcu_read_unlock_sched();
+		if (likely(!ret))
+			ownbuf_ref_publish(ref, NULL);
+		return ret;
 	}
 	if ((flags & ~(OWNBUF_SHARED | OWNBUF_MUT | OWNBUF_WAIT)) ||
 	    (kind != OWNBUF_SHARED && kind != OWNBUF_MUT) ||
@@ -898,7 +873,9 @@ ownbuf_do_borrow(struct ownbuf_handle *hp, unsigned int flags,
  * %OWNBUF_WAIT the call sleeps until the borrow can be granted instead.
  *
  * Context: without @ops and %OWNBUF_WAIT, any but NMI (no lock, no sleep);
- * otherwise may sleep.
+ * otherwise may sleep.  In interrupt context or with interrupts off, a
+ * borrow that races another one being taken of the same buffer may be
+ * refused (-EBUSY) rather than wait for it: such a wait could deadlock.
  *
  * Return: 0; -EINVAL/-ESTALE for a NULL or dead handle; then -EINVAL for
  * a NULL @ref, bad @flags or a @ref holding a live borrow; -EBUSY on a
@@ -922,6 +899,23 @@ int __ownbuf_borrow(struct ownbuf_handle *hp, unsigned int flags,
 	return ownbuf_do_borrow(hp, flags, ops, ref, ip);
 }
 
+/* The rest of giving a shared record back, under RCU. */
+static noinline void ownbuf_ref_untake_rare(struct ownbuf_ref *ref, bool given)
+{
+	struct ownbuf *b = ref->buf;
+
+	if (!given)
+		return;
+	if (ref->kind & OWNBUF_REF_IN_BLOCK)
+		atomic_dec(&b->over_live);
+	/* The cmpxchg that freed it was a full barrier before this read. */
+	if (unlikely(atomic64_read(&b->state) & OWNBUF_S_DEAD))
+		ownbuf_maybe_finish(b);
+	/* After a full barrier, pairing with prepare_to_wait(). */
+	else if (unlikely(waitqueue_active(&b->wq)))
+		wake_up_all(&b->wq);
+}
+
 /*
  * Give the record of a borrow back; *@revoked tells if it had been
  * revoked.  Returns false for a record that is not the token's any more
@@ -933,19 +927,21 @@ ownbuf_ref_untake(struct ownbuf_ref *ref, bool *revoked)
 	struct ownbuf *b = ref->buf;
 	u64 w = ref->gen | OWNBUF_SLOT_LIVE;
 	bool given = true;
+	u64 rare;
 
 	*revoked = false;
 	if ((ref->kind & OWNBUF_REF_KIND) == OWNBUF_MUT) {
-		/* MUT keeps the object until it is given back. */
-		if (!atomic64_try_cmpxchg(&ref->slot->word, &w,
-					  ref->gen | OWNBUF_SLOT_FREE)) {
-			w = ref->gen | OWNBUF_SLOT_REVOKED;
-			if (!atomic64_try_cmpxchg(&ref->slot->word, &w,
-						  ref->gen | OWNBUF_SLOT_FREE))
-				return false;
-			*revoked = true;
-		}
-		ownbuf_give(b, OWNBUF_S_MUT);
+		/*
+		 * While MUT is held (it keeps the object) only this borrow
+		 * writes its record, but for the revoker marking it REVOKED,
+		 * which this overwrites: a plain store, before MUT is given
+		 * back, so that a restored token finds the record FREE.
+		 * Whether it was revoked is decided on the state word: the
+		 * revoker counts it if MUT was held when it set DEAD, and
+		 * then DEAD is set when MUT is given back.
+		 */
+		atomic64_set(&ref->slot->word, ref->gen | OWNBUF_SLOT_FREE);
+		*revoked = ownbuf_give(b, OWNBUF_S_MUT) & OWNBUF_S_DEAD;
 		return true;
 	}
 	/* Once the record is free, a dead buffer may be finished: RCU first. */
@@ -957,19 +953,25 @@ ownbuf_ref_untake(struct ownbuf_ref *ref, bool *revoked)
 					     ref->gen | OWNBUF_SLOT_FREE);
 		*revoked = given;
 	}
-	if (given) {
-		if (ref->kind & OWNBUF_REF_IN_BLOCK)
-			atomic_dec(&b->over_live);
-		/* The cmpxchg above was a full barrier before this read. */
-		ownbuf_window(OWNBUF_WIN_UNTRY, b);
-		if (unlikely(atomic64_read(&b->state) & OWNBUF_S_DEAD))
-			ownbuf_maybe_finish(b);
-		/* After a full barrier, pairing with prepare_to_wait(). */
-		else if (unlikely(waitqueue_active(&b->wq)))
-			wake_up_all(&b->wq);
-	}
+	/* One test for the rare cases (few branches: see ownbuf_share()). */
+	ownbuf_window(OWNBUF_WIN_UNTRY, b);
+	rare = given ^ 1;
+	rare |= ref->kind & OWNBUF_REF_IN_BLOCK;
+	rare |= atomic64_read(&b->state) & OWNBUF_S_DEAD;
+	/* After the cmpxchg's full barrier, pairing with prepare_to_wait(). */
+	rare |= waitqueue_active(&b->wq);
+	if (unlikely(rare))
+		ownbuf_ref_untake_rare(ref, given);
 	rcu_read_unlock_sched();
 	return given;
+}
+
+/* What ownbuf_ref_end() returns, from what giving the record back said. */
+static __always_inline int ownbuf_ref_end_ret(bool given, bool revoked)
+{
+	if (!given)
+		return -ENOENT;
+	return revoked ? -ESTALE : 0;
 }
 
 /*
@@ -981,7 +983,7 @@ ownbuf_ref_untake(struct ownbuf_ref *ref, bool *revoked)
 static __always_inline int ownbuf_ref_end(struct ownbuf_ref *ref)
 {
 	struct ownbuf *b = ref->buf;
-	bool revoked, call = false;
+	bool given, revoked, call = false;
 
 	if (ref->ops) {
 		mutex_lock(&b->hook_lock);
@@ -1010,9 +1012,8 @@ static __always_inline int ownbuf_ref_end(struct ownbuf_ref *ref)
 				       OWNBUF_HOOK_DONE);
 		}
 	}
-	if (!ownbuf_ref_untake(ref, &revoked))
-		return -ENOENT;
-	return revoked ? -ESTALE : 0;
+	given = ownbuf_ref_untake(ref, &revoked);
+	return ownbuf_ref_end_ret(given, revoked);
 }
 
 /* Claim the ending of a live borrow: LIVE with no unsafe section open. */
@@ -1023,10 +1024,36 @@ static __always_inline bool ownbuf_ref_claim(struct ownbuf_ref *ref)
 	return atomic_try_cmpxchg(&ref->state, &s, OWNBUF_STATE_RELEASED);
 }
 
+/* A token without callbacks (read before it is known to be genuine). */
+static __always_inline bool ownbuf_ref_plain(const struct ownbuf_ref *ref)
+{
+	return !READ_ONCE(ref->ops);
+}
+
 static __always_inline int
 ownbuf_do_release(struct ownbuf_ref *ref, unsigned long ip)
 {
-	int ret;
+	int ret, st = OWNBUF_STATE_LIVE;
+	/*
+	 * The common case in few branches: a genuine live token without
+	 * callbacks or an unsafe section, whose record is its own.  The
+	 * claim is its last step; anything else takes the way below.
+	 */
+	bool given, revoked;
+
+	if (likely(ref) &&
+	    likely(ownbuf_ref_plain(ref) & ownbuf_ref_genuine(ref)) &&
+	    likely(atomic64_read(&ref->slot->word) ==
+		   (ref->gen | OWNBUF_SLOT_LIVE)) &&
+	    likely(atomic_try_cmpxchg(&ref->state, &st,
+				      OWNBUF_STATE_RELEASED))) {
+		/* No callbacks: the end of the borrow is its record's. */
+		given = ownbuf_ref_untake(ref, &revoked);
+		if (likely(given && !revoked))
+			return 0;
+		ret = ownbuf_ref_end_ret(given, revoked);
+		goto ended;
+	}
 
 	ret = ownbuf_ref_validate(ref, OWNBUF_OP_RELEASE, true, ip);
 	if (ret)
@@ -1044,6 +1071,7 @@ ownbuf_do_release(struct ownbuf_ref *ref, unsigned long ip)
 		       -ESTALE;
 	}
 	ret = ownbuf_ref_end(ref);
+ended:
 	if (ret == -ESTALE) {
 		/* The first release of a revoked borrow still ends it. */
 		atomic_set(&ref->state, OWNBUF_STATE_REVOKED);

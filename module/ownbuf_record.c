@@ -1,0 +1,249 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * ownbuf engine: the records of borrows as a whole (scanning them, waiting
+ * out the ones being taken), the end of a buffer, and what a borrow token
+ * says when it is not simply live.  The fast paths that take and give back
+ * records are ownbuf_engine.c; its rules hold here too.
+ */
+
+#include <linux/atomic.h>
+#include <linux/export.h>
+#include <linux/kcsan-checks.h>
+#include <linux/kernel.h>
+#include <linux/percpu.h>
+#include <linux/preempt.h>
+
+#include "ownbuf_compat.h"
+#include "ownbuf_core.h"
+
+/* --- records of borrows --- */
+
+static void ownbuf_scan_slot(struct ownbuf_slot *slot, struct ownbuf_scan *sc)
+{
+	switch (atomic64_read(&slot->word) & OWNBUF_SLOT_STATE) {
+	case OWNBUF_SLOT_FREE:
+		break;
+	case OWNBUF_SLOT_LIVE:
+		if (!sc->live++)
+			sc->ip = READ_ONCE(slot->ip);
+		break;
+	case OWNBUF_SLOT_PENDING:
+		sc->pending++;
+		break;
+	default:
+		sc->other++;
+		break;
+	}
+}
+
+/* What the shared borrow records of @b say; @blocks: those too. */
+void ownbuf_scan(struct ownbuf *b, bool blocks, struct ownbuf_scan *sc)
+{
+	struct ownbuf_block *blk;
+	int cpu, i;
+
+	memset(sc, 0, sizeof(*sc));
+	/* The common case: nothing lent out, no block of records. */
+	if (ownbuf_cells_free(b) && (!blocks || !READ_ONCE(b->blocks)))
+		return;
+	/* Not for_each_possible_cpu(): no out-of-line call per CPU. */
+	for (cpu = 0; cpu < nr_cpu_ids; cpu++) {
+		if (!cpu_possible(cpu))
+			continue;
+		for (i = 0; i < OWNBUF_CELL_SLOTS; i++)
+			ownbuf_scan_slot(ownbuf_cell_slot(b, cpu, i), sc);
+	}
+	if (!blocks)
+		return;
+	/* Acquire (both): pairs with the release that appends a block. */
+	for (blk = smp_load_acquire(&b->blocks); blk;
+	     blk = smp_load_acquire(&blk->next)) /* see above */
+		for (i = 0; i < OWNBUF_BLOCK_SLOTS; i++)
+			ownbuf_scan_slot(&blk->slot[i], sc);
+}
+
+/*
+ * May the caller wait for a PENDING record or a CLAIM?  Either lasts a few
+ * instructions that run with preemption off but interrupts on, so an
+ * interrupt may stop them: whoever waits must not be such an interrupt
+ * (or a softirq it runs on its way out) of that CPU, nor hold anything one
+ * may want on another CPU (an irq- or bh-safe lock is held with interrupts
+ * or bottom halves off).  Callers that may not wait refuse instead.
+ */
+bool ownbuf_may_wait_pending(void)
+{
+	return !in_interrupt() && !irqs_disabled();
+}
+
+/*
+ * Wait out the shared borrows being taken (each takes a few instructions);
+ * the caller holds nothing and ownbuf_may_wait_pending().
+ */
+void ownbuf_wait_pending(struct ownbuf *b, bool blocks)
+{
+	struct ownbuf_scan sc;
+
+	for (;;) {
+		ownbuf_scan(b, blocks, &sc);
+		if (!sc.pending)
+			return;
+		cpu_relax();
+	}
+}
+
+/* Borrows out: shared ones, and the mut one. */
+unsigned int ownbuf_count_shared(struct ownbuf *b)
+{
+	struct ownbuf_scan sc;
+
+	ownbuf_scan(b, false, &sc);
+	return sc.live + atomic_read(&b->over_live);
+}
+
+/* --- the end of a buffer --- */
+
+/*
+ * @b became DEAD and nothing is BUSY: its memory is the caller's to free
+ * (ownbuf_free_data()), once.
+ */
+void *ownbuf_data_take(struct ownbuf *b)
+{
+	void *data = b->data;
+
+	/* Nobody else touches it any more: DEAD, and nothing in flight. */
+	ASSERT_EXCLUSIVE_ACCESS(b->data);
+	WRITE_ONCE(b->data, NULL);
+	return data;
+}
+
+/*
+ * A dead buffer that nothing refers to any more (nothing BUSY, no borrow
+ * record in use) is finished, once: the state lets go of the object.
+ * Called by everybody who gave something back to a dead buffer, under RCU
+ * or with a reference: of the last ones, at least one sees it all free.
+ */
+void ownbuf_maybe_finish(struct ownbuf *b)
+{
+	struct ownbuf_scan sc;
+	s64 s = atomic64_read(&b->state);
+
+	do {
+		if (!(s & OWNBUF_S_DEAD) ||
+		    (s & (OWNBUF_S_BUSY | OWNBUF_S_MUT | OWNBUF_S_CLAIM |
+			  OWNBUF_S_FINISHED)))
+			return;
+		ownbuf_scan(b, true, &sc);
+		if (sc.live || sc.pending || sc.other)
+			return;
+	} while (!atomic64_try_cmpxchg(&b->state, &s, s | OWNBUF_S_FINISHED));
+	ownbuf_obj_put(b);
+}
+
+/* --- tokens --- */
+
+/*
+ * The rest of ownbuf_ref_validate(), out of the fast path: why @ref is
+ * refused (reported), or 0 if it passes after all.
+ */
+int ownbuf_ref_refuse(struct ownbuf_ref *ref, enum ownbuf_op op,
+		      bool any_record, unsigned long ip)
+{
+	enum ownbuf_violation v;
+	u64 w;
+
+	if (!ref) {
+		ownbuf_report(OWNBUF_NULL_DEREF, 0, ip, "NULL borrow pointer");
+		return -EINVAL;
+	}
+	switch (atomic_read(&ref->state) & OWNBUF_REF_STATE) {
+	case 0:
+		ownbuf_report(OWNBUF_NULL_DEREF, 0, ip,
+			      "NULL borrow (token never borrowed)");
+		return -EINVAL;
+	case OWNBUF_STATE_RELEASED:
+		v = op == OWNBUF_OP_RELEASE ? OWNBUF_DOUBLE_FREE :
+					      OWNBUF_USE_AFTER_FREE;
+		ownbuf_report(v, ref->id, ip, "borrow already released");
+		return -ESTALE;
+	case OWNBUF_STATE_REVOKED:
+		ownbuf_report(OWNBUF_USE_AFTER_FREE, ref->id, ip,
+			      "borrow revoked: its owner went away");
+		return -ESTALE;
+	case OWNBUF_STATE_LIVE:
+		w = ownbuf_ref_word(ref);
+		if (likely(w == (ref->gen | OWNBUF_SLOT_LIVE)))
+			return 0;
+		if (w == (ref->gen | OWNBUF_SLOT_REVOKED)) {
+			if (any_record)
+				return 0;
+			ownbuf_report(OWNBUF_USE_AFTER_FREE, ref->id, ip,
+				      "borrow revoked: its owner went away");
+			return -ESTALE;
+		}
+		if (w && op == OWNBUF_OP_RELEASE) {
+			/* Its record moved on: this token was restored. */
+			ownbuf_report(OWNBUF_DOUBLE_FREE, ref->id, ip,
+				      "borrow already released (a restored token)");
+			return -ESTALE;
+		}
+		break;
+	}
+	ownbuf_report(OWNBUF_USE_AFTER_FREE, 0, ip,
+		      "not a live borrow (garbage, a copy or a restored token)");
+	return -ESTALE;
+}
+
+/**
+ * ownbuf_ref_state() - what became of a borrow
+ * @ref: the token.
+ *
+ * Context: any.
+ *
+ * Return: OWNBUF_STATE_LIVE, OWNBUF_STATE_RELEASED, OWNBUF_STATE_REVOKED,
+ * or 0 for the NULL borrow or a token ownbuf did not hand out (garbage, a
+ * copy, a token restored from a saved copy).
+ */
+int ownbuf_ref_state(const struct ownbuf_ref *ref)
+{
+	int state;
+	u64 w;
+
+	if (!ref)
+		return 0;
+	state = atomic_read(&ref->state) & OWNBUF_REF_STATE;
+	if (state != OWNBUF_STATE_LIVE)
+		return state;
+	w = ownbuf_ref_word(ref);
+	if (w == (ref->gen | OWNBUF_SLOT_REVOKED))
+		return OWNBUF_STATE_REVOKED;
+	if (w != (ref->gen | OWNBUF_SLOT_LIVE))
+		return 0;
+	/* LIVE records keep the object from being finished. */
+	if (atomic64_read(&ref->buf->state) & OWNBUF_S_DEAD)
+		return OWNBUF_STATE_REVOKED;
+	return OWNBUF_STATE_LIVE;
+}
+EXPORT_SYMBOL_GPL(ownbuf_ref_state);
+
+/**
+ * ownbuf_ref_check() - refuse a dead borrow the way a use would
+ * @ref: the token.
+ * @op: what the caller is about to do with it.
+ * @ip: who is blamed.
+ *
+ * Return: 0 if @ref is a live borrow, else -EINVAL or -ESTALE, reported.
+ */
+int ownbuf_ref_check(struct ownbuf_ref *ref, enum ownbuf_op op,
+		     unsigned long ip)
+{
+	int ret = ownbuf_ref_validate(ref, op, false, ip);
+
+	if (ret)
+		return ret;
+	if (ownbuf_ref_state(ref) != OWNBUF_STATE_LIVE) {
+		ownbuf_report(OWNBUF_USE_AFTER_FREE, ref->id, ip,
+			      "borrow revoked: its owner went away");
+		return -ESTALE;
+	}
+	return 0;
+}
