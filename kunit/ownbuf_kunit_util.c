@@ -22,7 +22,12 @@
 
 #include "ownbuf_kunit.h"
 
-/* --- splats on the console fail the test that caused them --- */
+/*
+ * --- splats on the console fail the test that caused them ---
+ * A prefilter of the kernel-report headlines that scripts/judge.py lists
+ * (SPLATS, the one list): it only blames the running test; judge.py reads
+ * the same console and decides.
+ */
 
 static const char * const ob_splat_marks[] = {
 	"BUG:", "WARNING:", "UBSAN:", "refcount_t:", "INFO: possible",

@@ -140,8 +140,7 @@ EOF
 # (Documentation/userspace-api/ownbuf.rst section 1).
 splats()
 {
-	grep -E '\] (BUG: |WARNING: |UBSAN: |refcount_t: |Oops|general protection fault|Kernel panic|INFO: task .* blocked)' \
-		"$RUN/console.log" 2>/dev/null || true
+	python3 "$TOP/scripts/judge.py" splats "$RUN/console.log" || true
 }
 
 # report METRICS_FILE - the table, on stdout and in table.txt; the chart's

@@ -136,8 +136,7 @@ record_rc()
 # Kernel log lines that must never appear (ownbuf.rst section 1).
 splats()
 {
-	grep -E '\] (BUG: |WARNING: |UBSAN: |refcount_t: |Oops|general protection fault|Kernel panic)' \
-		"$RUN/console.log" 2>/dev/null || true
+	python3 "$TOP/scripts/judge.py" splats "$RUN/console.log" || true
 }
 
 main()

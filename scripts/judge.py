@@ -15,6 +15,12 @@ Subcommands:
           (skipped items count as failed); exit status 1 on any failure
   expect  assert that an items file holds exactly the failures of the given
           categories (the harness self-test)
+  splats  print the splats of a console log, one "category: headline" per
+          line (make demo and make bench use it); exit status 1 if any
+
+SPLATS below is the one list of what a kernel report looks like; the KUnit
+suite's console probe (kunit/ownbuf_kunit_util.c) only uses it to blame
+the test that was running, and judge.py reads the same console anyway.
 """
 
 import argparse
@@ -44,7 +50,7 @@ SPLATS = [
     ('hung-task', re.compile(r'INFO: task \S+ blocked for more than')),
     ('rcu-stall', re.compile(r'(rcu: )?INFO: rcu_\w+ (self-)?detected')),
     ('warning', re.compile(r'WARNING: ')),
-    ('oops', re.compile(r'Oops|\S.*: [0-9a-f]{4} \[#\d+\]')),
+    ('oops', re.compile(r'Oops|general protection fault|\S.*: [0-9a-f]{4} \[#\d+\]')),
     ('bug', re.compile(r'(watchdog: )?BUG[: ]|kernel BUG at ')),
     ('panic', re.compile(r'Kernel panic - not syncing')),
 ]
@@ -657,6 +663,20 @@ def add_item(args):
     return 0
 
 
+def splats_cmd(args):
+    try:
+        with open(args.console, errors='replace') as f:
+            text = f.read()
+    except OSError:
+        text = ''
+    splats, _, panic = scan_console(text)
+    for s in splats:
+        print('%s: %s' % (s['category'], s['headline']))
+    if panic:
+        print('panic: %s' % panic)
+    return 1 if splats or panic else 0
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawTextHelpFormatter)
@@ -691,6 +711,10 @@ def main():
     p.add_argument('--items', required=True)
     p.add_argument('category', nargs='*')
     p.set_defaults(func=expect)
+
+    p = sub.add_parser('splats', help='the splats of a console log')
+    p.add_argument('console')
+    p.set_defaults(func=splats_cmd)
 
     args = ap.parse_args()
     sys.exit(args.func(args))
