@@ -762,39 +762,3 @@ struct ownbuf *ownbuf_ref_get(struct ownbuf_ref *ref)
 	rcu_read_unlock_sched();
 	return b;
 }
-
-/**
- * ownbuf_size() - size of a buffer
- * @h: the owner's handle.
- * @size: receives the size.
- *
- * The cheapest checked use of a handle.  Context: any.
- *
- * Return: 0, or -EINVAL/-ESTALE for a NULL or dead handle, then -EINVAL
- * for a NULL @size.
- */
-int ownbuf_size(struct ownbuf_handle h, size_t *size)
-{
-	unsigned long ip = _RET_IP_;
-	struct ownbuf *b;
-	size_t sz = 0;
-	u64 hv;
-	int ret;
-
-	rcu_read_lock_sched();
-	b = ownbuf_find(&h, OWNBUF_OP_USE, ip, &hv, &ret);
-	if (!b) {
-		rcu_read_unlock_sched();
-		return ret;
-	}
-	if (likely(size))
-		sz = READ_ONCE(b->size);
-	rcu_read_unlock_sched();
-	if (unlikely(!size)) {
-		ownbuf_report(OWNBUF_NULL_DEREF, 0, ip, "NULL size pointer");
-		return -EINVAL;
-	}
-	*size = sz;
-	return 0;
-}
-EXPORT_SYMBOL_GPL(ownbuf_size);

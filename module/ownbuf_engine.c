@@ -598,6 +598,42 @@ ownbuf_find(struct ownbuf_handle *hp, enum ownbuf_op op, unsigned long ip,
 	return NULL;
 }
 
+/**
+ * ownbuf_size() - size of a buffer
+ * @h: the owner's handle.
+ * @size: receives the size.
+ *
+ * The cheapest checked use of a handle.  Context: any.
+ *
+ * Return: 0, or -EINVAL/-ESTALE for a NULL or dead handle, then -EINVAL
+ * for a NULL @size.
+ */
+int ownbuf_size(struct ownbuf_handle h, size_t *size)
+{
+	unsigned long ip = _RET_IP_;
+	struct ownbuf *b;
+	size_t sz = 0;
+	u64 hv;
+	int ret;
+
+	rcu_read_lock_sched();
+	b = ownbuf_find(&h, OWNBUF_OP_USE, ip, &hv, &ret);
+	if (!b) {
+		rcu_read_unlock_sched();
+		return ret;
+	}
+	if (likely(size))
+		sz = READ_ONCE(b->size);
+	rcu_read_unlock_sched();
+	if (unlikely(!size)) {
+		ownbuf_report(OWNBUF_NULL_DEREF, 0, ip, "NULL size pointer");
+		return -EINVAL;
+	}
+	*size = sz;
+	return 0;
+}
+EXPORT_SYMBOL_GPL(ownbuf_size);
+
 /* --- borrows --- */
 
 /*
@@ -1142,46 +1178,6 @@ void ownbuf_ref_discard(struct ownbuf_ref *ref)
 	WARN_ON_ONCE(atomic_read(&ref->state) & ~OWNBUF_REF_STATE);
 }
 EXPORT_SYMBOL_GPL(ownbuf_ref_discard);
-
-/**
- * ownbuf_ref_stat() - size, id and borrow counts, through a borrow
- * @ref: the token.
- * @st: filled in on success.
- *
- * Context: any.
- *
- * Return: 0, or -EINVAL/-ESTALE for a NULL or dead borrow, then -EINVAL
- * for a NULL @st.
- */
-int ownbuf_ref_stat(struct ownbuf_ref *ref, struct ownbuf_stat *st)
-{
-	unsigned long ip = _RET_IP_;
-	struct ownbuf_stat tmp;
-	int ret;
-
-	ret = ownbuf_ref_validate(ref, OWNBUF_OP_USE, false, ip);
-	if (ret)
-		return ret;
-	if (!st) {
-		ownbuf_report(OWNBUF_NULL_DEREF, ref->id, ip,
-			      "NULL stat pointer");
-		return -EINVAL;
-	}
-	ownbuf_window(OWNBUF_WIN_REF, ref->buf);
-	rcu_read_lock_sched();
-	ret = -ESTALE;
-	if (atomic64_read(&ref->slot->word) == (ref->gen | OWNBUF_SLOT_LIVE))
-		ret = ownbuf_snapshot(ref->buf, &tmp);
-	rcu_read_unlock_sched();
-	if (ret) {
-		ownbuf_report(OWNBUF_USE_AFTER_FREE, ref->id, ip,
-			      "borrow released or revoked");
-		return ret;
-	}
-	*st = tmp;
-	return 0;
-}
-EXPORT_SYMBOL_GPL(ownbuf_ref_stat);
 
 void ownbuf_ref_init(void)
 {

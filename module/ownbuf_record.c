@@ -2,8 +2,9 @@
 /*
  * ownbuf engine: the records of borrows as a whole (scanning them, waiting
  * out the ones being taken), the end of a buffer, and what a borrow token
- * says when it is not simply live.  The fast paths that take and give back
- * records are ownbuf_engine.c; its rules hold here too.
+ * says when it is not simply live, and ownbuf_ref_stat().  The fast paths
+ * that take and give back records are ownbuf_engine.c; its rules hold here
+ * too.
  */
 
 #include <linux/atomic.h>
@@ -247,3 +248,43 @@ int ownbuf_ref_check(struct ownbuf_ref *ref, enum ownbuf_op op,
 	}
 	return 0;
 }
+
+/**
+ * ownbuf_ref_stat() - size, id and borrow counts, through a borrow
+ * @ref: the token.
+ * @st: filled in on success.
+ *
+ * Context: any.
+ *
+ * Return: 0, or -EINVAL/-ESTALE for a NULL or dead borrow, then -EINVAL
+ * for a NULL @st.
+ */
+int ownbuf_ref_stat(struct ownbuf_ref *ref, struct ownbuf_stat *st)
+{
+	unsigned long ip = _RET_IP_;
+	struct ownbuf_stat tmp;
+	int ret;
+
+	ret = ownbuf_ref_validate(ref, OWNBUF_OP_USE, false, ip);
+	if (ret)
+		return ret;
+	if (!st) {
+		ownbuf_report(OWNBUF_NULL_DEREF, ref->id, ip,
+			      "NULL stat pointer");
+		return -EINVAL;
+	}
+	ownbuf_window(OWNBUF_WIN_REF, ref->buf);
+	rcu_read_lock_sched();
+	ret = -ESTALE;
+	if (atomic64_read(&ref->slot->word) == (ref->gen | OWNBUF_SLOT_LIVE))
+		ret = ownbuf_snapshot(ref->buf, &tmp);
+	rcu_read_unlock_sched();
+	if (ret) {
+		ownbuf_report(OWNBUF_USE_AFTER_FREE, ref->id, ip,
+			      "borrow released or revoked");
+		return ret;
+	}
+	*st = tmp;
+	return 0;
+}
+EXPORT_SYMBOL_GPL(ownbuf_ref_stat);
