@@ -603,20 +603,15 @@ static loff_t ownbuf_seek_pos(u64 id, loff_t size, loff_t cur, loff_t off,
 loff_t ownbuf_owner_seek(struct ownbuf_handle *hp, loff_t cur, loff_t off,
 			 int whence, loff_t *size, unsigned long ip)
 {
-	struct ownbuf *b;
-	u64 hv, id;
+	size_t sz;
+	u64 id;
 	int ret;
 
-	rcu_read_lock_sched();
-	b = ownbuf_find(hp, OWNBUF_OP_USE, ip, &hv, &ret);
-	if (!b) {
-		rcu_read_unlock_sched();
+	ret = ownbuf_handle_peek(hp, OWNBUF_OP_USE, ip, &sz, &id);
+	if (ret)
 		return ret;
-	}
-	*size = READ_ONCE(b->size);
-	id = b->id;
-	rcu_read_unlock_sched();
-	return ownbuf_seek_pos(id, *size, cur, off, whence, ip);
+	*size = sz;
+	return ownbuf_seek_pos(id, sz, cur, off, whence, ip);
 }
 
 /* The size of the buffer behind a live borrow, or an error (reported). */

@@ -207,18 +207,7 @@ static int ownbuf_take_owner_excl(struct ownbuf *b, u64 hv, unsigned long ip)
 int ownbuf_handle_check(struct ownbuf_handle *h, enum ownbuf_op op,
 			unsigned long ip)
 {
-	struct ownbuf *b;
-	u64 hv;
-	int ret;
-
-	rcu_read_lock_sched();
-	b = ownbuf_find(h, op, ip, &hv, &ret);
-	if (!b) {
-		rcu_read_unlock_sched();
-		return ret;
-	}
-	rcu_read_unlock_sched();
-	return 0;
+	return ownbuf_handle_peek(h, op, ip, NULL, NULL);
 }
 
 /**

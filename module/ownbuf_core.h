@@ -242,6 +242,8 @@ u64 ownbuf_give(struct ownbuf *b, u64 one);
 int ownbuf_take_excl(struct ownbuf *b, u64 commit, u64 *seen);
 struct ownbuf *ownbuf_find(struct ownbuf_handle *hp, enum ownbuf_op op,
 			   unsigned long ip, u64 *hv, int *err);
+int ownbuf_handle_peek(struct ownbuf_handle *hp, enum ownbuf_op op,
+		       unsigned long ip, size_t *size, u64 *id);
 bool ownbuf_ref_genuine(const struct ownbuf_ref *ref);
 u64 ownbuf_ref_word(const struct ownbuf_ref *ref);
 int ownbuf_ref_validate(struct ownbuf_ref *ref, enum ownbuf_op op,

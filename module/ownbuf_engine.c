@@ -293,11 +293,6 @@ stale:
 	return -ESTALE;
 }
 
-/* Fill in the token of a borrow just taken. */
-static __always_inline void
-ownbuf_ref_fill(struct ownbuf_ref *ref, struct ownbuf *b,
-		struct ownbuf_slot *slot, u64 gen, unsigned int kind);
-
 /*
  * Take a shared borrow of @b through its exact count, under the lock.  The
  * caller holds @b by RCU or a reference; @gfp decides whether a block of
@@ -598,6 +593,27 @@ ownbuf_find(struct ownbuf_handle *hp, enum ownbuf_op op, unsigned long ip,
 	return NULL;
 }
 
+/* Size and id of the buffer *@hp names (either may be NULL), or why none. */
+__always_inline int ownbuf_handle_peek(struct ownbuf_handle *hp,
+				       enum ownbuf_op op, unsigned long ip,
+				       size_t *size, u64 *id)
+{
+	struct ownbuf *b;
+	int ret = 0;
+	u64 hv;
+
+	rcu_read_lock_sched();
+	b = ownbuf_find(hp, op, ip, &hv, &ret);
+	if (likely(b)) {
+		if (size)
+			*size = READ_ONCE(b->size);
+		if (id)
+			*id = b->id;
+	}
+	rcu_read_unlock_sched();
+	return ret;
+}
+
 /**
  * ownbuf_size() - size of a buffer
  * @h: the owner's handle.
@@ -611,20 +627,12 @@ ownbuf_find(struct ownbuf_handle *hp, enum ownbuf_op op, unsigned long ip,
 int ownbuf_size(struct ownbuf_handle h, size_t *size)
 {
 	unsigned long ip = _RET_IP_;
-	struct ownbuf *b;
-	size_t sz = 0;
-	u64 hv;
+	size_t sz;
 	int ret;
 
-	rcu_read_lock_sched();
-	b = ownbuf_find(&h, OWNBUF_OP_USE, ip, &hv, &ret);
-	if (!b) {
-		rcu_read_unlock_sched();
+	ret = ownbuf_handle_peek(&h, OWNBUF_OP_USE, ip, &sz, NULL);
+	if (ret)
 		return ret;
-	}
-	if (likely(size))
-		sz = READ_ONCE(b->size);
-	rcu_read_unlock_sched();
 	if (unlikely(!size)) {
 		ownbuf_report(OWNBUF_NULL_DEREF, 0, ip, "NULL size pointer");
 		return -EINVAL;
@@ -650,6 +658,7 @@ ownbuf_ref_mac(const struct ownbuf_ref *ref, const struct ownbuf *b,
 	       GOLDEN_RATIO_PRIME;
 }
 
+/* Fill in the token of a borrow just taken. */
 static __always_inline void
 ownbuf_ref_fill(struct ownbuf_ref *ref, struct ownbuf *b,
 		struct ownbuf_slot *slot, u64 gen, unsigned int kind)
