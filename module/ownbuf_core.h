@@ -217,13 +217,15 @@ static __always_inline bool ownbuf_cells_free(struct ownbuf *b)
 	u64 any = 0;
 	int cpu, i;
 
-	for (cpu = 0; cpu < nr_cpu_ids; cpu++) {
+	/* CPU 0 is always possible: one loop test saved. */
+	cpu = 0;
+	do {
 		if (!cpu_possible(cpu))
 			continue;
 		cell = per_cpu_ptr(b->cells, cpu);
 		for (i = 0; i < OWNBUF_CELL_SLOTS; i++)
 			any |= atomic64_read(&cell->slot[i].word);
-	}
+	} while (++cpu < nr_cpu_ids);
 	return !(any & OWNBUF_SLOT_STATE);
 }
 
@@ -286,17 +288,26 @@ struct ownbuf_entry {
 
 extern struct ownbuf_entry __rcu *ownbuf_chunks[OWNBUF_NR_CHUNKS];
 
-/* The buffer @h names, or NULL.  Caller holds rcu_read_lock_sched(). */
-static __always_inline struct ownbuf *ownbuf_lookup(u64 h)
+/*
+ * The object in @h's table slot, or NULL; not necessarily the buffer @h
+ * names (check ->handle).  Caller holds rcu_read_lock_sched().
+ */
+static __always_inline struct ownbuf *ownbuf_lookup_any(u64 h)
 {
 	struct ownbuf_entry *chunk;
-	struct ownbuf *b;
 
 	chunk = rcu_dereference_sched(ownbuf_chunks[(h & OWNBUF_IDX_MASK) >>
 						    OWNBUF_CHUNK_BITS]);
 	if (unlikely(!chunk))
 		return NULL;
-	b = rcu_dereference_sched(chunk[h & (OWNBUF_CHUNK_SIZE - 1)].b);
+	return rcu_dereference_sched(chunk[h & (OWNBUF_CHUNK_SIZE - 1)].b);
+}
+
+/* The buffer @h names, or NULL.  Caller holds rcu_read_lock_sched(). */
+static __always_inline struct ownbuf *ownbuf_lookup(u64 h)
+{
+	struct ownbuf *b = ownbuf_lookup_any(h);
+
 	/* A moved or recycled object has another handle. */
 	if (likely(b && READ_ONCE(b->handle) == h))
 		return b;

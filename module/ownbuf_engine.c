@@ -58,36 +58,116 @@
 /* Mixed into struct ownbuf_ref.check so that garbage is not trusted. */
 static unsigned long ownbuf_ref_key __read_mostly;
 
+/* The rare end of ownbuf_give(), under RCU: dead, or somebody waits. */
+static noinline void *ownbuf_give_rare(struct ownbuf *b, u64 one, u64 s)
+{
+	void *data = NULL;
+
+	if (s & OWNBUF_S_DEAD) {
+		/* The last access out frees the memory (the caller). */
+		if ((one & OWNBUF_S_BUSY) && !(s & OWNBUF_S_BUSY))
+			data = ownbuf_data_take(b);
+		ownbuf_maybe_finish(b);
+	}
+	/* The atomic was a full barrier, pairing with prepare_to_wait(). */
+	if (waitqueue_active(&b->wq))
+		wake_up_all(&b->wq);
+	return data;
+}
+
 /*
  * Give back @one (an access in flight, a pin, the mut borrow, REVOKING)
  * and wake whoever waits for it.  Returns the state it left.
  */
 __always_inline u64 ownbuf_give(struct ownbuf *b, u64 one)
 {
-	void *data = NULL;
-	u64 s;
+	void *data;
+	u64 s, rare;
 
 	/* Once given back, a dead buffer may be finished by another CPU. */
 	rcu_read_lock_sched();
 	s = atomic64_sub_return(one, &b->state);
 	ownbuf_window(OWNBUF_WIN_UNTRY, b);
-	if (unlikely(s & OWNBUF_S_DEAD)) {
-		/* The last access out frees the memory (below). */
-		if ((one & OWNBUF_S_BUSY) && !(s & OWNBUF_S_BUSY))
-			data = ownbuf_data_take(b);
-		ownbuf_maybe_finish(b);
+	/* One test for the rare cases (see ownbuf_share_fast()). */
+	rare = s & OWNBUF_S_DEAD;
+	/* The atomic was a full barrier, pairing with prepare_to_wait(). */
+	rare |= waitqueue_active(&b->wq);
+	if (likely(!rare)) {
+		rcu_read_unlock_sched();
+		return s;
 	}
-	/* The atomic is a full barrier, pairing with prepare_to_wait(). */
-	if (unlikely(waitqueue_active(&b->wq)))
-		wake_up_all(&b->wq);
+	data = ownbuf_give_rare(b, one, s);
 	rcu_read_unlock_sched();
 	/* Outside the section: a sleeping caller frees at once. */
-	if (unlikely(data))
+	if (data)
 		ownbuf_free_data(data, 0);
 	return s;
 }
 
 /* --- taking accesses and borrows --- */
+
+/* Finish @b if it died while we held something (out of the fast paths). */
+static noinline void ownbuf_finish_dead(struct ownbuf *b)
+{
+	rcu_read_lock_sched();
+	ownbuf_maybe_finish(b);
+	rcu_read_unlock_sched();
+}
+
+/*
+ * The common case of ownbuf_take_excl() in few branches (each costs under
+ * emulation about as much as an atomic): nothing in the way, nothing lent
+ * out, nothing changing meanwhile, and (if @named) @b still named by @h.
+ * Preemption is off.  Returns false having left no trace: the full way
+ * then decides again.
+ */
+static __always_inline bool
+ownbuf_take_excl_fast(struct ownbuf *b, u64 commit, bool named, u64 h)
+{
+	u64 gen = 0, bad;
+	s64 s;
+
+	s = atomic64_read(&b->state);
+	if (unlikely(s & (OWNBUF_S_DEAD | OWNBUF_S_MUT | OWNBUF_S_CLAIM |
+			  OWNBUF_S_BUSY)) ||
+	    unlikely(!atomic64_try_cmpxchg(&b->state, &s,
+					   s | OWNBUF_S_CLAIM)))
+		return false;
+	ownbuf_window(OWNBUF_WIN_CLAIM, b);
+	s |= OWNBUF_S_CLAIM;
+	/*
+	 * A move changes the handle holding WRITER, so not while CLAIM is
+	 * ours; the cmpxchg above is a full barrier before these reads.
+	 */
+	bad = !ownbuf_cells_free(b);
+	bad |= (unsigned long)READ_ONCE(b->blocks);
+	if (named)
+		bad |= READ_ONCE(b->handle) ^ h;
+	if (likely(!bad)) {
+		if (commit == OWNBUF_S_MUT) {
+			gen = (atomic64_read(&b->mut.word) &
+			       ~OWNBUF_SLOT_STATE) + OWNBUF_SLOT_GEN_ONE;
+			atomic64_set(&b->mut.word, gen | OWNBUF_SLOT_PENDING);
+		}
+		if (likely(atomic64_try_cmpxchg(&b->state, &s,
+						(s & ~(OWNBUF_S_CLAIM |
+						       OWNBUF_S_OVER)) |
+						commit))) {
+			if (commit == OWNBUF_S_MUT)
+				atomic64_set_release(&b->mut.word,
+						     gen | OWNBUF_SLOT_LIVE);
+			return true;
+		}
+		if (commit == OWNBUF_S_MUT)
+			atomic64_set(&b->mut.word, gen | OWNBUF_SLOT_FREE);
+	}
+	/* Leaves no trace: the full way decides again. */
+	s = atomic64_fetch_andnot(OWNBUF_S_CLAIM, &b->state);
+	/* Its finishing waited for CLAIM to go. */
+	if (unlikely(s & OWNBUF_S_DEAD))
+		ownbuf_finish_dead(b);
+	return false;
+}
 
 /*
  * Take @b exclusively: @commit (MUT or WRITER) if nothing is lent out and
@@ -105,58 +185,16 @@ __always_inline int
 ownbuf_take_excl(struct ownbuf *b, u64 commit, u64 *seen)
 {
 	struct ownbuf_scan sc;
-	bool no_blocks;
 	u64 gen = 0;
+	bool ok;
 	s64 s;
 	int ret;
 
-	/*
-	 * The common case in few branches (see ownbuf_share()): nothing in
-	 * the way, nothing lent out, nothing changing meanwhile.  Anything
-	 * else gives the claim back and takes the way below, from scratch.
-	 */
 	preempt_disable();
-	s = atomic64_read(&b->state);
-	if (likely(!(s & (OWNBUF_S_DEAD | OWNBUF_S_MUT | OWNBUF_S_CLAIM |
-			  OWNBUF_S_BUSY))) &&
-	    likely(atomic64_try_cmpxchg(&b->state, &s, s | OWNBUF_S_CLAIM))) {
-		ownbuf_window(OWNBUF_WIN_CLAIM, b);
-		s |= OWNBUF_S_CLAIM;
-		no_blocks = !READ_ONCE(b->blocks);
-		if (likely(ownbuf_cells_free(b) & no_blocks)) {
-			if (commit == OWNBUF_S_MUT) {
-				gen = (atomic64_read(&b->mut.word) &
-				       ~OWNBUF_SLOT_STATE) + OWNBUF_SLOT_GEN_ONE;
-				atomic64_set(&b->mut.word,
-					     gen | OWNBUF_SLOT_PENDING);
-			}
-			if (likely(atomic64_try_cmpxchg(&b->state, &s,
-							(s & ~(OWNBUF_S_CLAIM |
-							       OWNBUF_S_OVER)) |
-							commit))) {
-				if (commit == OWNBUF_S_MUT)
-					atomic64_set_release(&b->mut.word,
-							     gen | OWNBUF_SLOT_LIVE);
-				preempt_enable();
-				return 0;
-			}
-			if (commit == OWNBUF_S_MUT)
-				atomic64_set(&b->mut.word,
-					     gen | OWNBUF_SLOT_FREE);
-		}
-		/* Leaves no trace: the attempt below decides again. */
-		s = atomic64_fetch_andnot(OWNBUF_S_CLAIM, &b->state);
-		if (unlikely(s & OWNBUF_S_DEAD)) {
-			/* Its finishing waited for CLAIM to go. */
-			preempt_enable();
-			rcu_read_lock_sched();
-			ownbuf_maybe_finish(b);
-			rcu_read_unlock_sched();
-			return -ESTALE;
-		}
-	}
+	ok = ownbuf_take_excl_fast(b, commit, false, 0);
 	preempt_enable();
-
+	if (likely(ok))
+		return 0;
 	for (;;) {
 		preempt_disable();
 		s = atomic64_read(&b->state);
@@ -455,66 +493,83 @@ again:
 	return ret;
 }
 
+/* A PENDING record given up; the buffer may have died meanwhile. */
+static noinline void ownbuf_share_give_up(struct ownbuf *b,
+					  struct ownbuf_slot *slot, u64 w)
+{
+	/* Nobody waits for it but spinning: the full way decides again. */
+	atomic64_set(&slot->word, w | OWNBUF_SLOT_FREE);
+	if (atomic64_read(&b->state) & OWNBUF_S_DEAD)
+		ownbuf_maybe_finish(b);
+}
+
+/*
+ * The common case of ownbuf_share() in few branches (each costs under
+ * emulation about as much as an atomic) and no call: a free record in
+ * this CPU's cell, a cell of which all records may be used (the usual
+ * max_shared), nothing in the way.  Preemption is off.  Returns false
+ * having left no trace: the full way then decides again.
+ */
+static __always_inline bool
+ownbuf_share_fast(struct ownbuf *b, u64 h, unsigned long ip,
+		  struct ownbuf_slot **slotp, u64 *genp)
+{
+	struct ownbuf_slot *slot;
+	struct ownbuf_cell *cell;
+	u64 w, w0, w1, bad, s;
+	bool busy0, taken;
+
+	BUILD_BUG_ON(OWNBUF_CELL_SLOTS != 2);
+	ownbuf_window(OWNBUF_WIN_SHARED_CAP, b);
+	cell = this_cpu_ptr(b->cells);
+	w0 = atomic64_read(&cell->slot[0].word);
+	w1 = atomic64_read(&cell->slot[1].word);
+	busy0 = w0 & OWNBUF_SLOT_STATE;
+	slot = &cell->slot[busy0];
+	w = busy0 ? w1 : w0;
+	/* With the cap at the cell's size, a free record is all it takes. */
+	bad = w & OWNBUF_SLOT_STATE;
+	bad |= READ_ONCE(ownbuf_fast_cap) ^ OWNBUF_CELL_SLOTS;
+	if (unlikely(bad))
+		return false;
+	/* Fully ordered, before the state is read. */
+	taken = atomic64_try_cmpxchg(&slot->word, &w,
+				     (w + OWNBUF_SLOT_GEN_ONE) |
+				     OWNBUF_SLOT_PENDING);
+	w += OWNBUF_SLOT_GEN_ONE;
+	ownbuf_window(OWNBUF_WIN_SHARED_UNDECIDED, b);
+	/* Read even if the record was not taken: one test decides. */
+	s = atomic64_read_acquire(&b->state);
+	bad = !taken;
+	bad |= s & (OWNBUF_S_DEAD | OWNBUF_S_MUT | OWNBUF_S_WRITER |
+		    OWNBUF_S_OVER | OWNBUF_S_CLAIM);
+	bad |= READ_ONCE(b->handle) ^ h;
+	if (unlikely(bad)) {
+		if (taken)
+			ownbuf_share_give_up(b, slot, w);
+		return false;
+	}
+	WRITE_ONCE(slot->ip, ip);
+	atomic64_set_release(&slot->word, w | OWNBUF_SLOT_LIVE);
+	*slotp = slot;
+	*genp = w;
+	return true;
+}
+
 /*
  * Take a shared borrow of @b, which handle @h named: a record in this
  * CPU's cell while the CPU has fewer than its share, otherwise the exact
  * count.  The caller holds @b by RCU (preemption off: the fast path, here)
  * or a reference.  Returns 0 (the record in *@slotp, *@genp), -ESTALE,
  * -EBUSY (*@seen), -EOVERFLOW or -ENOMEM.
- *
- * The fast path is written for few branches (each costs under emulation
- * as much as an atomic): one free record of the two, nothing in the way.
- * Anything else goes the way above, which tells the cases apart.
  */
 static __always_inline int
 ownbuf_share(struct ownbuf *b, u64 h, gfp_t gfp, unsigned long ip,
 	     struct ownbuf_slot **slotp, u64 *genp, u64 *seen)
 {
-	struct ownbuf_slot *slot, *other;
-	struct ownbuf_cell *cell;
-	u64 w, w0, w1, s;
-	bool busy0;
-
-	BUILD_BUG_ON(OWNBUF_CELL_SLOTS != 2);
-	ownbuf_window(OWNBUF_WIN_SHARED_CAP, b);
-	if (gfpflags_allow_blocking(gfp))
-		goto slow;
-	cell = this_cpu_ptr(b->cells);
-	w0 = atomic64_read(&cell->slot[0].word);
-	w1 = atomic64_read(&cell->slot[1].word);
-	busy0 = w0 & OWNBUF_SLOT_STATE;
-	slot = &cell->slot[busy0];
-	other = &cell->slot[!busy0];
-	w = busy0 ? w1 : w0;
-	/* A free record, and the cell under its share with it taken. */
-	if (unlikely((w & OWNBUF_SLOT_STATE) ||
-		     busy0 + 1 > READ_ONCE(ownbuf_fast_cap)))
-		goto slow;
-	/* Fully ordered, before the state is read. */
-	if (unlikely(!atomic64_try_cmpxchg(&slot->word, &w,
-					   (w + OWNBUF_SLOT_GEN_ONE) |
-					   OWNBUF_SLOT_PENDING)))
-		goto slow;
-	w += OWNBUF_SLOT_GEN_ONE;
-	/* An interrupt may have taken the other record meanwhile. */
-	if (unlikely(READ_ONCE(ownbuf_fast_cap) <
-		     1 + !!(atomic64_read(&other->word) & OWNBUF_SLOT_STATE)))
-		goto give_up;
-	ownbuf_window(OWNBUF_WIN_SHARED_UNDECIDED, b);
-	s = atomic64_read_acquire(&b->state);
-	if (unlikely((s & (OWNBUF_S_DEAD | OWNBUF_S_MUT | OWNBUF_S_WRITER |
-			   OWNBUF_S_OVER | OWNBUF_S_CLAIM)) ||
-		     READ_ONCE(b->handle) != h))
-		goto give_up;
-	WRITE_ONCE(slot->ip, ip);
-	atomic64_set_release(&slot->word, w | OWNBUF_SLOT_LIVE);
-	*slotp = slot;
-	*genp = w;
-	return 0;
-give_up:
-	/* Nobody waits for it: the slow path decides again, from scratch. */
-	atomic64_set(&slot->word, w | OWNBUF_SLOT_FREE);
-slow:
+	if (!gfpflags_allow_blocking(gfp) &&
+	    likely(ownbuf_share_fast(b, h, ip, slotp, genp)))
+		return 0;
 	return ownbuf_share_slow(b, h, gfp, ip, slotp, genp, seen);
 }
 
@@ -614,6 +669,23 @@ __always_inline int ownbuf_handle_peek(struct ownbuf_handle *hp,
 	return ret;
 }
 
+static noinline int ownbuf_size_slow(u64 h, size_t *size, unsigned long ip)
+{
+	struct ownbuf_handle hv = { .val = h };
+	size_t sz;
+	int ret;
+
+	ret = ownbuf_handle_peek(&hv, OWNBUF_OP_USE, ip, &sz, NULL);
+	if (ret)
+		return ret;
+	if (unlikely(!size)) {
+		ownbuf_report(OWNBUF_NULL_DEREF, 0, ip, "NULL size pointer");
+		return -EINVAL;
+	}
+	*size = sz;
+	return 0;
+}
+
 /**
  * ownbuf_size() - size of a buffer
  * @h: the owner's handle.
@@ -626,19 +698,25 @@ __always_inline int ownbuf_handle_peek(struct ownbuf_handle *hp,
  */
 int ownbuf_size(struct ownbuf_handle h, size_t *size)
 {
-	unsigned long ip = _RET_IP_;
+	struct ownbuf *b;
+	u64 bad = 1;
 	size_t sz;
-	int ret;
 
-	ret = ownbuf_handle_peek(&h, OWNBUF_OP_USE, ip, &sz, NULL);
-	if (ret)
-		return ret;
-	if (unlikely(!size)) {
-		ownbuf_report(OWNBUF_NULL_DEREF, 0, ip, "NULL size pointer");
-		return -EINVAL;
+	/* The common case in one test, as ownbuf_borrow_fast(). */
+	rcu_read_lock_sched();
+	b = ownbuf_lookup_any(h.val);
+	if (likely(b)) {
+		bad = READ_ONCE(b->handle) ^ h.val;
+		bad |= atomic64_read(&b->state) & OWNBUF_S_DEAD;
+		bad |= !size;
+		sz = READ_ONCE(b->size);
 	}
-	*size = sz;
-	return 0;
+	rcu_read_unlock_sched();
+	if (likely(!bad)) {
+		*size = sz;
+		return 0;
+	}
+	return ownbuf_size_slow(h.val, size, _RET_IP_);
 }
 EXPORT_SYMBOL_GPL(ownbuf_size);
 
@@ -676,11 +754,17 @@ ownbuf_ref_fill(struct ownbuf_ref *ref, struct ownbuf *b,
  * address)?  Then its pointers lead to memory that stays an ownbuf object
  * and a record while the module is loaded; nothing else is followed.
  */
-__always_inline bool ownbuf_ref_genuine(const struct ownbuf_ref *ref)
+static __always_inline unsigned long
+ownbuf_ref_forged(const struct ownbuf_ref *ref)
 {
-	return READ_ONCE(ref->check) ==
+	return READ_ONCE(ref->check) ^
 	       ownbuf_ref_mac(ref, READ_ONCE(ref->buf), READ_ONCE(ref->slot),
 			      READ_ONCE(ref->gen), READ_ONCE(ref->kind));
+}
+
+__always_inline bool ownbuf_ref_genuine(const struct ownbuf_ref *ref)
+{
+	return !ownbuf_ref_forged(ref);
 }
 
 /* The word of @ref's record while the borrow is out; 0 if not genuine. */
@@ -814,7 +898,7 @@ ownbuf_ref_publish(struct ownbuf_ref *ref, const struct ownbuf_ref_ops *ops)
 	atomic_set_release(&ref->state, OWNBUF_STATE_LIVE);
 }
 
-static __always_inline int
+static int
 ownbuf_do_borrow(struct ownbuf_handle *hp, unsigned int flags,
 		 const struct ownbuf_ref_ops *ops, struct ownbuf_ref *ref,
 		 unsigned long ip)
@@ -822,7 +906,6 @@ ownbuf_do_borrow(struct ownbuf_handle *hp, unsigned int flags,
 	unsigned int kind = flags & (OWNBUF_SHARED | OWNBUF_MUT);
 	gfp_t gfp = GFP_NOWAIT;
 	struct ownbuf *b;
-	bool plain, unused;
 	u64 h, seen = 0;
 	int ret;
 
@@ -837,19 +920,6 @@ ownbuf_do_borrow(struct ownbuf_handle *hp, unsigned int flags,
 		ownbuf_report(OWNBUF_NULL_DEREF, b->id, ip,
 			      "NULL borrow pointer");
 		return -EINVAL;
-	}
-	/* The common case, tested in one branch (see ownbuf_share()). */
-	plain = !ops && (flags == OWNBUF_SHARED || flags == OWNBUF_MUT);
-	unused = (atomic_read(&ref->state) & OWNBUF_REF_STATE) !=
-		 OWNBUF_STATE_LIVE;
-	if (likely(plain & unused)) {
-		ret = ownbuf_borrow_once(b, h, kind, gfp, ref, ip, &seen);
-		if (unlikely(ret))
-			ownbuf_report_borrow(b, ret, seen, ip);
-		rcu_read_unlock_sched();
-		if (likely(!ret))
-			ownbuf_ref_publish(ref, NULL);
-		return ret;
 	}
 	if ((flags & ~(OWNBUF_SHARED | OWNBUF_MUT | OWNBUF_WAIT)) ||
 	    (kind != OWNBUF_SHARED && kind != OWNBUF_MUT) ||
@@ -904,6 +974,63 @@ ownbuf_do_borrow(struct ownbuf_handle *hp, unsigned int flags,
 	return ret;
 }
 
+/*
+ * The common borrow in few branches and no call, and without a stack
+ * canary (nothing of its frame escapes): no callbacks, no waiting, a
+ * token that holds nothing, a buffer with nothing in the way.  Returns
+ * false having left no trace (no report, nothing anybody waits for): the
+ * full way, ownbuf_do_borrow(), then decides again from scratch.
+ */
+static __always_inline bool
+ownbuf_borrow_fast(u64 h, unsigned int flags, const struct ownbuf_ref_ops *ops,
+		   struct ownbuf_ref *ref, unsigned long ip)
+{
+	struct ownbuf_slot *slot;
+	struct ownbuf *b;
+	u64 gen = 0;
+	bool ok;
+
+	if (unlikely(!ref))
+		return false;
+	/* One test: no callbacks, exactly one kind, an unused token. */
+	if (unlikely((unsigned long)ops | ((flags - 1) >> 1) |
+		     ((atomic_read(&ref->state) & OWNBUF_REF_STATE) ==
+		      OWNBUF_STATE_LIVE)))
+		return false;
+	rcu_read_lock_sched();
+	/* Which buffer @h names is checked once the borrow is recorded. */
+	b = ownbuf_lookup_any(h);
+	if (unlikely(!b)) {
+		rcu_read_unlock_sched();
+		return false;
+	}
+	if (flags == OWNBUF_MUT) {
+		ok = ownbuf_take_excl_fast(b, OWNBUF_S_MUT, true, h);
+		slot = &b->mut;
+		if (likely(ok)) {
+			gen = atomic64_read(&slot->word) & ~OWNBUF_SLOT_STATE;
+			WRITE_ONCE(slot->ip, ip);
+		}
+	} else {
+		ok = ownbuf_share_fast(b, h, ip, &slot, &gen);
+	}
+	if (likely(ok)) {
+		ownbuf_ref_fill(ref, b, slot, gen, flags);
+		ownbuf_ref_publish(ref, NULL);
+	}
+	rcu_read_unlock_sched();
+	return ok;
+}
+
+static noinline int
+ownbuf_borrow_slow(u64 h, unsigned int flags, const struct ownbuf_ref_ops *ops,
+		   struct ownbuf_ref *ref, unsigned long ip)
+{
+	struct ownbuf_handle hv = { .val = h };
+
+	return ownbuf_do_borrow(&hv, flags, ops, ref, ip);
+}
+
 /**
  * ownbuf_borrow_ops() - lend a buffer out, with callbacks
  * @h: the owner's handle.
@@ -932,7 +1059,9 @@ ownbuf_do_borrow(struct ownbuf_handle *hp, unsigned int flags,
 int ownbuf_borrow_ops(struct ownbuf_handle h, unsigned int flags,
 		      const struct ownbuf_ref_ops *ops, struct ownbuf_ref *ref)
 {
-	return ownbuf_do_borrow(&h, flags, ops, ref, _RET_IP_);
+	if (likely(ownbuf_borrow_fast(h.val, flags, ops, ref, _RET_IP_)))
+		return 0;
+	return ownbuf_borrow_slow(h.val, flags, ops, ref, _RET_IP_);
 }
 EXPORT_SYMBOL_GPL(ownbuf_borrow_ops);
 
@@ -944,13 +1073,23 @@ int __ownbuf_borrow(struct ownbuf_handle *hp, unsigned int flags,
 	return ownbuf_do_borrow(hp, flags, ops, ref, ip);
 }
 
-/* The rest of giving a shared record back, under RCU. */
-static noinline void ownbuf_ref_untake_rare(struct ownbuf_ref *ref, bool given)
+/*
+ * The rest of giving a shared record back, under RCU: the record was not
+ * freed as LIVE (@freed false: revoked, or not the token's any more), or
+ * it was in a block, or the buffer is dead, or somebody waits.
+ */
+static noinline int ownbuf_ref_untake_rare(struct ownbuf_ref *ref, bool freed)
 {
+	u64 w = ref->gen | OWNBUF_SLOT_REVOKED;
 	struct ownbuf *b = ref->buf;
+	int ret = 0;
 
-	if (!given)
-		return;
+	if (!freed) {
+		if (!atomic64_try_cmpxchg(&ref->slot->word, &w,
+					  ref->gen | OWNBUF_SLOT_FREE))
+			return -ENOENT;
+		ret = -ESTALE;
+	}
 	if (ref->kind & OWNBUF_REF_IN_BLOCK)
 		atomic_dec(&b->over_live);
 	/* The cmpxchg that freed it was a full barrier before this read. */
@@ -959,22 +1098,22 @@ static noinline void ownbuf_ref_untake_rare(struct ownbuf_ref *ref, bool given)
 	/* After a full barrier, pairing with prepare_to_wait(). */
 	else if (unlikely(waitqueue_active(&b->wq)))
 		wake_up_all(&b->wq);
+	return ret;
 }
 
 /*
- * Give the record of a borrow back; *@revoked tells if it had been
- * revoked.  Returns false for a record that is not the token's any more
- * (the token was restored from a copy): then nothing was given back.
+ * Give the record of a borrow back.  Returns 0, -ESTALE if it had been
+ * revoked, or -ENOENT for a record that is not the token's any more (the
+ * token was restored from a copy): then nothing was given back.
  */
-static __always_inline bool
-ownbuf_ref_untake(struct ownbuf_ref *ref, bool *revoked)
+static __always_inline int ownbuf_ref_untake(struct ownbuf_ref *ref)
 {
 	struct ownbuf *b = ref->buf;
 	u64 w = ref->gen | OWNBUF_SLOT_LIVE;
-	bool given = true;
+	bool freed;
 	u64 rare;
+	int ret = 0;
 
-	*revoked = false;
 	if ((ref->kind & OWNBUF_REF_KIND) == OWNBUF_MUT) {
 		/*
 		 * While MUT is held (it keeps the object) only this borrow
@@ -986,37 +1125,25 @@ ownbuf_ref_untake(struct ownbuf_ref *ref, bool *revoked)
 		 * then DEAD is set when MUT is given back.
 		 */
 		atomic64_set(&ref->slot->word, ref->gen | OWNBUF_SLOT_FREE);
-		*revoked = ownbuf_give(b, OWNBUF_S_MUT) & OWNBUF_S_DEAD;
-		return true;
+		if (unlikely(ownbuf_give(b, OWNBUF_S_MUT) & OWNBUF_S_DEAD))
+			ret = -ESTALE;
+		return ret;
 	}
 	/* Once the record is free, a dead buffer may be finished: RCU first. */
 	rcu_read_lock_sched();
-	if (!atomic64_try_cmpxchg(&ref->slot->word, &w,
-				  ref->gen | OWNBUF_SLOT_FREE)) {
-		w = ref->gen | OWNBUF_SLOT_REVOKED;
-		given = atomic64_try_cmpxchg(&ref->slot->word, &w,
-					     ref->gen | OWNBUF_SLOT_FREE);
-		*revoked = given;
-	}
-	/* One test for the rare cases (few branches: see ownbuf_share()). */
+	freed = atomic64_try_cmpxchg(&ref->slot->word, &w,
+				     ref->gen | OWNBUF_SLOT_FREE);
+	/* One test for the rare cases (see ownbuf_share_fast()). */
 	ownbuf_window(OWNBUF_WIN_UNTRY, b);
-	rare = given ^ 1;
+	rare = !freed;
 	rare |= ref->kind & OWNBUF_REF_IN_BLOCK;
 	rare |= atomic64_read(&b->state) & OWNBUF_S_DEAD;
 	/* After the cmpxchg's full barrier, pairing with prepare_to_wait(). */
 	rare |= waitqueue_active(&b->wq);
 	if (unlikely(rare))
-		ownbuf_ref_untake_rare(ref, given);
+		ret = ownbuf_ref_untake_rare(ref, freed);
 	rcu_read_unlock_sched();
-	return given;
-}
-
-/* What ownbuf_ref_end() returns, from what giving the record back said. */
-static __always_inline int ownbuf_ref_end_ret(bool given, bool revoked)
-{
-	if (!given)
-		return -ENOENT;
-	return revoked ? -ESTALE : 0;
+	return ret;
 }
 
 /*
@@ -1028,7 +1155,7 @@ static __always_inline int ownbuf_ref_end_ret(bool given, bool revoked)
 static __always_inline int ownbuf_ref_end(struct ownbuf_ref *ref)
 {
 	struct ownbuf *b = ref->buf;
-	bool given, revoked, call = false;
+	bool call = false;
 
 	if (ref->ops) {
 		mutex_lock(&b->hook_lock);
@@ -1057,8 +1184,7 @@ static __always_inline int ownbuf_ref_end(struct ownbuf_ref *ref)
 				       OWNBUF_HOOK_DONE);
 		}
 	}
-	given = ownbuf_ref_untake(ref, &revoked);
-	return ownbuf_ref_end_ret(given, revoked);
+	return ownbuf_ref_untake(ref);
 }
 
 /* Claim the ending of a live borrow: LIVE with no unsafe section open. */
@@ -1069,36 +1195,58 @@ static __always_inline bool ownbuf_ref_claim(struct ownbuf_ref *ref)
 	return atomic_try_cmpxchg(&ref->state, &s, OWNBUF_STATE_RELEASED);
 }
 
-/* A token without callbacks (read before it is known to be genuine). */
-static __always_inline bool ownbuf_ref_plain(const struct ownbuf_ref *ref)
+/* A borrow ended that had been revoked (-ESTALE) or restored (-ENOENT). */
+static noinline int ownbuf_release_ended(struct ownbuf_ref *ref, int ret,
+					 unsigned long ip)
 {
-	return !READ_ONCE(ref->ops);
+	if (ret == -ESTALE) {
+		/* The first release of a revoked borrow still ends it. */
+		atomic_set(&ref->state, OWNBUF_STATE_REVOKED);
+		ownbuf_report(OWNBUF_USE_AFTER_FREE, ref->id, ip,
+			      "borrow revoked: its owner went away");
+	} else {
+		ownbuf_report(OWNBUF_DOUBLE_FREE, ref->id, ip,
+			      "borrow already released (a restored token)");
+		ret = -ESTALE;
+	}
+	return ret;
 }
 
-static __always_inline int
-ownbuf_do_release(struct ownbuf_ref *ref, unsigned long ip)
+/*
+ * The common release in few branches, no call and no stack canary: a
+ * genuine live token without callbacks or an unsafe section, whose record
+ * is its own.  Returns 1 having changed nothing if it is not that: the
+ * full way, ownbuf_do_release(), then decides.  Otherwise the claim of the
+ * token is its last check and the borrow is ended: 0, or the error of a
+ * borrow revoked meanwhile.
+ */
+static __always_inline int ownbuf_release_fast(struct ownbuf_ref *ref,
+					       unsigned long ip)
 {
 	int ret, st = OWNBUF_STATE_LIVE;
-	/*
-	 * The common case in few branches: a genuine live token without
-	 * callbacks or an unsafe section, whose record is its own.  The
-	 * claim is its last step; anything else takes the way below.
-	 */
-	bool given, revoked;
+	u64 bad;
 
-	if (likely(ref) &&
-	    likely(ownbuf_ref_plain(ref) & ownbuf_ref_genuine(ref)) &&
-	    likely(atomic64_read(&ref->slot->word) ==
-		   (ref->gen | OWNBUF_SLOT_LIVE)) &&
-	    likely(atomic_try_cmpxchg(&ref->state, &st,
-				      OWNBUF_STATE_RELEASED))) {
-		/* No callbacks: the end of the borrow is its record's. */
-		given = ownbuf_ref_untake(ref, &revoked);
-		if (likely(given && !revoked))
-			return 0;
-		ret = ownbuf_ref_end_ret(given, revoked);
-		goto ended;
-	}
+	if (unlikely(!ref))
+		return 1;
+	bad = ownbuf_ref_forged(ref);
+	bad |= (unsigned long)READ_ONCE(ref->ops);
+	if (unlikely(bad))
+		return 1;
+	if (unlikely(atomic64_read(&ref->slot->word) !=
+		     (ref->gen | OWNBUF_SLOT_LIVE)) ||
+	    unlikely(!atomic_try_cmpxchg(&ref->state, &st,
+					 OWNBUF_STATE_RELEASED)))
+		return 1;
+	/* No callbacks: the end of the borrow is its record's. */
+	ret = ownbuf_ref_untake(ref);
+	if (likely(!ret))
+		return 0;
+	return ownbuf_release_ended(ref, ret, ip);
+}
+
+static noinline int ownbuf_do_release(struct ownbuf_ref *ref, unsigned long ip)
+{
+	int ret;
 
 	ret = ownbuf_ref_validate(ref, OWNBUF_OP_RELEASE, true, ip);
 	if (ret)
@@ -1116,17 +1264,8 @@ ownbuf_do_release(struct ownbuf_ref *ref, unsigned long ip)
 		       -ESTALE;
 	}
 	ret = ownbuf_ref_end(ref);
-ended:
-	if (ret == -ESTALE) {
-		/* The first release of a revoked borrow still ends it. */
-		atomic_set(&ref->state, OWNBUF_STATE_REVOKED);
-		ownbuf_report(OWNBUF_USE_AFTER_FREE, ref->id, ip,
-			      "borrow revoked: its owner went away");
-	} else if (ret) {
-		ownbuf_report(OWNBUF_DOUBLE_FREE, ref->id, ip,
-			      "borrow already released (a restored token)");
-		ret = -ESTALE;
-	}
+	if (ret)
+		ret = ownbuf_release_ended(ref, ret, ip);
 	return ret;
 }
 
@@ -1147,6 +1286,10 @@ ended:
  */
 int ownbuf_release(struct ownbuf_ref *ref)
 {
+	int ret = ownbuf_release_fast(ref, _RET_IP_);
+
+	if (likely(ret != 1))
+		return ret;
 	return ownbuf_do_release(ref, _RET_IP_);
 }
 EXPORT_SYMBOL_GPL(ownbuf_release);
