@@ -242,6 +242,8 @@ void *ownbuf_data_take(struct ownbuf *b);
 void ownbuf_maybe_finish(struct ownbuf *b);
 u64 ownbuf_give(struct ownbuf *b, u64 one);
 int ownbuf_take_excl(struct ownbuf *b, u64 commit, u64 *seen);
+int ownbuf_share_slow(struct ownbuf *b, u64 h, gfp_t gfp, unsigned long ip,
+		      struct ownbuf_slot **slotp, u64 *genp, u64 *seen);
 struct ownbuf *ownbuf_find(struct ownbuf_handle *hp, enum ownbuf_op op,
 			   unsigned long ip, u64 *hv, int *err);
 int ownbuf_handle_peek(struct ownbuf_handle *hp, enum ownbuf_op op,

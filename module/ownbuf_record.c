@@ -1,18 +1,22 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * ownbuf engine: the records of borrows as a whole (scanning them, waiting
- * out the ones being taken), the end of a buffer, and what a borrow token
- * says when it is not simply live, and ownbuf_ref_stat().  The fast paths
- * that take and give back records are ownbuf_engine.c; its rules hold here
- * too.
+ * out the ones being taken), shared borrows the way that tells every case
+ * apart (the exact count, blocks of records), the end of a buffer, what a
+ * borrow token says when it is not simply live, and ownbuf_ref_stat().
+ * The fast paths that take and give back records are ownbuf_engine.c; its
+ * rules hold here too.
  */
 
 #include <linux/atomic.h>
 #include <linux/export.h>
+#include <linux/gfp.h>
 #include <linux/kcsan-checks.h>
 #include <linux/kernel.h>
 #include <linux/percpu.h>
 #include <linux/preempt.h>
+#include <linux/slab.h>
+#include <linux/spinlock.h>
 
 #include "ownbuf_compat.h"
 #include "ownbuf_core.h"
@@ -99,6 +103,215 @@ unsigned int ownbuf_count_shared(struct ownbuf *b)
 
 	ownbuf_scan(b, false, &sc);
 	return sc.live + atomic_read(&b->over_live);
+}
+
+/* --- shared borrows the way that tells the cases apart --- */
+
+/*
+ * Record a shared borrow of @b, which handle @h named, in @slot: it is
+ * PENDING; make it LIVE or give it up.  Preemption is off.  Returns 0,
+ * -ESTALE, -EBUSY (*@seen), or -EAGAIN if the exact count must decide.
+ */
+static __always_inline int
+ownbuf_share_settle(struct ownbuf *b, u64 h, struct ownbuf_slot *slot, u64 gen,
+		    bool exact, unsigned long ip, u64 *seen)
+{
+	s64 s;
+
+	ownbuf_window(OWNBUF_WIN_SHARED_UNDECIDED, b);
+	/* The cmpxchg that made the record PENDING was a full barrier. */
+	s = atomic64_read_acquire(&b->state);
+	for (;;) {
+		if (unlikely(s & OWNBUF_S_DEAD) ||
+		    unlikely(READ_ONCE(b->handle) != h))
+			goto stale;
+		if (unlikely(s & (OWNBUF_S_MUT | OWNBUF_S_WRITER))) {
+			*seen = s;
+			atomic64_set(&slot->word, gen | OWNBUF_SLOT_FREE);
+			return -EBUSY;
+		}
+		if (unlikely(!exact && (s & OWNBUF_S_OVER))) {
+			atomic64_set(&slot->word, gen | OWNBUF_SLOT_FREE);
+			return -EAGAIN;
+		}
+		if (likely(!(s & OWNBUF_S_CLAIM)))
+			break;
+		/* An exclusive attempt is deciding: it gives way or wins. */
+		if (!ownbuf_may_wait_pending()) {
+			*seen = s;
+			atomic64_set(&slot->word, gen | OWNBUF_SLOT_FREE);
+			return -EBUSY;
+		}
+		cpu_relax();
+		s = atomic64_read_acquire(&b->state);
+	}
+	WRITE_ONCE(slot->ip, ip);
+	atomic64_set_release(&slot->word, gen | OWNBUF_SLOT_LIVE);
+	return 0;
+stale:
+	atomic64_set(&slot->word, gen | OWNBUF_SLOT_FREE);
+	return -ESTALE;
+}
+
+/*
+ * Take a shared borrow of @b through its exact count, under the lock.  The
+ * caller holds @b by RCU or a reference; @gfp decides whether a block of
+ * records may be allocated (and slept for).
+ */
+static int ownbuf_share_exact(struct ownbuf *b, u64 h, gfp_t gfp,
+			      unsigned long ip, struct ownbuf_slot **slotp,
+			      u64 *genp, u64 *seen)
+{
+	struct ownbuf_block *blk, *spare = NULL;
+	bool may_wait = ownbuf_may_wait_pending();
+	struct ownbuf_slot *slot;
+	struct ownbuf_scan sc;
+	unsigned long flags;
+	u64 w = 0;
+	int i, ret;
+
+again:
+	if (!(atomic64_read(&b->state) & OWNBUF_S_OVER))
+		/* Fully ordered: records taken from now on see it. */
+		atomic64_fetch_or(OWNBUF_S_OVER, &b->state);
+	/* Those taken before: LIVE or given up in a few instructions. */
+	if (may_wait)
+		ownbuf_wait_pending(b, false);
+	spin_lock_irqsave(&b->lock, flags);
+	slot = NULL;
+	for (blk = b->blocks; blk && !slot; blk = blk->next) {
+		for (i = 0; i < OWNBUF_BLOCK_SLOTS; i++) {
+			w = atomic64_read(&blk->slot[i].word);
+			if ((w & OWNBUF_SLOT_STATE) == OWNBUF_SLOT_FREE) {
+				slot = &blk->slot[i];
+				break;
+			}
+		}
+	}
+	if (!slot && spare) {
+		spare->next = b->blocks;
+		/* Release: scanners without the lock see a whole block. */
+		smp_store_release(&b->blocks, spare);
+		slot = &spare->slot[0];
+		w = 0;
+		spare = NULL;
+	}
+	if (!slot) {
+		spin_unlock_irqrestore(&b->lock, flags);
+		spare = kzalloc(sizeof(*spare), gfp | __GFP_NOWARN);
+		if (!spare)
+			return -ENOMEM;
+		goto again;
+	}
+	w = (w & ~OWNBUF_SLOT_STATE) + OWNBUF_SLOT_GEN_ONE;
+	/* Fully ordered, like the fast path's. */
+	atomic64_xchg(&slot->word, w | OWNBUF_SLOT_PENDING);
+	ret = ownbuf_share_settle(b, h, slot, w, true, ip, seen);
+	if (!ret) {
+		/*
+		 * Conflicts first, then the cap (the contract's order).  A
+		 * record still PENDING in a cell may yet be LIVE: if it
+		 * decides, wait for it (without the lock) where we may.
+		 * OVER may have been reset since (an exclusive borrow came
+		 * and went): set again, fully ordered before the scan, it
+		 * stays while our record is out, so no record taken after
+		 * the scan is LIVE.
+		 */
+		if (!(atomic64_read(&b->state) & OWNBUF_S_OVER))
+			atomic64_fetch_or(OWNBUF_S_OVER, &b->state);
+		/* OVER seen or set, then the records (Dekker, as above). */
+		smp_mb();
+		ownbuf_scan(b, false, &sc);
+		sc.live += atomic_read(&b->over_live);
+		if (sc.live + sc.pending < READ_ONCE(ownbuf_max_shared)) {
+			atomic_inc(&b->over_live);
+			*slotp = slot;
+			*genp = w | OWNBUF_GEN_IN_BLOCK;
+		} else {
+			atomic64_set(&slot->word, w | OWNBUF_SLOT_FREE);
+			ret = -EOVERFLOW;
+			if (may_wait && sc.live < READ_ONCE(ownbuf_max_shared))
+				ret = -EAGAIN;
+		}
+	}
+	spin_unlock_irqrestore(&b->lock, flags);
+	if (ret == -EAGAIN) {
+		cpu_relax();
+		goto again;
+	}
+	kfree(spare);
+	return ret;
+}
+
+/*
+ * Take a shared borrow of @b, which handle @h named: a record in this
+ * CPU's cell while the CPU has fewer than its share, otherwise the exact
+ * count.  The caller holds @b by RCU or a reference.  Returns 0 (the
+ * record in *@slotp, *@genp), -ESTALE, -EBUSY (*@seen), -EOVERFLOW or
+ * -ENOMEM.
+ */
+int ownbuf_share_slow(struct ownbuf *b, u64 h, gfp_t gfp, unsigned long ip,
+		      struct ownbuf_slot **slotp, u64 *genp, u64 *seen)
+{
+	bool preempt = gfpflags_allow_blocking(gfp);
+	struct ownbuf_slot *slot;
+	struct ownbuf_cell *cell;
+	unsigned int used;
+	u64 w = 0, cur;
+	int i, ret;
+
+	/*
+	 * Preemption off: a record is PENDING for a few instructions.  An
+	 * interrupt may take records of this cell meanwhile, so a record is
+	 * picked by cmpxchg, and the cell counted again once it is ours.
+	 */
+	if (preempt)
+		preempt_disable();
+	cell = this_cpu_ptr(b->cells);
+again:
+	slot = NULL;
+	used = 0;
+	for (i = 0; i < OWNBUF_CELL_SLOTS; i++) {
+		cur = atomic64_read(&cell->slot[i].word);
+		if (cur & OWNBUF_SLOT_STATE) {
+			used++;
+		} else if (!slot) {
+			slot = &cell->slot[i];
+			w = cur;
+		}
+	}
+	ret = -EAGAIN;
+	if (slot && used < READ_ONCE(ownbuf_fast_cap)) {
+		/* Fully ordered, before the state is read. */
+		if (!atomic64_try_cmpxchg(&slot->word, &w,
+					  (w + OWNBUF_SLOT_GEN_ONE) |
+					  OWNBUF_SLOT_PENDING))
+			goto again;
+		w += OWNBUF_SLOT_GEN_ONE;
+		used = 0;
+		for (i = 0; i < OWNBUF_CELL_SLOTS; i++)
+			if (&cell->slot[i] != slot &&
+			    (atomic64_read(&cell->slot[i].word) &
+			     OWNBUF_SLOT_STATE))
+				used++;
+		if (used < READ_ONCE(ownbuf_fast_cap))
+			ret = ownbuf_share_settle(b, h, slot, w, false, ip,
+						  seen);
+		else
+			atomic64_set(&slot->word, w | OWNBUF_SLOT_FREE);
+	}
+	if (preempt)
+		preempt_enable();
+	if (!ret) {
+		*slotp = slot;
+		*genp = w;
+		return 0;
+	}
+	if (ret == -EAGAIN)
+		ret = ownbuf_share_exact(b, h, gfp, ip, slotp, genp, seen);
+	if (ret == -ESTALE && (atomic64_read(&b->state) & OWNBUF_S_DEAD))
+		ownbuf_maybe_finish(b);
+	return ret;
 }
 
 /* --- the end of a buffer --- */
