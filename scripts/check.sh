@@ -7,7 +7,7 @@
 #   scripts/check.sh --only sparse   sparse (C=2) against the debug kernel
 #   scripts/check.sh --only style    checkpatch.pl --strict on every source
 #   scripts/check.sh --only STAGES   a comma-separated subset of
-#                                    tests,sparse,style,harness
+#                                    tests,sparse,style,vm,harness
 #   scripts/check.sh --kernels "debug stock612"
 #                                    test on these kernels only (default:
 #                                    debug kcsan stock61 stock612)
@@ -35,7 +35,7 @@ BUILD=$TOP/build
 OUT=$BUILD/check
 # Items (verdicts) are written per stage, so that stages running at the
 # same time never share a file; the report reads them in this order.
-ITEM_FILES="build debug kcsan stock61 stock612 static harness"
+ITEM_FILES="build debug kcsan stock61 stock612 static vm harness"
 ITEMS=$OUT/items-build.jsonl
 JUDGE=$TOP/scripts/judge.py
 BOOT_TIMEOUT=${OWNBUF_BOOT_TIMEOUT:-3600}
@@ -44,7 +44,7 @@ BOOT_TIMEOUT=${OWNBUF_BOOT_TIMEOUT:-3600}
 # timeout is killed, so a live guest always says something sooner).
 TEST_TIMEOUT=300
 IDLE_TIMEOUT=480
-STAGES="tests,sparse,style,harness"
+STAGES="tests,sparse,style,vm,harness"
 KERNELS=$KERNEL_NAMES
 STATIC_PACKAGES="sparse perl"
 
@@ -347,6 +347,26 @@ stage_style()
 	fi
 }
 
+# stage_vm - "make vm" as a user at a terminal runs it: in a pseudo-
+# terminal, commands typed and answered, --watch ended by Ctrl-C, the VM
+# ended by "poweroff -f" and by Ctrl-A x (scripts/vm-pty.py).
+stage_vm()
+{
+	local dir=$BUILD/vm ITEMS=$OUT/items-vm.jsonl
+
+	rm -rf "$dir"
+	mkdir -p "$dir"
+	if python3 "$TOP/scripts/vm-pty.py" "$dir/terminal.log" \
+	   >"$dir/vm-pty.log" 2>&1; then
+		item vm "make vm in a pseudo-terminal" pass
+	else
+		{ echo "--- what the terminal showed last:"
+		  tail -n 30 "$dir"/terminal.log*; } >>"$dir/vm-pty.log" 2>&1
+		item vm "make vm in a pseudo-terminal" fail interactive \
+			"$dir/vm-pty.log"
+	fi
+}
+
 # stage_harness JOBS - the harness self-test, JOBS canary boots at a time.
 stage_harness()
 {
@@ -436,6 +456,9 @@ main()
 		for k in $KERNELS; do
 			[[ " $bg " == *" $k:"* ]] || timed "$k guest" test_kernel "$k"
 		done
+	fi
+	if want vm; then
+		timed vm stage_vm
 	fi
 	if want harness; then
 		timed harness stage_harness 2

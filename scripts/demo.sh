@@ -57,8 +57,8 @@ apt_lists_ready()
 	apt-cache show linux-image-6.12-amd64 >/dev/null 2>&1 && return 0
 	[ "$(id -u)" -eq 0 ] ||
 		die "apt knows no linux-image-6.12-amd64: run 'apt-get update' as root"
-	log "apt-get update (linux-image-6.12-amd64 not in the package lists)"
-	DEBIAN_FRONTEND=noninteractive apt-get update -q >&2
+	quietly "apt-get update (linux-image-6.12-amd64 not in the package lists)" \
+		apt-get update -qq || die "apt-get update failed"
 	apt-cache show linux-image-6.12-amd64 >/dev/null 2>&1 ||
 		die "linux-image-6.12-amd64 is not available from this machine's apt sources (Debian 12 has it in bookworm and bookworm-security)"
 }

@@ -42,6 +42,25 @@ now()
 	date +%s
 }
 
+# quietly WHAT CMD... - run CMD (an apt step) with its transcript in
+# OWNBUF_CACHE/logs/apt.log, saying WHAT in one line; on failure, its
+# last lines go to stderr as well.
+quietly()
+{
+	local what=$1 logf=$OWNBUF_CACHE/logs/apt.log rc=0
+
+	shift
+	mkdir -p "${logf%/*}"
+	log "$what"
+	printf '\n== %s: %s\n' "$(date -u +%FT%TZ)" "$*" >>"$logf"
+	DEBIAN_FRONTEND=noninteractive "$@" >>"$logf" 2>&1 || rc=$?
+	if [ $rc -ne 0 ]; then
+		tail -n 20 "$logf" >&2
+		log "$what: failed (rc=$rc; the whole transcript: $logf)"
+	fi
+	return $rc
+}
+
 # ensure_packages PKG... - install the Debian packages that are missing.
 # A warm run (everything installed) never touches apt.
 ensure_packages()
@@ -58,14 +77,13 @@ ensure_packages()
 
 	[ "$(id -u)" -eq 0 ] ||
 		die "missing packages (${missing[*]}); run as root or install them"
-	log "installing ${missing[*]}"
-	if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
-	     --no-install-recommends "${missing[@]}" >&2; then
-		log "apt-get install failed; refreshing the package lists once"
-		DEBIAN_FRONTEND=noninteractive apt-get update -q >&2
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
-			--no-install-recommends "${missing[@]}" >&2
-	fi
+	quietly "installing ${missing[*]}" apt-get install -y -qq \
+		--no-install-recommends "${missing[@]}" && return 0
+	quietly "refreshing the package lists once" apt-get update -qq ||
+		die "apt-get update failed"
+	quietly "installing ${missing[*]}" apt-get install -y -qq \
+		--no-install-recommends "${missing[@]}" ||
+		die "apt-get install ${missing[*]} failed"
 }
 
 # with_lock NAME CMD... - run CMD holding an exclusive lock in the cache, so

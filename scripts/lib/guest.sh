@@ -130,12 +130,20 @@ guest_initramfs()
 # _guest_qemu ACCEL TIMEOUT MEM KERNEL OUT CMDLINE SERIAL... - the QEMU
 # command line, into the array GUEST_QEMU.  timeout(1) is its first word:
 # the process to signal to stop the run (it passes the signal on to QEMU).
+# With the console on a terminal (GUEST_FG=1) QEMU must stay in the
+# terminal's foreground process group, or its first read of the terminal
+# stops it (SIGTTIN): timeout --foreground, or no timeout(1) at all.
 _guest_qemu()
 {
 	local accel=$1 timeout=$2 mem=$3 kernel=$4 out=$5 cmdline=$6
+	local -a limit=(timeout -k 10 "$timeout")
 
 	shift 6
-	GUEST_QEMU=(timeout -k 10 "$timeout" qemu-system-x86_64 \
+	if [ "${GUEST_FG:-0}" -eq 1 ]; then
+		limit=(timeout --foreground "$timeout")
+		[ "$timeout" != 0 ] || limit=()
+	fi
+	GUEST_QEMU=("${limit[@]}" qemu-system-x86_64 \
 		-accel "$accel" -cpu max -smp 2 -m "$mem" \
 		-nodefaults -display none -no-reboot -monitor none \
 		"$@" \
@@ -176,7 +184,8 @@ _guest_boot_once()
 {
 	local kernel="" out="" cmdline="" timeout="" mem=2G interactive=0
 	local accel=tcg,thread=single
-	local quiet=0 idle=0 idled=0 stage spec src dest rc status qpid
+	local quiet=0 idle=0 idled=0 stage spec src dest rc status qpid tty
+	local GUEST_FG=0
 	local -a GUEST_QEMU
 	local -a adds=() bins=() serial
 
@@ -233,6 +242,7 @@ _guest_boot_once()
 
 	if [ $interactive -eq 1 ]; then
 		serial=(-serial mon:stdio)
+		GUEST_FG=1
 	else
 		serial=(-serial "file:$out/console.log")
 	fi
@@ -242,7 +252,13 @@ _guest_boot_once()
 	rc=0
 	_guest_qemu "$accel" "$timeout" "$mem" "$kernel" "$out" \
 		"$GUEST_CMDLINE$cmdline" "${serial[@]}"
-	if [ "$idle" -gt 0 ] && [ $interactive -eq 0 ]; then
+	if [ $interactive -eq 1 ]; then
+		# QEMU puts the terminal in raw mode; a signal may end it
+		# before it puts it back.
+		tty=$(stty -g 2>/dev/null) || tty=""
+		"${GUEST_QEMU[@]}" || rc=$?
+		[ -z "$tty" ] || stty "$tty" 2>/dev/null || true
+	elif [ "$idle" -gt 0 ]; then
 		"${GUEST_QEMU[@]}" &
 		qpid=$!
 		_guest_watch "$qpid" "$idle" "$out" || idled=1

@@ -177,8 +177,8 @@ kernel_stock()
 	img=$(_apt_depends "linux-image-$meta" '^linux-image-')
 	hdr=$(_apt_depends "linux-headers-$meta" '^linux-headers-')
 	if { [ -z "$img" ] || [ -z "$hdr" ]; } && [ "$(id -u)" -eq 0 ]; then
-		log "linux-image-$meta unknown to apt; running apt-get update"
-		DEBIAN_FRONTEND=noninteractive apt-get update -q >&2
+		quietly "linux-image-$meta unknown to apt; running apt-get update" \
+			apt-get update -qq || die "apt-get update failed"
 		img=$(_apt_depends "linux-image-$meta" '^linux-image-')
 		hdr=$(_apt_depends "linux-headers-$meta" '^linux-headers-')
 	fi
@@ -225,11 +225,11 @@ _kernel_fetch_stock()
 	shift
 
 	[ -f "$root/.ownbuf-unpacked" ] && return 0
-	log "fetching $*"
 	rm -rf "$root" "$root.dl"
 	mkdir -p "$root" "$root.dl"
 	dl=$root.dl
-	(cd "$dl" && apt-get download -q -o APT::Sandbox::User=root "$@" >&2) ||
+	(cd "$dl" && quietly "fetching $*" \
+		apt-get download -qq -o APT::Sandbox::User=root "$@") ||
 		die "apt-get download $* failed"
 	for deb in "$dl"/*.deb; do
 		dpkg-deb -x "$deb" "$root"
