@@ -415,9 +415,8 @@ static long ownbuf_ioctl_borrow(struct ownbuf_file *f, struct file *owner,
 	if (fd < 0)
 		return fd;
 
-	flags = mut ? OWNBUF_MUT : OWNBUF_SHARED;
-	if (arg.flags & OWNBUF_BORROW_WAIT)
-		flags |= OWNBUF_WAIT;
+	/* The engine's flags are the ioctl's: CLOEXEC is the file's. */
+	flags = arg.flags & ~OWNBUF_BORROW_CLOEXEC;
 	ret = __ownbuf_borrow(&f->h, flags, &ownbuf_file_ref_ops, &bf->ref,
 			      OWNBUF_IP_USER);
 	if (!ret) {

@@ -15,7 +15,6 @@
 #define _LINUX_OWNBUF_H
 
 #include <linux/atomic.h>
-#include <linux/bits.h>
 #include <linux/gfp.h>
 #include <linux/list.h>
 #include <linux/types.h>
@@ -68,10 +67,14 @@ struct ownbuf_handle {
 
 #define OWNBUF_HANDLE_NULL ((struct ownbuf_handle){ .val = 0 })
 
-/* Flags of ownbuf_borrow(): exactly one of SHARED and MUT, optionally WAIT. */
-#define OWNBUF_SHARED	BIT(0)
-#define OWNBUF_MUT	BIT(1)
-#define OWNBUF_WAIT	BIT(2)	/* sleep (interruptibly) until grantable */
+/*
+ * Flags of ownbuf_borrow(): exactly one of SHARED and MUT, optionally WAIT.
+ * They are the bits of OWNBUF_IOC_BORROW's flags: one encoding of a kind
+ * of borrow, from userspace to the engine.
+ */
+#define OWNBUF_SHARED	OWNBUF_BORROW_SHARED
+#define OWNBUF_MUT	OWNBUF_BORROW_MUT
+#define OWNBUF_WAIT	OWNBUF_BORROW_WAIT /* sleep (interruptibly) until grantable */
 
 struct ownbuf;
 struct ownbuf_ref;
