@@ -5,8 +5,13 @@
  *
  * The table is two levels of plain arrays, so that a lookup is two loads
  * and a compare under rcu_read_lock_sched() (see ownbuf_lookup()).  An
- * xarray would do the same job with a tree walk per lookup; the borrow
- * fast path is one lookup, so the plainer structure stays.  Slot numbers
+ * xarray would do the same job with a tree walk per lookup, and measured
+ * so (xa_load() in ownbuf_lookup_any(), the same module otherwise, both
+ * loaded in turn into one stock 6.12 guest under TCG, median of seven
+ * rounds, ratio to a refcount_t inc + dec_and_test): handle lookup 0.94
+ * -> 4.26, shared borrow + release 4.76 -> 8.01, mut borrow + release
+ * 5.63 -> 8.95.  The borrow fast path is one lookup, so the plainer
+ * structure stays.  Slot numbers
  * come from an IDA; every slot keeps a generation of its own, bumped by
  * every create and move that uses it, so no amount of use exhausts the
  * table: a slot is free as soon as its buffer is dead, and a slot whose
