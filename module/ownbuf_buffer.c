@@ -8,6 +8,7 @@
  */
 
 #include <linux/atomic.h>
+#include <linux/cpumask.h>
 #include <linux/err.h>
 #include <linux/export.h>
 #include <linux/hash.h>
@@ -739,8 +740,11 @@ unsigned long ownbuf_kunit_data_count(void)
 EXPORT_SYMBOL_IF_KUNIT(ownbuf_kunit_data_count);
 #endif
 
+bool ownbuf_cpus_dense __read_mostly;
+
 int ownbuf_engine_init(void)
 {
+	ownbuf_cpus_dense = cpumask_weight(cpu_possible_mask) == nr_cpu_ids;
 	ownbuf_ref_init();
 	ownbuf_set_fast_cap(READ_ONCE(ownbuf_max_shared));
 	ownbuf_table_init();

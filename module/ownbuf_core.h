@@ -9,6 +9,7 @@
 
 #include <linux/atomic.h>
 #include <linux/bits.h>
+#include <linux/cpumask.h>
 #include <linux/list.h>
 #include <linux/mutex.h>
 #include <linux/rcupdate.h>
@@ -210,22 +211,35 @@ ownbuf_take(struct ownbuf *b, u64 conflict, u64 one, u64 field, u64 *seen)
 	return 0;
 }
 
+/* Is every CPU below nr_cpu_ids possible?  Set once, at module init. */
+extern bool ownbuf_cpus_dense;
+
 /* Are all the per-CPU records of @b free?  One pass, no classification. */
+static __always_inline u64 ownbuf_cell_words(struct ownbuf *b, int cpu)
+{
+	struct ownbuf_cell *cell = per_cpu_ptr(b->cells, cpu);
+	u64 any = 0;
+	int i;
+
+	for (i = 0; i < OWNBUF_CELL_SLOTS; i++)
+		any |= atomic64_read(&cell->slot[i].word);
+	return any;
+}
+
 static __always_inline bool ownbuf_cells_free(struct ownbuf *b)
 {
-	struct ownbuf_cell *cell;
 	u64 any = 0;
-	int cpu, i;
+	int cpu = 0;
 
-	/* CPU 0 is always possible: one loop test saved. */
-	cpu = 0;
-	do {
-		if (!cpu_possible(cpu))
-			continue;
-		cell = per_cpu_ptr(b->cells, cpu);
-		for (i = 0; i < OWNBUF_CELL_SLOTS; i++)
-			any |= atomic64_read(&cell->slot[i].word);
-	} while (++cpu < nr_cpu_ids);
+	if (likely(ownbuf_cpus_dense)) {
+		/* No test per CPU; CPU 0 is always there: none before it. */
+		do {
+			any |= ownbuf_cell_words(b, cpu);
+		} while (++cpu < nr_cpu_ids);
+	} else {
+		for_each_possible_cpu(cpu)
+			any |= ownbuf_cell_words(b, cpu);
+	}
 	return !(any & OWNBUF_SLOT_STATE);
 }
 
@@ -288,7 +302,9 @@ struct ownbuf_entry {
 	u64 last_id;	/* the id of the slot's last buffer, for reports */
 };
 
+/* Every chunk is allocated or ownbuf_no_chunk: a lookup never tests. */
 extern struct ownbuf_entry __rcu *ownbuf_chunks[OWNBUF_NR_CHUNKS];
+extern struct ownbuf_entry ownbuf_no_chunk[OWNBUF_CHUNK_SIZE];
 
 /*
  * The object in @h's table slot, or NULL; not necessarily the buffer @h
@@ -300,8 +316,6 @@ static __always_inline struct ownbuf *ownbuf_lookup_any(u64 h)
 
 	chunk = rcu_dereference_sched(ownbuf_chunks[(h & OWNBUF_IDX_MASK) >>
 						    OWNBUF_CHUNK_BITS]);
-	if (unlikely(!chunk))
-		return NULL;
 	return rcu_dereference_sched(chunk[h & (OWNBUF_CHUNK_SIZE - 1)].b);
 }
 

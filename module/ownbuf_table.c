@@ -37,12 +37,28 @@ static atomic_long_t ownbuf_table_used = ATOMIC_LONG_INIT(0);
 /* Generation new chunks start from: 0, but for the KUnit suite. */
 static u64 ownbuf_gen_floor;
 
-static struct ownbuf_entry *ownbuf_entry(u32 idx)
+/*
+ * A chunk not allocated yet is this one, never written, rather than NULL:
+ * the lookup of every borrow then tests one thing fewer (a test costs a
+ * translation block under emulation, about an atomic; see
+ * ownbuf_lookup_any()).  Its objects are all NULL.
+ */
+struct ownbuf_entry ownbuf_no_chunk[OWNBUF_CHUNK_SIZE];
+
+/* Chunk @c, or NULL if it is not allocated. */
+static struct ownbuf_entry *ownbuf_chunk(unsigned int c)
 {
 	struct ownbuf_entry *chunk;
 
 	/* Also called without RCU: chunks are never freed before unload. */
-	chunk = rcu_dereference_raw(ownbuf_chunks[idx >> OWNBUF_CHUNK_BITS]);
+	chunk = rcu_dereference_raw(ownbuf_chunks[c]);
+	return chunk == ownbuf_no_chunk ? NULL : chunk;
+}
+
+static struct ownbuf_entry *ownbuf_entry(u32 idx)
+{
+	struct ownbuf_entry *chunk = ownbuf_chunk(idx >> OWNBUF_CHUNK_BITS);
+
 	return chunk ? &chunk[idx & (OWNBUF_CHUNK_SIZE - 1)] : NULL;
 }
 
@@ -211,7 +227,7 @@ void ownbuf_table_for_each(void (*fn)(struct ownbuf *b))
 
 	rcu_read_lock_sched();
 	for (c = 0; c < OWNBUF_NR_CHUNKS; c++) {
-		chunk = rcu_dereference_sched(ownbuf_chunks[c]);
+		chunk = ownbuf_chunk(c);
 		for (i = 0; chunk && i < OWNBUF_CHUNK_SIZE; i++) {
 			b = rcu_dereference_sched(chunk[i].b);
 			if (b)
@@ -226,7 +242,7 @@ void ownbuf_table_exit(void)
 	unsigned int c;
 
 	for (c = 0; c < OWNBUF_NR_CHUNKS; c++)
-		kfree(rcu_dereference_protected(ownbuf_chunks[c], true));
+		kfree(ownbuf_chunk(c));
 	ida_destroy(&ownbuf_ida);
 }
 
@@ -241,7 +257,7 @@ void ownbuf_kunit_spend_generations(u64 n)
 	spin_lock(&ownbuf_chunks_lock);
 	ownbuf_gen_floor = min(n, OWNBUF_GEN_MAX - 1);
 	for (c = 0; c < OWNBUF_NR_CHUNKS; c++) {
-		chunk = rcu_dereference_protected(ownbuf_chunks[c], true);
+		chunk = ownbuf_chunk(c);
 		for (i = 0; chunk && i < OWNBUF_CHUNK_SIZE; i++) {
 			gen = READ_ONCE(chunk[i].gen);
 			WRITE_ONCE(chunk[i].gen,
@@ -421,5 +437,9 @@ void ownbuf_obj_exit(void)
 
 void ownbuf_table_init(void)
 {
+	unsigned int c;
+
+	for (c = 0; c < OWNBUF_NR_CHUNKS; c++)
+		RCU_INIT_POINTER(ownbuf_chunks[c], ownbuf_no_chunk);
 	get_random_bytes(&ownbuf_poison_key, sizeof(ownbuf_poison_key));
 }
