@@ -684,9 +684,8 @@ ownbuf_borrow_once(struct ownbuf *b, u64 h, unsigned int kind, gfp_t gfp,
 static __always_inline void
 ownbuf_ref_publish(struct ownbuf_ref *ref, const struct ownbuf_ref_ops *ops)
 {
+	/* ->node is only used with callbacks (on ->hooks by then). */
 	ref->ops = ops;
-	if (!ops)
-		INIT_LIST_HEAD(&ref->node);
 	atomic_set_release(&ref->state, OWNBUF_STATE_LIVE);
 }
 
@@ -779,20 +778,20 @@ ownbuf_borrow_fast(u64 h, unsigned int flags, const struct ownbuf_ref_ops *ops,
 {
 	struct ownbuf_slot *slot;
 	struct ownbuf *b;
-	u64 gen = 0;
+	u64 gen = 0, bad;
 	bool ok;
 
 	if (unlikely(!ref))
 		return false;
-	/* One test: no callbacks, exactly one kind, an unused token. */
-	if (unlikely((unsigned long)ops | ((flags - 1) >> 1) |
-		     ((atomic_read(&ref->state) & OWNBUF_REF_STATE) ==
-		      OWNBUF_STATE_LIVE)))
-		return false;
 	rcu_read_lock_sched();
 	/* Which buffer @h names is checked once the borrow is recorded. */
 	b = ownbuf_lookup_any(h);
-	if (unlikely(!b)) {
+	/* One test: no callbacks, one kind, an unused token, an object. */
+	bad = (unsigned long)ops | ((flags - 1) >> 1);
+	bad |= (atomic_read(&ref->state) & OWNBUF_REF_STATE) ==
+	       OWNBUF_STATE_LIVE;
+	bad |= !b;
+	if (unlikely(bad)) {
 		rcu_read_unlock_sched();
 		return false;
 	}
@@ -898,7 +897,7 @@ static noinline int ownbuf_ref_untake_rare(struct ownbuf_ref *ref, bool freed)
  * revoked, or -ENOENT for a record that is not the token's any more (the
  * token was restored from a copy): then nothing was given back.
  */
-static __always_inline int ownbuf_ref_untake(struct ownbuf_ref *ref)
+static __always_inline int ownbuf_ref_untake_shared(struct ownbuf_ref *ref)
 {
 	struct ownbuf *b = ref->buf;
 	u64 w = ref->gen | OWNBUF_SLOT_LIVE;
@@ -906,21 +905,6 @@ static __always_inline int ownbuf_ref_untake(struct ownbuf_ref *ref)
 	u64 rare;
 	int ret = 0;
 
-	if ((ref->kind & OWNBUF_REF_KIND) == OWNBUF_MUT) {
-		/*
-		 * While MUT is held (it keeps the object) only this borrow
-		 * writes its record, but for the revoker marking it REVOKED,
-		 * which this overwrites: a plain store, before MUT is given
-		 * back, so that a restored token finds the record FREE.
-		 * Whether it was revoked is decided on the state word: the
-		 * revoker counts it if MUT was held when it set DEAD, and
-		 * then DEAD is set when MUT is given back.
-		 */
-		atomic64_set(&ref->slot->word, ref->gen | OWNBUF_SLOT_FREE);
-		if (unlikely(ownbuf_give(b, OWNBUF_S_MUT) & OWNBUF_S_DEAD))
-			ret = -ESTALE;
-		return ret;
-	}
 	/* Once the record is free, a dead buffer may be finished: RCU first. */
 	rcu_read_lock_sched();
 	freed = atomic64_try_cmpxchg(&ref->slot->word, &w,
@@ -936,6 +920,30 @@ static __always_inline int ownbuf_ref_untake(struct ownbuf_ref *ref)
 		ret = ownbuf_ref_untake_rare(ref, freed);
 	rcu_read_unlock_sched();
 	return ret;
+}
+
+/*
+ * The same for the mut borrow, whose record the caller saw LIVE with the
+ * token's generation.  While MUT is held (it keeps the object) only this
+ * borrow writes its record, but for the revoker marking it REVOKED, which
+ * this overwrites: a plain store, before MUT is given back, so that a
+ * restored token finds the record FREE.  Whether it was revoked is decided
+ * on the state word: the revoker counts it if MUT was held when it set
+ * DEAD, and then DEAD is set when MUT is given back.
+ */
+static __always_inline int ownbuf_ref_untake_mut(struct ownbuf_ref *ref)
+{
+	atomic64_set(&ref->slot->word, ref->gen | OWNBUF_SLOT_FREE);
+	if (unlikely(ownbuf_give(ref->buf, OWNBUF_S_MUT) & OWNBUF_S_DEAD))
+		return -ESTALE;
+	return 0;
+}
+
+static __always_inline int ownbuf_ref_untake(struct ownbuf_ref *ref)
+{
+	if ((ref->kind & OWNBUF_REF_KIND) == OWNBUF_MUT)
+		return ownbuf_ref_untake_mut(ref);
+	return ownbuf_ref_untake_shared(ref);
 }
 
 /*
@@ -1024,13 +1032,26 @@ static __always_inline int ownbuf_release_fast(struct ownbuf_ref *ref,
 	bad |= (unsigned long)READ_ONCE(ref->ops);
 	if (unlikely(bad))
 		return 1;
-	if (unlikely(atomic64_read(&ref->slot->word) !=
-		     (ref->gen | OWNBUF_SLOT_LIVE)) ||
-	    unlikely(!atomic_try_cmpxchg(&ref->state, &st,
-					 OWNBUF_STATE_RELEASED)))
-		return 1;
 	/* No callbacks: the end of the borrow is its record's. */
-	ret = ownbuf_ref_untake(ref);
+	if ((ref->kind & OWNBUF_REF_KIND) == OWNBUF_MUT) {
+		/* Its record is freed by a plain store: the token's first. */
+		if (unlikely(atomic64_read(&ref->slot->word) !=
+			     (ref->gen | OWNBUF_SLOT_LIVE)) ||
+		    unlikely(!atomic_try_cmpxchg(&ref->state, &st,
+						 OWNBUF_STATE_RELEASED)))
+			return 1;
+		ret = ownbuf_ref_untake_mut(ref);
+	} else {
+		/*
+		 * Its record is freed by a cmpxchg from the token's LIVE
+		 * word, which fails for a record that is not the token's
+		 * any more: no need to read it first.
+		 */
+		if (unlikely(!atomic_try_cmpxchg(&ref->state, &st,
+						 OWNBUF_STATE_RELEASED)))
+			return 1;
+		ret = ownbuf_ref_untake_shared(ref);
+	}
 	if (likely(!ret))
 		return 0;
 	return ownbuf_release_ended(ref, ret, ip);
