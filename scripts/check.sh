@@ -443,13 +443,6 @@ main()
 			esac
 		done
 	fi
-	# "make vm" mostly waits on its guest and its bounds are generous:
-	# beside the stages below, niced like them.
-	if want vm; then
-		log "vm stage runs in the background (log: $OUT/vm.log)"
-		timed vm nice_run stage_vm >"$OUT/vm.log" 2>&1 &
-		bg="$bg vm:$!"
-	fi
 	if want style; then
 		timed style stage_style
 	fi
@@ -463,6 +456,9 @@ main()
 		for k in $KERNELS; do
 			[[ " $bg " == *" $k:"* ]] || timed "$k guest" test_kernel "$k"
 		done
+	fi
+	if want vm; then
+		timed vm stage_vm
 	fi
 	if want harness; then
 		timed harness stage_harness 2
