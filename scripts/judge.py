@@ -68,6 +68,13 @@ KCSAN_CORE = {
     # KUnit race tests, whose workers report violations concurrently.
     'console_lock_spinning_disable_and_check',
     'vprintk_emit',
+    # RCU's per-CPU quiescent-state hints (kernel/rcu/tree.c): the grace
+    # period kthread's marked write in rcu_watching_snap_recheck() against
+    # the plain read in the tick's rcu_sched_clock_irq().  Seen when a
+    # KUnit window test keeps a CPU busy long enough for RCU to force
+    # quiescent states; the interrupted task's stack may show ownbuf.
+    'rcu_sched_clock_irq',
+    'rcu_watching_snap_recheck',
 }
 
 # A report of one of these categories that follows another report within a
