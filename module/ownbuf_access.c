@@ -519,14 +519,9 @@ int ownbuf_ref_info(struct ownbuf_ref *ref, struct ownbuf_stat *st)
 	return state;
 }
 
-/**
- * ownbuf_owner_info() - what INFO reports on an owner
- * @hp: the owner's handle variable.
- * @st: filled in if LIVE.
- *
- * Return: as ownbuf_ref_info().
- */
-int ownbuf_owner_info(struct ownbuf_handle *hp, struct ownbuf_stat *st)
+/* ownbuf_owner_info() when not simply live: decide from scratch. */
+static noinline int ownbuf_owner_info_slow(struct ownbuf_handle *hp,
+					   struct ownbuf_stat *st)
 {
 	unsigned int tries;
 	struct ownbuf *b;
@@ -555,6 +550,33 @@ int ownbuf_owner_info(struct ownbuf_handle *hp, struct ownbuf_stat *st)
 			return OWNBUF_STATE_DROPPED;
 		cpu_relax();
 	}
+}
+
+/**
+ * ownbuf_owner_info() - what INFO reports on an owner
+ * @hp: the owner's handle variable.
+ * @st: filled in if LIVE.
+ *
+ * Return: as ownbuf_ref_info().
+ */
+int ownbuf_owner_info(struct ownbuf_handle *hp, struct ownbuf_stat *st)
+{
+	u64 v = READ_ONCE(hp->val);
+	struct ownbuf *b;
+	int ret = -ESTALE;
+
+	/* The common case, in no call: a live variable and buffer. */
+	if (likely(v && !(v & OWNBUF_POISON))) {
+		ownbuf_window(OWNBUF_WIN_INFO, NULL);
+		rcu_read_lock_sched();
+		b = ownbuf_lookup(v);
+		if (b)
+			ret = ownbuf_snapshot(b, st);
+		rcu_read_unlock_sched();
+		if (!ret)
+			return OWNBUF_STATE_LIVE;
+	}
+	return ownbuf_owner_info_slow(hp, st);
 }
 EXPORT_SYMBOL_IF_KUNIT(ownbuf_owner_info);
 
@@ -716,12 +738,6 @@ void ownbuf_put(struct ownbuf *b)
 }
 EXPORT_SYMBOL_IF_KUNIT(ownbuf_put);
 
-/* An observer reference on @b, which the caller holds by RCU; or NULL. */
-static struct ownbuf *ownbuf_observe(struct ownbuf *b)
-{
-	return b && refcount_inc_not_zero(&b->users) ? b : NULL;
-}
-
 /**
  * ownbuf_owner_get() - keep the engine's object of an owner's buffer alive
  * @hp: the owner's handle variable.
@@ -741,19 +757,3 @@ struct ownbuf *ownbuf_owner_get(struct ownbuf_handle *hp)
 	return b;
 }
 
-/**
- * ownbuf_ref_get() - keep the engine's object of a borrowed buffer alive
- * @ref: the borrow.
- *
- * Return: as ownbuf_owner_get().
- */
-struct ownbuf *ownbuf_ref_get(struct ownbuf_ref *ref)
-{
-	struct ownbuf *b;
-
-	rcu_read_lock_sched();
-	b = ownbuf_observe(ownbuf_ref_state(ref) == OWNBUF_STATE_LIVE ?
-			   ref->buf : NULL);
-	rcu_read_unlock_sched();
-	return b;
-}

@@ -641,28 +641,6 @@ int ownbuf_resize(struct ownbuf_handle h, size_t size)
 }
 EXPORT_SYMBOL_GPL(ownbuf_resize);
 
-/*
- * What @b looks like now: 0 and *@st if it is live throughout, -ESTALE if
- * dead.  The caller holds it by RCU or a reference.
- */
-int ownbuf_snapshot(struct ownbuf *b, struct ownbuf_stat *st)
-{
-	u64 s = atomic64_read_acquire(&b->state);
-
-	if (s & OWNBUF_S_DEAD)
-		return -ESTALE;
-	st->size = READ_ONCE(b->size);
-	st->id = b->id;
-	st->shared_borrows = ownbuf_count_shared(b);
-	st->mut_borrows = (atomic64_read(&b->mut.word) & OWNBUF_SLOT_STATE) ==
-			  OWNBUF_SLOT_LIVE;
-	/* DEAD is final: live before and after, live in between. */
-	smp_rmb();
-	if (atomic64_read(&b->state) & OWNBUF_S_DEAD)
-		return -ESTALE;
-	return 0;
-}
-
 /**
  * ownbuf_stat() - size, id and borrow counts of a buffer
  * @h: the owner's handle.

@@ -19,7 +19,6 @@
  * does not mount and unmount every time.
  */
 
-#include <linux/anon_inodes.h>
 #include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/module.h>
@@ -28,53 +27,22 @@
 
 #include "ownbuf_compat.h"
 
-#ifdef OWNBUF_HAVE_ANON_INODE_CREATE
-
-struct file *ownbuf_file_pseudo(const char *name,
-				const struct file_operations *fops,
-				void *priv, int flags)
-{
-	char dname[32];
-
-	snprintf(dname, sizeof(dname), "ownbuf:[%s]", name);
-	return anon_inode_create_getfile(dname, fops, priv, flags, NULL);
-}
-
-void ownbuf_file_pseudo_put(struct inode *inode)
-{
-}
-
-int ownbuf_owner_pin(unsigned long *pinned)
-{
-	return 0;
-}
-
-void ownbuf_owner_unpin(unsigned long *pinned)
-{
-}
-
-bool ownbuf_inode_is_pseudo(const struct inode *inode)
-{
-	/* anon inodes cannot be opened again (no_open_fops): never ours. */
-	return false;
-}
-
-#else /* !OWNBUF_HAVE_ANON_INODE_CREATE */
+/* Since 6.7: all inline, in ownbuf_compat.h. */
+#ifndef OWNBUF_HAVE_ANON_INODE_CREATE
 
 #define OWNBUF_FS_MAGIC		0x6f776e62	/* "ownb" */
 
 static struct vfsmount *ownbuf_mnt;
 static int ownbuf_mnt_count;
 
+/* The name alone ("ownbuf:[shared]"), as the anon_inode filesystem's. */
 static char *ownbuf_dname(struct dentry *dentry, char *buf, int len)
 {
-	char name[32];
-	int n;
+	int n = dentry->d_name.len;
 
-	n = snprintf(name, sizeof(name), "ownbuf:[%s]", dentry->d_name.name);
 	if (n + 1 > len)
 		return ERR_PTR(-ENAMETOOLONG);
-	return memcpy(buf + len - n - 1, name, n + 1);
+	return memcpy(buf + len - n - 1, dentry->d_name.name, n + 1);
 }
 
 static const struct dentry_operations ownbuf_dentry_ops = {
@@ -169,4 +137,4 @@ bool ownbuf_inode_is_pseudo(const struct inode *inode)
 	return inode->i_sb->s_type == &ownbuf_fs_type;
 }
 
-#endif /* OWNBUF_HAVE_ANON_INODE_CREATE */
+#endif /* !OWNBUF_HAVE_ANON_INODE_CREATE */

@@ -49,7 +49,40 @@ static inline const struct iovec *ownbuf_iter_iov(const struct iov_iter *it)
 #define KUNIT_STATIC_STUB_REDIRECT(...) do { } while (0)
 #endif
 
-/* Files of borrows and moved owners: ownbuf_compat.c. */
+/*
+ * Files of borrows and moved owners, named @name ("ownbuf:[shared]" and so
+ * on): see ownbuf_compat.c.  Since 6.7 the kernel's anon_inode filesystem
+ * does it all, and these are inline: a BORROW makes no call for them.
+ */
+#ifdef OWNBUF_HAVE_ANON_INODE_CREATE
+#include <linux/anon_inodes.h>
+
+static inline struct file *
+ownbuf_file_pseudo(const char *name, const struct file_operations *fops,
+		   void *priv, int flags)
+{
+	return anon_inode_create_getfile(name, fops, priv, flags, NULL);
+}
+
+static inline void ownbuf_file_pseudo_put(struct inode *inode)
+{
+}
+
+static inline int ownbuf_owner_pin(unsigned long *pinned)
+{
+	return 0;
+}
+
+static inline void ownbuf_owner_unpin(unsigned long *pinned)
+{
+}
+
+/* Anon inodes cannot be opened again (no_open_fops): never ours. */
+static inline bool ownbuf_inode_is_pseudo(const struct inode *inode)
+{
+	return false;
+}
+#else
 struct file *ownbuf_file_pseudo(const char *name,
 				const struct file_operations *fops,
 				void *priv, int flags);
@@ -57,5 +90,6 @@ void ownbuf_file_pseudo_put(struct inode *inode);
 int ownbuf_owner_pin(unsigned long *pinned);
 void ownbuf_owner_unpin(unsigned long *pinned);
 bool ownbuf_inode_is_pseudo(const struct inode *inode);
+#endif
 
 #endif /* _OWNBUF_COMPAT_H */

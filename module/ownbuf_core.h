@@ -279,7 +279,37 @@ extern unsigned int ownbuf_max_shared;
 /* Shared borrows a CPU records without counting the others. */
 extern unsigned int ownbuf_fast_cap;
 
-int ownbuf_snapshot(struct ownbuf *b, struct ownbuf_stat *st);
+/* Shared borrows out: with nothing recorded per CPU, no scan and no call. */
+static __always_inline unsigned int ownbuf_shared_out(struct ownbuf *b)
+{
+	if (likely(ownbuf_cells_free(b)))
+		return atomic_read(&b->over_live);
+	return ownbuf_count_shared(b);
+}
+
+/*
+ * What @b looks like now: 0 and *@st if it is live throughout, -ESTALE if
+ * dead.  The caller holds it by RCU or a reference.  Inline: INFO is
+ * mostly this.
+ */
+static __always_inline int ownbuf_snapshot(struct ownbuf *b,
+					   struct ownbuf_stat *st)
+{
+	u64 s = atomic64_read_acquire(&b->state);
+
+	if (s & OWNBUF_S_DEAD)
+		return -ESTALE;
+	st->size = READ_ONCE(b->size);
+	st->id = b->id;
+	st->shared_borrows = ownbuf_shared_out(b);
+	st->mut_borrows = (atomic64_read(&b->mut.word) & OWNBUF_SLOT_STATE) ==
+			  OWNBUF_SLOT_LIVE;
+	/* DEAD is final: live before and after, live in between. */
+	smp_rmb();
+	if (atomic64_read(&b->state) & OWNBUF_S_DEAD)
+		return -ESTALE;
+	return 0;
+}
 
 /* --- handle table: ownbuf_table.c --- */
 
@@ -328,6 +358,12 @@ static __always_inline struct ownbuf *ownbuf_lookup(u64 h)
 	if (likely(b && READ_ONCE(b->handle) == h))
 		return b;
 	return NULL;
+}
+
+/* An observer reference on @b, which the caller holds by RCU; or NULL. */
+static __always_inline struct ownbuf *ownbuf_observe(struct ownbuf *b)
+{
+	return b && refcount_inc_not_zero(&b->users) ? b : NULL;
 }
 
 int ownbuf_table_add(struct ownbuf *b, gfp_t gfp);

@@ -42,6 +42,8 @@
  * @mapping: (borrow) the address space of this file's own inode.
  * @faults: (borrow) mmap faults in flight.
  * @unmapped: (borrow) set once the borrow ends; faults then give SIGBUS.
+ * @mapped: (borrow) set by the first mmap(2): before it no page can be
+ *	mapped, and the end of the borrow has nothing to zap.
  */
 struct ownbuf_file {
 	struct ownbuf *obj;
@@ -58,6 +60,7 @@ struct ownbuf_file {
 			struct address_space *mapping;
 			atomic_t faults;
 			bool unmapped;
+			bool mapped;
 		};
 	};
 };
@@ -224,7 +227,15 @@ static void ownbuf_borrow_revoke(struct ownbuf_ref *ref)
 	/* Pairs with smp_mb__after_atomic() in ownbuf_vm_fault(). */
 	smp_mb();
 	wait_var_event(&f->faults, !atomic_read(&f->faults));
-	unmap_mapping_range(f->mapping, 0, 0, 1);
+	/*
+	 * Each mapped page came from a fault after an mmap(2) of this file,
+	 * and every fault is over: never mapped, nothing to zap (a close or a
+	 * RELEASE without mmap skips the i_mmap lock).  An mmap(2) racing us
+	 * maps nothing: its faults see ->unmapped.
+	 */
+	smp_rmb();	/* ->faults before ->mapped */
+	if (READ_ONCE(f->mapped))
+		unmap_mapping_range(f->mapping, 0, 0, 1);
 }
 
 static const struct ownbuf_ref_ops ownbuf_file_ref_ops = {
@@ -253,6 +264,8 @@ static int ownbuf_mmap(struct file *file, struct vm_area_struct *vma)
 		flags |= VM_DONTCOPY;
 	ownbuf_vm_flags_set(vma, flags);
 	vma->vm_ops = &ownbuf_vm_ops;
+	/* Before any fault can map a page: see ownbuf_borrow_revoke(). */
+	WRITE_ONCE(f->mapped, true);
 	return 0;
 }
 
@@ -297,30 +310,7 @@ static struct file *ownbuf_file_create(struct ownbuf_file *f, int flags,
 	return file;
 }
 
-/*
- * The access a borrow needs on its owner's file, as read(2) and write(2)
- * need it on theirs: read for a shared borrow, read and write for the mut
- * one.  Before the state check (the contract's order), but the flags can
- * only be known from the argument: an argument that cannot be read is
- * checked for in the order it can be.
- */
-static int ownbuf_borrow_mode(struct file *owner,
-			      struct ownbuf_borrow __user *uarg)
-{
-	struct ownbuf_borrow arg;
-	fmode_t need = FMODE_READ;
-
-	if (!uarg || copy_from_user(&arg, uarg, sizeof(arg)))
-		return (owner->f_mode & FMODE_READ) ? 0 : -EBADF;
-	if (arg.flags & OWNBUF_BORROW_MUT)
-		need |= FMODE_WRITE;
-	return (owner->f_mode & need) == need ? 0 : -EBADF;
-}
-
-/*
- * The start of BORROW and MOVE: the owner must be live, then the argument
- * readable.
- */
+/* The start of MOVE: the owner must be live, then the argument readable. */
 static int ownbuf_ioctl_arg(struct ownbuf_file *f, void *arg,
 			    const void __user *uarg, size_t size)
 {
@@ -337,16 +327,17 @@ static int ownbuf_ioctl_arg(struct ownbuf_file *f, void *arg,
 
 /*
  * A new file for what BORROW or MOVE hands out, in *@filep, and an fd
- * reserved for it (returned).  On failure nothing is left.
+ * reserved for it (returned).  On failure nothing is left.  Inline: it is
+ * most of a BORROW, and each call costs under emulation.
  */
-static int ownbuf_ioctl_file(struct ownbuf_file *f, u32 role, int mode,
-			     bool cloexec, struct ownbuf_file **nfp,
-			     struct file **filep)
+static __always_inline int
+ownbuf_ioctl_file(struct ownbuf_file *f, u32 role, int mode, bool cloexec,
+		  struct ownbuf_file **nfp, struct file **filep)
 {
 	static const char * const names[] = {
-		[OWNBUF_ROLE_OWNER] = "owner",
-		[OWNBUF_ROLE_SHARED] = "shared",
-		[OWNBUF_ROLE_MUT] = "mut",
+		[OWNBUF_ROLE_OWNER] = "ownbuf:[owner]",
+		[OWNBUF_ROLE_SHARED] = "ownbuf:[shared]",
+		[OWNBUF_ROLE_MUT] = "ownbuf:[mut]",
 	};
 	struct ownbuf_file *nf;
 	struct file *file;
@@ -393,16 +384,31 @@ static long ownbuf_ioctl_borrow(struct ownbuf_file *f, struct file *owner,
 	struct ownbuf_borrow arg;
 	struct ownbuf_file *bf;
 	unsigned int kind, flags;
+	fmode_t need = FMODE_READ;
 	struct file *file;
 	int fd, ret;
-	bool mut;
+	bool mut, ok;
 
-	ret = ownbuf_borrow_mode(owner, uarg);
+	/*
+	 * The access a borrow needs on its owner's file, as read(2) and
+	 * write(2) need it on theirs: read for a shared borrow, read and
+	 * write for the mut one.  Before the state check (the contract's
+	 * order), but the flags can only be known from the argument: one
+	 * that cannot be read asks for read only, and fails after the state
+	 * check, as ownbuf_ioctl_arg() orders it.
+	 */
+	ok = uarg && !copy_from_user(&arg, uarg, sizeof(arg));
+	if (ok && (arg.flags & OWNBUF_BORROW_MUT))
+		need |= FMODE_WRITE;
+	if ((owner->f_mode & need) != need)
+		return -EBADF;
+	ret = ownbuf_file_check(f, OWNBUF_OP_USE);
 	if (ret)
 		return ret;
-	ret = ownbuf_ioctl_arg(f, &arg, uarg, sizeof(arg));
-	if (ret)
-		return ret;
+	if (!uarg)
+		return ownbuf_null_user(f);
+	if (!ok)
+		return -EFAULT;
 	kind = arg.flags & (OWNBUF_BORROW_SHARED | OWNBUF_BORROW_MUT);
 	if ((arg.flags & ~OWNBUF_BORROW_VALID_FLAGS) ||
 	    (kind != OWNBUF_BORROW_SHARED && kind != OWNBUF_BORROW_MUT))

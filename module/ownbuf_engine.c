@@ -267,9 +267,7 @@ ownbuf_take_excl(struct ownbuf *b, u64 commit, u64 *seen)
 		    ~OWNBUF_S_CLAIM;
 		preempt_enable();
 		if (s & OWNBUF_S_DEAD) {
-			rcu_read_lock_sched();
-			ownbuf_maybe_finish(b);
-			rcu_read_unlock_sched();
+			ownbuf_finish_dead(b);
 			return -ESTALE;
 		}
 		if (ret) {
@@ -359,8 +357,17 @@ static __always_inline int
 ownbuf_share(struct ownbuf *b, u64 h, gfp_t gfp, unsigned long ip,
 	     struct ownbuf_slot **slotp, u64 *genp, u64 *seen)
 {
-	if (!gfpflags_allow_blocking(gfp) &&
-	    likely(ownbuf_share_fast(b, h, ip, slotp, genp)))
+	bool ok;
+
+	if (!gfpflags_allow_blocking(gfp)) {
+		ok = ownbuf_share_fast(b, h, ip, slotp, genp);
+	} else {
+		/* Held by a reference: the fast path wants this CPU's cell. */
+		preempt_disable();
+		ok = ownbuf_share_fast(b, h, ip, slotp, genp);
+		preempt_enable();
+	}
+	if (likely(ok))
 		return 0;
 	return ownbuf_share_slow(b, h, gfp, ip, slotp, genp, seen);
 }
@@ -580,6 +587,26 @@ ownbuf_ref_validate(struct ownbuf_ref *ref, enum ownbuf_op op, bool any_record,
 		   ownbuf_ref_word(ref) == (ref->gen | OWNBUF_SLOT_LIVE)))
 		return 0;
 	return ownbuf_ref_refuse(ref, op, any_record, ip);
+}
+
+/**
+ * ownbuf_ref_get() - keep the engine's object of a borrowed buffer alive
+ * @ref: the borrow.
+ *
+ * Return: as ownbuf_owner_get().
+ */
+struct ownbuf *ownbuf_ref_get(struct ownbuf_ref *ref)
+{
+	struct ownbuf *b;
+
+	rcu_read_lock_sched();
+	/* LIVE records keep the object from being finished. */
+	b = ownbuf_observe((atomic_read(&ref->state) & OWNBUF_REF_STATE) ==
+			   OWNBUF_STATE_LIVE &&
+			   ownbuf_ref_word(ref) == (ref->gen | OWNBUF_SLOT_LIVE) ?
+			   ref->buf : NULL);
+	rcu_read_unlock_sched();
+	return b;
 }
 
 /*
