@@ -10,6 +10,9 @@
 #   make demo            boot Debian's stock 6.12 in QEMU and run "ownbuf demo"
 #   make vm              an interactive guest shell with ownbuf loaded
 #   make bench           benchmarks in a stock 6.12 guest
+#   make deb             Debian packages ownbuf-dkms and ownbuf-tools
+#   make install         the module into this kernel's tree (depmod),
+#                        the tool and the UAPI header under PREFIX
 #
 # KDIR defaults to the running kernel's build tree.
 
@@ -19,7 +22,8 @@ TOP := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
 CC ?= gcc
 USER_CFLAGS := -O2 -g -Wall -Wextra -Werror -I$(TOP)/include/uapi
 
-.PHONY: all modules tools clean check sparse style demo vm bench help
+.PHONY: all modules tools clean check sparse style demo vm bench deb help \
+	install modules_install tools_install
 
 all: modules tools
 
@@ -40,7 +44,7 @@ tools: $(TOOLS)
 
 $(TOOLS_OUT)/ownbuf: tools/ownbuf.c include/uapi/linux/ownbuf.h
 	@mkdir -p $(@D)
-	$(CC) $(USER_CFLAGS) $(LDFLAGS) -o $@ $<
+	$(CC) $(USER_CFLAGS) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $<
 
 $(TOOLS_OUT)/ownbuf-example: tools/example.c include/uapi/linux/ownbuf.h
 	@mkdir -p $(@D)
@@ -70,10 +74,32 @@ vm:
 bench:
 	$(TOP)/scripts/bench.sh
 
+deb:
+	$(TOP)/scripts/deb.sh
+
+# Without packages: the module alone (no KUnit, samples or bench) into
+# /lib/modules/$(uname -r)/updates, as DKMS would put it; then depmod, so
+# that "modprobe ownbuf" finds it.
+modules_install:
+	$(MAKE) -C $(KDIR) M=$(TOP)/module modules
+	$(MAKE) -C $(KDIR) M=$(TOP)/module INSTALL_MOD_DIR=updates modules_install
+	depmod $(if $(INSTALL_MOD_PATH),-b $(INSTALL_MOD_PATH)) \
+		$$($(MAKE) -s --no-print-directory -C $(KDIR) kernelrelease)
+
+PREFIX ?= /usr/local
+tools_install: $(TOOLS_OUT)/ownbuf
+	install -D -m 0755 $(TOOLS_OUT)/ownbuf $(DESTDIR)$(PREFIX)/bin/ownbuf
+	install -D -m 0644 tools/ownbuf.1 $(DESTDIR)$(PREFIX)/share/man/man1/ownbuf.1
+	install -D -m 0644 include/uapi/linux/ownbuf.h \
+		$(DESTDIR)$(PREFIX)/include/linux/ownbuf.h
+
+install: modules_install tools_install
+
 clean:
 	@if [ -d "$(KDIR)" ]; then $(MAKE) -C $(KDIR) M=$(TOP) clean; fi
 	rm -f tools/ownbuf tools/ownbuf-example tools/ownbuf-bench
 	rm -rf $(TOP)/build
 
 help:
-	@sed -n '3,14p' $(TOP)/Makefile | sed 's/^# \{0,1\}//'
+	@awk 'NR > 2 && !/^#/ { exit } NR > 2 { sub(/^# ?/, ""); print }' \
+		$(TOP)/Makefile

@@ -62,7 +62,7 @@ const struct kernel_param_ops ownbuf_size_param_ops = {
 	.get = param_get_ulong,
 };
 module_param_cb(max_size, &ownbuf_size_param_ops, &ownbuf_max_size, 0644);
-MODULE_PARM_DESC(max_size, "Largest buffer in bytes (default 64 MiB)");
+MODULE_PARM_DESC(max_size, "Largest buffer, in bytes (default 67108864: 64 MiB)");
 
 static void ownbuf_set_over(struct ownbuf *b)
 {
@@ -105,7 +105,7 @@ static const struct kernel_param_ops ownbuf_max_shared_ops = {
 	.get = param_get_uint,
 };
 module_param_cb(max_shared, &ownbuf_max_shared_ops, &ownbuf_max_shared, 0644);
-MODULE_PARM_DESC(max_shared, "Shared borrows per buffer (default 1024)");
+MODULE_PARM_DESC(max_shared, "Shared borrows out at once per buffer, a count (default 1024)");
 
 /* --- the memory of a buffer --- */
 

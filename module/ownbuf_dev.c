@@ -69,9 +69,9 @@ static unsigned long ownbuf_default_size = 4096;
 static ushort ownbuf_dev_mode = 0600;
 module_param_cb(default_size, &ownbuf_size_param_ops, &ownbuf_default_size,
 		0644);
-MODULE_PARM_DESC(default_size, "Size of the buffer open() creates (default 4096)");
+MODULE_PARM_DESC(default_size, "Size of the buffer open() creates, in bytes (default 4096)");
 module_param_named(dev_mode, ownbuf_dev_mode, ushort, 0444);
-MODULE_PARM_DESC(dev_mode, "Mode of /dev/ownbuf (default 0600)");
+MODULE_PARM_DESC(dev_mode, "Mode of /dev/ownbuf, e.g. 0660 (default 0600; a udev rule overrides it)");
 
 static bool ownbuf_is_owner(const struct ownbuf_file *f)
 {

@@ -35,4 +35,6 @@ module_init(ownbuf_init);
 module_exit(ownbuf_exit);
 
 MODULE_DESCRIPTION("Run-time ownership checking for kernel buffers");
+MODULE_AUTHOR("The ownbuf developers");
+MODULE_VERSION(OWNBUF_VERSION);
 MODULE_LICENSE("GPL");

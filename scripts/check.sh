@@ -30,12 +30,14 @@ OWNBUF_TOP=$TOP
 . "$TOP/scripts/lib/guest.sh"
 # shellcheck source=scripts/lib/modules.sh
 . "$TOP/scripts/lib/modules.sh"
+# shellcheck source=scripts/deb.sh
+. "$TOP/scripts/deb.sh"
 
 BUILD=$TOP/build
 OUT=$BUILD/check
 # Items (verdicts) are written per stage, so that stages running at the
 # same time never share a file; the report reads them in this order.
-ITEM_FILES="build debug kcsan stock61 stock612 static vm harness"
+ITEM_FILES="build deb debug kcsan stock61 stock612 static vm harness"
 ITEMS=$OUT/items-build.jsonl
 JUDGE=$TOP/scripts/judge.py
 BOOT_TIMEOUT=${OWNBUF_BOOT_TIMEOUT:-3600}
@@ -48,7 +50,7 @@ STAGES="tests,sparse,style,vm,harness"
 KERNELS=$KERNEL_NAMES
 STATIC_PACKAGES="sparse perl"
 
-declare -A K_KDIR K_BZIMAGE K_CMDLINE K_BUILT
+declare -A K_KDIR K_BZIMAGE K_CMDLINE K_BUILT K_KVER K_DKMS
 
 usage()
 {
@@ -100,6 +102,7 @@ kernels_get()
 		K_KDIR[$k]=$KDIR
 		K_BZIMAGE[$k]=$BZIMAGE
 		K_CMDLINE[$k]=$KCMDLINE
+		K_KVER[$k]=$KVER
 		log "kernel $k: $KVER"
 	done
 }
@@ -212,8 +215,14 @@ test_kernel()
 		echo "OWNBUF_TEST_TIMEOUT=$TEST_TIMEOUT"
 		echo "OWNBUF_EXCLUDE=\"$(kernel_exclude "$k")\""
 	} >"$run/run.conf"
+	if [ -n "${K_DKMS[$k]:-}" ]; then
+		# What DKMS installed from the package, loaded by modprobe.
+		echo "OWNBUF_DKMS=${K_DKMS[$k]}" >>"$run/run.conf"
+		adds+=(-a "${K_DKMS[$k]}:${K_DKMS[$k]}" -b /usr/bin/ownbuf)
+	else
+		adds+=(-a "$src/module/ownbuf.ko:/ownbuf/modules/ownbuf.ko")
+	fi
 	adds+=(-a "$run/run.conf:/ownbuf/run.conf")
-	adds+=(-a "$src/module/ownbuf.ko:/ownbuf/modules/ownbuf.ko")
 	for f in "$src"/kunit/*.ko; do
 		[ -f "$f" ] && adds+=(-a "$f:/ownbuf/kunit/$(basename "$f")")
 	done
@@ -367,6 +376,60 @@ stage_vm()
 	fi
 }
 
+# stage_deb - "make deb", lintian, the packages installed here and DKMS
+# building and installing the module for each stock kernel: the stock
+# guests then modprobe what DKMS installed (K_DKMS).
+stage_deb()
+{
+	local dir=$BUILD/deb k ko ITEMS=$OUT/items-deb.jsonl
+
+	if ! deb_build "$dir"; then
+		tail -n 40 "$dir/build.log" >"$dir/failure.log"
+		item deb "make deb" fail build "$dir/failure.log"
+		return 0
+	fi
+	item deb "make deb" pass
+	if deb_lintian "$dir"; then
+		item deb lintian pass
+	else
+		item deb lintian fail style "$dir/lintian.txt"
+	fi
+	if ! deb_install "$dir" >"$dir/install.log" 2>&1; then
+		item deb "apt install" fail build "$dir/install.log"
+		return 0
+	fi
+	item deb "apt install" pass
+	for k in $KERNELS; do
+		case $k in stock*) ;; *) continue ;; esac
+		[ -n "${K_KDIR[$k]:-}" ] || continue
+		if ko=$(deb_dkms "${K_KVER[$k]}" "${K_KDIR[$k]}" \
+			2>"$dir/dkms-$k.log"); then
+			K_DKMS[$k]=$ko
+			item deb "dkms build and install" pass "" "" "$k"
+		else
+			item deb "dkms build and install" fail build \
+				"$dir/dkms-$k.log" "$k"
+		fi
+	done
+}
+
+# stage_deb_purge - the packages removed: no module left in any tree.
+stage_deb_purge()
+{
+	local k kvers=() ITEMS=$OUT/items-deb.jsonl
+
+	dpkg-query -W ownbuf-dkms >/dev/null 2>&1 || return 0
+	for k in "${!K_DKMS[@]}"; do
+		kvers+=("${K_KVER[$k]}")
+	done
+	if deb_purge "${kvers[@]}" >"$BUILD/deb/purge.log" 2>&1; then
+		item deb "apt purge removes the module" pass
+	else
+		item deb "apt purge removes the module" fail build \
+			"$BUILD/deb/purge.log"
+	fi
+}
+
 # stage_harness JOBS - the harness self-test, JOBS canary boots at a time.
 stage_harness()
 {
@@ -414,7 +477,8 @@ main()
 		# Installed here, once: the guests and stages below run side
 		# by side, and apt cannot run twice at a time.
 		# shellcheck disable=SC2046,SC2086
-		ensure_packages $GUEST_PACKAGES $STATIC_PACKAGES $(guest_tools)
+		ensure_packages $GUEST_PACKAGES $STATIC_PACKAGES $DEB_PACKAGES \
+			$(guest_tools)
 		# The debug and KCSAN runs are the long ones (KASAN, lockdep,
 		# kmemleak, KCSAN under TCG): each starts in the background as
 		# soon as its modules are built; the debug run, the longest on
@@ -453,9 +517,11 @@ main()
 	# starved the debug guest (the longest) and the canary boots (one
 	# timed out booting).
 	if want tests; then
+		timed deb stage_deb
 		for k in $KERNELS; do
 			[[ " $bg " == *" $k:"* ]] || timed "$k guest" test_kernel "$k"
 		done
+		stage_deb_purge
 	fi
 	if want vm; then
 		timed vm stage_vm

@@ -4,7 +4,8 @@
 # runs comes from the initramfs (see scripts/lib/guest.sh and check.sh):
 #
 #   /ownbuf/run.conf              settings below (sourced)
-#   /ownbuf/modules/<module>.ko   the module under test (ownbuf.ko)
+#   /ownbuf/modules/<module>.ko   the module under test (ownbuf.ko), or
+#   $OWNBUF_DKMS                  the one DKMS installed (modprobe.sh)
 #   /ownbuf/kunit/*.ko            KUnit modules (debug kernel only)
 #   /ownbuf/selftests/programs    names of the kselftest programs
 #   /ownbuf/selftests/*           the programs and the test scripts
@@ -21,6 +22,8 @@
 OWNBUF_KERNEL=unknown
 OWNBUF_MODULE=ownbuf
 OWNBUF_MODULE_ARGS=""
+# The module as DKMS installed it (/lib/modules/...), loaded by modprobe.
+OWNBUF_DKMS=""
 OWNBUF_TEST_TIMEOUT=300
 OWNBUF_PROGRAM_TIMEOUT=1800
 OWNBUF_LEAK_AGE=6
@@ -165,10 +168,17 @@ if [ -e $KMEMLEAK ]; then
 	echo clear >$KMEMLEAK
 fi
 
-# 1. the module under test
-# shellcheck disable=SC2086
-ownbuf_item insmod "$OWNBUF_MODULE" \
-	insmod "/ownbuf/modules/$OWNBUF_MODULE.ko" $OWNBUF_MODULE_ARGS
+# 1. the module under test: the build's, or (OWNBUF_DKMS, the stock
+#    kernels) the one DKMS installed from the package, as a user loads it
+if [ -n "$OWNBUF_DKMS" ]; then
+	ownbuf_item script modprobe sh /ownbuf/modprobe.sh load
+	OWNBUF_KO=$OWNBUF_DKMS
+else
+	# shellcheck disable=SC2086
+	ownbuf_item insmod "$OWNBUF_MODULE" \
+		insmod "/ownbuf/modules/$OWNBUF_MODULE.ko" $OWNBUF_MODULE_ARGS
+	OWNBUF_KO=/ownbuf/modules/$OWNBUF_MODULE.ko
+fi
 
 # 2. KUnit: suites run when their module loads; the results come from
 #    debugfs, one file per suite (the console mixes several KTAP streams).
@@ -187,7 +197,7 @@ done
 
 # 3. kselftest programs, one run each.  ownbuf_unload unloads the module
 #    under test and loads it again; it finds both through these.
-export OWNBUF_KO="/ownbuf/modules/$OWNBUF_MODULE.ko"
+export OWNBUF_KO
 [ -d /ownbuf/test_modules ] && export OWNBUF_TEST_MODULES=/ownbuf/test_modules
 if [ -d /ownbuf/selftests ]; then
 	cd /ownbuf/selftests || exit 1
@@ -262,7 +272,11 @@ for ko in /ownbuf/samples/*.ko; do
 done
 
 # 6. unload the module under test
-ownbuf_item rmmod "$OWNBUF_MODULE" rmmod "$OWNBUF_MODULE"
+if [ -n "$OWNBUF_DKMS" ]; then
+	ownbuf_item script modprobe-r sh /ownbuf/modprobe.sh unload
+else
+	ownbuf_item rmmod "$OWNBUF_MODULE" rmmod "$OWNBUF_MODULE"
+fi
 
 # 7. leaks: kmemleak reports objects older than 5 s only
 if [ -e $KMEMLEAK ]; then

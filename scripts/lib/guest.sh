@@ -226,6 +226,7 @@ _guest_boot_once()
 	cp -L /bin/busybox "$stage/bin/busybox"
 	install -m 0755 "$GUEST_DIR/init" "$stage/init"
 	install -m 0644 "$GUEST_DIR/lib.sh" "$GUEST_DIR/run-tests.sh" \
+		"$GUEST_DIR/modprobe.sh" \
 		"$stage/ownbuf/"
 	[ "$(id -u)" -eq 0 ] && mknod -m 0600 "$stage/dev/console" c 5 1
 	for spec in "${adds[@]}"; do
