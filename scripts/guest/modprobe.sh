@@ -3,8 +3,8 @@
 #
 # modprobe.sh load|unload - ownbuf as a user installs it: the module DKMS
 # installed from ownbuf-dkms ($OWNBUF_DKMS, under /lib/modules), found by
-# depmod, loaded by modprobe with the options of /etc/modprobe.d/ (before
-# the tests), tried with the ownbuf command of ownbuf-tools (/usr/bin/ownbuf)
+# depmod, loaded by modprobe with the options of /etc/modprobe.d/ and
+# again with the defaults (before the tests), tried with the ownbuf command of ownbuf-tools (/usr/bin/ownbuf)
 # and removed by "modprobe -r" (after them).  Prints TAP (run-tests.sh runs it as a script item).
 
 # shellcheck shell=dash disable=SC2016,SC2317
@@ -35,7 +35,7 @@ mode_is()
 
 case $1 in
 load)
-	echo "1..4"
+	echo "1..6"
 	t "depmod finds the module DKMS installed" \
 		sh -c 'depmod && grep -q updates/dkms/ownbuf.ko \
 		       "/lib/modules/$(uname -r)/modules.dep"'
@@ -48,6 +48,11 @@ load)
 	t "modprobe ownbuf" modprobe ownbuf
 	t "/etc/modprobe.d/ownbuf.conf's dev_mode=0660 gives /dev/ownbuf 660" \
 		mode_is 660
+	# The tests expect the defaults.
+	rm /etc/modprobe.d/ownbuf.conf
+	t "modprobe -r, then modprobe without options" \
+		sh -c 'modprobe -r ownbuf && modprobe ownbuf'
+	t "/dev/ownbuf is 600 by default" mode_is 600
 	;;
 unload)
 	echo "1..3"
