@@ -447,7 +447,7 @@ stage_harness()
 
 main()
 {
-	local k t t0 rc=0 bg=""
+	local k t t0 rc=0 bg="" fg
 	local -a files=()
 
 	while [ $# -gt 0 ]; do
@@ -513,18 +513,27 @@ main()
 	if want sparse; then
 		timed sparse stage_sparse
 	fi
-	# The rest one after the other, below the long guests: all at once
-	# starved the debug guest (the longest) and the canary boots (one
-	# timed out booting).
+	# The rest below the long guests, which end about when the packages
+	# are built: then the stock guests, one after the other, run beside
+	# the vm stage and the canary boots, so that both CPUs stay busy to
+	# the end.  (Everything at once starved the debug guest, the longest,
+	# and the canary boots: one timed out booting.)
 	if want tests; then
 		# Not timed (a subshell): it sets K_DKMS for the guests.
 		t=$(now)
 		stage_deb
 		log "deb: $(($(now) - t))s wall"
+		fg=""
 		for k in $KERNELS; do
-			[[ " $bg " == *" $k:"* ]] || timed "$k guest" test_kernel "$k"
+			[[ " $bg " == *" $k:"* ]] || fg="$fg $k"
 		done
-		stage_deb_purge
+		if [ -n "$fg" ]; then
+			log "the stock guests run in the background (log: $OUT/stock.log)"
+			for k in $fg; do
+				timed "$k guest" test_kernel "$k"
+			done >"$OUT/stock.log" 2>&1 &
+			bg="$bg stock:$!"
+		fi
 	fi
 	if want vm; then
 		timed vm stage_vm
@@ -537,6 +546,8 @@ main()
 		wait "${k#*:}" || true
 		cat "$OUT/${k%%:*}.log"
 	done
+	# After the guests that use what DKMS installed.
+	want tests && stage_deb_purge
 
 	log "finished in $(($(now) - t0))s; results in $OUT"
 	echo
