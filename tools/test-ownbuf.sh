@@ -24,7 +24,9 @@ while getopts t:e:h opt; do
 	case $opt in
 	t) OWNBUF=$OPTARG ;;
 	e) EXAMPLE=$OPTARG ;;
-	*) sed -n '7,19p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+	# The usage is the opening comment, from "Usage:" on.
+	*) sed -n '/^# Usage:/,/^$/{s/^# \{0,1\}//;s/^#$//;p}' "$0" >&2
+	   exit 2 ;;
 	esac
 done
 shift $((OPTIND - 1))
