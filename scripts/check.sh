@@ -394,6 +394,11 @@ stage_deb()
 	else
 		item deb lintian fail style "$dir/lintian.txt"
 	fi
+	# Left by a run that was stopped before its purge: DKMS would refuse
+	# to build the same version again.
+	if dpkg-query -W ownbuf-dkms >/dev/null 2>&1; then
+		deb_purge >"$dir/purge-before.log" 2>&1 || true
+	fi
 	if ! deb_install "$dir" >"$dir/install.log" 2>&1; then
 		item deb "apt install" fail build "$dir/install.log"
 		return 0

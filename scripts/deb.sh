@@ -12,9 +12,10 @@
 # deb_dkms KVER KDIR, deb_purge.
 
 DEB_PACKAGES="dpkg-dev debhelper dh-dkms dkms lintian"
-# Kernel trees that deb_dkms created only so that DKMS may install into
-# them (the host runs no such kernel); deb_purge removes them.
-DEB_MADE_TREES=()
+# Marks a kernel tree that deb_dkms created only so that DKMS may install
+# into it (the host runs no such kernel); deb_purge removes it.  A file,
+# not a variable: deb_dkms runs in a subshell.
+DEB_MADE=.made-by-ownbuf-check
 
 # deb_build DIR - the packages into DIR (build log: DIR/build.log).
 deb_build()
@@ -57,7 +58,7 @@ deb_dkms()
 		"$OWNBUF_TOP/dkms.conf")
 	if [ ! -d "/lib/modules/$kver" ]; then
 		mkdir -p "/lib/modules/$kver"
-		DEB_MADE_TREES+=("/lib/modules/$kver")
+		touch "/lib/modules/$kver/$DEB_MADE"
 	fi
 	dkms build -m ownbuf -v "$version" -k "$kver" \
 		--kernelsourcedir "$kdir" >&2 &&
@@ -79,8 +80,9 @@ deb_purge()
 	done
 	[ -e /var/lib/dkms/ownbuf ] && left+=" /var/lib/dkms/ownbuf"
 	compgen -G '/usr/src/ownbuf-*' >/dev/null && left+=" /usr/src/ownbuf-*"
-	rm -rf "${DEB_MADE_TREES[@]}"
-	DEB_MADE_TREES=()
+	for kver in "$@"; do
+		[ ! -e "/lib/modules/$kver/$DEB_MADE" ] || rm -rf "/lib/modules/$kver"
+	done
 	if [ -n "$left" ]; then
 		echo "left behind after the purge: $left" >&2
 		return 1
