@@ -4,7 +4,8 @@
  *
  * The engine (ownbuf_engine.c) enforces the rules behind the in-kernel API
  * of include/linux/ownbuf.h; /dev/ownbuf (ownbuf_dev.c) is its userspace
- * face.  See README.md.
+ * face.  See README.md, and Documentation/ownbuf/design.rst for how the
+ * parts fit together.
  */
 
 #include <linux/init.h>

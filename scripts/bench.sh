@@ -21,6 +21,10 @@
 # metric), ratios.svg (the chart, targets drawn), run/console.log (the
 # guest's kernel log), run/results.log (every repetition's times too).
 #
+# The latest run's table is in README.md ("Performance"); the method, how
+# far to trust one run and why each figure is what it is are in
+# tools/bench/README.md.
+#
 # Exit status: 0 if every benchmark ran and the kernel logged no warning
 # (a missed target is not a failure), 1 otherwise.
 #

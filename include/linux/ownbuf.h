@@ -31,7 +31,8 @@
  * @OWNBUF_NULL_DEREF: passed a NULL handle or borrow (-EINVAL), or a NULL
  *	user pointer (-EFAULT).
  * @OWNBUF_OUT_OF_BOUNDS: touched bytes outside [0, size) or passed an offset
- *	whose arithmetic overflows (-ERANGE here, see README for the device).
+ *	whose arithmetic overflows (-ERANGE here; for the device, see section
+ *	4 of Documentation/userspace-api/ownbuf.rst).
  * @OWNBUF_DANGLING_BORROW: tried to drop, move or resize a lent-out buffer
  *	(-EBUSY), or revoked a buffer that was lent out (one per borrow).
  * @OWNBUF_NR_VIOLATIONS: number of classes.
