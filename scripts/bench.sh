@@ -38,16 +38,9 @@
 set -euo pipefail
 
 TOP=$(cd "$(dirname "$0")/.." && pwd)
-OWNBUF_TOP=$TOP
 OWNBUF_LOG_TAG=${OWNBUF_LOG_TAG:-bench}
 # shellcheck source=scripts/lib/common.sh
 . "$TOP/scripts/lib/common.sh"
-# shellcheck source=scripts/lib/kernel.sh
-. "$TOP/scripts/lib/kernel.sh"
-# shellcheck source=scripts/lib/guest.sh
-. "$TOP/scripts/lib/guest.sh"
-# shellcheck source=scripts/lib/modules.sh
-. "$TOP/scripts/lib/modules.sh"
 
 BENCH_PACKAGES="make gcc gcc-12 libc6-dev libelf1 dwarves rsync perl gnuplot-nox"
 OUT=$TOP/build/bench
@@ -91,8 +84,7 @@ build()
 		tail -n 30 "$OUT/modules/build.log" >&2
 		die "the module build failed (log: $OUT/modules/build.log)"
 	fi
-	if [ -s "$OUT/modules/warnings.log" ]; then
-		cat "$OUT/modules/warnings.log" >&2
+	if build_warnings "$OUT/modules/build.log" | grep . >&2; then
 		log "the module build had warnings (log: $OUT/modules/build.log)"
 	fi
 	MODULE=$OUT/modules/src/module/ownbuf.ko

@@ -17,7 +17,8 @@ DEB_PACKAGES="dpkg-dev debhelper dh-dkms dkms lintian"
 # not a variable: deb_dkms runs in a subshell.
 DEB_MADE=.made-by-ownbuf-check
 
-# deb_build DIR - the packages into DIR (build log: DIR/build.log).
+# deb_build DIR - the packages into DIR (build log: DIR/build.log, whose
+# end is printed if the build fails).
 deb_build()
 {
 	local dir=$1
@@ -27,16 +28,18 @@ deb_build()
 	rm -rf "$dir"
 	mkdir -p "$dir"
 	copy_tree "$dir/src"
-	(cd "$dir/src" && dpkg-buildpackage -us -uc -b) >"$dir/build.log" 2>&1
+	(cd "$dir/src" && dpkg-buildpackage -us -uc -b) >"$dir/build.log" 2>&1 ||
+		{ tail -n 40 "$dir/build.log"; return 1; }
 }
 
-# deb_lintian DIR - lintian on the packages in DIR (DIR/lintian.txt).
+# deb_lintian DIR - lintian on the packages in DIR: what it says, also in
+# DIR/lintian.txt.
 deb_lintian()
 {
 	# As an ordinary user, as lintian wants; it reads what it checks.
 	chmod -R a+rX "$1"
 	runuser -u nobody -- lintian --fail-on error,warning -I \
-		"$1"/*.changes >"$1/lintian.txt" 2>&1
+		"$1"/*.changes 2>&1 | tee "$1/lintian.txt"
 }
 
 # deb_install DIR - install both packages on this machine.  DKMS builds
@@ -95,12 +98,8 @@ main()
 
 	[ $# -eq 0 ] || { usage_of "$0"; exit 2; }
 	log "building the packages (log: $dir/build.log)"
-	if ! deb_build "$dir"; then
-		tail -n 20 "$dir/build.log" >&2
-		die "dpkg-buildpackage failed (log: $dir/build.log)"
-	fi
+	deb_build "$dir" || die "dpkg-buildpackage failed (log: $dir/build.log)"
 	deb_lintian "$dir" || rc=$?
-	cat "$dir/lintian.txt"
 	ls "$dir"/*.deb
 	[ $rc -eq 0 ] || die "lintian: see $dir/lintian.txt"
 	log "lintian: no error, no warning"
@@ -112,7 +111,5 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
 	OWNBUF_TOP=$(cd "$(dirname "$0")/.." && pwd)
 	# shellcheck source=scripts/lib/common.sh
 	. "$OWNBUF_TOP/scripts/lib/common.sh"
-	# shellcheck source=scripts/lib/modules.sh
-	. "$OWNBUF_TOP/scripts/lib/modules.sh"
 	main "$@"
 fi

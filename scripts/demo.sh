@@ -26,16 +26,9 @@
 set -euo pipefail
 
 TOP=$(cd "$(dirname "$0")/.." && pwd)
-OWNBUF_TOP=$TOP
 OWNBUF_LOG_TAG=${OWNBUF_LOG_TAG:-demo}
 # shellcheck source=scripts/lib/common.sh
 . "$TOP/scripts/lib/common.sh"
-# shellcheck source=scripts/lib/kernel.sh
-. "$TOP/scripts/lib/kernel.sh"
-# shellcheck source=scripts/lib/guest.sh
-. "$TOP/scripts/lib/guest.sh"
-# shellcheck source=scripts/lib/modules.sh
-. "$TOP/scripts/lib/modules.sh"
 
 # The module build against Debian's headers (modules_build copies the tree
 # with rsync and builds with W=1, whose kernel-doc needs perl's Pod::Usage)

@@ -2,8 +2,9 @@
 /*
  * ownbuf_canary - commits one deliberate sin when it is loaded, so that the
  * ownbuf test harness can prove that it sees each kind of failure.  It is
- * not part of ownbuf.ko; scripts/selftest-harness.sh builds it against the
- * debug kernel (and the kcsan kernel, for "race") and boots it once per sin.
+ * not part of ownbuf.ko; the harness self-test (scripts/check.sh) builds it
+ * against the debug kernel (and the kcsan kernel, for "race") and boots it
+ * once per sin.
  *
  *	insmod ownbuf_canary.ko sin=<sin>
  *

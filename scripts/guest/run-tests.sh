@@ -50,56 +50,6 @@ meta()
 			 echo yes || echo no)"
 }
 
-# list_tests PROG - FIXTURE[.VARIANT].TEST names of a kselftest_harness
-# program, one per line.  "PROG -l" prints fixtures, variants and tests as
-# printf("%-20s %-25s %s\n") columns, zipped rather than crossed, so the
-# columns are recovered by position and every test is crossed with every
-# variant of its fixture, which is what the harness runs.
-list_tests()
-{
-	"$1" -l 2>&1 >/dev/null | awk '
-	NR == 1 && /^# FIXTURE/ { next }
-	/^-+$/ { next }
-	{
-		line = $0
-		if (substr(line, 1, 1) != " ") {
-			f = $1
-			if (!(f in seen)) {
-				seen[f] = 1
-				order[++n] = f
-			}
-		}
-		flen = substr(line, 1, 1) != " " ? length($1) : 0
-		pv = (flen > 20 ? flen : 20) + 2
-		rest = substr(line, pv)
-		v = ""
-		if (rest != "" && substr(rest, 1, 1) != " ") {
-			split(rest, a, " ")
-			v = a[1]
-		}
-		pt = pv + (length(v) > 25 ? length(v) : 25) + 1
-		t = substr(line, pt)
-		gsub(/[ \t]/, "", t)
-		if (v != "")
-			vs[f] = vs[f] " " v
-		if (t != "")
-			ts[f] = ts[f] " " t
-	}
-	END {
-		for (i = 1; i <= n; i++) {
-			f = order[i]
-			nt = split(ts[f], tl, " ")
-			nv = split(vs[f], vl, " ")
-			if (nv == 0)
-				for (j = 1; j <= nt; j++)
-					print f "." tl[j]
-			for (k = 1; k <= nv; k++)
-				for (j = 1; j <= nt; j++)
-					print f "." vl[k] "." tl[j]
-		}
-	}'
-}
-
 # excluded PROG - what of PROG this kernel leaves out, one per line:
 # FIXTURE, *.VARIANT (of every fixture), or "*" for the whole program.
 excluded()
@@ -122,7 +72,9 @@ excluded()
 # it forks each test, so whatever the kernel reports during a test follows
 # that test's name on the console (scripts/judge.py attributes it so).
 # The program's lines (facility user, priorities 8-15) are then copied
-# from the log to the results channel.  One run per program, not per
+# from the log to the results channel.  Its plan ("1..N") counts the tests
+# the filters below leave, so a test that never reports is a missing
+# result to scripts/judge.py.  One run per program, not per
 # test: the harness maps a page per test at start-up, which under the
 # debug kernel costs more than most tests.
 run_program()
@@ -184,7 +136,7 @@ fi
 #    debugfs, one file per suite (the console mixes several KTAP streams).
 for ko in /ownbuf/kunit/*.ko; do
 	[ -e "$ko" ] || continue
-	ownbuf_item kunit-insmod "$(modname "$ko")" insmod "$ko"
+	ownbuf_item insmod "$(modname "$ko")" insmod "$ko"
 done
 for dir in /sys/kernel/debug/kunit/*/; do
 	[ -e "$dir/results" ] || continue
@@ -192,7 +144,7 @@ for dir in /sys/kernel/debug/kunit/*/; do
 done
 for ko in /ownbuf/kunit/*.ko; do
 	[ -e "$ko" ] || continue
-	ownbuf_item kunit-rmmod "$(modname "$ko")" rmmod "$(modname "$ko")"
+	ownbuf_item rmmod "$(modname "$ko")" rmmod "$(modname "$ko")"
 done
 
 # 3. kselftest programs, one run each.  ownbuf_unload unloads the module
@@ -207,28 +159,15 @@ if [ -d /ownbuf/selftests ]; then
 			ownbuf_mark "selftests $prog: not on this kernel"
 			continue
 		fi
-		excluded "$prog" | sed 's/^\*\./[^.]*./; s/\./\\./g; s/.*/^&\\./' \
-			>/tmp/excluded
-		ownbuf_res "@@OWNBUF BEGIN list $prog"
-		if [ -x "$prog" ]; then
-			list_tests "./$prog" >/tmp/tests
-			if [ -s /tmp/excluded ]; then
-				grep -v -f /tmp/excluded /tmp/tests >/tmp/kept
-				mv /tmp/kept /tmp/tests
-			fi
-			rc=0
-		else
-			echo "$prog: not built" >/tmp/tests
-			rc=127
+		if [ ! -x "$prog" ]; then
+			ownbuf_item selftests "$prog" echo "$prog: not built"
+			continue
 		fi
-		cat /tmp/tests >&3
-		ownbuf_res "@@OWNBUF END list $prog rc=$rc"
-		[ $rc -eq 0 ] || continue
 		run_program "$prog"
 	done
 
-	# 4. test scripts (selftests/*.sh, tools/test-*.sh): each prints TAP
-	for script in ./*.sh; do
+	# 4. test scripts (tools/test-*.sh): each prints TAP
+	for script in ./test-*.sh; do
 		[ -x "$script" ] || continue
 		ownbuf_item script "$(basename "$script")" \
 			timeout -s KILL "$OWNBUF_TEST_TIMEOUT" "$script"
@@ -236,39 +175,19 @@ if [ -d /ownbuf/selftests ]; then
 	cd /
 fi
 
-# 4b. fault injection: the stress program again, for its processes only
-#     slab and page allocations failing at random (failslab,
-#     fail_page_alloc; user pages are spared).  Every call must still end
-#     in an errno the contract allows or -ENOMEM, and nothing may splat or
-#     leak.  The stress seed is printed and replays the run's calls.
-FAULTS="/sys/kernel/debug/failslab /sys/kernel/debug/fail_page_alloc"
-if [ -d /sys/kernel/debug/failslab ] && [ -x /ownbuf/selftests/ownbuf_stress ]; then
-	seed=$(($(date +%s) % 100000))
-	for d in $FAULTS; do
-		[ -d "$d" ] || continue
-		echo Y >"$d/task-filter"
-		echo N >"$d/ignore-gfp-wait"
-		echo 1 >"$d/probability"
-		echo 1 >"$d/interval"
-		echo -1 >"$d/times"
-		echo 0 >"$d/verbose"
-	done
-	[ -e /sys/kernel/debug/fail_page_alloc/min-order ] &&
-		echo 0 >/sys/kernel/debug/fail_page_alloc/min-order
-	ownbuf_item script faults-stress timeout -s KILL "$OWNBUF_TEST_TIMEOUT" \
-		sh -c "cd /ownbuf/selftests && OWNBUF_STRESS_FAULTS=1 \
-		       OWNBUF_STRESS_SECONDS=10 OWNBUF_STRESS_SEED=$seed \
-		       exec ./ownbuf_stress"
-	for d in $FAULTS; do
-		[ -d "$d" ] && echo 0 >"$d/probability"
-	done
+# 4b. the stress program again under fault injection, where the kernel
+#     has it (selftests/ownbuf_faults.sh)
+if [ -d /sys/kernel/debug/failslab ] &&
+   [ -x /ownbuf/selftests/ownbuf_faults.sh ]; then
+	ownbuf_item script ownbuf_faults.sh timeout -s KILL \
+		"$OWNBUF_TEST_TIMEOUT" sh /ownbuf/selftests/ownbuf_faults.sh
 fi
 
 # 5. sample modules
 for ko in /ownbuf/samples/*.ko; do
 	[ -e "$ko" ] || continue
-	ownbuf_item sample-insmod "$(modname "$ko")" insmod "$ko" &&
-		ownbuf_item sample-rmmod "$(modname "$ko")" rmmod "$(modname "$ko")"
+	ownbuf_item insmod "$(modname "$ko")" insmod "$ko" &&
+		ownbuf_item rmmod "$(modname "$ko")" rmmod "$(modname "$ko")"
 done
 
 # 6. unload the module under test

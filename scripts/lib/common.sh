@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: GPL-2.0
 #
-# Shared helpers of the ownbuf test scripts.  Source this file; it defines
-# functions and a few variables and runs nothing else.
+# Shared helpers of the ownbuf scripts.  Source this file; it defines
+# functions and a few variables, sources the kernel and guest libraries
+# (kernel.sh, guest.sh) and runs nothing else.
 #
 #   OWNBUF_TOP     the repository root
 #   OWNBUF_CACHE   where kernels and unpacked sources are cached
@@ -34,6 +35,24 @@ usage_of()
 	     /SPDX-License-Identifier/ { next }
 	     !/^#/ { exit }
 	     { sub(/^# ?/, ""); print }' "$1" >&2
+}
+
+# item FILE SUITE NAME pass|fail|skip [CATEGORY [DETAIL_FILE [KERNEL]]] -
+# one verdict of a host stage: a line of FILE (items-*.tsv), its detail
+# copied beside it; scripts/judge.py report reads them with the judged
+# guest runs.
+item_to()
+{
+	local file=$1 detail=""
+
+	touch "$file"
+	if [ -n "${6:-}" ] && [ -f "$6" ]; then
+		mkdir -p "$file.d"
+		detail=$file.d/$(wc -l <"$file")
+		cp "$6" "$detail"
+	fi
+	printf '%s\t%s\t%s\t%s\t%s\t%s\n' "${7:-host}" "$2" "$3" "$4" \
+		"${5:-}" "$detail" >>"$file"
 }
 
 # Seconds since the epoch, for timing the phases of a run.
@@ -98,3 +117,8 @@ with_lock()
 		"$@"
 	) 9>"$OWNBUF_CACHE/locks/$name.lock"
 }
+
+# shellcheck source=scripts/lib/kernel.sh
+. "$OWNBUF_TOP/scripts/lib/kernel.sh"
+# shellcheck source=scripts/lib/guest.sh
+. "$OWNBUF_TOP/scripts/lib/guest.sh"

@@ -32,11 +32,6 @@
 #   -A, --accel ACCEL      QEMU's -accel (default tcg,thread=single; "tcg"
 #                          runs the vCPUs in parallel, for benchmarks)
 #   -i, --interactive      console on this terminal (Ctrl-A x quits QEMU)
-#   -R, --retry-early      if the guest died or hung before its /init wrote
-#                          anything on the results channel (a kernel that
-#                          did not boot: nothing of ours ran yet), boot
-#                          once more; the first attempt is kept in
-#                          OUTDIR/first-attempt/
 #   -q, --quiet            no log lines
 #
 # The guest always has the helpers of scripts/guest/ (/init, /ownbuf/lib.sh,
@@ -47,7 +42,8 @@
 # rc=0" on the results channel), 3 it finished but the run (the --run
 # script or the test sequence) exited non-zero, 2 it died first (panic,
 # reboot, QEMU error), 124 it was still running at the timeout, 1 bad usage
-# or setup error.
+# or setup error.  A guest that died or hung before its /init wrote on the
+# results channel (the kernel did not boot) is booted once more.
 #
 # Also usable as a library (source common.sh, then this file): guest_boot
 # takes the same options.
@@ -151,29 +147,22 @@ _guest_qemu()
 		-append "$cmdline")
 }
 
+# guest_boot OPTIONS... - see the top of this file.  A guest that died or
+# hung before its /init wrote anything on the results channel (a kernel
+# that did not boot: nothing of ours ran yet) is booted once more; the
+# first attempt is kept in OUTDIR/first-attempt/.
 guest_boot()
 {
-	local retry=0 out="" prev="" arg rc=0
+	local rc=0
 
-	for arg in "$@"; do
-		case $arg in
-		-R|--retry-early) retry=1 ;;
-		esac
-		case $prev in
-		-o|--out) out=$arg ;;
-		esac
-		prev=$arg
-	done
 	_guest_boot_once "$@" || rc=$?
-	if [ $retry -eq 1 ] && { [ $rc -eq 2 ] || [ $rc -eq 124 ]; } &&
-	   [ ! -s "$out/results.log" ]; then
-		log "guest never reached /init ($(cat "$out/status")); booting once more"
-		rm -rf "$out/first-attempt"
-		mkdir -p "$out/first-attempt"
-		mv "$out/console.log" "$out/status" "$out/first-attempt/"
-		if [ -e "$out/idle" ]; then
-			mv "$out/idle" "$out/first-attempt/"
-		fi
+	if { [ $rc -eq 2 ] || [ $rc -eq 124 ]; } && [ "$GUEST_FG" -eq 0 ] &&
+	   [ ! -s "$GUEST_OUT/results.log" ]; then
+		log "guest never reached /init ($(cat "$GUEST_OUT/status")); booting once more"
+		rm -rf "$GUEST_OUT/first-attempt"
+		mkdir -p "$GUEST_OUT/first-attempt"
+		mv "$GUEST_OUT"/{console.log,status} "$GUEST_OUT/first-attempt/"
+		[ ! -e "$GUEST_OUT/idle" ] || mv "$GUEST_OUT/idle" "$GUEST_OUT/first-attempt/"
 		rc=0
 		_guest_boot_once "$@" || rc=$?
 	fi
@@ -185,7 +174,6 @@ _guest_boot_once()
 	local kernel="" out="" cmdline="" timeout="" mem=2G interactive=0
 	local accel=tcg,thread=single
 	local quiet=0 idle=0 idled=0 stage spec src dest rc status qpid tty
-	local GUEST_FG=0
 	local -a GUEST_QEMU
 	local -a adds=() bins=() serial
 
@@ -203,7 +191,6 @@ _guest_boot_once()
 		-A|--accel) accel=$2; shift ;;
 		-i|--interactive) interactive=1 ;;
 		-q|--quiet) quiet=1 ;;
-		-R|--retry-early) ;;
 		-h|--help) _guest_usage ;;
 		*) die "guest: unknown option $1 (see --help)" ;;
 		esac
@@ -219,6 +206,8 @@ _guest_boot_once()
 
 	mkdir -p "$out"
 	out=$(cd "$out" && pwd)
+	GUEST_OUT=$out
+	GUEST_FG=$interactive
 	stage=$out/initramfs
 	rm -rf "$stage" "$out/console.log" "$out/results.log" "$out/status" \
 		"$out/idle"
@@ -243,7 +232,6 @@ _guest_boot_once()
 
 	if [ $interactive -eq 1 ]; then
 		serial=(-serial mon:stdio)
-		GUEST_FG=1
 	else
 		serial=(-serial "file:$out/console.log")
 	fi

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # The four kernels ownbuf is tested on, built or fetched once and cached in
-# $OWNBUF_CACHE (default ~/.cache/ownbuf).  Only Debian packages are used.
+# $OWNBUF_CACHE (default ~/.cache/ownbuf), and the repository's modules
+# built against them.  Only Debian packages are used.
 #
 #   debug     6.12 from linux-source-6.12, tinyconfig + scripts/debug.config
 #             (PREEMPT, lockdep, kmemleak, KUnit, ...) + scripts/kasan.config
@@ -10,16 +11,16 @@
 #   stock61   Debian's linux-image-amd64 (6.1) with its headers
 #   stock612  Debian's linux-image-6.12-amd64 with its headers
 #
-# As a command:
-#   scripts/lib/kernel.sh source          unpack linux-source-6.12
-#   scripts/lib/kernel.sh debug|kcsan|stock61|stock612
-# prints shell assignments for the caller to eval:
-#   KNAME=debug KVER=<uname -r of the guest> KDIR=<kbuild dir>
-#   BZIMAGE=<kernel image> KSRC=<unpacked linux-source-6.12>
-#   KCMDLINE=<extra kernel command line this kernel wants in tests>
+# As a command ("Booting a guest yourself" in README.md):
+#   scripts/lib/kernel.sh NAME [OUTDIR]
+# prints shell assignments of KNAME KVER KDIR BZIMAGE KSRC KCMDLINE for the
+# caller to eval; with OUTDIR, also builds the modules against NAME in
+# OUTDIR/src (W=1) and prints MODDIR=OUTDIR/src; exit status 1 if that
+# build failed, 2 if it had warnings.
 #
-# As a library (source it after common.sh): kernel_source, kernel_get NAME;
-# both set the same variables in the caller's shell.
+# As a library (after common.sh): kernel_source, kernel_get NAME,
+# kernel_accel NAME, kernel_exclude NAME, copy_tree, build_warnings,
+# modules_build.
 
 # shellcheck shell=bash
 
@@ -130,36 +131,18 @@ _kernel_build()
 # dependencies are missing, and a debug kernel without KASAN tests nothing.
 kernel_verify_config()
 {
-	local frag=$1 config=$2 line opt want have bad=0
+	local bad
 
-	while IFS= read -r line; do
-		case $line in
-		CONFIG_*=*)
-			opt=${line%%=*}
-			want=${line#*=}
-			;;
-		"# CONFIG_"*" is not set")
-			opt=${line#\# }
-			opt=${opt%% *}
-			want=n
-			;;
-		*)
-			continue
-			;;
-		esac
-		have=$(grep -E "^$opt=|^# $opt is not set" "$config" || true)
-		case $have in
-		"$opt="*) have=${have#*=} ;;
-		*) have=n ;;
-		esac
-		if [ "$have" != "$want" ]; then
-			log "config: $opt wanted $want, got $have"
-			bad=1
-		fi
-	done <"$frag"
-	[ $bad -eq 0 ] ||
-		die "the kernel config lost options of $frag (missing dependencies?); fix the fragment"
-	log "config: all options of $(basename "$frag") verified in .config"
+	bad=$(awk -F= '
+	     /^# CONFIG_.* is not set$/ { split($0, w, " "); $0 = w[2] "=n" }
+	     !/^CONFIG_/ { next }
+	     FNR == NR { want[$1] = substr($0, length($1) + 2); next }
+	     { have[$1] = substr($0, length($1) + 2) }
+	     END { for (o in want) if ((o in have ? have[o] : "n") != want[o])
+			print o " wanted " want[o] ", got " \
+			      (o in have ? have[o] : "n") }' "$1" "$2")
+	[ -z "$bad" ] || die "the kernel config lost options of $1 (missing dependencies?): $bad"
+	log "config: all options of $(basename "$1") verified in .config"
 }
 
 # kernel_stock SERIES - Debian's own kernel image and headers for SERIES
@@ -297,17 +280,53 @@ kernel_get()
 	esac
 }
 
+# copy_tree DEST - the repository without .git, build/ and build products,
+# always fresh: external module builds write their objects next to the
+# sources, and every warning must show on every build.
+copy_tree()
+{
+	rm -rf "$1"
+	mkdir -p "$1"
+	rsync -a --exclude=/.git --exclude=/build --exclude='*.o' \
+		--exclude='*.ko' --exclude='*.mod' --exclude='*.mod.c' \
+		--exclude='.*.cmd' --exclude='*.a' --exclude=modules.order \
+		--exclude=Module.symvers --exclude=/tools/ownbuf \
+		--exclude=/tools/ownbuf-example "$OWNBUF_TOP/" "$1/"
+}
+
+# build_warnings LOG - compiler, modpost and sparse diagnostics of a build.
+build_warnings()
+{
+	grep -E '(warning|error):|^WARNING:|^ERROR:' "$1" || true
+}
+
+# modules_build KDIR DIR [MAKE ARGS...] - the top-level Kbuild (module/,
+# samples/, kunit/ where the kernel has KUnit, ...) against KDIR, W=1,
+# in DIR/src; log: DIR/build.log.  Returns the status of make.
+modules_build()
+{
+	local kdir=$1 dir=$2
+
+	shift 2
+	copy_tree "$dir/src"
+	make -C "$kdir" M="$dir/src" W=1 -j"$OWNBUF_JOBS" "$@" modules \
+		>"$dir/build.log" 2>&1
+}
+
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
 	set -euo pipefail
 	# shellcheck source=scripts/lib/common.sh
 	. "$(dirname "$0")/common.sh"
-	[ $# -eq 1 ] || die "usage: $0 source|debug|kcsan|stock61|stock612"
-	if [ "$1" = source ]; then
-		kernel_source
-		printf 'KSRC=%q\n' "$KSRC"
-	else
-		kernel_get "$1"
-		printf 'KNAME=%q KVER=%q KDIR=%q BZIMAGE=%q KSRC=%q KCMDLINE=%q\n' \
-			"$KNAME" "$KVER" "$KDIR" "$BZIMAGE" "$KSRC" "$KCMDLINE"
-	fi
+	[ $# -ge 1 ] || die "usage: $0 debug|kcsan|stock61|stock612 [OUTDIR]"
+	kernel_get "$1" >&2
+	printf 'KNAME=%q KVER=%q KDIR=%q BZIMAGE=%q KSRC=%q KCMDLINE=%q\n' \
+		"$KNAME" "$KVER" "$KDIR" "$BZIMAGE" "$KSRC" "$KCMDLINE"
+	[ $# -ge 2 ] || exit 0
+	mkdir -p "$2"
+	out=$(cd "$2" && pwd)
+	log "building the modules against $1 in $out/src"
+	modules_build "$KDIR" "$out" ||
+		{ tail -n 30 "$out/build.log" >&2; die "module build failed"; }
+	printf 'MODDIR=%q\n' "$out/src"
+	! build_warnings "$out/build.log" | grep . >&2 || exit 2
 fi
