@@ -595,6 +595,40 @@ static void ownbuf_win_drop_twice_at_once(struct kunit *test)
 	OB_EXPECT_DELTAS(test, &before, 0, 1, 0, 0, 0, 0);
 }
 
+static int obw_drop_h(struct obw *x)
+{
+	return ownbuf_drop(x->h);
+}
+
+static void obw_inside_run_agent(struct obw *x)
+{
+	x->flag = obw_run_agent(x, OBW_SPIN_MS);
+}
+
+/*
+ * The in-kernel API never waits ("Context: any"): a second ownbuf_drop() of
+ * the same variable, while the first is inside, is refused at once as any
+ * conflict with an access in flight is: -EBUSY, one data_race.  Only
+ * /dev/ownbuf's DROP and MOVE, which may sleep, wait (the test above).
+ */
+static void ownbuf_win_kernel_drop_never_waits(struct kunit *test)
+{
+	struct obw *x = obw_new(test, OB_SIZE, OWNBUF_WIN_DROP,
+				obw_inside_run_agent, obw_drop_h);
+	struct ob_counts before;
+	int ret;
+
+	ob_snap(&before);
+	ret = ownbuf_drop(x->h);
+	obw_join(x);
+	KUNIT_EXPECT_EQ(test, obw_hits(x, OWNBUF_WIN_DROP), 1);
+	KUNIT_EXPECT_TRUE_MSG(test, x->flag,
+			      "the second ownbuf_drop() did not return inside the first");
+	KUNIT_EXPECT_EQ(test, ret, 0);
+	KUNIT_EXPECT_EQ(test, x->agent_ret, -EBUSY);
+	OB_EXPECT_DELTAS(test, &before, 0, 0, 1, 0, 0, 0);
+}
+
 /* --- hardirq nesting never overshoots max_shared (defect 16) --- */
 
 struct obw_irq {
@@ -1009,6 +1043,7 @@ static struct kunit_case ownbuf_windows_cases[] = {
 	KUNIT_CASE(ownbuf_win_giveback_vs_drop),
 	KUNIT_CASE(ownbuf_win_move_vs_revoke),
 	KUNIT_CASE(ownbuf_win_drop_twice_at_once),
+	KUNIT_CASE(ownbuf_win_kernel_drop_never_waits),
 	KUNIT_CASE(ownbuf_win_hardirq_cap),
 	KUNIT_CASE(ownbuf_win_attempt_not_counted),
 	KUNIT_CASE(ownbuf_win_revoke_does_not_wait),

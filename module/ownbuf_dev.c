@@ -459,7 +459,8 @@ static long ownbuf_ioctl_move(struct ownbuf_file *f, struct file *from,
 	ret = copy_to_user(uarg, &arg, sizeof(arg)) ? -EFAULT : 0;
 	if (!ret) {
 		mutex_lock(&f->lock);
-		ret = __ownbuf_move(&f->h, &nf->h, OWNBUF_IP_USER);
+		ret = __ownbuf_move(&f->h, &nf->h, OWNBUF_END_WAIT,
+				    OWNBUF_IP_USER);
 		mutex_unlock(&f->lock);
 	}
 	if (!ret)
@@ -473,7 +474,7 @@ static long ownbuf_ioctl_drop(struct ownbuf_file *f)
 	int ret;
 
 	mutex_lock(&f->lock);
-	ret = __ownbuf_drop(&f->h, OWNBUF_IP_USER);
+	ret = __ownbuf_drop(&f->h, OWNBUF_END_WAIT, OWNBUF_IP_USER);
 	mutex_unlock(&f->lock);
 	return ret;
 }

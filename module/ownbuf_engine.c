@@ -434,6 +434,11 @@ ownbuf_find(struct ownbuf_handle *hp, enum ownbuf_op op, unsigned long ip,
 		if (likely(b && !(atomic64_read(&b->state) & OWNBUF_S_DEAD)))
 			return b;
 	}
+	/*
+	 * A drop poisons the variable before the buffer dies and leaves the
+	 * table: found dead or gone, it is found poisoned if it was dropped.
+	 */
+	smp_rmb();
 	ret = ownbuf_handle_value(hp, op, ip, hv);
 	if (ret) {
 		*err = ret;
