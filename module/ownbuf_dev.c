@@ -15,7 +15,6 @@
 #include <linux/miscdevice.h>
 #include <linux/mm.h>
 #include <linux/module.h>
-#include <linux/mutex.h>
 #include <linux/overflow.h>
 #include <linux/poll.h>
 #include <linux/slab.h>
@@ -33,9 +32,9 @@
  * @id: the buffer's id, for INFO in any state.
  * @role: OWNBUF_ROLE_*; never changes.
  * @h: (owner) the handle; poisoned by the engine on DROP and MOVE, which is
- *	also where the file's state comes from.
- * @lock: (owner) serialises DROP and MOVE on this file, so that a second
- *	DROP sees the first one's poison and counts a double_free.
+ *	also where the file's state comes from.  A DROP or MOVE that meets
+ *	another one of this file in flight waits for it in the engine
+ *	(OWNBUF_END_WAIT), then sees its poison.
  * @pinned: (owner) bit 0: this owner pins the pseudo filesystem (from its
  *	first BORROW or MOVE to its close), see ownbuf_compat.c.
  * @ref: (borrow) the borrow token; its state is the file's state.
@@ -52,7 +51,6 @@ struct ownbuf_file {
 	union {
 		struct {
 			struct ownbuf_handle h;
-			struct mutex lock;	/* see above */
 			unsigned long pinned;
 		};
 		struct {
@@ -269,7 +267,8 @@ static int ownbuf_mmap(struct file *file, struct vm_area_struct *vma)
 	return 0;
 }
 
-static struct ownbuf_file *ownbuf_file_alloc(u32 role)
+/* Inline: it is on BORROW's path (see ownbuf_ioctl_file()). */
+static __always_inline struct ownbuf_file *ownbuf_file_alloc(u32 role)
 {
 	struct ownbuf_file *f;
 
@@ -277,8 +276,6 @@ static struct ownbuf_file *ownbuf_file_alloc(u32 role)
 	if (!f)
 		return NULL;
 	f->role = role;
-	if (role == OWNBUF_ROLE_OWNER)
-		mutex_init(&f->lock);
 	return f;
 }
 
@@ -457,12 +454,9 @@ static long ownbuf_ioctl_move(struct ownbuf_file *f, struct file *from,
 	/* Before the move: once moved, a failed copy could not undo it. */
 	arg.fd = fd;
 	ret = copy_to_user(uarg, &arg, sizeof(arg)) ? -EFAULT : 0;
-	if (!ret) {
-		mutex_lock(&f->lock);
+	if (!ret)
 		ret = __ownbuf_move(&f->h, &nf->h, OWNBUF_END_WAIT,
 				    OWNBUF_IP_USER);
-		mutex_unlock(&f->lock);
-	}
 	if (!ret)
 		nf->obj = ownbuf_owner_get(&nf->h);
 	/* Once installed, the file holds the buffer. */
@@ -471,12 +465,7 @@ static long ownbuf_ioctl_move(struct ownbuf_file *f, struct file *from,
 
 static long ownbuf_ioctl_drop(struct ownbuf_file *f)
 {
-	int ret;
-
-	mutex_lock(&f->lock);
-	ret = __ownbuf_drop(&f->h, OWNBUF_END_WAIT, OWNBUF_IP_USER);
-	mutex_unlock(&f->lock);
-	return ret;
+	return __ownbuf_drop(&f->h, OWNBUF_END_WAIT, OWNBUF_IP_USER);
 }
 
 static long ownbuf_ioctl_release(struct ownbuf_file *f)
