@@ -578,6 +578,17 @@ __always_inline u64 ownbuf_ref_word(const struct ownbuf_ref *ref)
 }
 
 /*
+ * Is @ref (not NULL) a live borrow: LIVE, and genuine with its record
+ * still carrying its generation?  The test of every use of a borrow.
+ */
+static __always_inline bool ownbuf_ref_live(const struct ownbuf_ref *ref)
+{
+	return (atomic_read(&ref->state) & OWNBUF_REF_STATE) ==
+	       OWNBUF_STATE_LIVE &&
+	       ownbuf_ref_word(ref) == (ref->gen | OWNBUF_SLOT_LIVE);
+}
+
+/*
  * Is @ref a borrow ownbuf handed out and not yet ended?  Refuses (and
  * reports) the NULL borrow, an ended or revoked one, and garbage, copies
  * and replays: only a token whose record still carries its generation
@@ -587,9 +598,7 @@ __always_inline int
 ownbuf_ref_validate(struct ownbuf_ref *ref, enum ownbuf_op op, bool any_record,
 		    unsigned long ip)
 {
-	if (likely(ref && (atomic_read(&ref->state) & OWNBUF_REF_STATE) ==
-			  OWNBUF_STATE_LIVE &&
-		   ownbuf_ref_word(ref) == (ref->gen | OWNBUF_SLOT_LIVE)))
+	if (likely(ref && ownbuf_ref_live(ref)))
 		return 0;
 	return ownbuf_ref_refuse(ref, op, any_record, ip);
 }
@@ -606,10 +615,7 @@ struct ownbuf *ownbuf_ref_get(struct ownbuf_ref *ref)
 
 	rcu_read_lock_sched();
 	/* LIVE records keep the object from being finished. */
-	b = ownbuf_observe((atomic_read(&ref->state) & OWNBUF_REF_STATE) ==
-			   OWNBUF_STATE_LIVE &&
-			   ownbuf_ref_word(ref) == (ref->gen | OWNBUF_SLOT_LIVE) ?
-			   ref->buf : NULL);
+	b = ownbuf_observe(ownbuf_ref_live(ref) ? ref->buf : NULL);
 	rcu_read_unlock_sched();
 	return b;
 }
