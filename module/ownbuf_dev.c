@@ -307,9 +307,17 @@ static struct file *ownbuf_file_create(struct ownbuf_file *f, int flags,
 	return file;
 }
 
-/* The start of MOVE: the owner must be live, then the argument readable. */
-static int ownbuf_ioctl_arg(struct ownbuf_file *f, void *arg,
-			    const void __user *uarg, size_t size)
+/*
+ * The start of an ioctl on an owner that reads an argument at @uarg, which
+ * the caller copied already (@copied: the copy worked; no copy of NULL):
+ * the owner must be live, then the pointer not NULL, then the argument
+ * readable.  The copy comes first so that BORROW makes it only once: it
+ * needs the flags before the state check, for the access mode.  Inline:
+ * it is on BORROW's path, and each call costs under emulation.
+ */
+static __always_inline int ownbuf_ioctl_arg(struct ownbuf_file *f,
+					    const void __user *uarg,
+					    bool copied)
 {
 	int ret = ownbuf_file_check(f, OWNBUF_OP_USE);
 
@@ -317,7 +325,7 @@ static int ownbuf_ioctl_arg(struct ownbuf_file *f, void *arg,
 		return ret;
 	if (!uarg)
 		return ownbuf_null_user(f);
-	if (copy_from_user(arg, uarg, size))
+	if (!copied)
 		return -EFAULT;
 	return 0;
 }
@@ -399,13 +407,9 @@ static long ownbuf_ioctl_borrow(struct ownbuf_file *f, struct file *owner,
 		need |= FMODE_WRITE;
 	if ((owner->f_mode & need) != need)
 		return -EBADF;
-	ret = ownbuf_file_check(f, OWNBUF_OP_USE);
+	ret = ownbuf_ioctl_arg(f, uarg, ok);
 	if (ret)
 		return ret;
-	if (!uarg)
-		return ownbuf_null_user(f);
-	if (!ok)
-		return -EFAULT;
 	kind = arg.flags & (OWNBUF_BORROW_SHARED | OWNBUF_BORROW_MUT);
 	if ((arg.flags & ~OWNBUF_BORROW_VALID_FLAGS) ||
 	    (kind != OWNBUF_BORROW_SHARED && kind != OWNBUF_BORROW_MUT))
@@ -440,7 +444,8 @@ static long ownbuf_ioctl_move(struct ownbuf_file *f, struct file *from,
 	struct file *file;
 	int fd, ret;
 
-	ret = ownbuf_ioctl_arg(f, &arg, uarg, sizeof(arg));
+	ret = ownbuf_ioctl_arg(f, uarg,
+			       uarg && !copy_from_user(&arg, uarg, sizeof(arg)));
 	if (ret)
 		return ret;
 	if (arg.flags & ~OWNBUF_MOVE_VALID_FLAGS)
@@ -478,13 +483,9 @@ static long ownbuf_ioctl_resize(struct ownbuf_file *f, u64 __user *uarg)
 	u64 size;
 	int ret;
 
-	ret = ownbuf_file_check(f, OWNBUF_OP_USE);
+	ret = ownbuf_ioctl_arg(f, uarg, uarg && !get_user(size, uarg));
 	if (ret)
 		return ret;
-	if (!uarg)
-		return ownbuf_null_user(f);
-	if (get_user(size, uarg))
-		return -EFAULT;
 	if (size > SIZE_MAX)
 		return -EFBIG;
 	return __ownbuf_resize(&f->h, size, OWNBUF_IP_USER);
