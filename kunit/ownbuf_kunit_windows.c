@@ -14,6 +14,8 @@
 
 #include <linux/delay.h>
 #include <linux/err.h>
+#include <linux/file.h>
+#include <linux/fs.h>
 #include <linux/irq_work.h>
 #include <linux/kthread.h>
 #include <linux/ktime.h>
@@ -71,6 +73,7 @@ struct obw_win {
  * @to: a second owner variable.
  * @ref: borrow tokens.
  * @buf: scratch memory.
+ * @file: an owner opened through /dev/ownbuf.
  * @n: a count the test keeps.
  * @flag: a flag the test keeps.
  */
@@ -89,6 +92,7 @@ struct obw {
 	struct ownbuf_handle *to;
 	struct ownbuf_ref *ref[4];
 	u8 *buf;
+	struct file *file;
 	int n;
 	bool flag;
 };
@@ -499,6 +503,130 @@ static void ownbuf_win_move_vs_revoke(struct kunit *test)
 		KUNIT_EXPECT_EQ(test, ret, -ESTALE);
 		KUNIT_EXPECT_EQ(test, x->to->val, 0);
 	}
+}
+
+/* --- two DROPs of one owner fd at once (issue #13) --- */
+
+static void obw_fput(void *arg)
+{
+	fput(arg);
+}
+
+/* An owner of a buffer of /dev/ownbuf, closed at the end of the test. */
+static struct file *obw_open_owner(struct kunit *test)
+{
+	struct file *file = filp_open("/dev/ownbuf", O_RDWR, 0);
+
+	KUNIT_ASSERT_FALSE_MSG(test, IS_ERR(file), "open /dev/ownbuf: %ld",
+			       PTR_ERR(file));
+	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test, obw_fput, file),
+			0);
+	return file;
+}
+
+/* An ioctl without argument (DROP) on @file, as the VFS would call it. */
+static long obw_ioctl(struct file *file, unsigned int cmd)
+{
+	return file->f_op->unlocked_ioctl(file, cmd, 0);
+}
+
+static int obw_second_drop(struct obw *x)
+{
+	atomic_set(&x->mark, 1);
+	return obw_ioctl(x->file, OWNBUF_IOC_DROP);
+}
+
+/*
+ * The first DROP holds the buffer; the agent's DROP of the same fd starts.
+ * Stay until it has returned, or until it sleeps (waiting for ours to end).
+ * Sleep meanwhile, so that a waiter spinning on our CPU's task goes to
+ * sleep too: this window is in process context (the test's own ioctl).
+ */
+static void obw_inside_first_drop(struct obw *x)
+{
+	struct task_struct *t = x->agent->task;
+	int step = atomic_read(&x->step), i;
+	bool asleep = false;
+
+	complete(&x->go);
+	if (!obw_spin_until(&x->mark, 1, OBW_SPIN_MS))
+		return;
+	for (i = 0; i < OBW_SPIN_MS && atomic_read(&x->step) == step; i++) {
+		asleep = !task_is_running(t);
+		/* A sleep seen before the agent's step was counted. */
+		smp_rmb();
+		if (asleep && atomic_read(&x->step) == step)
+			break;
+		asleep = false;
+		usleep_range(500, 1000);
+	}
+	/* The agent's DROP entered, and slept in it, while ours was inside. */
+	x->flag = asleep;
+	/* It returned while ours was inside: it did not wait for ours. */
+	x->n = atomic_read(&x->step) - step;
+}
+
+/*
+ * Two threads DROP one owner fd at once: the second DROP starts while the
+ * first is inside the engine, holding the buffer.  The second must answer
+ * as it would after the first: -ESTALE and one double_free, never -EBUSY
+ * and a data_race (the buffer is busy only with the first DROP).
+ */
+static void ownbuf_win_drop_twice_at_once(struct kunit *test)
+{
+	struct obw *x = obw_new(test, OB_SIZE, OWNBUF_WIN_DROP,
+				obw_inside_first_drop, obw_second_drop);
+	struct ob_counts before;
+	long ret;
+
+	x->file = obw_open_owner(test);
+	ob_snap(&before);
+	ret = obw_ioctl(x->file, OWNBUF_IOC_DROP);
+	obw_join(x);
+	KUNIT_EXPECT_EQ(test, obw_hits(x, OWNBUF_WIN_DROP), 1);
+	KUNIT_EXPECT_EQ(test, atomic_read(&x->mark), 1);
+	KUNIT_EXPECT_EQ(test, ret, 0);
+	KUNIT_EXPECT_EQ_MSG(test, x->n, 0,
+			    "the second DROP returned %d while the first was inside",
+			    x->agent_ret);
+	KUNIT_EXPECT_TRUE_MSG(test, x->flag,
+			      "the second DROP did not wait inside the first");
+	KUNIT_EXPECT_EQ(test, x->agent_ret, -ESTALE);
+	OB_EXPECT_DELTAS(test, &before, 0, 1, 0, 0, 0, 0);
+}
+
+static int obw_drop_h(struct obw *x)
+{
+	return ownbuf_drop(x->h);
+}
+
+static void obw_inside_run_agent(struct obw *x)
+{
+	x->flag = obw_run_agent(x, OBW_SPIN_MS);
+}
+
+/*
+ * The in-kernel API never waits ("Context: any"): a second ownbuf_drop() of
+ * the same variable, while the first is inside, is refused at once as any
+ * conflict with an access in flight is: -EBUSY, one data_race.  Only
+ * /dev/ownbuf's DROP and MOVE, which may sleep, wait (the test above).
+ */
+static void ownbuf_win_kernel_drop_never_waits(struct kunit *test)
+{
+	struct obw *x = obw_new(test, OB_SIZE, OWNBUF_WIN_DROP,
+				obw_inside_run_agent, obw_drop_h);
+	struct ob_counts before;
+	int ret;
+
+	ob_snap(&before);
+	ret = ownbuf_drop(x->h);
+	obw_join(x);
+	KUNIT_EXPECT_EQ(test, obw_hits(x, OWNBUF_WIN_DROP), 1);
+	KUNIT_EXPECT_TRUE_MSG(test, x->flag,
+			      "the second ownbuf_drop() did not return inside the first");
+	KUNIT_EXPECT_EQ(test, ret, 0);
+	KUNIT_EXPECT_EQ(test, x->agent_ret, -EBUSY);
+	OB_EXPECT_DELTAS(test, &before, 0, 0, 1, 0, 0, 0);
 }
 
 /* --- hardirq nesting never overshoots max_shared (defect 16) --- */
@@ -914,6 +1042,8 @@ static struct kunit_case ownbuf_windows_cases[] = {
 	KUNIT_CASE_PARAM(ownbuf_win_attempt_is_invisible, obw_excl_gen_params),
 	KUNIT_CASE(ownbuf_win_giveback_vs_drop),
 	KUNIT_CASE(ownbuf_win_move_vs_revoke),
+	KUNIT_CASE(ownbuf_win_drop_twice_at_once),
+	KUNIT_CASE(ownbuf_win_kernel_drop_never_waits),
 	KUNIT_CASE(ownbuf_win_hardirq_cap),
 	KUNIT_CASE(ownbuf_win_attempt_not_counted),
 	KUNIT_CASE(ownbuf_win_revoke_does_not_wait),

@@ -168,33 +168,79 @@ void ownbuf_free_data(void *data, size_t size)
 }
 
 /*
- * Take @b (found under RCU, which the caller holds) exclusively for drop,
- * move or resize, reporting a refusal.
+ * Take @b (found under RCU, which the caller holds, by handle @hv)
+ * exclusively for drop, move or resize: WRITER, and @ending (ENDING for
+ * drop and move, else 0).  Reports a refusal, except -EAGAIN.
+ *
+ * Two drops or moves of one owner at once (two threads issuing DROP on one
+ * fd): the second finds the first holding WRITER, a conflict, and would be
+ * refused as a data_race.  Yet the buffer is busy with nothing but the
+ * first, and what the second should see is what it leaves: the handle
+ * variable consumed (a double_free after a drop, a use_after_free after a
+ * move).  So, for a caller that may sleep and says so (OWNBUF_END_WAIT:
+ * /dev/ownbuf's DROP and MOVE), a conflict with a drop or move in flight
+ * (ENDING) is not refused but returned as -EAGAIN, reported to nobody: the
+ * caller waits for it to end (ownbuf_owner_wait()) and starts again from
+ * the lookup of its handle.  So does one that finds the buffer ended since
+ * its lookup (-ESTALE), with nothing to wait for.  Only for drop and move:
+ * they consume the handle, so what comes after them is decided by the
+ * poison.  A resize does not, and waiting for it would serialise silently
+ * what the contract refuses.  The in-kernel API (ownbuf_drop(),
+ * ownbuf_move(): "Context: any") never waits: its callers order the uses
+ * of one handle variable as they order any other variable they share.
  */
-static int ownbuf_take_owner_excl(struct ownbuf *b, u64 hv, unsigned long ip)
+static int ownbuf_take_owner_excl(struct ownbuf *b, u64 hv, u64 ending,
+				  unsigned int flags, unsigned long ip)
 {
 	enum ownbuf_violation v;
 	u64 seen = 0;
 	int ret;
 
-	ret = ownbuf_take_excl(b, OWNBUF_S_WRITER, &seen);
+	ret = ownbuf_take_excl(b, OWNBUF_S_WRITER | ending, &seen);
 	if (!ret && unlikely(READ_ONCE(b->handle) != hv)) {
 		/* Moved between the lookup and now. */
-		ownbuf_give(b, OWNBUF_S_WRITER);
+		ownbuf_give(b, OWNBUF_S_WRITER | ending);
 		ret = -ESTALE;
 	}
+	if (!ret) {
+		WRITE_ONCE(b->busy_at, ip);
+		return 0;
+	}
+	/*
+	 * Ending, or ended since the lookup: a caller that waits starts
+	 * again from the lookup, where the poison of its variable tells
+	 * what ended it (see __ownbuf_drop() for the order).
+	 */
+	if (ending && (flags & OWNBUF_END_WAIT) &&
+	    (ret == -ESTALE || (seen & OWNBUF_S_ENDING)))
+		return -EAGAIN;
 	if (ret == -ESTALE) {
 		ownbuf_report_stale(b->id, ip);
-	} else if (ret == -EBUSY) {
+	} else {
 		v = ownbuf_excl_class(seen);
 		ownbuf_report_busy(b, v, seen, ip,
 				   v == OWNBUF_DANGLING_BORROW ?
 				   "buffer is lent out" :
 				   "conflicts with an access in flight");
-	} else {
-		WRITE_ONCE(b->busy_at, ip);
 	}
 	return ret;
+}
+
+/*
+ * After ownbuf_take_owner_excl() returned -EAGAIN: wait until the drop or
+ * move of @b in flight has given WRITER back or consumed *@hp (@hv no
+ * more).  Its end wakes @b->wq (ownbuf_give() or the drop itself).  @b is
+ * held by an observer reference, which this ends, or NULL: it was finished
+ * meanwhile, nothing is in flight.
+ */
+static void ownbuf_owner_wait(struct ownbuf *b, struct ownbuf_handle *hp,
+			      u64 hv)
+{
+	if (!b)
+		return;
+	wait_event(b->wq, READ_ONCE(hp->val) != hv ||
+		   !(atomic64_read(&b->state) & OWNBUF_S_ENDING));
+	ownbuf_obj_put(b);
 }
 
 /**
@@ -291,50 +337,64 @@ int ownbuf_create(size_t size, gfp_t gfp, struct ownbuf_handle *out)
 }
 EXPORT_SYMBOL_GPL(ownbuf_create);
 
-int __ownbuf_drop(struct ownbuf_handle *hp, unsigned long ip)
+int __ownbuf_drop(struct ownbuf_handle *hp, unsigned int flags,
+		  unsigned long ip)
 {
-	unsigned long flags;
+	const u64 held = OWNBUF_S_WRITER | OWNBUF_S_ENDING;
+	unsigned long irqflags;
 	struct ownbuf *b;
 	u64 hv;
 	s64 s;
 	int ret;
 
+again:
 	rcu_read_lock_sched();
 	b = ownbuf_find(hp, OWNBUF_OP_DROP, ip, &hv, &ret);
 	if (!b) {
 		rcu_read_unlock_sched();
 		return ret;
 	}
-	ret = ownbuf_take_owner_excl(b, hv, ip);
+	ret = ownbuf_take_owner_excl(b, hv, OWNBUF_S_ENDING, flags, ip);
+	if (unlikely(ret == -EAGAIN))
+		b = ownbuf_observe(b);
 	rcu_read_unlock_sched();
+	if (unlikely(ret == -EAGAIN)) {
+		/* Another drop or move of *@hp: answer as after it. */
+		ownbuf_owner_wait(b, hp, hv);
+		goto again;
+	}
 	if (ret)
 		return ret;
 	/* Held: WRITER keeps it from being finished, and so does this. */
 	refcount_inc(&b->users);
 	ownbuf_window(OWNBUF_WIN_DROP, b);
 
-	spin_lock_irqsave(&b->lock, flags);
+	spin_lock_irqsave(&b->lock, irqflags);
 	s = atomic64_read(&b->state);
-	do {
-		if (s & OWNBUF_S_DEAD)
-			break;
-	} while (!atomic64_try_cmpxchg(&b->state, &s,
-				       (s - OWNBUF_S_WRITER) | OWNBUF_S_DEAD));
 	if (!(s & OWNBUF_S_DEAD)) {
-		ownbuf_table_remove(b);
-		/* The variable dies with the buffer, in one step for INFO. */
+		/*
+		 * Nothing but a revocation, under this lock, makes it dead:
+		 * the drop happens.  The variable dies first (one step for
+		 * INFO): whoever finds the buffer dead or out of the table
+		 * then finds the variable poisoned too (ownbuf_find()), so
+		 * that a second drop of it is told a double_free.
+		 */
 		WRITE_ONCE(hp->val, ownbuf_poison(hp, b->id, false));
+		/* We hold WRITER and ENDING, DEAD is not set: one add. */
+		s = atomic64_fetch_add(OWNBUF_S_DEAD - held, &b->state);
+		ownbuf_table_remove(b);
 	}
-	spin_unlock_irqrestore(&b->lock, flags);
+	spin_unlock_irqrestore(&b->lock, irqflags);
 
 	if (s & OWNBUF_S_DEAD) {
 		/* Revoked meanwhile, through a copy of the handle. */
 		ownbuf_report_stale(b->id, ip);
-		ownbuf_give(b, OWNBUF_S_WRITER);
+		ownbuf_give(b, held);
 		ret = -ESTALE;
 	} else {
-		if (!((s - OWNBUF_S_WRITER) & OWNBUF_S_BUSY))
+		if (!((s - held) & OWNBUF_S_BUSY))
 			ownbuf_free_data(ownbuf_data_take(b), 0);
+		/* Borrowers, pollers, and a drop or move waiting for ours. */
 		wake_up_all(&b->wq);
 		ownbuf_maybe_finish(b);
 	}
@@ -347,7 +407,10 @@ int __ownbuf_drop(struct ownbuf_handle *hp, unsigned long ip)
  * @h: the owner's handle; consumed (poisoned) on success.
  *
  * Refused while the buffer is lent out or an access is in flight: Rust's
- * "cannot move out of a borrowed value".  Context: any.
+ * "cannot move out of a borrowed value".  A drop or move of the same
+ * handle still in flight on another CPU is such an access: it never waits
+ * for one, so callers order the uses of one handle variable themselves.
+ * Context: any.
  *
  * Return: 0; -EINVAL for a NULL handle; -ESTALE if @h was already dropped
  * (double_free) or moved or is stale (use_after_free); -EBUSY if lent out
@@ -355,7 +418,7 @@ int __ownbuf_drop(struct ownbuf_handle *hp, unsigned long ip)
  */
 int ownbuf_drop(struct ownbuf_handle *h)
 {
-	return __ownbuf_drop(h, _RET_IP_);
+	return __ownbuf_drop(h, 0, _RET_IP_);
 }
 EXPORT_SYMBOL_GPL(ownbuf_drop);
 
@@ -515,13 +578,14 @@ int ownbuf_revoke(struct ownbuf_handle *h)
 EXPORT_SYMBOL_GPL(ownbuf_revoke);
 
 int __ownbuf_move(struct ownbuf_handle *hp, struct ownbuf_handle *to,
-		  unsigned long ip)
+		  unsigned int flags, unsigned long ip)
 {
-	unsigned long flags;
+	unsigned long irqflags;
 	struct ownbuf *b;
 	u64 hv, nh = 0;
 	int ret;
 
+again:
 	rcu_read_lock_sched();
 	b = ownbuf_find(hp, OWNBUF_OP_USE, ip, &hv, &ret);
 	if (!b) {
@@ -533,13 +597,20 @@ int __ownbuf_move(struct ownbuf_handle *hp, struct ownbuf_handle *to,
 		ownbuf_report(OWNBUF_NULL_DEREF, 0, ip, "NULL handle pointer");
 		return -EINVAL;
 	}
-	ret = ownbuf_take_owner_excl(b, hv, ip);
+	ret = ownbuf_take_owner_excl(b, hv, OWNBUF_S_ENDING, flags, ip);
+	if (unlikely(ret == -EAGAIN))
+		b = ownbuf_observe(b);
 	rcu_read_unlock_sched();
+	if (unlikely(ret == -EAGAIN)) {
+		/* Another drop or move of *@hp: answer as after it. */
+		ownbuf_owner_wait(b, hp, hv);
+		goto again;
+	}
 	if (ret)
 		return ret;
 	ownbuf_window(OWNBUF_WIN_MOVE, b);
 
-	spin_lock_irqsave(&b->lock, flags);
+	spin_lock_irqsave(&b->lock, irqflags);
 	if (atomic64_read(&b->state) & OWNBUF_S_DEAD) {
 		/* Revoked meanwhile: the revocation won. */
 		ret = -ESTALE;
@@ -551,10 +622,11 @@ int __ownbuf_move(struct ownbuf_handle *hp, struct ownbuf_handle *to,
 			WRITE_ONCE(to->val, nh);
 		}
 	}
-	spin_unlock_irqrestore(&b->lock, flags);
+	spin_unlock_irqrestore(&b->lock, irqflags);
 	if (ret == -ESTALE)
 		ownbuf_report_stale(b->id, ip);
-	ownbuf_give(b, OWNBUF_S_WRITER);
+	/* Wakes a drop or move waiting for ours (ownbuf_owner_wait()). */
+	ownbuf_give(b, OWNBUF_S_WRITER | OWNBUF_S_ENDING);
 	return ret;
 }
 
@@ -572,7 +644,7 @@ int __ownbuf_move(struct ownbuf_handle *hp, struct ownbuf_handle *to,
  */
 int ownbuf_move(struct ownbuf_handle *h, struct ownbuf_handle *to)
 {
-	return __ownbuf_move(h, to, _RET_IP_);
+	return __ownbuf_move(h, to, 0, _RET_IP_);
 }
 EXPORT_SYMBOL_GPL(ownbuf_move);
 
@@ -595,7 +667,7 @@ int __ownbuf_resize(struct ownbuf_handle *hp, size_t size, unsigned long ip)
 		rcu_read_unlock_sched();
 		return size ? -EFBIG : -EINVAL;
 	}
-	ret = ownbuf_take_owner_excl(b, hv, ip);
+	ret = ownbuf_take_owner_excl(b, hv, 0, 0, ip);
 	rcu_read_unlock_sched();
 	if (ret)
 		return ret;

@@ -44,6 +44,8 @@
  * REVOKING: the revoker runs ->revoke callbacks; the memory stays.
  * FINISHED: dead and nothing refers to it any more; the object goes back
  *	to the pool after a grace period.
+ * ENDING: with WRITER, held by a drop or a move: an operation that ends
+ *	the handle it was given (see ownbuf_take_owner_excl()).
  */
 #define OWNBUF_S_READER_ONE	BIT_ULL(0)
 #define OWNBUF_S_READERS	GENMASK_ULL(15, 0)
@@ -56,6 +58,7 @@
 #define OWNBUF_S_OVER		BIT_ULL(36)
 #define OWNBUF_S_REVOKING	BIT_ULL(37)
 #define OWNBUF_S_FINISHED	BIT_ULL(38)
+#define OWNBUF_S_ENDING		BIT_ULL(39)
 #define OWNBUF_S_BUSY		(OWNBUF_S_READERS | OWNBUF_S_PINS | \
 				 OWNBUF_S_WRITER | OWNBUF_S_REVOKING)
 /* Not a state bit: "a shared borrow is out", in reports of a conflict. */

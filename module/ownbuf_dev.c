@@ -15,7 +15,6 @@
 #include <linux/miscdevice.h>
 #include <linux/mm.h>
 #include <linux/module.h>
-#include <linux/mutex.h>
 #include <linux/overflow.h>
 #include <linux/poll.h>
 #include <linux/slab.h>
@@ -33,9 +32,9 @@
  * @id: the buffer's id, for INFO in any state.
  * @role: OWNBUF_ROLE_*; never changes.
  * @h: (owner) the handle; poisoned by the engine on DROP and MOVE, which is
- *	also where the file's state comes from.
- * @lock: (owner) serialises DROP and MOVE on this file, so that a second
- *	DROP sees the first one's poison and counts a double_free.
+ *	also where the file's state comes from.  A DROP or MOVE that meets
+ *	another one of this file in flight waits for it in the engine
+ *	(OWNBUF_END_WAIT), then sees its poison.
  * @pinned: (owner) bit 0: this owner pins the pseudo filesystem (from its
  *	first BORROW or MOVE to its close), see ownbuf_compat.c.
  * @ref: (borrow) the borrow token; its state is the file's state.
@@ -52,7 +51,6 @@ struct ownbuf_file {
 	union {
 		struct {
 			struct ownbuf_handle h;
-			struct mutex lock;	/* see above */
 			unsigned long pinned;
 		};
 		struct {
@@ -269,7 +267,8 @@ static int ownbuf_mmap(struct file *file, struct vm_area_struct *vma)
 	return 0;
 }
 
-static struct ownbuf_file *ownbuf_file_alloc(u32 role)
+/* Inline: it is on BORROW's path (see ownbuf_ioctl_file()). */
+static __always_inline struct ownbuf_file *ownbuf_file_alloc(u32 role)
 {
 	struct ownbuf_file *f;
 
@@ -277,8 +276,6 @@ static struct ownbuf_file *ownbuf_file_alloc(u32 role)
 	if (!f)
 		return NULL;
 	f->role = role;
-	if (role == OWNBUF_ROLE_OWNER)
-		mutex_init(&f->lock);
 	return f;
 }
 
@@ -310,9 +307,17 @@ static struct file *ownbuf_file_create(struct ownbuf_file *f, int flags,
 	return file;
 }
 
-/* The start of MOVE: the owner must be live, then the argument readable. */
-static int ownbuf_ioctl_arg(struct ownbuf_file *f, void *arg,
-			    const void __user *uarg, size_t size)
+/*
+ * The start of an ioctl on an owner that reads an argument at @uarg, which
+ * the caller copied already (@copied: the copy worked; no copy of NULL):
+ * the owner must be live, then the pointer not NULL, then the argument
+ * readable.  The copy comes first so that BORROW makes it only once: it
+ * needs the flags before the state check, for the access mode.  Inline:
+ * it is on BORROW's path, and each call costs under emulation.
+ */
+static __always_inline int ownbuf_ioctl_arg(struct ownbuf_file *f,
+					    const void __user *uarg,
+					    bool copied)
 {
 	int ret = ownbuf_file_check(f, OWNBUF_OP_USE);
 
@@ -320,7 +325,7 @@ static int ownbuf_ioctl_arg(struct ownbuf_file *f, void *arg,
 		return ret;
 	if (!uarg)
 		return ownbuf_null_user(f);
-	if (copy_from_user(arg, uarg, size))
+	if (!copied)
 		return -EFAULT;
 	return 0;
 }
@@ -402,13 +407,9 @@ static long ownbuf_ioctl_borrow(struct ownbuf_file *f, struct file *owner,
 		need |= FMODE_WRITE;
 	if ((owner->f_mode & need) != need)
 		return -EBADF;
-	ret = ownbuf_file_check(f, OWNBUF_OP_USE);
+	ret = ownbuf_ioctl_arg(f, uarg, ok);
 	if (ret)
 		return ret;
-	if (!uarg)
-		return ownbuf_null_user(f);
-	if (!ok)
-		return -EFAULT;
 	kind = arg.flags & (OWNBUF_BORROW_SHARED | OWNBUF_BORROW_MUT);
 	if ((arg.flags & ~OWNBUF_BORROW_VALID_FLAGS) ||
 	    (kind != OWNBUF_BORROW_SHARED && kind != OWNBUF_BORROW_MUT))
@@ -443,7 +444,8 @@ static long ownbuf_ioctl_move(struct ownbuf_file *f, struct file *from,
 	struct file *file;
 	int fd, ret;
 
-	ret = ownbuf_ioctl_arg(f, &arg, uarg, sizeof(arg));
+	ret = ownbuf_ioctl_arg(f, uarg,
+			       uarg && !copy_from_user(&arg, uarg, sizeof(arg)));
 	if (ret)
 		return ret;
 	if (arg.flags & ~OWNBUF_MOVE_VALID_FLAGS)
@@ -457,11 +459,9 @@ static long ownbuf_ioctl_move(struct ownbuf_file *f, struct file *from,
 	/* Before the move: once moved, a failed copy could not undo it. */
 	arg.fd = fd;
 	ret = copy_to_user(uarg, &arg, sizeof(arg)) ? -EFAULT : 0;
-	if (!ret) {
-		mutex_lock(&f->lock);
-		ret = __ownbuf_move(&f->h, &nf->h, OWNBUF_IP_USER);
-		mutex_unlock(&f->lock);
-	}
+	if (!ret)
+		ret = __ownbuf_move(&f->h, &nf->h, OWNBUF_END_WAIT,
+				    OWNBUF_IP_USER);
 	if (!ret)
 		nf->obj = ownbuf_owner_get(&nf->h);
 	/* Once installed, the file holds the buffer. */
@@ -470,12 +470,7 @@ static long ownbuf_ioctl_move(struct ownbuf_file *f, struct file *from,
 
 static long ownbuf_ioctl_drop(struct ownbuf_file *f)
 {
-	int ret;
-
-	mutex_lock(&f->lock);
-	ret = __ownbuf_drop(&f->h, OWNBUF_IP_USER);
-	mutex_unlock(&f->lock);
-	return ret;
+	return __ownbuf_drop(&f->h, OWNBUF_END_WAIT, OWNBUF_IP_USER);
 }
 
 static long ownbuf_ioctl_release(struct ownbuf_file *f)
@@ -488,13 +483,9 @@ static long ownbuf_ioctl_resize(struct ownbuf_file *f, u64 __user *uarg)
 	u64 size;
 	int ret;
 
-	ret = ownbuf_file_check(f, OWNBUF_OP_USE);
+	ret = ownbuf_ioctl_arg(f, uarg, uarg && !get_user(size, uarg));
 	if (ret)
 		return ret;
-	if (!uarg)
-		return ownbuf_null_user(f);
-	if (get_user(size, uarg))
-		return -EFAULT;
 	if (size > SIZE_MAX)
 		return -EFBIG;
 	return __ownbuf_resize(&f->h, size, OWNBUF_IP_USER);

@@ -434,6 +434,11 @@ ownbuf_find(struct ownbuf_handle *hp, enum ownbuf_op op, unsigned long ip,
 		if (likely(b && !(atomic64_read(&b->state) & OWNBUF_S_DEAD)))
 			return b;
 	}
+	/*
+	 * A drop poisons the variable before the buffer dies and leaves the
+	 * table: found dead or gone, it is found poisoned if it was dropped.
+	 */
+	smp_rmb();
 	ret = ownbuf_handle_value(hp, op, ip, hv);
 	if (ret) {
 		*err = ret;
@@ -573,6 +578,17 @@ __always_inline u64 ownbuf_ref_word(const struct ownbuf_ref *ref)
 }
 
 /*
+ * Is @ref (not NULL) a live borrow: LIVE, and genuine with its record
+ * still carrying its generation?  The test of every use of a borrow.
+ */
+static __always_inline bool ownbuf_ref_live(const struct ownbuf_ref *ref)
+{
+	return (atomic_read(&ref->state) & OWNBUF_REF_STATE) ==
+	       OWNBUF_STATE_LIVE &&
+	       ownbuf_ref_word(ref) == (ref->gen | OWNBUF_SLOT_LIVE);
+}
+
+/*
  * Is @ref a borrow ownbuf handed out and not yet ended?  Refuses (and
  * reports) the NULL borrow, an ended or revoked one, and garbage, copies
  * and replays: only a token whose record still carries its generation
@@ -582,9 +598,7 @@ __always_inline int
 ownbuf_ref_validate(struct ownbuf_ref *ref, enum ownbuf_op op, bool any_record,
 		    unsigned long ip)
 {
-	if (likely(ref && (atomic_read(&ref->state) & OWNBUF_REF_STATE) ==
-			  OWNBUF_STATE_LIVE &&
-		   ownbuf_ref_word(ref) == (ref->gen | OWNBUF_SLOT_LIVE)))
+	if (likely(ref && ownbuf_ref_live(ref)))
 		return 0;
 	return ownbuf_ref_refuse(ref, op, any_record, ip);
 }
@@ -601,10 +615,7 @@ struct ownbuf *ownbuf_ref_get(struct ownbuf_ref *ref)
 
 	rcu_read_lock_sched();
 	/* LIVE records keep the object from being finished. */
-	b = ownbuf_observe((atomic_read(&ref->state) & OWNBUF_REF_STATE) ==
-			   OWNBUF_STATE_LIVE &&
-			   ownbuf_ref_word(ref) == (ref->gen | OWNBUF_SLOT_LIVE) ?
-			   ref->buf : NULL);
+	b = ownbuf_observe(ownbuf_ref_live(ref) ? ref->buf : NULL);
 	rcu_read_unlock_sched();
 	return b;
 }

@@ -50,12 +50,21 @@ extern const struct kernel_param_ops ownbuf_size_param_ops;
 void ownbuf_report(enum ownbuf_violation v, u64 id, unsigned long ip,
 		   const char *what);
 
+/*
+ * __ownbuf_drop() and __ownbuf_move() flags.  OWNBUF_END_WAIT: the caller
+ * may sleep, and a drop or move of the same handle in flight is to be
+ * waited for and then answered as after it (a double_free or a
+ * use_after_free), not refused as a data_race.
+ */
+#define OWNBUF_END_WAIT	BIT(0)
+
 int __ownbuf_create(size_t size, gfp_t gfp, struct ownbuf_handle *out,
 		    unsigned long ip);
-int __ownbuf_drop(struct ownbuf_handle *h, unsigned long ip);
+int __ownbuf_drop(struct ownbuf_handle *h, unsigned int flags,
+		  unsigned long ip);
 int __ownbuf_revoke(struct ownbuf_handle *h, unsigned long ip);
 int __ownbuf_move(struct ownbuf_handle *h, struct ownbuf_handle *to,
-		  unsigned long ip);
+		  unsigned int flags, unsigned long ip);
 int __ownbuf_resize(struct ownbuf_handle *h, size_t size, unsigned long ip);
 int __ownbuf_borrow(struct ownbuf_handle *h, unsigned int flags,
 		    const struct ownbuf_ref_ops *ops, struct ownbuf_ref *ref,

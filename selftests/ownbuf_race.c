@@ -8,6 +8,9 @@
  * write.  Conflicts must be refused with -EBUSY, not serialised: there
  * must be some, and the data_race counter must have moved by exactly the
  * number of -EBUSY the threads saw.
+ *
+ * Then the owner's end under concurrent use (section 3): threads DROP (one
+ * of them MOVEs) one owner fd at once, round after round.
  */
 #include <pthread.h>
 
@@ -239,6 +242,158 @@ TEST_F_TIMEOUT(race, no_torn_reads_and_every_conflict_counted,
 	/* Nothing is lent out any more, and the buffer is whole. */
 	EXPECT_EQ(OWNBUF_STATE_LIVE, ownbuf_state(self->owner));
 	EXPECT_EQ(0, ownbuf_drop(self->owner));
+}
+
+/*
+ * Threads released at once each DROP the same owner fd (one of them MOVEs
+ * it, in the second variant).  Whatever the interleaving, exactly one call
+ * succeeds and every other one answers as it would after it: -ESTALE, a
+ * double_free for a DROP after a DROP, a use_after_free for anything after
+ * a MOVE and for a MOVE after a DROP (section 3).  Never -EBUSY and a
+ * data_race: the buffer is busy only with the call that won.  The calls
+ * must really overlap: some loser must have started before the winner's
+ * call returned.
+ */
+#define ENDERS		4
+#define ENDER_ROUNDS	400
+
+struct ender {
+	pthread_barrier_t *start;
+	pthread_barrier_t *end;
+	int *fd;		/* the round's owner */
+	bool move;		/* MOVE, else DROP */
+	/* per round: 0 or -errno, the moved-to fd, when the call ran */
+	int ret[ENDER_ROUNDS];
+	int newfd[ENDER_ROUNDS];
+	long long t0[ENDER_ROUNDS];
+	long long t1[ENDER_ROUNDS];
+};
+
+static long long ender_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static void *ender_thread(void *arg)
+{
+	struct ender *e = arg;
+	int r, ret;
+
+	for (r = 0; r < ENDER_ROUNDS; r++) {
+		pthread_barrier_wait(e->start);
+		e->t0[r] = ender_ns();
+		if (e->move) {
+			e->newfd[r] = ownbuf_move(*e->fd, OWNBUF_MOVE_CLOEXEC);
+			ret = e->newfd[r] >= 0 ? 0 : e->newfd[r] == -1 ? -errno : -EIO;
+		} else {
+			e->newfd[r] = -1;
+			ret = ownbuf_drop(*e->fd) ? -errno : 0;
+		}
+		e->t1[r] = ender_ns();
+		e->ret[r] = ret;
+		pthread_barrier_wait(e->end);
+	}
+	return NULL;
+}
+
+FIXTURE(enders)
+{
+	struct ownbuf_counts snap;
+};
+
+FIXTURE_VARIANT(enders)
+{
+	int movers;
+};
+
+FIXTURE_VARIANT_ADD(enders, drops) { .movers = 0 };
+FIXTURE_VARIANT_ADD(enders, move_and_drops) { .movers = 1 };
+
+FIXTURE_SETUP(enders)
+{
+	if (access(OWNBUF_DEV, F_OK))
+		SKIP(return, "%s: no such device", OWNBUF_DEV);
+	SNAPSHOT(&self->snap);
+}
+
+FIXTURE_TEARDOWN(enders)
+{
+}
+
+TEST_F_TIMEOUT(enders, one_wins_the_others_see_it_gone, 120)
+{
+	static struct ender e[ENDERS];
+	pthread_barrier_t start, end;
+	pthread_t t[ENDERS];
+	long long uaf = 0, dfree = 0, overlaps = 0;
+	int fd = -1, r, i, w, winners, bad = 0, moves_won = 0;
+
+	ASSERT_EQ(0, pthread_barrier_init(&start, NULL, ENDERS + 1));
+	ASSERT_EQ(0, pthread_barrier_init(&end, NULL, ENDERS + 1));
+	for (i = 0; i < ENDERS; i++) {
+		e[i] = (struct ender){
+			.start = &start,
+			.end = &end,
+			.fd = &fd,
+			.move = i < variant->movers,
+		};
+		ASSERT_EQ(0, pthread_create(&t[i], NULL, ender_thread, &e[i]));
+	}
+	for (r = 0; r < ENDER_ROUNDS; r++) {
+		fd = ownbuf_open();
+		ASSERT_LE(0, fd);
+		pthread_barrier_wait(&start);
+		pthread_barrier_wait(&end);
+		winners = 0;
+		w = -1;
+		for (i = 0; i < ENDERS; i++) {
+			if (e[i].newfd[r] >= 0)
+				close(e[i].newfd[r]);
+			if (!e[i].ret[r]) {
+				winners++;
+				w = i;
+			}
+		}
+		close(fd);
+		if (winners != 1) {
+			if (!bad++)
+				TH_LOG("round %d: %d calls succeeded", r, winners);
+			continue;
+		}
+		moves_won += e[w].move;
+		for (i = 0; i < ENDERS; i++) {
+			if (i == w)
+				continue;
+			if (e[i].ret[r] != -ESTALE) {
+				if (!bad++)
+					TH_LOG("round %d: %s lost with %s", r,
+					       e[i].move ? "MOVE" : "DROP",
+					       strerror(-e[i].ret[r]));
+				continue;
+			}
+			if (e[w].move || e[i].move)
+				uaf++;
+			else
+				dfree++;
+			/* Started before the winner's call had returned. */
+			overlaps += e[i].t0[r] < e[w].t1[r];
+		}
+	}
+	for (i = 0; i < ENDERS; i++)
+		pthread_join(t[i], NULL);
+	pthread_barrier_destroy(&start);
+	pthread_barrier_destroy(&end);
+
+	TH_LOG("%d rounds: %lld losing calls overlapped the winner's, MOVE won %d",
+	       ENDER_ROUNDS, overlaps, moves_won);
+	EXPECT_EQ(0, bad);
+	/* The race was run: calls did overlap. */
+	EXPECT_LT(0, overlaps);
+	EXPECT_DELTA(&self->snap, [V_USE_AFTER_FREE] = uaf,
+		     [V_DOUBLE_FREE] = dfree);
 }
 
 TEST_HARNESS_MAIN
