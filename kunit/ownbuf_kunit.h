@@ -71,7 +71,8 @@ struct ob_ref_array {
 #define OB_EXPECT_REF_BYTES(test, ref, off, len, byte) \
 	ob_expect_ref_bytes(test, ref, off, len, byte, __LINE__)
 
-#define OB_PARAM_DIR "/sys/module/ownbuf/parameters/"
+/* Relative to the root of sysfs: the suites mount it themselves. */
+#define OB_PARAM_DIR "module/ownbuf/parameters/"
 
 struct ob_param {
 	const char *name;
