@@ -7,7 +7,7 @@
 #   scripts/check.sh --only sparse   sparse (C=2) against the debug kernel
 #   scripts/check.sh --only style    checkpatch.pl --strict on every source
 #   scripts/check.sh --only STAGES   a comma-separated subset of
-#                                    tests,sparse,style,vm,harness
+#                                    tests,sparse,style,vm,harness,kunit
 #   scripts/check.sh --kernels "debug stock612"
 #                                    test on these kernels only (default:
 #                                    debug kcsan stock61 stock612)
@@ -37,7 +37,7 @@ BUILD=$TOP/build
 OUT=$BUILD/check
 # Items (verdicts) are written per stage, so that stages running at the
 # same time never share a file; the report reads them in this order.
-ITEM_FILES="build deb debug kcsan stock61 stock612 static vm harness"
+ITEM_FILES="build deb debug kcsan stock61 stock612 static vm harness kunit"
 ITEMS=$OUT/items-build.jsonl
 JUDGE=$TOP/scripts/judge.py
 BOOT_TIMEOUT=${OWNBUF_BOOT_TIMEOUT:-3600}
@@ -46,7 +46,7 @@ BOOT_TIMEOUT=${OWNBUF_BOOT_TIMEOUT:-3600}
 # timeout is killed, so a live guest always says something sooner).
 TEST_TIMEOUT=300
 IDLE_TIMEOUT=480
-STAGES="tests,sparse,style,vm,harness"
+STAGES="tests,sparse,style,vm,harness,kunit"
 KERNELS=$KERNEL_NAMES
 STATIC_PACKAGES="sparse perl"
 
@@ -450,6 +450,83 @@ stage_harness()
 	fi
 }
 
+# stage_kunit - the KUnit suites as kernel CI runs them: kunit.py in a
+# kernel tree with ownbuf built in (scripts/kunit.sh, "make kunit"), in an
+# x86_64 guest.  One item per case of its JSON (a parameterized case is
+# one item, failed if a parameter failed); a run without JSON is one
+# failed item.
+stage_kunit()
+{
+	local dir=$BUILD/kunit kernel=kunit.py-x86_64 rc=0
+	local suite name status detail ITEMS=$OUT/items-kunit.jsonl
+
+	rm -rf "$dir"
+	mkdir -p "$dir"
+	"$TOP/scripts/kunit.sh" --arch x86_64 --json "$dir/x86_64.json" \
+		>"$dir/run.log" 2>&1 || rc=$?
+	if [ ! -s "$dir/x86_64.json" ]; then
+		tail -n 60 "$dir/run.log" >"$dir/failure.log"
+		item kunit.py "kunit.py run" fail kunit "$dir/failure.log" \
+			"$kernel"
+		return 0
+	fi
+	python3 - "$dir/x86_64.json" "$dir/x86_64.console" "$dir/cases" \
+		>"$dir/cases.tsv" <<'EOF'
+import json, os, re, sys
+
+# A failed case's diagnostics: the lines between its "not ok" and the
+# result before it.
+log, seen = {}, []
+try:
+    with open(sys.argv[2], errors='replace') as f:
+        for line in f:
+            line = line.rstrip()
+            m = re.match(r'\s*(not )?ok \d+ (\S+)', line)
+            if m:
+                if m.group(1):
+                    log.setdefault(m.group(2), seen[-40:])
+                seen = []
+            elif line.strip():
+                seen.append(line.strip())
+except OSError:
+    pass
+
+def status(case):
+    leaves = [c['status'] for c in case.get('test_cases', [])]
+    for g in case.get('sub_groups', []):
+        leaves.append(status(g))
+    if 'status' in case:
+        return case['status']
+    if any(s in ('FAIL', 'ERROR') for s in leaves):
+        return 'FAIL'
+    return 'SKIP' if leaves and all(s == 'SKIP' for s in leaves) else 'PASS'
+
+os.makedirs(sys.argv[3], exist_ok=True)
+with open(sys.argv[1]) as f:
+    top = json.load(f)
+for suite in top.get('sub_groups', []):
+    for case in suite.get('test_cases', []) + suite.get('sub_groups', []):
+        st = {'PASS': 'pass', 'SKIP': 'skip'}.get(status(case), 'fail')
+        detail = ''
+        if st == 'fail':
+            detail = os.path.join(sys.argv[3], suite['name'] + '.' +
+                                  case['name'])
+            with open(detail, 'w') as f:
+                f.write('\n'.join(log.get(case['name'], [])) + '\n')
+        print('\t'.join((suite['name'], case['name'], st, detail)))
+EOF
+	while IFS=$'\t' read -r suite name status detail; do
+		item "kunit:$suite" "$name" "$status" \
+			"$([ "$status" = fail ] && echo kunit)" "$detail" "$kernel"
+	done <"$dir/cases.tsv"
+	if [ ! -s "$dir/cases.tsv" ] || { [ $rc -ne 0 ] &&
+	   ! grep -q "	fail	" "$dir/cases.tsv"; }; then
+		tail -n 60 "$dir/run.log" >"$dir/failure.log"
+		item kunit.py "kunit.py run" fail kunit "$dir/failure.log" \
+			"$kernel"
+	fi
+}
+
 main()
 {
 	local k t t0 rc=0 bg="" fg
@@ -553,6 +630,10 @@ main()
 	done
 	# After the guests that use what DKMS installed.
 	want tests && stage_deb_purge
+	# Alone: a kernel build and a guest of its own.
+	if want kunit; then
+		timed kunit stage_kunit
+	fi
 
 	log "finished in $(($(now) - t0))s; results in $OUT"
 	echo
