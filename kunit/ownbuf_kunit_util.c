@@ -617,31 +617,41 @@ void ob_complete(void *arg)
 
 /* --- the suite --- */
 
+/*
+ * The last action to run, after every cleanup of the test: each buffer
+ * the test created has been dropped or revoked and, once its last borrow
+ * went, freed.  A leak is blamed on the test that leaked.
+ */
+static void ob_check_leaks(void *arg)
+{
+	struct kunit *test = arg;
+	struct ob_priv *priv = test->priv;
+
+	KUNIT_EXPECT_EQ_MSG(test, ownbuf_count_buffers(), priv->buffers,
+			    "buffers the test left behind");
+}
+
 int ownbuf_test_init(struct kunit *test)
 {
 	struct ob_priv *priv = kunit_kzalloc(test, sizeof(*priv), GFP_KERNEL);
+	int ret;
 
 	if (!priv)
 		return -ENOMEM;
 	priv->splats = ob_splats();
+	priv->buffers = ownbuf_count_buffers();
 	test->priv = priv;
-	/* The first action registered is the last to run. */
+	/* The first actions registered are the last to run. */
+	ret = kunit_add_action_or_reset(test, ob_check_leaks, test);
+	if (ret)
+		return ret;
 	return kunit_add_action_or_reset(test, ob_check_splats, test);
-}
-
-/* Buffers other users of ownbuf held when the suite began. */
-static unsigned long ob_buffers_at_start;
-
-unsigned long ob_buffers_since_start(void)
-{
-	return ownbuf_count_buffers() - ob_buffers_at_start;
 }
 
 int ownbuf_suite_init(struct kunit_suite *suite)
 {
 	int ret;
 
-	ob_buffers_at_start = ownbuf_count_buffers();
 	ret = ob_sysfs_mount();
 	if (ret)
 		return ret;
