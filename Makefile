@@ -5,6 +5,10 @@
 #   make                 build the modules (against KDIR) and the tools
 #   make check           the test command: builds kernels, boots them in QEMU,
 #                        runs KUnit, the selftests and the static checks
+#   make kunit           the KUnit suites built in, run by the kernel's own
+#                        kunit.py in a kernel tree (KERNEL_SRC=, default the
+#                        cached linux-source-6.12; KUNIT_ARCH=x86_64 or um;
+#                        KUNIT_FLAGS=--kcsan)
 #   make sparse          sparse (C=2) on the module sources
 #   make style           checkpatch.pl --strict on every source file
 #   make demo            boot Debian's stock 6.12 in QEMU and run "ownbuf demo"
@@ -22,8 +26,8 @@ TOP := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
 CC ?= gcc
 USER_CFLAGS := -O2 -g -Wall -Wextra -Werror -I$(TOP)/include/uapi
 
-.PHONY: all modules tools clean check sparse style demo vm bench deb help \
-	install modules_install tools_install
+.PHONY: all modules tools clean check kunit sparse style demo vm bench deb \
+	help install modules_install tools_install
 
 all: modules tools
 
@@ -58,6 +62,11 @@ $(TOOLS_OUT)/ownbuf-bench: tools/bench/ownbuf_bench_user.c include/uapi/linux/ow
 
 check:
 	$(TOP)/scripts/check.sh
+
+KUNIT_ARCH ?= x86_64
+kunit:
+	KERNEL_SRC="$(KERNEL_SRC)" $(TOP)/scripts/kunit.sh --arch $(KUNIT_ARCH) \
+		$(KUNIT_FLAGS)
 
 sparse:
 	$(TOP)/scripts/check.sh --only sparse

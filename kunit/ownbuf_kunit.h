@@ -26,6 +26,7 @@
 /**
  * struct ob_priv - per-test state, in test->priv
  * @splats: console splats seen before the test began.
+ * @buffers: buffers in ownbuf's table when the test began.
  * @stub_calls: calls that reached a fault-injection stub.
  * @stub_ret: what ob_fail_table_insert() returns.
  * @inside: what ob_copy_inside() does while an access is in flight.
@@ -33,6 +34,7 @@
  */
 struct ob_priv {
 	unsigned long splats;
+	unsigned long buffers;
 	int stub_calls;
 	int stub_ret;
 	int (*inside)(struct kunit *test);
@@ -71,7 +73,8 @@ struct ob_ref_array {
 #define OB_EXPECT_REF_BYTES(test, ref, off, len, byte) \
 	ob_expect_ref_bytes(test, ref, off, len, byte, __LINE__)
 
-#define OB_PARAM_DIR "/sys/module/ownbuf/parameters/"
+/* Relative to the root of sysfs: the suites mount it themselves. */
+#define OB_PARAM_DIR "module/ownbuf/parameters/"
 
 struct ob_param {
 	const char *name;
@@ -206,13 +209,12 @@ void ob_complete(void *arg);
 int ownbuf_test_init(struct kunit *test);
 int ownbuf_suite_init(struct kunit_suite *suite);
 void ownbuf_suite_exit(struct kunit_suite *suite);
-unsigned long ob_buffers_since_start(void);
 void ob_console_watch(const char *want);
 void ob_console_line(char *buf, size_t len);
 
 /*
- * The cases of suite "ownbuf" kept outside ownbuf_kunit_api.c, which holds
- * the suite's one case list.
+ * The cases kept outside ownbuf_kunit_api.c, which holds the case lists of
+ * every suite but "ownbuf_windows".
  */
 /* ownbuf_kunit_misuse.c */
 void ownbuf_test_misuse(struct kunit *test);

@@ -12,6 +12,7 @@
 #include <linux/fs.h>
 #include <linux/kthread.h>
 #include <linux/mm.h>
+#include <linux/mount.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
@@ -299,15 +300,54 @@ struct ownbuf_stat ob_stat(struct kunit *test, struct ownbuf_handle h)
 
 /* --- module parameters, through sysfs, restored at the end --- */
 
+/*
+ * A mount of sysfs of the suites' own: built in, they run at boot, before
+ * anything is mounted on /sys.  Mounted by ownbuf_suite_init(), unmounted
+ * by ownbuf_suite_exit().
+ */
+static struct vfsmount *ob_sysfs;
+
+static int ob_sysfs_mount(void)
+{
+	struct file_system_type *fs = get_fs_type("sysfs");
+
+	if (!fs)
+		return -ENODEV;
+	/* sysfs is built in: get_fs_type() took no module reference. */
+	ob_sysfs = kern_mount(fs);
+	if (IS_ERR(ob_sysfs)) {
+		int ret = PTR_ERR(ob_sysfs);
+
+		ob_sysfs = NULL;
+		return ret;
+	}
+	return 0;
+}
+
+static void ob_sysfs_unmount(void)
+{
+	kern_unmount(ob_sysfs);
+	ob_sysfs = NULL;
+}
+
+static struct file *ob_param_open(const char *name, int flags)
+{
+	char path[64];
+
+	if (!ob_sysfs)
+		return ERR_PTR(-ENOENT);
+	snprintf(path, sizeof(path), OB_PARAM_DIR "%s", name);
+	return file_open_root_mnt(ob_sysfs, path, flags, 0);
+}
+
 static int ob_param_read(const char *name, unsigned long *val)
 {
-	char path[64], buf[32] = { };
+	char buf[32] = { };
 	struct file *f;
 	loff_t pos = 0;
 	ssize_t n;
 
-	snprintf(path, sizeof(path), OB_PARAM_DIR "%s", name);
-	f = filp_open(path, O_RDONLY, 0);
+	f = ob_param_open(name, O_RDONLY);
 	if (IS_ERR(f))
 		return PTR_ERR(f);
 	n = kernel_read(f, buf, sizeof(buf) - 1, &pos);
@@ -319,15 +359,14 @@ static int ob_param_read(const char *name, unsigned long *val)
 
 static int ob_param_write(const char *name, unsigned long val)
 {
-	char path[64], buf[32];
+	char buf[32];
 	struct file *f;
 	loff_t pos = 0;
 	ssize_t n;
 	int len;
 
-	snprintf(path, sizeof(path), OB_PARAM_DIR "%s", name);
 	len = snprintf(buf, sizeof(buf), "%lu", val);
-	f = filp_open(path, O_WRONLY, 0);
+	f = ob_param_open(name, O_WRONLY);
 	if (IS_ERR(f))
 		return PTR_ERR(f);
 	n = kernel_write(f, buf, len, &pos);
@@ -359,7 +398,7 @@ void ob_param_set(struct kunit *test, const char *name,
 	KUNIT_ASSERT_NOT_NULL(test, p);
 	p->name = name;
 	if (ob_param_read(name, &p->old))
-		kunit_skip(test, "no " OB_PARAM_DIR "%s", name);
+		kunit_skip(test, "no /sys/" OB_PARAM_DIR "%s", name);
 	KUNIT_ASSERT_EQ(test,
 			kunit_add_action_or_reset(test, ob_param_restore, p),
 			0);
@@ -578,36 +617,55 @@ void ob_complete(void *arg)
 
 /* --- the suite --- */
 
+/*
+ * The last action to run, after every cleanup of the test: each buffer
+ * the test created has been dropped or revoked and, once its last borrow
+ * went, freed.  A leak is blamed on the test that leaked.
+ */
+static void ob_check_leaks(void *arg)
+{
+	struct kunit *test = arg;
+	struct ob_priv *priv = test->priv;
+
+	KUNIT_EXPECT_EQ_MSG(test, ownbuf_count_buffers(), priv->buffers,
+			    "buffers the test left behind");
+}
+
 int ownbuf_test_init(struct kunit *test)
 {
 	struct ob_priv *priv = kunit_kzalloc(test, sizeof(*priv), GFP_KERNEL);
+	int ret;
 
 	if (!priv)
 		return -ENOMEM;
 	priv->splats = ob_splats();
+	priv->buffers = ownbuf_count_buffers();
 	test->priv = priv;
-	/* The first action registered is the last to run. */
+	/* The first actions registered are the last to run. */
+	ret = kunit_add_action_or_reset(test, ob_check_leaks, test);
+	if (ret)
+		return ret;
 	return kunit_add_action_or_reset(test, ob_check_splats, test);
-}
-
-/* Buffers other users of ownbuf held when the suite began. */
-static unsigned long ob_buffers_at_start;
-
-unsigned long ob_buffers_since_start(void)
-{
-	return ownbuf_count_buffers() - ob_buffers_at_start;
 }
 
 int ownbuf_suite_init(struct kunit_suite *suite)
 {
-	ob_buffers_at_start = ownbuf_count_buffers();
-	return register_trace_console(ob_probe_console, NULL);
+	int ret;
+
+	ret = ob_sysfs_mount();
+	if (ret)
+		return ret;
+	ret = register_trace_console(ob_probe_console, NULL);
+	if (ret)
+		ob_sysfs_unmount();
+	return ret;
 }
 
 void ownbuf_suite_exit(struct kunit_suite *suite)
 {
 	unregister_trace_console(ob_probe_console, NULL);
 	tracepoint_synchronize_unregister();
+	ob_sysfs_unmount();
 }
 
 /* Watch the console for a line containing @want (NULL: stop watching). */

@@ -199,6 +199,12 @@ static struct obw *obw_new(struct kunit *test, size_t size,
 	int i, cpu;
 
 	KUNIT_ASSERT_NOT_NULL(test, x);
+	/*
+	 * A kernel without SMP (UML) cannot run these; an SMP kernel booted
+	 * with one CPU is a broken setup, which must not pass as a skip.
+	 */
+	if (!IS_ENABLED(CONFIG_SMP))
+		kunit_skip(test, "a window test needs two CPUs: no CONFIG_SMP");
 	cpu = obw_pin(test);
 	if (num_online_cpus() < 2)
 		KUNIT_FAIL(test, "a window test needs two CPUs, %u online",

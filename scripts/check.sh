@@ -5,7 +5,7 @@
 #
 #   scripts/check.sh                    everything
 #   scripts/check.sh --only STAGES      a comma-separated subset of
-#                                       tests,sparse,style,vm,harness
+#                                       tests,sparse,style,vm,harness,kunit
 #   scripts/check.sh --kernels "debug stock612"
 #                                       test on these kernels only (default:
 #                                       debug kcsan stock61 stock612)
@@ -30,7 +30,7 @@ BUILD=$TOP/build
 OUT=$BUILD/check
 # Items (verdicts) are written per stage, so that stages running at the
 # same time never share a file; the report reads them in this order.
-ITEM_FILES="build deb debug kcsan stock61 stock612 static vm harness"
+ITEM_FILES="build deb debug kcsan stock61 stock612 kunit static vm harness"
 ITEMS=$OUT/items-build.tsv
 JUDGE=$TOP/scripts/judge.py
 BOOT_TIMEOUT=${OWNBUF_BOOT_TIMEOUT:-3600}
@@ -39,7 +39,7 @@ BOOT_TIMEOUT=${OWNBUF_BOOT_TIMEOUT:-3600}
 # timeout is killed, so a live guest always says something sooner).
 TEST_TIMEOUT=300
 IDLE_TIMEOUT=480
-STAGES="tests,sparse,style,vm,harness"
+STAGES="tests,sparse,style,vm,harness,kunit"
 KERNELS=$KERNEL_NAMES
 STATIC_PACKAGES="sparse perl"
 
@@ -408,6 +408,22 @@ stage_harness()
 	done
 }
 
+# stage_kunit - the KUnit suites as kernel CI runs them: kunit.py in a
+# kernel tree with ownbuf built in (scripts/kunit.sh, "make kunit"), in an
+# x86_64 guest; one item per case of its JSON.
+stage_kunit()
+{
+	local dir=$BUILD/kunit rc=0
+
+	rm -rf "$dir"
+	mkdir -p "$dir"
+	"$TOP/scripts/kunit.sh" --arch x86_64 --json "$dir/x86_64.json" \
+		>"$dir/run.log" 2>&1 || rc=$?
+	python3 "$JUDGE" kunit-json --kernel kunit.py-x86_64 --rc $rc \
+		--json "$dir/x86_64.json" --console "$dir/x86_64.console" \
+		--log "$dir/run.log" --out "$OUT/items-kunit.jsonl"
+}
+
 main()
 {
 	local k t0 rc=0 bg="" fg="" f pkgs
@@ -497,6 +513,8 @@ main()
 	done
 	# After the guests that use what DKMS installed.
 	want tests && stage_deb_purge
+	# Alone: a kernel build and a guest of its own.
+	want kunit && timed kunit stage_kunit
 
 	log "finished in $(($(now) - t0))s; results in $OUT"
 	echo

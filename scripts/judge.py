@@ -27,6 +27,7 @@ Subcommands:
           any failure
   expect  exactly the failures of the given categories (the harness
           self-test)
+  kunit-json  the items of a "kunit.py run --json" (make kunit)
   splats  the splats of a console log, one "category: headline" per line
           (make demo and make bench); exit status 1 if any
 """
@@ -494,6 +495,33 @@ def expect(args):
     return 1
 
 
+def kunit_json(args):
+    """Items of a "kunit.py run --json" (make kunit): one per case, a
+    failed case with its lines of the console kunit.py kept."""
+    items = Items(args.kernel)
+    try:
+        with open(args.json, encoding='utf-8') as f:
+            tree = json.load(f)
+    except (OSError, ValueError) as e:
+        tree = {}
+        print('[judge] %s: %s' % (args.json, e))
+    console = read_text(args.console).split('\n')
+    for suite in tree.get('sub_groups', []):
+        for name, status in leaves(suite, ''):
+            st = {'PASS': 'pass', 'SKIP': 'skip'}.get(status, 'fail')
+            items.add('kunit:' + suite['name'], name, st,
+                      'skip' if st == 'skip' else 'kunit',
+                      case_log(console, name))
+    if not items or args.rc and all(it['status'] == 'pass' for it in items):
+        items.add('kunit.py', 'kunit.py run', 'fail', 'kunit',
+                  'rc=%d, %d cases\n%s' % (args.rc, len(items),
+                                          read_text(args.log, 60)))
+    with open(args.out, 'a', encoding='utf-8') as f:
+        f.writelines(json.dumps(it) + '\n' for it in items)
+    print_table(items)
+    return 0
+
+
 def splats_cmd(args):
     splats, _, panic = scan_console(read_text(args.console))
     for s in splats:
@@ -520,6 +548,11 @@ def main():
     p.add_argument('--items', required=True)
     p.add_argument('category', nargs='*')
     p.set_defaults(func=expect)
+    p = sub.add_parser('kunit-json', help='items of kunit.py run --json')
+    for a in ('--kernel', '--json', '--console', '--log', '--out'):
+        p.add_argument(a, required=True)
+    p.add_argument('--rc', type=int, default=0, help="kunit.py's status")
+    p.set_defaults(func=kunit_json)
     p = sub.add_parser('splats', help='the splats of a console log')
     p.add_argument('console')
     p.set_defaults(func=splats_cmd)
