@@ -98,6 +98,8 @@ int ownbuf_engine_init(void);
 void ownbuf_engine_exit(void);
 int ownbuf_dev_init(void);
 void ownbuf_dev_exit(void);
+void ownbuf_debugfs_init(void);
+void ownbuf_debugfs_exit(void);
 
 /*
  * Race windows: points between two steps of the engine where another
