@@ -120,28 +120,6 @@ struct ownbuf_who {
 	char comm[TASK_COMM_LEN];
 };
 
-/* struct ownbuf_holder.kind when nothing is known. */
-#define OWNBUF_HOLDER_NONE	U32_MAX
-
-/**
- * struct ownbuf_holder - a snapshot of who holds a buffer, in a report
- * @kind: OWNBUF_SHARED or OWNBUF_MUT for a borrow, 0 for an access in
- *	flight, OWNBUF_HOLDER_NONE if nothing is known.
- * @mapped: the borrow was mmap()ed.
- * @pid: the borrower's task, 0 if unknown (a fast in-kernel borrow).
- * @ip: where it was taken: the in-kernel caller, or OWNBUF_IP_USER.
- * @since: when (jiffies).
- * @comm: the borrower's name, if @pid.
- */
-struct ownbuf_holder {
-	u32 kind;
-	bool mapped;
-	pid_t pid;
-	unsigned long ip;
-	unsigned long since;
-	char comm[TASK_COMM_LEN];
-};
-
 /* One CPU's records of shared borrows of one buffer. */
 #define OWNBUF_CELL_SLOTS	2
 struct ownbuf_cell {

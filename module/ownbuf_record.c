@@ -411,6 +411,27 @@ bool ownbuf_slot_holder(struct ownbuf_slot *slot, u32 kind,
 	return true;
 }
 
+/**
+ * ownbuf_ref_holder() - who took a borrow, when, and whether it is mapped
+ * @ref: the borrow.
+ * @hd: filled in if it is live.
+ *
+ * For /proc/PID/fdinfo of a borrow's file.
+ *
+ * Return: true if @ref is a live borrow, false otherwise.
+ */
+bool ownbuf_ref_holder(struct ownbuf_ref *ref, struct ownbuf_holder *hd)
+{
+	u64 w;
+
+	if ((atomic_read(&ref->state) & OWNBUF_REF_STATE) != OWNBUF_STATE_LIVE)
+		return false;
+	w = ref->gen | OWNBUF_SLOT_LIVE;
+	return ownbuf_ref_word(ref) == w &&
+	       ownbuf_slot_holder(ref->slot, ref->kind & OWNBUF_REF_KIND, hd) &&
+	       atomic64_read(&ref->slot->word) == w;
+}
+
 /* The current task, called from @ip, did something to a buffer now. */
 void ownbuf_who_note(struct ownbuf_who *who, unsigned long ip)
 {
