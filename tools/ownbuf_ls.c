@@ -441,7 +441,7 @@ static void ls_print_buf(struct ls *ls, struct ls_buf *b)
 			       b->owner.moves == 1 ? "" : "s");
 		printf("\n");
 	}
-	printf("  %-7s %-9s %7s %-16s %4s %-18s %-6s %11s  %s\n", "ROLE",
+	printf("  %-7s %-9s %7s %-16s %4s %-19s %-6s %11s  %s\n", "ROLE",
 	       "STATE", "PID", "COMM", "FD", "FILE", "MAPPED", "AGE",
 	       "TAKEN BY");
 	for (i = 0; i < ls->nfds; i++) {
@@ -464,7 +464,7 @@ static void ls_print_buf(struct ls *ls, struct ls_buf *b)
 			ls_age(age, sizeof(age), b->owner.age_ms);
 			snprintf(by, sizeof(by), "%s", b->owner.by);
 		}
-		printf("  %-7s %-9s %7d %-16s %4d %-18s %-6s %11s  %s\n",
+		printf("  %-7s %-9s %7d %-16s %4d %-19s %-6s %11s  %s\n",
 		       d->role, d->state, d->pid, d->comm, d->fd, file, mapped,
 		       age, by);
 	}
@@ -473,7 +473,7 @@ static void ls_print_buf(struct ls *ls, struct ls_buf *b)
 		if (w->file >= 0)
 			continue;
 		ls_age(age, sizeof(age), w->age_ms);
-		printf("  %-7s %-9s %7s %-16s %4s %-18s %-6s %11s  %s\n",
+		printf("  %-7s %-9s %7s %-16s %4s %-19s %-6s %11s  %s\n",
 		       w->label, "live", "-", "-", "-",
 		       w->user ? "(no fd: in flight?)" : "(kernel)",
 		       w->user ? (w->mapped ? "yes" : "no") : "-", age, w->by);
