@@ -46,9 +46,11 @@ TOOLS := $(TOOLS_OUT)/ownbuf $(TOOLS_OUT)/ownbuf-example
 
 tools: $(TOOLS)
 
-$(TOOLS_OUT)/ownbuf: tools/ownbuf.c include/uapi/linux/ownbuf.h
+$(TOOLS_OUT)/ownbuf: tools/ownbuf.c tools/ownbuf_ls.c tools/ownbuf.h \
+		     include/uapi/linux/ownbuf.h
 	@mkdir -p $(@D)
-	$(CC) $(USER_CFLAGS) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $<
+	$(CC) $(USER_CFLAGS) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ \
+		$(filter %.c,$^)
 
 $(TOOLS_OUT)/ownbuf-example: tools/example.c include/uapi/linux/ownbuf.h
 	@mkdir -p $(@D)

@@ -641,10 +641,13 @@ struct ob_tp {
 	struct {
 		unsigned int class;
 		u64 id;
+		u32 holder;
+		unsigned long holder_ip;
 	} ev[32], want[32];
 };
 
-static void ob_probe_violation(void *data, unsigned int class, u64 id)
+static void ob_probe_violation(void *data, unsigned int class, u64 id,
+			       const struct ownbuf_holder *hd)
 {
 	struct ob_tp *tp = data;
 	unsigned long flags;
@@ -655,6 +658,8 @@ static void ob_probe_violation(void *data, unsigned int class, u64 id)
 	if (tp->n < ARRAY_SIZE(tp->ev)) {
 		tp->ev[tp->n].class = class;
 		tp->ev[tp->n].id = id;
+		tp->ev[tp->n].holder = hd ? hd->kind : OWNBUF_HOLDER_NONE;
+		tp->ev[tp->n].holder_ip = hd ? hd->ip : 0;
 	}
 	tp->n++;
 	spin_unlock_irqrestore(&tp->lock, flags);
@@ -675,7 +680,11 @@ static void ob_tp_want(struct ob_tp *tp, unsigned int class, u64 id)
 	tp->nwant++;
 }
 
-/* Each counted refusal fires ownbuf:ownbuf_violation once, class and id. */
+/*
+ * Each counted refusal fires ownbuf:ownbuf_violation once, class and id;
+ * a conflict names the borrow in the way (here always a shared one, taken
+ * by this function) and nothing else names a holder.
+ */
 void ownbuf_test_tracepoint(struct kunit *test)
 {
 	struct ownbuf_handle *h = ob_create(test, OB_SIZE);
@@ -743,5 +752,15 @@ void ownbuf_test_tracepoint(struct kunit *test)
 		KUNIT_EXPECT_EQ_MSG(test, tp->ev[i].id, tp->want[i].id,
 				    "event %u (%s)", i,
 				    ownbuf_violation_name(tp->want[i].class));
+		if (tp->want[i].class == OWNBUF_DATA_RACE ||
+		    tp->want[i].class == OWNBUF_DANGLING_BORROW) {
+			KUNIT_EXPECT_EQ_MSG(test, tp->ev[i].holder,
+					    OWNBUF_SHARED, "event %u", i);
+			KUNIT_EXPECT_NE_MSG(test, tp->ev[i].holder_ip, 0,
+					    "event %u", i);
+		} else {
+			KUNIT_EXPECT_EQ_MSG(test, tp->ev[i].holder,
+					    OWNBUF_HOLDER_NONE, "event %u", i);
+		}
 	}
 }

@@ -701,6 +701,8 @@ int ownbuf_ref_map(struct ownbuf_ref *ref, unsigned long pgoff,
 			      "mapping outside [0, PAGE_ALIGN(size))");
 		return -EINVAL;
 	}
+	/* For the debugfs file: this borrow is (about to be) mapped. */
+	ownbuf_slot_note_mapped(ref->slot, ref->gen);
 	return 0;
 }
 

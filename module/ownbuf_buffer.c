@@ -30,6 +30,7 @@
 
 #include "ownbuf_compat.h"
 #include "ownbuf_core.h"
+#include "ownbuf_trace.h"
 /* Limits, read at the moment they apply. */
 static unsigned long ownbuf_max_size = SZ_64M;
 unsigned int ownbuf_max_shared = 1024;
@@ -302,12 +303,14 @@ int __ownbuf_create(size_t size, gfp_t gfp, struct ownbuf_handle *out,
 	}
 	b->size = size;
 	b->gfp = gfp;
-	b->created_at = ip;
+	ownbuf_who_note(&b->created, ip);
+	b->holder = b->created;
 	b->id = atomic64_inc_return(&ownbuf_next_id);
 	ret = ownbuf_table_add(b, gfp);
 	if (ret)
 		goto err_free_data;
 	out->val = b->handle;
+	trace_ownbuf_create(b->id, 0, ip);
 	return 0;
 
 err_free_data:
@@ -392,6 +395,7 @@ again:
 		ownbuf_give(b, held);
 		ret = -ESTALE;
 	} else {
+		trace_ownbuf_drop(b->id, 0, ip);
 		if (!((s - held) & OWNBUF_S_BUSY))
 			ownbuf_free_data(ownbuf_data_take(b), 0);
 		/* Borrowers, pollers, and a drop or move waiting for ours. */
@@ -427,37 +431,41 @@ EXPORT_SYMBOL_GPL(ownbuf_drop);
  * @mut: MUT was held when DEAD was set (the state word decides it).
  */
 static unsigned long ownbuf_revoke_records(struct ownbuf *b, bool mut,
-					   unsigned long *site)
+					   struct ownbuf_holder *site)
 {
 	struct ownbuf_block *blk;
 	unsigned long n = 0;
 	int cpu, i;
 	u64 w;
 
-	*site = 0;
+	memset(site, 0, sizeof(*site));
+	site->kind = OWNBUF_HOLDER_NONE;
 	/* Borrows being taken saw DEAD, or will be LIVE in a moment. */
 	ownbuf_wait_pending(b, true);
 	for_each_possible_cpu(cpu) {
 		for (i = 0; i < OWNBUF_CELL_SLOTS; i++) {
 			struct ownbuf_slot *slot = ownbuf_cell_slot(b, cpu, i);
 
+			if (!n)
+				ownbuf_slot_holder(slot, OWNBUF_SHARED, site);
 			w = atomic64_read(&slot->word);
 			if ((w & OWNBUF_SLOT_STATE) == OWNBUF_SLOT_LIVE &&
 			    atomic64_try_cmpxchg(&slot->word, &w,
-						 w | OWNBUF_SLOT_REVOKED) &&
-			    !n++)
-				*site = READ_ONCE(slot->ip);
+						 w | OWNBUF_SLOT_REVOKED))
+				n++;
 		}
 	}
 	/* Acquire: pairs with the release that appends a block. */
 	for (blk = smp_load_acquire(&b->blocks); blk; blk = blk->next) {
 		for (i = 0; i < OWNBUF_BLOCK_SLOTS; i++) {
+			if (!n)
+				ownbuf_slot_holder(&blk->slot[i], OWNBUF_SHARED,
+						   site);
 			w = atomic64_read(&blk->slot[i].word);
 			if ((w & OWNBUF_SLOT_STATE) == OWNBUF_SLOT_LIVE &&
 			    atomic64_try_cmpxchg(&blk->slot[i].word, &w,
-						 w | OWNBUF_SLOT_REVOKED) &&
-			    !n++)
-				*site = READ_ONCE(blk->slot[i].ip);
+						 w | OWNBUF_SLOT_REVOKED))
+				n++;
 		}
 	}
 	/*
@@ -472,19 +480,21 @@ static unsigned long ownbuf_revoke_records(struct ownbuf *b, bool mut,
 			cpu_relax();
 			w = atomic64_read(&b->mut.word);
 		}
+		if (!n)
+			ownbuf_slot_holder(&b->mut, OWNBUF_MUT, site);
 		if ((w & OWNBUF_SLOT_STATE) == OWNBUF_SLOT_LIVE)
 			atomic64_try_cmpxchg(&b->mut.word, &w,
 					     w | OWNBUF_SLOT_REVOKED);
-		if (!n++)
-			*site = READ_ONCE(b->mut.ip);
+		n++;
 	}
 	return n;
 }
 
 int __ownbuf_revoke(struct ownbuf_handle *hp, unsigned long ip)
 {
+	struct ownbuf_holder site;
 	struct ownbuf_ref *ref, *tmp;
-	unsigned long n, site, flags;
+	unsigned long n, flags;
 	LIST_HEAD(hooks);
 	struct ownbuf *b;
 	u64 hv;
@@ -531,11 +541,12 @@ int __ownbuf_revoke(struct ownbuf_handle *hp, unsigned long ip)
 	WRITE_ONCE(b->revoker, current);
 	mutex_unlock(&b->hook_lock);
 
+	trace_ownbuf_revoke(b->id, 0, ip);
 	n = ownbuf_revoke_records(b, s & OWNBUF_S_MUT, &site);
 	if (n)
 		ownbuf_report_n(OWNBUF_DANGLING_BORROW, b->id, ip,
 				"owner went away while lent out: borrows revoked",
-				site, n);
+				&site, n);
 	wake_up_all(&b->wq);
 
 	/*
@@ -620,10 +631,14 @@ again:
 			/* The old handle dies first: @to may be @hp. */
 			WRITE_ONCE(hp->val, ownbuf_poison(hp, b->id, true));
 			WRITE_ONCE(to->val, nh);
+			ownbuf_who_note(&b->holder, ip);
+			b->holder.moves++;
 		}
 	}
 	spin_unlock_irqrestore(&b->lock, irqflags);
-	if (ret == -ESTALE)
+	if (!ret)
+		trace_ownbuf_move(b->id, 0, ip);
+	else if (ret == -ESTALE)
 		ownbuf_report_stale(b->id, ip);
 	/* Wakes a drop or move waiting for ours (ownbuf_owner_wait()). */
 	ownbuf_give(b, OWNBUF_S_WRITER | OWNBUF_S_ENDING);
@@ -805,7 +820,7 @@ int ownbuf_engine_init(void)
 static void ownbuf_report_leak(struct ownbuf *b)
 {
 	pr_warn("buffer %llu (%zu bytes) created by %pS was never dropped; freeing it\n",
-		b->id, b->size, (void *)b->created_at);
+		b->id, b->size, (void *)b->created.ip);
 	ownbuf_free_data(b->data, b->size);
 	b->data = NULL;
 }

@@ -10,10 +10,12 @@
 #include <linux/atomic.h>
 #include <linux/bits.h>
 #include <linux/cpumask.h>
+#include <linux/jiffies.h>
 #include <linux/list.h>
 #include <linux/mutex.h>
 #include <linux/rcupdate.h>
 #include <linux/refcount.h>
+#include <linux/sched.h>
 #include <linux/spinlock.h>
 #include <linux/wait.h>
 
@@ -79,9 +81,46 @@
 #define OWNBUF_SLOT_STATE	3ULL
 #define OWNBUF_SLOT_GEN_ONE	4ULL
 
+/*
+ * Who holds a borrow, for the debugfs file and the reports of conflicts.
+ * @ip and @since are written by every borrow before its record is LIVE.
+ * Borrows taken the slow way (every one from userspace) also name their
+ * task: @pid and @comm, then @task, the generation they describe (a
+ * release store), with OWNBUF_TASK_MAPPED once the borrow is mmap()ed.
+ */
+#define OWNBUF_TASK_MAPPED	1ULL
+
 struct ownbuf_slot {
 	atomic64_t word;
 	unsigned long ip;	/* where the borrow was taken, 0: userspace */
+	unsigned long since;	/* when (jiffies) */
+	atomic64_t task;	/* see above */
+	pid_t pid;
+	char comm[TASK_COMM_LEN];
+};
+
+/* A borrow's record becomes LIVE: where and when, for who asks. */
+static __always_inline void ownbuf_slot_note(struct ownbuf_slot *slot,
+					     unsigned long ip)
+{
+	WRITE_ONCE(slot->ip, ip);
+	WRITE_ONCE(slot->since, jiffies);
+}
+
+/**
+ * struct ownbuf_who - who created a buffer, or holds its owner
+ * @ip: the in-kernel caller, or OWNBUF_IP_USER.
+ * @since: when (jiffies).
+ * @pid: the task (its pid in the initial namespace).
+ * @moves: (the owner's holder) how many moves made it the holder.
+ * @comm: its name then.
+ */
+struct ownbuf_who {
+	unsigned long ip;
+	unsigned long since;
+	pid_t pid;
+	u32 moves;
+	char comm[TASK_COMM_LEN];
 };
 
 /* One CPU's records of shared borrows of one buffer. */
@@ -112,13 +151,16 @@ struct ownbuf_block {
  * @busy_at: where the latest access started (a hint for reports).
  * @id: the buffer's id: never reused, kept across moves.
  * @gfp: allocation flags given at creation, reused by resize.
- * @created_at: who created the buffer, for the report at module unload.
+ * @created: who created the buffer (for the debugfs file and the report
+ *	at module unload); written before the buffer is published.
+ * @holder: who holds the owner: its creator, or whoever moved it last;
+ *	changed under @lock.
  * @users: references: one held by the ownership state until FINISHED, one
  *	per observer (ownbuf_owner_get()).  At zero the object goes back to the
  *	pool after a grace period: RCU lookups never see it change identity.
- * @lock: serialises the changes of @handle and the transition to DEAD (so
- *	that drop, move and revoke of one buffer have one order), and the
- *	exact counting of shared borrows under OVER.
+ * @lock: serialises the changes of @handle and @holder and the transition
+ *	to DEAD (so that drop, move and revoke of one buffer have one order),
+ *	and the exact counting of shared borrows under OVER.
  * @wq: borrowers waiting (OWNBUF_WAIT) and pollers; woken when anything
  *	is given back and when the buffer dies.
  * @hook_lock: protects @hooks and the hook state of their borrows.
@@ -140,7 +182,8 @@ struct ownbuf {
 	unsigned long busy_at;
 	u64 id;
 	gfp_t gfp;
-	unsigned long created_at;
+	struct ownbuf_who created;
+	struct ownbuf_who holder;
 	refcount_t users;
 	spinlock_t lock;	/* see above */
 	wait_queue_head_t wq;
@@ -274,6 +317,11 @@ struct ownbuf *ownbuf_ref_take(struct ownbuf_ref *ref, u64 conflict, u64 one,
 int ownbuf_ref_refuse(struct ownbuf_ref *ref, enum ownbuf_op op,
 		      bool any_record, unsigned long ip);
 void ownbuf_ref_init(void);
+void ownbuf_slot_note_task(struct ownbuf_slot *slot, u64 gen);
+void ownbuf_slot_note_mapped(struct ownbuf_slot *slot, u64 gen);
+bool ownbuf_slot_holder(struct ownbuf_slot *slot, u32 kind,
+			struct ownbuf_holder *hd);
+void ownbuf_who_note(struct ownbuf_who *who, unsigned long ip);
 
 /* --- the life of a buffer: ownbuf_buffer.c --- */
 
@@ -375,6 +423,7 @@ int ownbuf_table_next(struct ownbuf *b, u64 *handle);
 void ownbuf_table_publish(struct ownbuf *b, u64 handle);
 unsigned long ownbuf_table_count(void);
 u64 ownbuf_table_stale_id(u64 h);
+struct ownbuf *ownbuf_table_get_next(u32 *idx);
 void ownbuf_table_for_each(void (*fn)(struct ownbuf *b));
 void ownbuf_table_init(void);
 void ownbuf_table_exit(void);
@@ -390,12 +439,14 @@ void ownbuf_free_data(void *data, size_t size);
 /* --- reporting: ownbuf_report.c --- */
 
 void ownbuf_report_n(enum ownbuf_violation v, u64 id, unsigned long ip,
-		     const char *what, unsigned long other, unsigned long n);
+		     const char *what, const struct ownbuf_holder *hd,
+		     unsigned long n);
 void ownbuf_report_stale(u64 id, unsigned long ip);
 void ownbuf_report_busy(struct ownbuf *b, enum ownbuf_violation v,
 			u64 seen, unsigned long ip, const char *what);
 enum ownbuf_violation ownbuf_excl_class(u64 seen);
 void ownbuf_report_borrow(struct ownbuf *b, int ret, u64 seen,
 			  unsigned long ip);
+void ownbuf_holder_of(struct ownbuf *b, u64 seen, struct ownbuf_holder *hd);
 
 #endif /* _OWNBUF_CORE_H */

@@ -12,11 +12,13 @@
 #include <linux/device.h>
 #include <linux/file.h>
 #include <linux/fs.h>
+#include <linux/jiffies.h>
 #include <linux/miscdevice.h>
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/overflow.h>
 #include <linux/poll.h>
+#include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <linux/uio.h>
@@ -597,8 +599,54 @@ static int ownbuf_file_release(struct inode *inode, struct file *file)
 	return 0;
 }
 
+/*
+ * /proc/PID/fdinfo/N of an ownbuf fd: which buffer, in which role and
+ * state.  "ownbuf ls" joins these with /sys/kernel/debug/ownbuf/buffers to
+ * say which process holds which owner and borrow now.
+ */
+static void ownbuf_show_fdinfo(struct seq_file *m, struct file *file)
+{
+	static const char * const roles[] = {
+		[OWNBUF_ROLE_OWNER] = "owner",
+		[OWNBUF_ROLE_SHARED] = "shared",
+		[OWNBUF_ROLE_MUT] = "mut",
+	};
+	static const char * const states[] = {
+		[OWNBUF_STATE_LIVE] = "live",
+		[OWNBUF_STATE_DROPPED] = "dropped",
+		[OWNBUF_STATE_MOVED] = "moved",
+		[OWNBUF_STATE_RELEASED] = "released",
+		[OWNBUF_STATE_REVOKED] = "revoked",
+	};
+	struct ownbuf_file *f = file->private_data;
+	struct ownbuf_holder hd;
+	struct ownbuf_stat st;
+	int state = ownbuf_file_info(f, &st);
+
+	seq_printf(m, "ownbuf-id:\t%llu\n", f->id);
+	seq_printf(m, "ownbuf-role:\t%s\n", roles[f->role]);
+	seq_printf(m, "ownbuf-state:\t%s\n",
+		   state > 0 && state < ARRAY_SIZE(states) ? states[state] :
+							     "unknown");
+	if (state == OWNBUF_STATE_LIVE) {
+		seq_printf(m, "ownbuf-size:\t%zu\n", st.size);
+		seq_printf(m, "ownbuf-borrows:\t%u shared, %u mut\n",
+			   st.shared_borrows, st.mut_borrows);
+	}
+	if (ownbuf_is_owner(f))
+		return;
+	seq_printf(m, "ownbuf-mapped:\t%d\n", READ_ONCE(f->mapped));
+	/* Who took the borrow, and when: fds move, this does not. */
+	if (ownbuf_ref_holder(&f->ref, &hd)) {
+		seq_printf(m, "ownbuf-taken-by:\t%d\t%s\n", hd.pid, hd.comm);
+		seq_printf(m, "ownbuf-age-ms:\t%u\n",
+			   jiffies_to_msecs(jiffies - hd.since));
+	}
+}
+
 static const struct file_operations ownbuf_fops = {
 	.owner = THIS_MODULE,
+	.show_fdinfo = ownbuf_show_fdinfo,
 	.open = ownbuf_open,
 	.release = ownbuf_file_release,
 	.read_iter = ownbuf_read_iter,

@@ -54,6 +54,7 @@
 
 #include "ownbuf_compat.h"
 #include "ownbuf_core.h"
+#include "ownbuf_trace.h"
 
 /* Mixed into struct ownbuf_ref.check so that garbage is not trusted. */
 static unsigned long ownbuf_ref_key __read_mostly;
@@ -339,7 +340,7 @@ ownbuf_share_fast(struct ownbuf *b, u64 h, unsigned long ip,
 			ownbuf_share_give_up(b, slot, w);
 		return false;
 	}
-	WRITE_ONCE(slot->ip, ip);
+	ownbuf_slot_note(slot, ip);
 	atomic64_set_release(&slot->word, w | OWNBUF_SLOT_LIVE);
 	*slotp = slot;
 	*genp = w;
@@ -703,7 +704,7 @@ ownbuf_borrow_once(struct ownbuf *b, u64 h, unsigned int kind, gfp_t gfp,
 			return ret;
 		slot = &b->mut;
 		gen = atomic64_read(&slot->word) & ~OWNBUF_SLOT_STATE;
-		WRITE_ONCE(slot->ip, ip);
+		ownbuf_slot_note(slot, ip);
 	} else {
 		ret = ownbuf_share(b, h, gfp, ip, &slot, &gen, seen);
 		if (ret)
@@ -714,17 +715,20 @@ ownbuf_borrow_once(struct ownbuf *b, u64 h, unsigned int kind, gfp_t gfp,
 			kind |= OWNBUF_REF_IN_BLOCK;
 		}
 	}
+	ownbuf_slot_note_task(slot, gen);
 	ownbuf_ref_fill(ref, b, slot, gen, kind);
 	return 0;
 }
 
 /* Publish a token just filled in: its fields before its state. */
 static __always_inline void
-ownbuf_ref_publish(struct ownbuf_ref *ref, const struct ownbuf_ref_ops *ops)
+ownbuf_ref_publish(struct ownbuf_ref *ref, const struct ownbuf_ref_ops *ops,
+		   unsigned long ip)
 {
 	/* ->node is only used with callbacks (on ->hooks by then). */
 	ref->ops = ops;
 	atomic_set_release(&ref->state, OWNBUF_STATE_LIVE);
+	trace_ownbuf_borrow(ref->id, ref->kind & OWNBUF_REF_KIND, ip);
 }
 
 static int
@@ -763,7 +767,7 @@ ownbuf_do_borrow(struct ownbuf_handle *hp, unsigned int flags,
 			ownbuf_report_borrow(b, ret, seen, ip);
 		rcu_read_unlock_sched();
 		if (!ret)
-			ownbuf_ref_publish(ref, NULL);
+			ownbuf_ref_publish(ref, NULL, ip);
 		return ret;
 	}
 	if (!refcount_inc_not_zero(&b->users))
@@ -796,7 +800,7 @@ ownbuf_do_borrow(struct ownbuf_handle *hp, unsigned int flags,
 		}
 	}
 	if (!ret)
-		ownbuf_ref_publish(ref, ops);
+		ownbuf_ref_publish(ref, ops, ip);
 	else
 		ownbuf_report_borrow(b, ret, seen, ip);
 	ownbuf_obj_put(b);
@@ -838,14 +842,14 @@ ownbuf_borrow_fast(u64 h, unsigned int flags, const struct ownbuf_ref_ops *ops,
 		slot = &b->mut;
 		if (likely(ok)) {
 			gen = atomic64_read(&slot->word) & ~OWNBUF_SLOT_STATE;
-			WRITE_ONCE(slot->ip, ip);
+			ownbuf_slot_note(slot, ip);
 		}
 	} else {
 		ok = ownbuf_share_fast(b, h, ip, &slot, &gen);
 	}
 	if (likely(ok)) {
 		ownbuf_ref_fill(ref, b, slot, gen, flags);
-		ownbuf_ref_publish(ref, NULL);
+		ownbuf_ref_publish(ref, NULL, ip);
 	}
 	rcu_read_unlock_sched();
 	return ok;
@@ -1090,8 +1094,10 @@ static __always_inline int ownbuf_release_fast(struct ownbuf_ref *ref,
 			return 1;
 		ret = ownbuf_ref_untake_shared(ref);
 	}
-	if (likely(!ret))
+	if (likely(!ret)) {
+		trace_ownbuf_release(ref->id, ref->kind & OWNBUF_REF_KIND, ip);
 		return 0;
+	}
 	return ownbuf_release_ended(ref, ret, ip);
 }
 
@@ -1116,8 +1122,9 @@ static noinline int ownbuf_do_release(struct ownbuf_ref *ref, unsigned long ip)
 	}
 	ret = ownbuf_ref_end(ref);
 	if (ret)
-		ret = ownbuf_release_ended(ref, ret, ip);
-	return ret;
+		return ownbuf_release_ended(ref, ret, ip);
+	trace_ownbuf_release(ref->id, ref->kind & OWNBUF_REF_KIND, ip);
+	return 0;
 }
 
 /**
@@ -1174,7 +1181,9 @@ void ownbuf_ref_discard(struct ownbuf_ref *ref)
 	    w != (ref->gen | OWNBUF_SLOT_REVOKED))
 		return;
 	if (ownbuf_ref_claim(ref)) {
-		ownbuf_ref_end(ref);
+		if (!ownbuf_ref_end(ref))
+			trace_ownbuf_release(ref->id, ref->kind & OWNBUF_REF_KIND,
+					     _RET_IP_);
 		return;
 	}
 	/* In-kernel misuse: ending a borrow whose raw memory is in use. */

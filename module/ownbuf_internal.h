@@ -9,6 +9,7 @@
 
 #include <linux/bits.h>
 #include <linux/ownbuf.h>
+#include <linux/sched.h>
 #include <linux/uio.h>
 #include <linux/wait.h>
 
@@ -97,6 +98,30 @@ int ownbuf_ref_info(struct ownbuf_ref *ref, struct ownbuf_stat *st);
 unsigned int ownbuf_owner_mask(struct ownbuf_handle *hp);
 unsigned int ownbuf_ref_mask(struct ownbuf_ref *ref);
 
+/* struct ownbuf_holder.kind when nothing is known. */
+#define OWNBUF_HOLDER_NONE	U32_MAX
+
+/**
+ * struct ownbuf_holder - a snapshot of who holds a buffer, in a report
+ * @kind: OWNBUF_SHARED or OWNBUF_MUT for a borrow, 0 for an access in
+ *	flight, OWNBUF_HOLDER_NONE if nothing is known.
+ * @mapped: the borrow was mmap()ed.
+ * @pid: the borrower's task, 0 if unknown (a fast in-kernel borrow).
+ * @ip: where it was taken: the in-kernel caller, or OWNBUF_IP_USER.
+ * @since: when (jiffies).
+ * @comm: the borrower's name, if @pid.
+ */
+struct ownbuf_holder {
+	u32 kind;
+	bool mapped;
+	pid_t pid;
+	unsigned long ip;
+	unsigned long since;
+	char comm[TASK_COMM_LEN];
+};
+
+bool ownbuf_ref_holder(struct ownbuf_ref *ref, struct ownbuf_holder *hd);
+
 /* Observer references: keep the engine's object (not the data) alive. */
 struct ownbuf *ownbuf_owner_get(struct ownbuf_handle *hp);
 struct ownbuf *ownbuf_ref_get(struct ownbuf_ref *ref);
@@ -107,6 +132,8 @@ int ownbuf_engine_init(void);
 void ownbuf_engine_exit(void);
 int ownbuf_dev_init(void);
 void ownbuf_dev_exit(void);
+void ownbuf_debugfs_init(void);
+void ownbuf_debugfs_exit(void);
 
 /*
  * Race windows: points between two steps of the engine where another

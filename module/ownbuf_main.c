@@ -21,13 +21,17 @@ static int __init ownbuf_init(void)
 	if (ret)
 		return ret;
 	ret = ownbuf_dev_init();
-	if (ret)
+	if (ret) {
 		ownbuf_engine_exit();
-	return ret;
+		return ret;
+	}
+	ownbuf_debugfs_init();
+	return 0;
 }
 
 static void __exit ownbuf_exit(void)
 {
+	ownbuf_debugfs_exit();
 	ownbuf_dev_exit();
 	ownbuf_engine_exit();
 }

@@ -2,8 +2,9 @@
 /*
  * ownbuf engine: the records of borrows as a whole (scanning them, waiting
  * out the ones being taken), shared borrows the way that tells every case
- * apart (the exact count, blocks of records), the end of a buffer, what a
- * borrow token says when it is not simply live, and ownbuf_ref_stat().
+ * apart (the exact count, blocks of records), the end of a buffer, who
+ * holds a borrow (for the debugfs file and the reports of conflicts), what
+ * a borrow token says when it is not simply live, and ownbuf_ref_stat().
  * The fast paths that take and give back records are ownbuf_engine.c; its
  * rules hold here too.
  */
@@ -15,6 +16,7 @@
 #include <linux/kernel.h>
 #include <linux/percpu.h>
 #include <linux/preempt.h>
+#include <linux/sched.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
 
@@ -145,7 +147,7 @@ ownbuf_share_settle(struct ownbuf *b, u64 h, struct ownbuf_slot *slot, u64 gen,
 		cpu_relax();
 		s = atomic64_read_acquire(&b->state);
 	}
-	WRITE_ONCE(slot->ip, ip);
+	ownbuf_slot_note(slot, ip);
 	atomic64_set_release(&slot->word, gen | OWNBUF_SLOT_LIVE);
 	return 0;
 stale:
@@ -351,6 +353,92 @@ void ownbuf_maybe_finish(struct ownbuf *b)
 			return;
 	} while (!atomic64_try_cmpxchg(&b->state, &s, s | OWNBUF_S_FINISHED));
 	ownbuf_obj_put(b);
+}
+
+/* --- who holds what: for the debugfs file and the reports --- */
+
+/*
+ * The borrow of generation @gen, just taken the slow way, is the current
+ * task's.  Nobody can end it yet (its token is not published), so nothing
+ * else writes the record meanwhile.
+ */
+void ownbuf_slot_note_task(struct ownbuf_slot *slot, u64 gen)
+{
+	WRITE_ONCE(slot->pid, task_pid_nr(current));
+	/* Read racily, and checked after, by ownbuf_slot_holder(). */
+	memcpy(slot->comm, current->comm, sizeof(slot->comm));
+	atomic64_set_release(&slot->task, gen);
+}
+
+/* The borrow of generation @gen was mmap()ed (if the record is still its). */
+void ownbuf_slot_note_mapped(struct ownbuf_slot *slot, u64 gen)
+{
+	atomic64_cmpxchg(&slot->task, gen, gen | OWNBUF_TASK_MAPPED);
+}
+
+/*
+ * Who holds the borrow of record @slot, of @kind, if it is LIVE: true and
+ * *@hd, read without a lock.  A record that changed meanwhile is not
+ * reported; the mut borrow's @ip and @since are written just after it is
+ * LIVE, so they may be its predecessor's for a moment.
+ */
+bool ownbuf_slot_holder(struct ownbuf_slot *slot, u32 kind,
+			struct ownbuf_holder *hd)
+{
+	u64 w = atomic64_read_acquire(&slot->word), t;
+
+	if ((w & OWNBUF_SLOT_STATE) != OWNBUF_SLOT_LIVE)
+		return false;
+	hd->kind = kind;
+	hd->ip = READ_ONCE(slot->ip);
+	hd->since = READ_ONCE(slot->since);
+	hd->pid = 0;
+	hd->mapped = false;
+	hd->comm[0] = '\0';
+	t = atomic64_read_acquire(&slot->task);
+	if ((t & ~OWNBUF_TASK_MAPPED) == (w & ~OWNBUF_SLOT_STATE)) {
+		hd->pid = READ_ONCE(slot->pid);
+		/* Torn only if the record moved on: checked below. */
+		data_race(memcpy(hd->comm, slot->comm, sizeof(hd->comm)));
+		hd->comm[sizeof(hd->comm) - 1] = '\0';
+		hd->mapped = t & OWNBUF_TASK_MAPPED;
+	}
+	smp_rmb();	/* what the record says, before the word again */
+	if (atomic64_read(&slot->word) != w) {
+		hd->kind = OWNBUF_HOLDER_NONE;
+		return false;
+	}
+	return true;
+}
+
+/**
+ * ownbuf_ref_holder() - who took a borrow, when, and whether it is mapped
+ * @ref: the borrow.
+ * @hd: filled in if it is live.
+ *
+ * For /proc/PID/fdinfo of a borrow's file.
+ *
+ * Return: true if @ref is a live borrow, false otherwise.
+ */
+bool ownbuf_ref_holder(struct ownbuf_ref *ref, struct ownbuf_holder *hd)
+{
+	u64 w;
+
+	if ((atomic_read(&ref->state) & OWNBUF_REF_STATE) != OWNBUF_STATE_LIVE)
+		return false;
+	w = ref->gen | OWNBUF_SLOT_LIVE;
+	return ownbuf_ref_word(ref) == w &&
+	       ownbuf_slot_holder(ref->slot, ref->kind & OWNBUF_REF_KIND, hd) &&
+	       atomic64_read(&ref->slot->word) == w;
+}
+
+/* The current task, called from @ip, did something to a buffer now. */
+void ownbuf_who_note(struct ownbuf_who *who, unsigned long ip)
+{
+	who->ip = ip;
+	who->since = jiffies;
+	who->pid = task_pid_nr(current);
+	memcpy(who->comm, current->comm, sizeof(who->comm));
 }
 
 /* --- tokens --- */

@@ -237,6 +237,35 @@ void ownbuf_table_for_each(void (*fn)(struct ownbuf *b))
 	rcu_read_unlock_sched();
 }
 
+/*
+ * The live buffer in the first used slot at or after *@idx, with an
+ * observer reference (ownbuf_obj_put() ends it), and its slot in *@idx; or
+ * NULL.  For walks that may sleep between buffers (the debugfs file):
+ * nothing is held from one call to the next.
+ */
+struct ownbuf *ownbuf_table_get_next(u32 *idx)
+{
+	struct ownbuf_entry *chunk;
+	struct ownbuf *b = NULL;
+	u32 i;
+
+	rcu_read_lock_sched();
+	for (i = max(*idx, 1U); i <= OWNBUF_IDX_MASK && !b; i++) {
+		chunk = ownbuf_chunk(i >> OWNBUF_CHUNK_BITS);
+		if (!chunk) {
+			/* Nothing in this chunk: on to the next one. */
+			i |= OWNBUF_CHUNK_SIZE - 1;
+			continue;
+		}
+		b = rcu_dereference_sched(chunk[i & (OWNBUF_CHUNK_SIZE - 1)].b);
+		b = ownbuf_observe(b);
+		if (b)
+			*idx = i;
+	}
+	rcu_read_unlock_sched();
+	return b;
+}
+
 void ownbuf_table_exit(void)
 {
 	unsigned int c;
@@ -383,7 +412,8 @@ struct ownbuf *ownbuf_alloc_core(gfp_t gfp)
 	atomic_set(&b->over_live, 0);
 	b->busy_at = 0;
 	b->id = 0;
-	b->created_at = 0;
+	memset(&b->created, 0, sizeof(b->created));
+	memset(&b->holder, 0, sizeof(b->holder));
 	refcount_set(&b->users, 1);
 	spin_lock_init(&b->lock);
 	init_waitqueue_head(&b->wq);

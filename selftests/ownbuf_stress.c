@@ -8,11 +8,16 @@
  * may only raise SIGBUS (revoked); every fd closes cleanly; no process
  * dies; and once all are gone the module holds no reference.
  *
+ * Meanwhile one more process reads /sys/kernel/debug/ownbuf/buffers and the
+ * /proc/PID/fdinfo of the workers' fds in a loop, in small reads, racing
+ * every create, drop and revocation (KASAN and KCSAN watch).
+ *
  * The seed is printed; OWNBUF_STRESS_SEED=<n> replays a run and
  * OWNBUF_STRESS_SECONDS=<n> changes its length.  With OWNBUF_STRESS_FAULTS=1
  * (a run under failslab/fail_page_alloc) a call may also fail for want of
  * memory: -ENOMEM (-EAGAIN for fork), and nothing else more.
  */
+#include <dirent.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <sys/time.h>
@@ -652,6 +657,92 @@ static void worker_main(int id, unsigned int seed, double seconds,
 	_exit(0);
 }
 
+#define OWNBUF_DEBUGFS_BUFFERS	"/sys/kernel/debug/ownbuf/buffers"
+
+/* Keep the last @len - 1 bytes of a text read piece by piece in @tail. */
+static void keep_tail(char *tail, size_t len, const char *buf, size_t n)
+{
+	size_t have = strlen(tail), room = len - 1;
+
+	if (n >= room) {
+		memcpy(tail, buf + n - room, room);
+		tail[room] = '\0';
+		return;
+	}
+	if (have + n > room) {
+		memmove(tail, tail + have + n - room, room - n);
+		have = room - n;
+	}
+	memcpy(tail + have, buf, n);
+	tail[have + n] = '\0';
+}
+
+/*
+ * Read @path to its end in reads of @chunk bytes, keeping its end in
+ * @tail if not NULL: the bytes read, or -1.
+ */
+static long read_all(const char *path, size_t chunk, char *tail, size_t len)
+{
+	char buf[4096];
+	long total = 0;
+	ssize_t n;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	if (tail)
+		tail[0] = '\0';
+	while ((n = read(fd, buf, chunk)) > 0) {
+		total += n;
+		if (tail)
+			keep_tail(tail, len, buf, n);
+	}
+	close(fd);
+	return n < 0 ? -1 : total;
+}
+
+/*
+ * The reader: the debugfs file and the workers' fdinfo, until @until.
+ * Exit 0, or 1 if the debugfs file could not be read whole.
+ */
+static void reader_main(const pid_t *pids, int n, double until)
+{
+	char path[64], last[256];
+	unsigned long rounds = 0;
+	struct dirent *e;
+	int i, bad = 0;
+	DIR *dir;
+
+	while (ownbuf_now() < until && !bad) {
+		/*
+		 * Every fourth round in small reads: seq_file stops and
+		 * starts again mid-file, at a buffer that may be gone.
+		 */
+		if (read_all(OWNBUF_DEBUGFS_BUFFERS, rounds % 4 ? 4096 : 100,
+			     last, sizeof(last)) < 0 ||
+		    !strstr(last, "total "))
+			bad = 1;
+		for (i = 0; i < n; i++) {
+			snprintf(path, sizeof(path), "/proc/%d/fdinfo", pids[i]);
+			dir = opendir(path);
+			while (dir && (e = readdir(dir))) {
+				if (e->d_name[0] == '.')
+					continue;
+				snprintf(path, sizeof(path), "/proc/%d/fdinfo/%d",
+					 pids[i], atoi(e->d_name));
+				read_all(path, 4096, NULL, 0);
+			}
+			if (dir)
+				closedir(dir);
+		}
+		rounds++;
+	}
+	fprintf(stderr, "# reader: %lu rounds of %s and fdinfo%s\n", rounds,
+		OWNBUF_DEBUGFS_BUFFERS, bad ? ": a read failed" : "");
+	_exit(bad);
+}
+
 FIXTURE(stress)
 {
 	long long refcnt;
@@ -680,7 +771,7 @@ TEST_F_TIMEOUT(stress, random_operations, 4 * STRESS_SECONDS + 60)
 				       (unsigned int)time(NULL) ^ getpid();
 	long long max_size = ownbuf_param_get("max_size");
 	struct ownbuf_counts now;
-	pid_t pids[STRESS_PROCS];
+	pid_t pids[STRESS_PROCS], reader = -1;
 	int i;
 
 	ASSERT_LT(0, max_size);
@@ -694,10 +785,19 @@ TEST_F_TIMEOUT(stress, random_operations, 4 * STRESS_SECONDS + 60)
 		if (!pids[i])
 			worker_main(i, seed, seconds, max_size);
 	}
+	if (!access(OWNBUF_DEBUGFS_BUFFERS, R_OK)) {
+		reader = fork();
+		ASSERT_LE(0, reader);
+		if (!reader)
+			reader_main(pids, STRESS_PROCS, ownbuf_now() + seconds);
+	}
 	for (i = 0; i < STRESS_PROCS; i++) {
 		EXPECT_EQ(0, ownbuf_wait(pids[i]))
 			TH_LOG("worker %d failed (seed %u)", i, seed);
 	}
+	if (reader > 0)
+		EXPECT_EQ(0, ownbuf_wait(reader))
+			TH_LOG("reading %s failed", OWNBUF_DEBUGFS_BUFFERS);
 
 	/* Every fd and mapping is gone: the module holds nothing more. */
 	if (self->refcnt >= 0)

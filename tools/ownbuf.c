@@ -4,6 +4,7 @@
  *
  *   ownbuf demo                     the ownership rules, tried for real
  *   ownbuf info FD|/proc/PID/fd/N   what an ownbuf file descriptor is
+ *   ownbuf ls [--id N] [--json]     who holds which buffer (ownbuf_ls.c)
  *   ownbuf violations [--watch]     the violation counters
  *
  * The demo does not script its output: every misuse it narrates is made
@@ -35,6 +36,8 @@
 #include <sys/sysmacros.h>
 #include <linux/ownbuf.h>
 
+#include "ownbuf.h"
+
 #ifndef SYS_pidfd_open
 #define SYS_pidfd_open 434
 #endif
@@ -48,15 +51,6 @@
 
 #define OWNBUF_ROOT_HINT \
 	"/dev/ownbuf is root-only unless ownbuf.ko is loaded with dev_mode=0666"
-
-#define EXIT_USAGE	2
-
-#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
-/*
- * The kernel's __printf(), which checkpatch asks for; spelt with GCC's
- * alternate keyword so that its one definition does not trip it.
- */
-#define __printf(a, b)	__attribute((format(printf, a, b)))
 
 /* The violation classes, in the order of ownbuf.rst section 1. */
 enum ownbuf_class {
@@ -87,7 +81,7 @@ struct ownbuf_counts {
 	unsigned long long v[OB_NR_CLASSES];
 };
 
-static const char *ownbuf_prog = "ownbuf";
+const char *ownbuf_prog = "ownbuf";
 
 static const struct {
 	int err;
@@ -113,10 +107,8 @@ static const char *errno_name(int err)
 	return buf;
 }
 
-static __printf(1, 2) int errorf(const char *fmt, ...);
-
 /* One line on stderr, prefixed with the program name; returns 1. */
-static int errorf(const char *fmt, ...)
+int errorf(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -176,7 +168,7 @@ static int ownbuf_counts_or_die(struct ownbuf_counts *c)
 	return ret;
 }
 
-static const char *ownbuf_role_name(__u32 role)
+const char *ownbuf_role_name(__u32 role)
 {
 	switch (role) {
 	case OWNBUF_ROLE_OWNER:
@@ -190,7 +182,7 @@ static const char *ownbuf_role_name(__u32 role)
 	}
 }
 
-static const char *ownbuf_state_name(__u32 state)
+const char *ownbuf_state_name(__u32 state)
 {
 	switch (state) {
 	case OWNBUF_STATE_LIVE:
@@ -1016,6 +1008,7 @@ static void ownbuf_usage(FILE *f)
 		"Commands:\n"
 		"  demo                     walk through the ownership rules, for real\n"
 		"  info FD|/proc/PID/fd/N   describe an ownbuf file descriptor\n"
+		"  ls [--id N] [--json]     who holds which buffer, borrow and fd\n"
 		"  violations [--watch]     print the violation counters\n"
 		"  help [COMMAND]           this text, or a command's\n"
 		"\n"
@@ -1032,6 +1025,8 @@ static int ownbuf_help(const char *cmd, FILE *f)
 		usage_demo(f);
 	else if (!strcmp(cmd, "info"))
 		usage_info(f);
+	else if (!strcmp(cmd, "ls"))
+		usage_ls(f);
 	else if (!strcmp(cmd, "violations"))
 		usage_violations(f);
 	else
@@ -1069,6 +1064,8 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(cmd, "info"))
 		return cmd_info(argc - 1, argv + 1);
+	if (!strcmp(cmd, "ls"))
+		return cmd_ls(argc - 1, argv + 1);
 	if (!strcmp(cmd, "violations"))
 		return cmd_violations(argc - 1, argv + 1);
 	errorf("unknown command \"%s\"", cmd);

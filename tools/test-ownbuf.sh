@@ -142,7 +142,7 @@ fi
 
 run "$OWNBUF" --help
 expect "ownbuf --help exits 0 and lists the commands" 0 "violations"
-for cmd in demo info violations; do
+for cmd in demo info ls violations; do
 	run "$OWNBUF" "$cmd" --help
 	expect "ownbuf $cmd --help exits 0" 0 "usage: .*$cmd"
 	run "$OWNBUF" help "$cmd"
@@ -164,6 +164,12 @@ run "$OWNBUF" info banana
 expect "ownbuf info banana exits 2" 2 "" "not a file descriptor"
 run "$OWNBUF" info /proc/1/fd/x
 expect "ownbuf info /proc/1/fd/x exits 2" 2 "" "not a file descriptor"
+run "$OWNBUF" ls --bogus
+expect "ownbuf ls --bogus exits 2" 2 "" "unknown option"
+run "$OWNBUF" ls --id 0
+expect "ownbuf ls --id 0 exits 2" 2 "" "not a buffer id"
+run "$OWNBUF" ls extra
+expect "ownbuf ls with an argument exits 2" 2 "" "usage:"
 
 # --- demo ------------------------------------------------------------
 
@@ -269,6 +275,30 @@ expect "ownbuf info /proc/PID/fd/N of another process" 0 "state    LIVE"
 run "$OWNBUF" info "/proc/$holder/fd/9"
 expect "ownbuf info /proc/PID/fd/N, N not open there, exits 1" 1 "" \
 	"no such fd"
+
+# --- ls ------------------------------------------------------------------
+
+run "$OWNBUF" info "/proc/$holder/fd/3"
+id=$(sed -n '1s/.* of buffer \([0-9]*\) .*/\1/p' "$T/out")
+run "$OWNBUF" ls
+expect "ownbuf ls shows the owner fd of another process" 0 \
+	"^  owner   live  *$holder sleep  *3 /dev/ownbuf"
+expect "ownbuf ls ends with the totals" 0 "^total: [0-9]* buffers"
+if [ -r /sys/kernel/debug/ownbuf/buffers ]; then
+	expect "ownbuf ls names the buffer's creator" 0 \
+		"^  created .* ago by pid $holder (sh)"
+fi
+run "$OWNBUF" ls --id "$id"
+expect "ownbuf ls --id N: one buffer" 0 "^total: 1 buffers"
+if [ -r /sys/kernel/debug/ownbuf/buffers ]; then
+	expect "ownbuf ls --id N: that buffer, its size" 0 \
+		"^buffer $id: 4096 bytes"
+fi
+run "$OWNBUF" ls --json --id "$id"
+expect "ownbuf ls --json: the fd" 0 \
+	"\"pid\": $holder, \"comm\": \"sleep\", \"fd\": 3, \"role\": \"owner\""
+run "$OWNBUF" ls --id 999999999
+expect "ownbuf ls --id N of no buffer exits 1" 1 "" "no buffer 999999999"
 kill "$holder" 2>/dev/null
 wait "$holder" 2>/dev/null
 run "$OWNBUF" info "/proc/$holder/fd/3"

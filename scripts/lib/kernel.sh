@@ -258,7 +258,7 @@ kernel_exclude()
 
 	case $1 in
 	kcsan)
-		echo "ownbuf_sys:trace ownbuf_unload"
+		echo "ownbuf_sys:trace ownbuf_holders:trace ownbuf_unload"
 		for v in $OWNBUF_KCSAN_SIZES; do
 			echo "ownbuf_data:*.$v ownbuf_mmap:*.$v"
 		done
