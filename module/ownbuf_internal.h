@@ -22,10 +22,11 @@
 
 /*
  * ownbuf_drop(), ownbuf_revoke() and ownbuf_move() poison the handle
- * variable they consume: bit 63 (never set in a handle), and bit 62 after
- * a move (see ownbuf_poison() in ownbuf_table.c for the other bits).
+ * variable they consume: bit 63 (never set in a handle; public, for
+ * __free(ownbuf)), and bit 62 after a move (see ownbuf_poison() in
+ * ownbuf_table.c for the other bits).
  */
-#define OWNBUF_POISON		BIT_ULL(63)
+#define OWNBUF_POISON		OWNBUF_HANDLE_CONSUMED
 #define OWNBUF_POISON_MOVED	BIT_ULL(62)
 
 /* What the caller is about to do; decides how a refusal is classified. */

@@ -15,6 +15,8 @@
 #define _LINUX_OWNBUF_H
 
 #include <linux/atomic.h>
+#include <linux/bits.h>
+#include <linux/cleanup.h>
 #include <linux/gfp.h>
 #include <linux/list.h>
 #include <linux/types.h>
@@ -66,6 +68,9 @@ struct ownbuf_handle {
 };
 
 #define OWNBUF_HANDLE_NULL ((struct ownbuf_handle){ .val = 0 })
+
+/* Set in a handle variable that ownbuf consumed; in no handle it issued. */
+#define OWNBUF_HANDLE_CONSUMED BIT_ULL(63)
 
 /*
  * Flags of ownbuf_borrow(): exactly one of SHARED and MUT, optionally WAIT.
@@ -204,5 +209,160 @@ static inline int ownbuf_borrow_mut(struct ownbuf_handle h,
 {
 	return ownbuf_borrow_ops(h, OWNBUF_MUT, NULL, ref);
 }
+
+/*
+ * Scope-bound ownership, with <linux/cleanup.h>: borrows that end, and
+ * buffers that are revoked, where the variable naming them goes out of
+ * scope, on every path out (return, goto, break, continue).
+ *
+ * A borrow for the rest of the scope; the variable is the struct ownbuf_ref
+ * pointer to pass to ownbuf_read() and the rest, or an ERR_PTR() (the
+ * error ownbuf_borrow() gave), so a refusal cannot go unnoticed:
+ *
+ *	CLASS(ownbuf_shared, r)(h);
+ *	if (IS_ERR(r))
+ *		return PTR_ERR(r);
+ *	ret = ownbuf_read(r, 0, dst, len);
+ *
+ * Classes: ownbuf_shared and ownbuf_mut (never sleep), ownbuf_shared_wait
+ * and ownbuf_mut_wait (%OWNBUF_WAIT: sleep until grantable, -EINTR on a
+ * signal), all taking the handle; ownbuf_borrow taking (handle, flags).
+ * The token lives in the scope's own storage, unnamed.  At the end of the
+ * scope the borrow ends as with ownbuf_ref_discard(): released if still
+ * live, nothing if it was released (or revoked) meanwhile; ending it inside
+ * an unsafe section is a bug (a WARN).
+ *
+ * ownbuf_scoped() bounds a borrow to one statement, and makes the caller
+ * say what happens when it is refused.  Not scoped_guard(): that would run
+ * the statement with an ERR_PTR() (6.1) or silently skip it (conditional
+ * guards, 6.12), and does not build for these classes on 6.12.
+ *
+ * An owner for the rest of the scope: the buffer is revoked (dropped, and
+ * any borrow still out ended and counted as a dangling_borrow) at the end,
+ * unless the variable was consumed meanwhile (dropped, moved, revoked
+ * through it) or handed on with ownbuf_no_free():
+ *
+ *	struct ownbuf_handle h __free(ownbuf) = OWNBUF_HANDLE_NULL;
+ *
+ *	ret = ownbuf_create(size, GFP_KERNEL, &h);
+ *	if (ret)
+ *		return ret;
+ *	...
+ *	dev->h = ownbuf_no_free(h);
+ *
+ * The macros are tested for, not the kernel version: Debian's 6.1 has
+ * DEFINE_CLASS() and DEFINE_FREE() (backported) but not DEFINE_GUARD_COND()
+ * and scoped_cond_guard(), which none of this needs.
+ */
+#if defined(DEFINE_CLASS) && defined(DEFINE_FREE)
+#include <linux/err.h>
+
+/*
+ * Revoke what a handle variable leaving its scope still owns, as far as its
+ * value tells: nothing if NULL or consumed through it.
+ */
+static inline void __ownbuf_handle_free(struct ownbuf_handle *h)
+{
+	if (h->val && !(h->val & OWNBUF_HANDLE_CONSUMED))
+		ownbuf_revoke(h);
+}
+
+DEFINE_FREE(ownbuf, struct ownbuf_handle, __ownbuf_handle_free(&_T))
+
+static inline __must_check struct ownbuf_handle
+__ownbuf_no_free(struct ownbuf_handle *h)
+{
+	struct ownbuf_handle ret = *h;
+
+	*h = OWNBUF_HANDLE_NULL;
+	return ret;
+}
+
+/**
+ * ownbuf_no_free() - hand a scoped handle on
+ * @h: a handle variable declared __free(ownbuf).
+ *
+ * no_free_ptr() for handles: the scope no longer revokes the buffer.
+ *
+ * Return: the handle, which the caller must keep; @h becomes NULL.
+ */
+#define ownbuf_no_free(h)	__ownbuf_no_free(&(h))
+
+static inline struct ownbuf_ref *
+__ownbuf_scope_borrow(struct ownbuf_handle h, unsigned int flags,
+		      struct ownbuf_ref *ref)
+{
+	int ret = ownbuf_borrow_ops(h, flags, NULL, ref);
+
+	return ret ? ERR_PTR(ret) : ref;
+}
+
+static inline void __ownbuf_scope_end(struct ownbuf_ref *ref)
+{
+	if (!IS_ERR(ref))
+		ownbuf_ref_discard(ref);
+}
+
+/*
+ * The class behind them all, with explicit token storage: a token is bound
+ * to its address, so it cannot be built in the constructor and returned.
+ * The named classes pass a compound literal, which lives as long as the
+ * block that declares the variable.
+ */
+DEFINE_CLASS(ownbuf_ref_at, struct ownbuf_ref *, __ownbuf_scope_end(_T),
+	     __ownbuf_scope_borrow(h, flags, ref),
+	     struct ownbuf_handle h, unsigned int flags, struct ownbuf_ref *ref)
+
+#define __OWNBUF_SCOPE_TOKEN	(&(struct ownbuf_ref){ })
+
+#define class_ownbuf_borrow_t			class_ownbuf_ref_at_t
+#define class_ownbuf_borrow_destructor		class_ownbuf_ref_at_destructor
+#define class_ownbuf_borrow_constructor(h, flags)			\
+	class_ownbuf_ref_at_constructor(h, flags, __OWNBUF_SCOPE_TOKEN)
+
+#define class_ownbuf_shared_t			class_ownbuf_ref_at_t
+#define class_ownbuf_shared_destructor		class_ownbuf_ref_at_destructor
+#define class_ownbuf_shared_constructor(h)				\
+	class_ownbuf_ref_at_constructor(h, OWNBUF_SHARED, __OWNBUF_SCOPE_TOKEN)
+
+#define class_ownbuf_mut_t			class_ownbuf_ref_at_t
+#define class_ownbuf_mut_destructor		class_ownbuf_ref_at_destructor
+#define class_ownbuf_mut_constructor(h)					\
+	class_ownbuf_ref_at_constructor(h, OWNBUF_MUT, __OWNBUF_SCOPE_TOKEN)
+
+#define class_ownbuf_shared_wait_t		class_ownbuf_ref_at_t
+#define class_ownbuf_shared_wait_destructor	class_ownbuf_ref_at_destructor
+#define class_ownbuf_shared_wait_constructor(h)				\
+	class_ownbuf_ref_at_constructor(h, OWNBUF_SHARED | OWNBUF_WAIT,	\
+					__OWNBUF_SCOPE_TOKEN)
+
+#define class_ownbuf_mut_wait_t			class_ownbuf_ref_at_t
+#define class_ownbuf_mut_wait_destructor	class_ownbuf_ref_at_destructor
+#define class_ownbuf_mut_wait_constructor(h)				\
+	class_ownbuf_ref_at_constructor(h, OWNBUF_MUT | OWNBUF_WAIT,	\
+					__OWNBUF_SCOPE_TOKEN)
+
+/**
+ * ownbuf_scoped() - a borrow for the next statement
+ * @kind: shared, mut, shared_wait, mut_wait or borrow (the class without
+ *	"ownbuf_").
+ * @fail: runs instead of the statement if the borrow was refused; should
+ *	leave the function (return, goto), as in scoped_cond_guard().
+ * @args: the handle, and for borrow the flags.
+ *
+ * In the statement and in @fail the borrow is named scope, as in
+ * scoped_guard(): a struct ownbuf_ref *, in @fail the ERR_PTR().  As in
+ * scoped_guard(), break and continue in the statement leave only it.  For
+ * two borrows at once, use CLASS().
+ *
+ *	ownbuf_scoped(shared, return PTR_ERR(scope), h)
+ *		ret = ownbuf_read(scope, 0, dst, len);
+ */
+#define ownbuf_scoped(kind, fail, args...)				\
+	for (CLASS(ownbuf_##kind, scope)(args), *__ownbuf_done = NULL;	\
+	     !__ownbuf_done && (!IS_ERR(scope) || ({ fail; false; }));	\
+	     __ownbuf_done = (void *)1)
+
+#endif /* DEFINE_CLASS && DEFINE_FREE */
 
 #endif /* _LINUX_OWNBUF_H */
