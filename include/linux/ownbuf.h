@@ -134,31 +134,42 @@ struct ownbuf_stat {
 	u32 mut_borrows;
 };
 
-int ownbuf_create(size_t size, gfp_t gfp, struct ownbuf_handle *out);
-int ownbuf_drop(struct ownbuf_handle *h);
+/*
+ * __must_check: a caller that ignores the result of these leaks a buffer or
+ * a borrow, or goes on as if it had bytes, a size or a pointer it has not.
+ * Giving things back (release, discard, revoke) is reported and counted by
+ * ownbuf itself when it goes wrong.
+ */
+int __must_check ownbuf_create(size_t size, gfp_t gfp,
+			       struct ownbuf_handle *out);
+int __must_check ownbuf_drop(struct ownbuf_handle *h);
 int ownbuf_revoke(struct ownbuf_handle *h);
-int ownbuf_move(struct ownbuf_handle *h, struct ownbuf_handle *to);
-int ownbuf_resize(struct ownbuf_handle h, size_t size);
-int ownbuf_size(struct ownbuf_handle h, size_t *size);
-int ownbuf_stat(struct ownbuf_handle h, struct ownbuf_stat *st);
+int __must_check ownbuf_move(struct ownbuf_handle *h,
+			     struct ownbuf_handle *to);
+int __must_check ownbuf_resize(struct ownbuf_handle h, size_t size);
+int __must_check ownbuf_size(struct ownbuf_handle h, size_t *size);
+int __must_check ownbuf_stat(struct ownbuf_handle h, struct ownbuf_stat *st);
 
-int ownbuf_owner_read(struct ownbuf_handle h, size_t off, void *dst,
-		      size_t len);
-int ownbuf_owner_write(struct ownbuf_handle h, size_t off, const void *src,
-		       size_t len);
+int __must_check ownbuf_owner_read(struct ownbuf_handle h, size_t off,
+				   void *dst, size_t len);
+int __must_check ownbuf_owner_write(struct ownbuf_handle h, size_t off,
+				    const void *src, size_t len);
 
-int ownbuf_borrow_ops(struct ownbuf_handle h, unsigned int flags,
-		      const struct ownbuf_ref_ops *ops, struct ownbuf_ref *ref);
+int __must_check ownbuf_borrow_ops(struct ownbuf_handle h, unsigned int flags,
+				   const struct ownbuf_ref_ops *ops,
+				   struct ownbuf_ref *ref);
 int ownbuf_release(struct ownbuf_ref *ref);
 void ownbuf_ref_discard(struct ownbuf_ref *ref);
 int ownbuf_ref_state(const struct ownbuf_ref *ref);
-int ownbuf_ref_stat(struct ownbuf_ref *ref, struct ownbuf_stat *st);
+int __must_check ownbuf_ref_stat(struct ownbuf_ref *ref,
+				 struct ownbuf_stat *st);
 
-int ownbuf_read(struct ownbuf_ref *ref, size_t off, void *dst, size_t len);
-int ownbuf_write(struct ownbuf_ref *ref, size_t off, const void *src,
-		 size_t len);
+int __must_check ownbuf_read(struct ownbuf_ref *ref, size_t off, void *dst,
+			     size_t len);
+int __must_check ownbuf_write(struct ownbuf_ref *ref, size_t off,
+			      const void *src, size_t len);
 
-void *ownbuf_unsafe_begin(struct ownbuf_ref *ref, size_t *len);
+void * __must_check ownbuf_unsafe_begin(struct ownbuf_ref *ref, size_t *len);
 void ownbuf_unsafe_end(struct ownbuf_ref *ref);
 
 u64 ownbuf_violations(enum ownbuf_violation v);
@@ -176,8 +187,8 @@ const char *ownbuf_violation_name(enum ownbuf_violation v);
  *
  * Return: 0 or a negative errno, see ownbuf_borrow_ops().
  */
-static inline int ownbuf_borrow(struct ownbuf_handle h, unsigned int flags,
-				struct ownbuf_ref *ref)
+static inline __must_check int
+ownbuf_borrow(struct ownbuf_handle h, unsigned int flags, struct ownbuf_ref *ref)
 {
 	return ownbuf_borrow_ops(h, flags, NULL, ref);
 }
@@ -190,8 +201,8 @@ static inline int ownbuf_borrow(struct ownbuf_handle h, unsigned int flags,
  * Return: 0, or -EBUSY if a mut borrow or a write is outstanding, or an
  * error of ownbuf_borrow_ops().
  */
-static inline int ownbuf_borrow_shared(struct ownbuf_handle h,
-				       struct ownbuf_ref *ref)
+static inline __must_check int
+ownbuf_borrow_shared(struct ownbuf_handle h, struct ownbuf_ref *ref)
 {
 	return ownbuf_borrow_ops(h, OWNBUF_SHARED, NULL, ref);
 }
@@ -204,8 +215,8 @@ static inline int ownbuf_borrow_shared(struct ownbuf_handle h,
  * Return: 0, or -EBUSY if anything is lent out or an access is in flight,
  * or an error of ownbuf_borrow_ops().
  */
-static inline int ownbuf_borrow_mut(struct ownbuf_handle h,
-				    struct ownbuf_ref *ref)
+static inline __must_check int
+ownbuf_borrow_mut(struct ownbuf_handle h, struct ownbuf_ref *ref)
 {
 	return ownbuf_borrow_ops(h, OWNBUF_MUT, NULL, ref);
 }
