@@ -356,6 +356,29 @@ stage_style()
 	fi
 }
 
+# stage_borrowck - "make borrowck": the project's own kernel code breaks
+# none of the rules scripts/borrowck checks, and the checks find every
+# planted mistake of scripts/borrowck/tests and nothing else.
+stage_borrowck()
+{
+	local dir=$BUILD/borrowck ITEMS=$OUT/items-static.jsonl
+
+	ensure_packages coccinelle
+	mkdir -p "$dir"
+	log "borrowck (Coccinelle) on the project's kernel code"
+	if "$TOP/scripts/borrowck/borrowck.sh" >"$dir/own.log" 2>&1; then
+		item borrowck "the project's kernel code" pass
+	else
+		item borrowck "the project's kernel code" fail borrowck \
+			"$dir/own.log"
+	fi
+	if "$TOP/scripts/borrowck/tests/run.sh" >"$dir/tests.log" 2>&1; then
+		item borrowck "planted mistakes" pass
+	else
+		item borrowck "planted mistakes" fail borrowck "$dir/tests.log"
+	fi
+}
+
 # stage_vm - "make vm" as a user at a terminal runs it: in a pseudo-
 # terminal, commands typed and answered, --watch ended by Ctrl-C, the VM
 # ended by "poweroff -f" and by Ctrl-A x (scripts/vm-pty.py).
@@ -514,6 +537,9 @@ main()
 	fi
 	if want style; then
 		timed style stage_style
+	fi
+	if want style || want borrowck; then
+		timed borrowck stage_borrowck
 	fi
 	if want sparse; then
 		timed sparse stage_sparse
