@@ -53,6 +53,9 @@ void ownbuf_report(enum ownbuf_violation v, u64 id, unsigned long ip,
 
 int __ownbuf_create(size_t size, gfp_t gfp, struct ownbuf_handle *out,
 		    unsigned long ip);
+int __ownbuf_create_key(size_t size, gfp_t gfp, struct ownbuf_handle *out,
+			unsigned long ip, struct lock_class_key *key,
+			const char *name);
 int __ownbuf_drop(struct ownbuf_handle *h, unsigned long ip);
 int __ownbuf_revoke(struct ownbuf_handle *h, unsigned long ip);
 int __ownbuf_move(struct ownbuf_handle *h, struct ownbuf_handle *to,

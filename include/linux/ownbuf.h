@@ -19,6 +19,7 @@
 #include <linux/cleanup.h>
 #include <linux/gfp.h>
 #include <linux/list.h>
+#include <linux/lockdep_types.h>
 #include <linux/types.h>
 #include <uapi/linux/ownbuf.h>
 
@@ -142,6 +143,10 @@ struct ownbuf_stat {
  */
 int __must_check ownbuf_create(size_t size, gfp_t gfp,
 			       struct ownbuf_handle *out);
+int __must_check ownbuf_create_key(size_t size, gfp_t gfp,
+				   struct ownbuf_handle *out,
+				   struct lock_class_key *key,
+				   const char *name);
 int __must_check ownbuf_drop(struct ownbuf_handle *h);
 int ownbuf_revoke(struct ownbuf_handle *h);
 int __must_check ownbuf_move(struct ownbuf_handle *h,
@@ -220,6 +225,42 @@ ownbuf_borrow_mut(struct ownbuf_handle h, struct ownbuf_ref *ref)
 {
 	return ownbuf_borrow_ops(h, OWNBUF_MUT, NULL, ref);
 }
+
+/*
+ * lockdep sees borrows (with CONFIG_DEBUG_LOCK_ALLOC; nothing without):
+ * every buffer is a lock whose class is the place that created it, as
+ * mutex_init() does, so that its rules are learnt once for all the buffers
+ * made there.  A scoped borrow (the classes below) is held for its scope,
+ * a shared one as a recursive read, the mut one as a write, those that do
+ * not wait as a trylock.  A borrow with %OWNBUF_WAIT is taken (and let go)
+ * around its sleep, so lockdep learns what it waited for while holding
+ * what, and reports an AB-BA order between two buffers, or waiting for a
+ * buffer the waiter itself holds.  Long-lived borrows (a device's, an
+ * fd's) are not held: they outlive the task's context.
+ */
+#ifdef CONFIG_DEBUG_LOCK_ALLOC
+#define ownbuf_create(size, gfp, out)					\
+({									\
+	static struct lock_class_key __ownbuf_key;			\
+									\
+	ownbuf_create_key(size, gfp, out, &__ownbuf_key, "ownbuf:" #out); \
+})
+
+void ownbuf_ref_lock_acquire(struct ownbuf_ref *ref, unsigned int flags,
+			     unsigned long ip);
+void ownbuf_ref_lock_release(struct ownbuf_ref *ref, unsigned long ip);
+#else
+static inline void ownbuf_ref_lock_acquire(struct ownbuf_ref *ref,
+					   unsigned int flags,
+					   unsigned long ip)
+{
+}
+
+static inline void ownbuf_ref_lock_release(struct ownbuf_ref *ref,
+					   unsigned long ip)
+{
+}
+#endif
 
 /*
  * Scope-bound ownership, with <linux/cleanup.h>: borrows that end, and
@@ -305,13 +346,18 @@ __ownbuf_scope_borrow(struct ownbuf_handle h, unsigned int flags,
 {
 	int ret = ownbuf_borrow_ops(h, flags, NULL, ref);
 
-	return ret ? ERR_PTR(ret) : ref;
+	if (ret)
+		return ERR_PTR(ret);
+	ownbuf_ref_lock_acquire(ref, flags, _THIS_IP_);
+	return ref;
 }
 
 static inline void __ownbuf_scope_end(struct ownbuf_ref *ref)
 {
-	if (!IS_ERR(ref))
-		ownbuf_ref_discard(ref);
+	if (IS_ERR(ref))
+		return;
+	ownbuf_ref_lock_release(ref, _THIS_IP_);
+	ownbuf_ref_discard(ref);
 }
 
 /*
