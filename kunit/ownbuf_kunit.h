@@ -268,5 +268,6 @@ void ownbuf_test_scope_refused(struct kunit *test);
 void ownbuf_test_scoped_exits(struct kunit *test);
 void ownbuf_test_scope_wait(struct kunit *test);
 void ownbuf_test_scope_owner(struct kunit *test);
+void ownbuf_test_scope_lockdep(struct kunit *test);
 
 #endif /* _OWNBUF_KUNIT_H */

@@ -816,6 +816,7 @@ static struct kunit_case ownbuf_test_cases[] = {
 	KUNIT_CASE(ownbuf_test_scoped_exits),
 	KUNIT_CASE(ownbuf_test_scope_wait),
 	KUNIT_CASE(ownbuf_test_scope_owner),
+	KUNIT_CASE(ownbuf_test_scope_lockdep),
 	/* Last: what every case above created is gone. */
 	KUNIT_CASE(ownbuf_test_nothing_left),
 	{}

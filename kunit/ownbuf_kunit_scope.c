@@ -10,7 +10,9 @@
  */
 
 #include <linux/err.h>
+#include <linux/debug_locks.h>
 #include <linux/jiffies.h>
+#include <linux/sched.h>
 
 #include "ownbuf_kunit.h"
 
@@ -401,4 +403,42 @@ void ownbuf_test_scope_owner(struct kunit *test)
 	OB_EXPECT_ONE(test, &before, OWNBUF_DANGLING_BORROW);
 	ownbuf_ref_discard(ref);
 	KUNIT_EXPECT_EQ(test, ob_buffers_since_start(), n);
+}
+
+/* lockdep sees a scoped borrow as a lock held for its scope, no longer. */
+void ownbuf_test_scope_lockdep(struct kunit *test)
+{
+#ifdef CONFIG_DEBUG_LOCK_ALLOC
+	struct ownbuf_handle *h = ob_create(test, OB_SIZE);
+	int depth = current->lockdep_depth;
+
+	if (!debug_locks)
+		kunit_skip(test, "lockdep is off (an earlier report?)");
+	{
+		CLASS(ownbuf_shared, r)(*h);
+
+		KUNIT_ASSERT_FALSE(test, IS_ERR(r));
+		KUNIT_EXPECT_EQ(test, current->lockdep_depth, depth + 1);
+		{
+			/* A shared borrow again, waiting: a recursive read. */
+			CLASS(ownbuf_shared_wait, r2)(*h);
+
+			KUNIT_ASSERT_FALSE(test, IS_ERR(r2));
+			KUNIT_EXPECT_EQ(test, current->lockdep_depth,
+					depth + 2);
+		}
+		KUNIT_EXPECT_EQ(test, current->lockdep_depth, depth + 1);
+	}
+	KUNIT_EXPECT_EQ(test, current->lockdep_depth, depth);
+	{
+		CLASS(ownbuf_mut_wait, w)(*h);
+
+		KUNIT_ASSERT_FALSE(test, IS_ERR(w));
+		KUNIT_EXPECT_EQ(test, current->lockdep_depth, depth + 1);
+	}
+	KUNIT_EXPECT_EQ(test, current->lockdep_depth, depth);
+	KUNIT_EXPECT_TRUE(test, debug_locks);
+#else
+	kunit_skip(test, "no lockdep (CONFIG_DEBUG_LOCK_ALLOC)");
+#endif
 }
