@@ -11,6 +11,8 @@
 #                        KUNIT_FLAGS=--kcsan)
 #   make sparse          sparse (C=2) on the module sources
 #   make style           checkpatch.pl --strict on every source file
+#   make borrowck        the ownership rules checked on the source
+#                        (Coccinelle); FILES= the files or directories
 #   make demo            boot Debian's stock 6.12 in QEMU and run "ownbuf demo"
 #   make vm              an interactive guest shell with ownbuf loaded
 #   make bench           benchmarks in a stock 6.12 guest
@@ -26,8 +28,8 @@ TOP := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
 CC ?= gcc
 USER_CFLAGS := -O2 -g -Wall -Wextra -Werror -I$(TOP)/include/uapi
 
-.PHONY: all modules tools clean check kunit sparse style demo vm bench deb \
-	help install modules_install tools_install
+.PHONY: all modules tools clean check kunit sparse style borrowck demo vm \
+	bench deb help install modules_install tools_install
 
 all: modules tools
 
@@ -75,6 +77,10 @@ sparse:
 
 style:
 	$(TOP)/scripts/check.sh --only style
+
+# Default: the project's own kernel code (see scripts/borrowck/borrowck.sh).
+borrowck:
+	$(TOP)/scripts/borrowck/borrowck.sh $(FILES)
 
 demo:
 	$(TOP)/scripts/demo.sh

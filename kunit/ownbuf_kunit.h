@@ -261,4 +261,15 @@ void ownbuf_test_generations_never_run_out(struct kunit *test);
 void ownbuf_test_revoked_frees_slot(struct kunit *test);
 void ownbuf_test_max_shared_across_cpus(struct kunit *test);
 
+/* ownbuf_kunit_scope.c */
+void ownbuf_test_scope_exits(struct kunit *test);
+const void *ob_scope_params(const void *prev, char *desc);
+void ownbuf_test_scope_classes(struct kunit *test);
+void ownbuf_test_scope_released_early(struct kunit *test);
+void ownbuf_test_scope_refused(struct kunit *test);
+void ownbuf_test_scoped_exits(struct kunit *test);
+void ownbuf_test_scope_wait(struct kunit *test);
+void ownbuf_test_scope_owner(struct kunit *test);
+void ownbuf_test_scope_lockdep(struct kunit *test);
+
 #endif /* _OWNBUF_KUNIT_H */

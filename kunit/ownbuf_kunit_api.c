@@ -780,6 +780,14 @@ static struct kunit_case ownbuf_test_cases[] = {
 	KUNIT_CASE(ownbuf_test_revoke_lent),
 	KUNIT_CASE(ownbuf_test_revoked_frees_slot),
 	KUNIT_CASE(ownbuf_test_tracepoint),
+	KUNIT_CASE_PARAM(ownbuf_test_scope_exits, ob_scope_params),
+	KUNIT_CASE(ownbuf_test_scope_classes),
+	KUNIT_CASE(ownbuf_test_scope_released_early),
+	KUNIT_CASE(ownbuf_test_scope_refused),
+	KUNIT_CASE(ownbuf_test_scoped_exits),
+	KUNIT_CASE(ownbuf_test_scope_wait),
+	KUNIT_CASE(ownbuf_test_scope_owner),
+	KUNIT_CASE(ownbuf_test_scope_lockdep),
 	{}
 };
 

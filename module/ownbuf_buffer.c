@@ -278,8 +278,9 @@ int ownbuf_handle_state(const struct ownbuf_handle *h)
 }
 EXPORT_SYMBOL_IF_KUNIT(ownbuf_handle_state);
 
-int __ownbuf_create(size_t size, gfp_t gfp, struct ownbuf_handle *out,
-		    unsigned long ip)
+int __ownbuf_create_key(size_t size, gfp_t gfp, struct ownbuf_handle *out,
+			unsigned long ip, struct lock_class_key *key,
+			const char *name)
 {
 	struct ownbuf *b;
 	int ret;
@@ -306,6 +307,9 @@ int __ownbuf_create(size_t size, gfp_t gfp, struct ownbuf_handle *out,
 	ownbuf_who_note(&b->created, ip);
 	b->holder = b->created;
 	b->id = atomic64_inc_return(&ownbuf_next_id);
+#ifdef CONFIG_DEBUG_LOCK_ALLOC
+	lockdep_init_map(&b->dep_map, name, key, 0);
+#endif
 	ret = ownbuf_table_add(b, gfp);
 	if (ret)
 		goto err_free_data;
@@ -320,6 +324,18 @@ err_put:
 	ownbuf_obj_put(b);
 	return ret;
 }
+
+/* The buffers of /dev/ownbuf, and of callers without a class of their own. */
+int __ownbuf_create(size_t size, gfp_t gfp, struct ownbuf_handle *out,
+		    unsigned long ip)
+{
+	static struct lock_class_key key;
+
+	return __ownbuf_create_key(size, gfp, out, ip, &key, "ownbuf");
+}
+
+/* The function, for callers that do not see ownbuf.h's lockdep macro. */
+#undef ownbuf_create
 
 /**
  * ownbuf_create() - create a buffer
@@ -339,6 +355,26 @@ int ownbuf_create(size_t size, gfp_t gfp, struct ownbuf_handle *out)
 	return __ownbuf_create(size, gfp, out, _RET_IP_);
 }
 EXPORT_SYMBOL_GPL(ownbuf_create);
+
+/**
+ * ownbuf_create_key() - create a buffer of a lockdep class
+ * @size: as ownbuf_create().
+ * @gfp: as ownbuf_create().
+ * @out: as ownbuf_create().
+ * @key: the lockdep class of its borrows.
+ * @name: the name of @key.
+ *
+ * What ownbuf_create() is with CONFIG_DEBUG_LOCK_ALLOC: one @key per place
+ * that creates buffers.  Context: may sleep.
+ *
+ * Return: as ownbuf_create().
+ */
+int ownbuf_create_key(size_t size, gfp_t gfp, struct ownbuf_handle *out,
+		      struct lock_class_key *key, const char *name)
+{
+	return __ownbuf_create_key(size, gfp, out, _RET_IP_, key, name);
+}
+EXPORT_SYMBOL_GPL(ownbuf_create_key);
 
 int __ownbuf_drop(struct ownbuf_handle *hp, unsigned int flags,
 		  unsigned long ip)

@@ -169,6 +169,8 @@ struct ownbuf_block {
  * @node: on the list of all objects (ownbuf_objects) for its whole life.
  * @pool: on the free pool, while unused.
  * @rcu: the object returns to the pool after a grace period.
+ * @dep_map: its borrows, as a lock for lockdep, of the class of the place
+ *	that created it (see ownbuf.h).
  */
 struct ownbuf {
 	atomic64_t state;
@@ -193,7 +195,30 @@ struct ownbuf {
 	struct list_head node;
 	struct list_head pool;
 	struct rcu_head rcu;
+#ifdef CONFIG_DEBUG_LOCK_ALLOC
+	struct lockdep_map dep_map;
+#endif
 };
+
+/*
+ * A borrow of @b as a lock, for lockdep (see ownbuf.h): shared ones as
+ * recursive reads, since shared borrows never wait for each other.
+ */
+static inline void ownbuf_lock_acquire(struct ownbuf *b, unsigned int kind,
+				       bool try, unsigned long ip)
+{
+#ifdef CONFIG_DEBUG_LOCK_ALLOC
+	lock_acquire(&b->dep_map, 0, try, kind == OWNBUF_SHARED ? 2 : 0, 1,
+		     NULL, ip);
+#endif
+}
+
+static inline void ownbuf_lock_release(struct ownbuf *b, unsigned long ip)
+{
+#ifdef CONFIG_DEBUG_LOCK_ALLOC
+	lock_release(&b->dep_map, ip);
+#endif
+}
 
 /* struct ownbuf_ref.hook, for borrows with callbacks. */
 #define OWNBUF_HOOK_LISTED	1	/* on ->hooks */

@@ -781,6 +781,9 @@ ownbuf_do_borrow(struct ownbuf_handle *hp, unsigned int flags,
 	/* Sleeping: with callbacks (hook_lock) or waiting to be granted. */
 	might_sleep();
 	gfp = GFP_KERNEL_ACCOUNT;
+	/* What this waits for, while holding what: see ownbuf.h. */
+	if (flags & OWNBUF_WAIT)
+		ownbuf_lock_acquire(b, kind, false, ip);
 	for (;;) {
 		if (ops)
 			mutex_lock(&b->hook_lock);
@@ -799,6 +802,8 @@ ownbuf_do_borrow(struct ownbuf_handle *hp, unsigned int flags,
 			break;
 		}
 	}
+	if (flags & OWNBUF_WAIT)
+		ownbuf_lock_release(b, ip);
 	if (!ret)
 		ownbuf_ref_publish(ref, ops, ip);
 	else
@@ -1190,6 +1195,37 @@ void ownbuf_ref_discard(struct ownbuf_ref *ref)
 	WARN_ON_ONCE(atomic_read(&ref->state) & ~OWNBUF_REF_STATE);
 }
 EXPORT_SYMBOL_GPL(ownbuf_ref_discard);
+
+#ifdef CONFIG_DEBUG_LOCK_ALLOC
+/**
+ * ownbuf_ref_lock_acquire() - tell lockdep a borrow is held
+ * @ref: a borrow just taken.
+ * @flags: what it was taken with.
+ * @ip: where.
+ *
+ * For the scope-bound classes of ownbuf.h: from here to
+ * ownbuf_ref_lock_release() lockdep sees the borrow as a held lock of its
+ * buffer's class.
+ */
+void ownbuf_ref_lock_acquire(struct ownbuf_ref *ref, unsigned int flags,
+			     unsigned long ip)
+{
+	ownbuf_lock_acquire(ref->buf, flags & OWNBUF_REF_KIND,
+			    !(flags & OWNBUF_WAIT), ip);
+}
+EXPORT_SYMBOL_GPL(ownbuf_ref_lock_acquire);
+
+/**
+ * ownbuf_ref_lock_release() - tell lockdep a borrow is no longer held
+ * @ref: the borrow of ownbuf_ref_lock_acquire(), before it ends.
+ * @ip: where.
+ */
+void ownbuf_ref_lock_release(struct ownbuf_ref *ref, unsigned long ip)
+{
+	ownbuf_lock_release(ref->buf, ip);
+}
+EXPORT_SYMBOL_GPL(ownbuf_ref_lock_release);
+#endif
 
 void ownbuf_ref_init(void)
 {

@@ -23,10 +23,11 @@
 
 /*
  * ownbuf_drop(), ownbuf_revoke() and ownbuf_move() poison the handle
- * variable they consume: bit 63 (never set in a handle), and bit 62 after
- * a move (see ownbuf_poison() in ownbuf_table.c for the other bits).
+ * variable they consume: bit 63 (never set in a handle; public, for
+ * __free(ownbuf)), and bit 62 after a move (see ownbuf_poison() in
+ * ownbuf_table.c for the other bits).
  */
-#define OWNBUF_POISON		BIT_ULL(63)
+#define OWNBUF_POISON		OWNBUF_HANDLE_CONSUMED
 #define OWNBUF_POISON_MOVED	BIT_ULL(62)
 
 /* What the caller is about to do; decides how a refusal is classified. */
@@ -61,6 +62,9 @@ void ownbuf_report(enum ownbuf_violation v, u64 id, unsigned long ip,
 
 int __ownbuf_create(size_t size, gfp_t gfp, struct ownbuf_handle *out,
 		    unsigned long ip);
+int __ownbuf_create_key(size_t size, gfp_t gfp, struct ownbuf_handle *out,
+			unsigned long ip, struct lock_class_key *key,
+			const char *name);
 int __ownbuf_drop(struct ownbuf_handle *h, unsigned int flags,
 		  unsigned long ip);
 int __ownbuf_revoke(struct ownbuf_handle *h, unsigned long ip);

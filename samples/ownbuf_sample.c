@@ -1,52 +1,69 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Using ownbuf from a driver: create a buffer, lend it out, break a rule on
- * purpose and get an error code instead of corruption, give everything
- * back.  Built and loaded by `make check`; README.md quotes this file.
+ * purpose and get an error code instead of corruption.  Every buffer and
+ * borrow is bound to a scope (<linux/cleanup.h>) and given back wherever
+ * that scope is left, error paths included.  Built and loaded by
+ * `make check`; README.md quotes this file.
  */
 
+#include <linux/err.h>
 #include <linux/module.h>
 #include <linux/ownbuf.h>
 
-static int __init ownbuf_sample_init(void)
+/* A buffer holding @msg: ownership leaves through @out. */
+static int ownbuf_sample_create(const void *msg, size_t len,
+				struct ownbuf_handle *out)
 {
-	struct ownbuf_ref reader = { }, writer = { };
-	struct ownbuf_handle h;
-	char msg[6];
+	struct ownbuf_handle h __free(ownbuf) = OWNBUF_HANDLE_NULL;
 	int ret;
 
 	ret = ownbuf_create(4096, GFP_KERNEL, &h);
 	if (ret)
 		return ret;
 
-	/* The owner writes while nothing is lent out. */
-	ret = ownbuf_owner_write(h, 0, "hello", 6);
-	if (ret)
-		goto out_drop;
+	/* The mut borrow, for one statement. */
+	ownbuf_scoped(mut, return PTR_ERR(scope), h) {
+		ret = ownbuf_write(scope, 0, msg, len);
+		if (ret)
+			return ret;	/* scope is released, h revoked */
+	}
 
-	/* Many readers... */
-	ret = ownbuf_borrow_shared(h, &reader);
+	/* Handed on: not revoked when this scope ends. */
+	*out = ownbuf_no_free(h);
+	return 0;
+}
+
+static int __init ownbuf_sample_init(void)
+{
+	struct ownbuf_handle h __free(ownbuf) = OWNBUF_HANDLE_NULL;
+	char msg[6];
+	int ret;
+
+	ret = ownbuf_sample_create("hello", 6, &h);
 	if (ret)
-		goto out_drop;
-	ret = ownbuf_read(&reader, 0, msg, sizeof(msg));
+		return ret;
+
+	/* Many readers, until this function returns, whichever way... */
+	CLASS(ownbuf_shared, reader)(h);
+	if (IS_ERR(reader))
+		return PTR_ERR(reader);
+	ret = ownbuf_read(reader, 0, msg, sizeof(msg));
 	if (ret)
-		goto out_release;
+		return ret;
 	pr_info("read back \"%s\"\n", msg);
 
 	/* ...XOR one writer: refused, counted, nothing corrupted. */
-	ret = ownbuf_borrow_mut(h, &writer);
-	pr_info("mut borrow while shared: %d (expected %d)\n", ret, -EBUSY);
+	CLASS(ownbuf_mut, writer)(h);
+	pr_info("mut borrow while shared: %d (expected %d)\n",
+		PTR_ERR_OR_ZERO(writer), -EBUSY);
 
 	/* A buffer that is lent out cannot be dropped. */
 	ret = ownbuf_drop(&h);
 	pr_info("drop while lent: %d (expected %d)\n", ret, -EBUSY);
 
-	ret = 0;
-out_release:
-	ownbuf_release(&reader);
-out_drop:
-	ownbuf_drop(&h);
-	return ret;
+	/* Here the borrows end, then the buffer goes: in reverse order. */
+	return 0;
 }
 
 static void __exit ownbuf_sample_exit(void)

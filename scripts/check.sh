@@ -5,7 +5,8 @@
 #
 #   scripts/check.sh                    everything
 #   scripts/check.sh --only STAGES      a comma-separated subset of
-#                                       tests,sparse,style,vm,harness,kunit
+#                                       tests,sparse,style,borrowck,vm,
+#                                       harness,kunit
 #   scripts/check.sh --kernels "debug stock612"
 #                                       test on these kernels only (default:
 #                                       debug kcsan stock61 stock612)
@@ -265,6 +266,22 @@ vm_pty()
 	return 1
 }
 
+# stage_borrowck - "make borrowck": the project's own kernel code breaks
+# none of the rules scripts/borrowck checks, and the checks find every
+# planted mistake of scripts/borrowck/tests and nothing else.
+stage_borrowck()
+{
+	local dir=$BUILD/borrowck ITEMS=$OUT/items-static.tsv
+
+	ensure_packages coccinelle
+	mkdir -p "$dir"
+	log "borrowck (Coccinelle) on the project's kernel code"
+	run_item borrowck "the project's kernel code" borrowck \
+		"$dir/own.log" "$TOP/scripts/borrowck/borrowck.sh" || true
+	run_item borrowck "planted mistakes" borrowck "$dir/tests.log" \
+		"$TOP/scripts/borrowck/tests/run.sh" || true
+}
+
 # stage_vm - "make vm" as a user at a terminal runs it (scripts/vm-pty.py).
 stage_vm()
 {
@@ -487,6 +504,7 @@ main()
 		done
 	fi
 	want style && timed style stage_style
+	{ want style || want borrowck; } && timed borrowck stage_borrowck
 	want sparse && timed sparse stage_sparse
 	# The rest below the long guests, which end about when the packages
 	# are built: then the stock guests, one after the other, run beside

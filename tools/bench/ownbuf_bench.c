@@ -356,8 +356,7 @@ static int __init ownbuf_bench_init(void)
 	} else {
 		pr_warn("CPUs 0 and 1 not both online: no scaling figures\n");
 	}
-	ownbuf_drop(&ctx->h);
-	ret = 0;
+	ret = ownbuf_drop(&ctx->h);
 out:
 	kfree(tb);
 	kfree(t);
