@@ -372,27 +372,27 @@ void ownbuf_test_scope_owner(struct kunit *test)
 {
 	struct ownbuf_handle *kept = ob_handle(test);
 	struct ownbuf_ref *ref = ob_ref(test);
-	unsigned long n = ob_buffers_since_start();
+	unsigned long n = ownbuf_count_buffers();
 	struct ob_counts before;
 
 	ob_snap(&before);
 	KUNIT_EXPECT_EQ(test, ob_scope_owner(OB_OWNER_ERROR, kept, ref), -EIO);
-	KUNIT_EXPECT_EQ(test, ob_buffers_since_start(), n);
+	KUNIT_EXPECT_EQ(test, ownbuf_count_buffers(), n);
 	KUNIT_EXPECT_EQ(test, ob_scope_owner(OB_OWNER_DROPPED, kept, ref), 0);
-	KUNIT_EXPECT_EQ(test, ob_buffers_since_start(), n);
+	KUNIT_EXPECT_EQ(test, ownbuf_count_buffers(), n);
 	KUNIT_EXPECT_EQ(test, ob_scope_owner(OB_OWNER_BORROWED, kept, ref), 0);
-	KUNIT_EXPECT_EQ(test, ob_buffers_since_start(), n);
+	KUNIT_EXPECT_EQ(test, ownbuf_count_buffers(), n);
 	OB_EXPECT_NONE(test, &before);
 
 	KUNIT_EXPECT_EQ(test, ob_scope_owner(OB_OWNER_NO_FREE, kept, ref), 0);
-	KUNIT_EXPECT_EQ(test, ob_buffers_since_start(), n + 1);
+	KUNIT_EXPECT_EQ(test, ownbuf_count_buffers(), n + 1);
 	KUNIT_EXPECT_EQ(test, ob_stat(test, *kept).size, OB_SIZE);
 	KUNIT_EXPECT_EQ(test, ownbuf_drop(kept), 0);
-	KUNIT_EXPECT_EQ(test, ob_buffers_since_start(), n);
+	KUNIT_EXPECT_EQ(test, ownbuf_count_buffers(), n);
 
 	*kept = OWNBUF_HANDLE_NULL;
 	KUNIT_EXPECT_EQ(test, ob_scope_owner(OB_OWNER_MOVED, kept, ref), 0);
-	KUNIT_EXPECT_EQ(test, ob_buffers_since_start(), n + 1);
+	KUNIT_EXPECT_EQ(test, ownbuf_count_buffers(), n + 1);
 	KUNIT_EXPECT_EQ(test, ob_stat(test, *kept).size, OB_SIZE);
 	KUNIT_EXPECT_EQ(test, ownbuf_drop(kept), 0);
 	OB_EXPECT_NONE(test, &before);
@@ -402,7 +402,7 @@ void ownbuf_test_scope_owner(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, ownbuf_ref_state(ref), OWNBUF_STATE_REVOKED);
 	OB_EXPECT_ONE(test, &before, OWNBUF_DANGLING_BORROW);
 	ownbuf_ref_discard(ref);
-	KUNIT_EXPECT_EQ(test, ob_buffers_since_start(), n);
+	KUNIT_EXPECT_EQ(test, ownbuf_count_buffers(), n);
 }
 
 /* lockdep sees a scoped borrow as a lock held for its scope, no longer. */

@@ -759,3 +759,33 @@ struct ownbuf *ownbuf_owner_get(struct ownbuf_handle *hp)
 	return b;
 }
 
+#ifdef CONFIG_DEBUG_LOCK_ALLOC
+/**
+ * ownbuf_ref_lock_acquire() - tell lockdep a borrow is held
+ * @ref: a borrow just taken.
+ * @flags: what it was taken with.
+ * @ip: where.
+ *
+ * For the scope-bound classes of ownbuf.h: from here to
+ * ownbuf_ref_lock_release() lockdep sees the borrow as a held lock of its
+ * buffer's class.
+ */
+void ownbuf_ref_lock_acquire(struct ownbuf_ref *ref, unsigned int flags,
+			     unsigned long ip)
+{
+	ownbuf_lock_acquire(ref->buf, flags & OWNBUF_REF_KIND,
+			    !(flags & OWNBUF_WAIT), ip);
+}
+EXPORT_SYMBOL_GPL(ownbuf_ref_lock_acquire);
+
+/**
+ * ownbuf_ref_lock_release() - tell lockdep a borrow is no longer held
+ * @ref: the borrow of ownbuf_ref_lock_acquire(), before it ends.
+ * @ip: where.
+ */
+void ownbuf_ref_lock_release(struct ownbuf_ref *ref, unsigned long ip)
+{
+	ownbuf_lock_release(ref->buf, ip);
+}
+EXPORT_SYMBOL_GPL(ownbuf_ref_lock_release);
+#endif

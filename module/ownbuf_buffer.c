@@ -764,6 +764,57 @@ int ownbuf_resize(struct ownbuf_handle h, size_t size)
 }
 EXPORT_SYMBOL_GPL(ownbuf_resize);
 
+static noinline int ownbuf_size_slow(u64 h, size_t *size, unsigned long ip)
+{
+	struct ownbuf_handle hv = { .val = h };
+	size_t sz;
+	int ret;
+
+	ret = ownbuf_handle_peek(&hv, OWNBUF_OP_USE, ip, &sz, NULL);
+	if (ret)
+		return ret;
+	if (unlikely(!size)) {
+		ownbuf_report(OWNBUF_NULL_DEREF, 0, ip, "NULL size pointer");
+		return -EINVAL;
+	}
+	*size = sz;
+	return 0;
+}
+
+/**
+ * ownbuf_size() - size of a buffer
+ * @h: the owner's handle.
+ * @size: receives the size.
+ *
+ * The cheapest checked use of a handle.  Context: any.
+ *
+ * Return: 0, or -EINVAL/-ESTALE for a NULL or dead handle, then -EINVAL
+ * for a NULL @size.
+ */
+int ownbuf_size(struct ownbuf_handle h, size_t *size)
+{
+	struct ownbuf *b;
+	u64 bad = 1;
+	size_t sz;
+
+	/* The common case in one test, as ownbuf_borrow_fast(). */
+	rcu_read_lock_sched();
+	b = ownbuf_lookup_any(h.val);
+	if (likely(b)) {
+		bad = READ_ONCE(b->handle) ^ h.val;
+		bad |= atomic64_read(&b->state) & OWNBUF_S_DEAD;
+		bad |= !size;
+		sz = READ_ONCE(b->size);
+	}
+	rcu_read_unlock_sched();
+	if (likely(!bad)) {
+		*size = sz;
+		return 0;
+	}
+	return ownbuf_size_slow(h.val, size, _RET_IP_);
+}
+EXPORT_SYMBOL_GPL(ownbuf_size);
+
 /**
  * ownbuf_stat() - size, id and borrow counts of a buffer
  * @h: the owner's handle.

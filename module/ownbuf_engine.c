@@ -474,57 +474,6 @@ __always_inline int ownbuf_handle_peek(struct ownbuf_handle *hp,
 	return ret;
 }
 
-static noinline int ownbuf_size_slow(u64 h, size_t *size, unsigned long ip)
-{
-	struct ownbuf_handle hv = { .val = h };
-	size_t sz;
-	int ret;
-
-	ret = ownbuf_handle_peek(&hv, OWNBUF_OP_USE, ip, &sz, NULL);
-	if (ret)
-		return ret;
-	if (unlikely(!size)) {
-		ownbuf_report(OWNBUF_NULL_DEREF, 0, ip, "NULL size pointer");
-		return -EINVAL;
-	}
-	*size = sz;
-	return 0;
-}
-
-/**
- * ownbuf_size() - size of a buffer
- * @h: the owner's handle.
- * @size: receives the size.
- *
- * The cheapest checked use of a handle.  Context: any.
- *
- * Return: 0, or -EINVAL/-ESTALE for a NULL or dead handle, then -EINVAL
- * for a NULL @size.
- */
-int ownbuf_size(struct ownbuf_handle h, size_t *size)
-{
-	struct ownbuf *b;
-	u64 bad = 1;
-	size_t sz;
-
-	/* The common case in one test, as ownbuf_borrow_fast(). */
-	rcu_read_lock_sched();
-	b = ownbuf_lookup_any(h.val);
-	if (likely(b)) {
-		bad = READ_ONCE(b->handle) ^ h.val;
-		bad |= atomic64_read(&b->state) & OWNBUF_S_DEAD;
-		bad |= !size;
-		sz = READ_ONCE(b->size);
-	}
-	rcu_read_unlock_sched();
-	if (likely(!bad)) {
-		*size = sz;
-		return 0;
-	}
-	return ownbuf_size_slow(h.val, size, _RET_IP_);
-}
-EXPORT_SYMBOL_GPL(ownbuf_size);
-
 /* --- borrows --- */
 
 /*
@@ -1195,37 +1144,6 @@ void ownbuf_ref_discard(struct ownbuf_ref *ref)
 	WARN_ON_ONCE(atomic_read(&ref->state) & ~OWNBUF_REF_STATE);
 }
 EXPORT_SYMBOL_GPL(ownbuf_ref_discard);
-
-#ifdef CONFIG_DEBUG_LOCK_ALLOC
-/**
- * ownbuf_ref_lock_acquire() - tell lockdep a borrow is held
- * @ref: a borrow just taken.
- * @flags: what it was taken with.
- * @ip: where.
- *
- * For the scope-bound classes of ownbuf.h: from here to
- * ownbuf_ref_lock_release() lockdep sees the borrow as a held lock of its
- * buffer's class.
- */
-void ownbuf_ref_lock_acquire(struct ownbuf_ref *ref, unsigned int flags,
-			     unsigned long ip)
-{
-	ownbuf_lock_acquire(ref->buf, flags & OWNBUF_REF_KIND,
-			    !(flags & OWNBUF_WAIT), ip);
-}
-EXPORT_SYMBOL_GPL(ownbuf_ref_lock_acquire);
-
-/**
- * ownbuf_ref_lock_release() - tell lockdep a borrow is no longer held
- * @ref: the borrow of ownbuf_ref_lock_acquire(), before it ends.
- * @ip: where.
- */
-void ownbuf_ref_lock_release(struct ownbuf_ref *ref, unsigned long ip)
-{
-	ownbuf_lock_release(ref->buf, ip);
-}
-EXPORT_SYMBOL_GPL(ownbuf_ref_lock_release);
-#endif
 
 void ownbuf_ref_init(void)
 {
