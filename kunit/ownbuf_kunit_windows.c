@@ -14,8 +14,6 @@
 
 #include <linux/delay.h>
 #include <linux/err.h>
-#include <linux/file.h>
-#include <linux/fs.h>
 #include <linux/irq_work.h>
 #include <linux/kthread.h>
 #include <linux/ktime.h>
@@ -73,7 +71,6 @@ struct obw_win {
  * @to: a second owner variable.
  * @ref: borrow tokens.
  * @buf: scratch memory.
- * @file: an owner opened through /dev/ownbuf.
  * @n: a count the test keeps.
  * @flag: a flag the test keeps.
  */
@@ -92,7 +89,6 @@ struct obw {
 	struct ownbuf_handle *to;
 	struct ownbuf_ref *ref[4];
 	u8 *buf;
-	struct file *file;
 	int n;
 	bool flag;
 };
@@ -513,33 +509,20 @@ static void ownbuf_win_move_vs_revoke(struct kunit *test)
 
 /* --- two DROPs of one owner fd at once (issue #13) --- */
 
-static void obw_fput(void *arg)
+/*
+ * A DROP as /dev/ownbuf's ioctl makes it: a caller that may sleep and says
+ * so.  Through the engine, not the device: a built-in suite runs at boot,
+ * before there is a /dev to open (kunit.py).
+ */
+static int obw_drop_waiting(struct obw *x)
 {
-	fput(arg);
-}
-
-/* An owner of a buffer of /dev/ownbuf, closed at the end of the test. */
-static struct file *obw_open_owner(struct kunit *test)
-{
-	struct file *file = filp_open("/dev/ownbuf", O_RDWR, 0);
-
-	KUNIT_ASSERT_FALSE_MSG(test, IS_ERR(file), "open /dev/ownbuf: %ld",
-			       PTR_ERR(file));
-	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test, obw_fput, file),
-			0);
-	return file;
-}
-
-/* An ioctl without argument (DROP) on @file, as the VFS would call it. */
-static long obw_ioctl(struct file *file, unsigned int cmd)
-{
-	return file->f_op->unlocked_ioctl(file, cmd, 0);
+	return __ownbuf_drop(x->h, OWNBUF_END_WAIT, _THIS_IP_);
 }
 
 static int obw_second_drop(struct obw *x)
 {
 	atomic_set(&x->mark, 1);
-	return obw_ioctl(x->file, OWNBUF_IOC_DROP);
+	return obw_drop_waiting(x);
 }
 
 /*
@@ -573,8 +556,9 @@ static void obw_inside_first_drop(struct obw *x)
 }
 
 /*
- * Two threads DROP one owner fd at once: the second DROP starts while the
- * first is inside the engine, holding the buffer.  The second must answer
+ * Two threads DROP one owner fd at once (one handle variable, each with
+ * the fd's OWNBUF_END_WAIT): the second DROP starts while the first is
+ * inside the engine, holding the buffer.  The second must answer
  * as it would after the first: -ESTALE and one double_free, never -EBUSY
  * and a data_race (the buffer is busy only with the first DROP).
  */
@@ -585,9 +569,8 @@ static void ownbuf_win_drop_twice_at_once(struct kunit *test)
 	struct ob_counts before;
 	long ret;
 
-	x->file = obw_open_owner(test);
 	ob_snap(&before);
-	ret = obw_ioctl(x->file, OWNBUF_IOC_DROP);
+	ret = obw_drop_waiting(x);
 	obw_join(x);
 	KUNIT_EXPECT_EQ(test, obw_hits(x, OWNBUF_WIN_DROP), 1);
 	KUNIT_EXPECT_EQ(test, atomic_read(&x->mark), 1);

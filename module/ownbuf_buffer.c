@@ -461,6 +461,7 @@ int ownbuf_drop(struct ownbuf_handle *h)
 	return __ownbuf_drop(h, 0, _RET_IP_);
 }
 EXPORT_SYMBOL_GPL(ownbuf_drop);
+EXPORT_SYMBOL_IF_KUNIT(__ownbuf_drop);
 
 /*
  * Mark every borrow of dead @b revoked; returns how many, one's site.

@@ -131,8 +131,11 @@ kunit_place()
 	fi
 	mkdir -p "$SRC/drivers/misc/ownbuf"
 	touch "$SRC/drivers/misc/ownbuf/.placed-by-make-kunit"
+	# No -t: the copies are newer than the objects kunit.py kept in its
+	# build directory, so every source of ownbuf is built again (with
+	# their own times, a tree older than the last build was not).
 	# shellcheck disable=SC2086
-	(cd "$TOP" && rsync -aR --exclude='*.o' --exclude='*.ko' \
+	(cd "$TOP" && rsync -rlR --exclude='*.o' --exclude='*.ko' \
 		--exclude='.*.cmd' --exclude='*.mod' --exclude='*.mod.c' \
 		--exclude='*.a' --exclude='*.order' --exclude=Module.symvers \
 		$KUNIT_FILES "$SRC/drivers/misc/ownbuf/")
