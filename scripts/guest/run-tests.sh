@@ -22,6 +22,8 @@
 OWNBUF_KERNEL=unknown
 OWNBUF_MODULE=ownbuf
 OWNBUF_MODULE_ARGS=""
+# Modules it needs, loaded before it and unloaded after it (the canary's).
+OWNBUF_NEEDS=""
 # The module as DKMS installed it (/lib/modules/...), loaded by modprobe.
 OWNBUF_DKMS=""
 OWNBUF_TEST_TIMEOUT=300
@@ -126,6 +128,9 @@ if [ -n "$OWNBUF_DKMS" ]; then
 	ownbuf_item script modprobe sh /ownbuf/modprobe.sh load
 	OWNBUF_KO=$OWNBUF_DKMS
 else
+	for m in $OWNBUF_NEEDS; do
+		ownbuf_item insmod "$m" insmod "/ownbuf/modules/$m.ko"
+	done
 	# shellcheck disable=SC2086
 	ownbuf_item insmod "$OWNBUF_MODULE" \
 		insmod "/ownbuf/modules/$OWNBUF_MODULE.ko" $OWNBUF_MODULE_ARGS
@@ -195,6 +200,9 @@ if [ -n "$OWNBUF_DKMS" ]; then
 	ownbuf_item script modprobe-r sh /ownbuf/modprobe.sh unload
 else
 	ownbuf_item rmmod "$OWNBUF_MODULE" rmmod "$OWNBUF_MODULE"
+	for m in $OWNBUF_NEEDS; do
+		ownbuf_item rmmod "$m" rmmod "$m"
+	done
 fi
 
 # 7. leaks: kmemleak reports objects older than 5 s only
