@@ -428,22 +428,33 @@ static void *sleeper_thread(void *arg)
 	return NULL;
 }
 
+/*
+ * A read of 200 bytes of @z->fd held in @h, @z asleep in another thread
+ * behind it, still asleep after 300 ms; then the read ends and @z with it.
+ */
+static void sleep_through_a_read(struct __test_metadata *_metadata,
+				 struct held *h, struct sleeper *z)
+{
+	pthread_t t;
+
+	ASSERT_EQ(0, held_start(h, z->fd, false, 200, 0));
+	ASSERT_EQ(0, pthread_create(&t, NULL, sleeper_thread, z));
+	ASSERT_TRUE(ownbuf_wait_flag(&z->started, 10000));
+	ownbuf_msleep(300);
+	EXPECT_FALSE(__atomic_load_n(&z->done, __ATOMIC_ACQUIRE));
+	EXPECT_EQ(200, held_finish(h));
+	pthread_join(t, NULL);
+}
+
 TEST_F(held, end_of_a_read_wakes_a_poller)
 {
 	struct sleeper z = { .fd = self->owner };
-	pthread_t t;
 
-	ASSERT_EQ(0, held_start(&self->h, self->owner, false, 200, 0));
-	ASSERT_EQ(0, pthread_create(&t, NULL, sleeper_thread, &z));
-	ASSERT_TRUE(ownbuf_wait_flag(&z.started, 10000));
-	ownbuf_msleep(300);
-	EXPECT_FALSE(__atomic_load_n(&z.done, __ATOMIC_ACQUIRE));
 	/*
 	 * ownbuf.rst section 4: the access is a borrow; returning it wakes
 	 * waiters.
 	 */
-	EXPECT_EQ(200, held_finish(&self->h));
-	pthread_join(t, NULL);
+	sleep_through_a_read(_metadata, &self->h, &z);
 	EXPECT_EQ(1, z.ret);
 	EXPECT_EQ(POLLOUT, z.revents);
 	EXPECT_DELTA(&self->snap);
@@ -452,15 +463,8 @@ TEST_F(held, end_of_a_read_wakes_a_poller)
 TEST_F(held, end_of_a_read_grants_a_waiting_mut_borrow)
 {
 	struct sleeper z = { .fd = self->owner, .borrow = true };
-	pthread_t t;
 
-	ASSERT_EQ(0, held_start(&self->h, self->owner, false, 200, 0));
-	ASSERT_EQ(0, pthread_create(&t, NULL, sleeper_thread, &z));
-	ASSERT_TRUE(ownbuf_wait_flag(&z.started, 10000));
-	ownbuf_msleep(300);
-	EXPECT_FALSE(__atomic_load_n(&z.done, __ATOMIC_ACQUIRE));
-	EXPECT_EQ(200, held_finish(&self->h));
-	pthread_join(t, NULL);
+	sleep_through_a_read(_metadata, &self->h, &z);
 	EXPECT_LE(0, z.ret);
 	EXPECT_EQ(OWNBUF_ROLE_MUT, ownbuf_role(z.ret));
 	close(z.ret);

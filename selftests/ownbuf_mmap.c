@@ -52,9 +52,16 @@ struct map_ctx {
 	struct ownbuf_counts snap;
 };
 
+struct map_variant {
+	long long size;
+	bool mut;
+};
+
 static void mctx_setup(struct __test_metadata *_metadata,
-		       struct map_ctx *c, long long size, bool mut)
+		       struct map_ctx *c, const struct map_variant *v)
 {
+	long long size = v->size;
+	bool mut = v->mut;
 	unsigned char *pat;
 	long long i;
 
@@ -89,20 +96,53 @@ static void mctx_teardown(struct map_ctx *c)
 		close(c->owner);
 }
 
+/*
+ * The three fixtures differ only in their names and their variants: map
+ * runs a test on every kind of borrow, shmap on shared, mutmap on mut.
+ */
 FIXTURE(map)
+{
+	struct map_ctx c;
+};
+
+FIXTURE(shmap)
+{
+	struct map_ctx c;
+};
+
+FIXTURE(mutmap)
 {
 	struct map_ctx c;
 };
 
 FIXTURE_VARIANT(map)
 {
-	long long size;
-	bool mut;
+	struct map_variant v;
+};
+
+FIXTURE_VARIANT(shmap)
+{
+	struct map_variant v;
+};
+
+FIXTURE_VARIANT(mutmap)
+{
+	struct map_variant v;
 };
 
 FIXTURE_SETUP(map)
 {
-	mctx_setup(_metadata, &self->c, variant->size, variant->mut);
+	mctx_setup(_metadata, &self->c, &variant->v);
+}
+
+FIXTURE_SETUP(shmap)
+{
+	mctx_setup(_metadata, &self->c, &variant->v);
+}
+
+FIXTURE_SETUP(mutmap)
+{
+	mctx_setup(_metadata, &self->c, &variant->v);
 }
 
 FIXTURE_TEARDOWN(map)
@@ -110,41 +150,9 @@ FIXTURE_TEARDOWN(map)
 	mctx_teardown(&self->c);
 }
 
-FIXTURE(shmap)
-{
-	struct map_ctx c;
-};
-
-FIXTURE_VARIANT(shmap)
-{
-	long long size;
-	bool mut;
-};
-
-FIXTURE_SETUP(shmap)
-{
-	mctx_setup(_metadata, &self->c, variant->size, variant->mut);
-}
-
 FIXTURE_TEARDOWN(shmap)
 {
 	mctx_teardown(&self->c);
-}
-
-FIXTURE(mutmap)
-{
-	struct map_ctx c;
-};
-
-FIXTURE_VARIANT(mutmap)
-{
-	long long size;
-	bool mut;
-};
-
-FIXTURE_SETUP(mutmap)
-{
-	mctx_setup(_metadata, &self->c, variant->size, variant->mut);
 }
 
 FIXTURE_TEARDOWN(mutmap)
@@ -152,34 +160,40 @@ FIXTURE_TEARDOWN(mutmap)
 	mctx_teardown(&self->c);
 }
 
-FIXTURE_VARIANT_ADD(map, shared_4096) { .size = 4096 };
-FIXTURE_VARIANT_ADD(map, shared_1) { .size = 1 };
-FIXTURE_VARIANT_ADD(map, shared_5000) { .size = 5000 };
-FIXTURE_VARIANT_ADD(map, shared_1m) { .size = 1 << 20 };
-FIXTURE_VARIANT_ADD(map, mut_4096) { .size = 4096, .mut = true };
-FIXTURE_VARIANT_ADD(map, mut_1) { .size = 1, .mut = true };
-FIXTURE_VARIANT_ADD(map, mut_5000) { .size = 5000, .mut = true };
-FIXTURE_VARIANT_ADD(map, mut_1m) { .size = 1 << 20, .mut = true };
-FIXTURE_VARIANT_ADD(shmap, shared_4096) { .size = 4096 };
-FIXTURE_VARIANT_ADD(shmap, shared_1) { .size = 1 };
-FIXTURE_VARIANT_ADD(shmap, shared_5000) { .size = 5000 };
-FIXTURE_VARIANT_ADD(shmap, shared_1m) { .size = 1 << 20 };
-FIXTURE_VARIANT_ADD(mutmap, mut_4096) { .size = 4096, .mut = true };
-FIXTURE_VARIANT_ADD(mutmap, mut_1) { .size = 1, .mut = true };
-FIXTURE_VARIANT_ADD(mutmap, mut_5000) { .size = 5000, .mut = true };
-FIXTURE_VARIANT_ADD(mutmap, mut_1m) { .size = 1 << 20, .mut = true };
+FIXTURE_VARIANT_ADD(map, shared_4096) { .v = { .size = 4096 } };
+FIXTURE_VARIANT_ADD(map, shared_1) { .v = { .size = 1 } };
+FIXTURE_VARIANT_ADD(map, shared_5000) { .v = { .size = 5000 } };
+FIXTURE_VARIANT_ADD(map, shared_1m) { .v = { .size = 1 << 20 } };
+FIXTURE_VARIANT_ADD(map, mut_4096) { .v = { .size = 4096, .mut = true } };
+FIXTURE_VARIANT_ADD(map, mut_1) { .v = { .size = 1, .mut = true } };
+FIXTURE_VARIANT_ADD(map, mut_5000) { .v = { .size = 5000, .mut = true } };
+FIXTURE_VARIANT_ADD(map, mut_1m) { .v = { .size = 1 << 20, .mut = true } };
+FIXTURE_VARIANT_ADD(shmap, shared_4096) { .v = { .size = 4096 } };
+FIXTURE_VARIANT_ADD(shmap, shared_1) { .v = { .size = 1 } };
+FIXTURE_VARIANT_ADD(shmap, shared_5000) { .v = { .size = 5000 } };
+FIXTURE_VARIANT_ADD(shmap, shared_1m) { .v = { .size = 1 << 20 } };
+FIXTURE_VARIANT_ADD(mutmap, mut_4096) { .v = { .size = 4096, .mut = true } };
+FIXTURE_VARIANT_ADD(mutmap, mut_1) { .v = { .size = 1, .mut = true } };
+FIXTURE_VARIANT_ADD(mutmap, mut_5000) { .v = { .size = 5000, .mut = true } };
+FIXTURE_VARIANT_ADD(mutmap, mut_1m) { .v = { .size = 1 << 20, .mut = true } };
 
 static char *map_all(int fd, long long len, int prot)
 {
 	return mmap(NULL, len, prot, MAP_SHARED, fd, 0);
 }
 
+/* Map all of the borrow, as it may be mapped, at c->p. */
+static void mctx_map(struct __test_metadata *_metadata, struct map_ctx *c)
+{
+	c->p = map_all(c->fd, c->len, c->prot);
+	ASSERT_NE(MAP_FAILED, c->p);
+}
+
 TEST_F(map, maps_the_data)
 {
 	struct map_ctx *c = &self->c;
 
-	c->p = map_all(c->fd, c->len, c->prot);
-	ASSERT_NE(MAP_FAILED, c->p);
+	mctx_map(_metadata, c);
 	EXPECT_TRUE(is_pattern(c->p, 0, c->size));
 	EXPECT_DELTA(&c->snap);
 }
@@ -188,8 +202,7 @@ TEST_F(map, tail_of_last_page_reads_zero)
 {
 	struct map_ctx *c = &self->c;
 
-	c->p = map_all(c->fd, c->len, c->prot);
-	ASSERT_NE(MAP_FAILED, c->p);
+	mctx_map(_metadata, c);
 	EXPECT_TRUE(ownbuf_mem_is(c->p + c->size,
 				  c->len - c->size, 0));
 	EXPECT_DELTA(&c->snap);
@@ -279,7 +292,7 @@ TEST_F(map, prot_write)
 	struct map_ctx *c = &self->c;
 	char *p = map_all(c->fd, c->len, PROT_READ | PROT_WRITE);
 
-	if (!variant->mut) {
+	if (!variant->v.mut) {
 		/* ownbuf.rst section 4: -EACCES from the VFS, not counted. */
 		EXPECT_EQ(MAP_FAILED, p);
 		EXPECT_EQ(EACCES, errno);
@@ -299,7 +312,7 @@ TEST_F(map, mprotect_cannot_add_write_to_shared)
 
 	c->p = map_all(c->fd, c->len, PROT_READ);
 	ASSERT_NE(MAP_FAILED, c->p);
-	if (!variant->mut) {
+	if (!variant->v.mut) {
 		EXPECT_ERRNO(EACCES, mprotect(c->p, c->len,
 					      PROT_READ | PROT_WRITE));
 		EXPECT_DELTA(&c->snap);
@@ -326,8 +339,7 @@ TEST_F(mutmap, mut_mapping_writes_reach_the_buffer)
 {
 	struct map_ctx *c = &self->c;
 
-	c->p = map_all(c->fd, c->len, c->prot);
-	ASSERT_NE(MAP_FAILED, c->p);
+	mctx_map(_metadata, c);
 	memset(c->p, 'M', c->size);
 	EXPECT_EQ(1, ownbuf_check(c->fd, 0, c->size, 'M'));
 	ASSERT_EQ(0, ownbuf_release(c->fd));
@@ -340,8 +352,7 @@ TEST_F(mutmap, mapping_sees_writes_through_the_fd)
 	struct map_ctx *c = &self->c;
 	char ch = 'F';
 
-	c->p = map_all(c->fd, c->len, c->prot);
-	ASSERT_NE(MAP_FAILED, c->p);
+	mctx_map(_metadata, c);
 	ASSERT_EQ(1, pwrite(c->fd, &ch, 1, c->size - 1));
 	EXPECT_EQ('F', c->p[c->size - 1]);
 	EXPECT_DELTA(&c->snap);
@@ -354,8 +365,7 @@ TEST_F(map, release_zaps_the_mapping)
 	struct map_ctx *c = &self->c;
 	char ch;
 
-	c->p = map_all(c->fd, c->len, c->prot);
-	ASSERT_NE(MAP_FAILED, c->p);
+	mctx_map(_metadata, c);
 	ASSERT_EQ(0, ownbuf_touch(c->p, false, &ch));
 	ASSERT_EQ(0, ownbuf_release(c->fd));
 	EXPECT_EQ(SIGBUS, ownbuf_touch(c->p, false, &ch));
@@ -369,8 +379,7 @@ TEST_F(map, release_zaps_pages_never_touched)
 	struct map_ctx *c = &self->c;
 	char ch;
 
-	c->p = map_all(c->fd, c->len, c->prot);
-	ASSERT_NE(MAP_FAILED, c->p);
+	mctx_map(_metadata, c);
 	ASSERT_EQ(0, ownbuf_release(c->fd));
 	EXPECT_EQ(SIGBUS, ownbuf_touch(c->p, false, &ch));
 	EXPECT_DELTA(&c->snap);
@@ -381,8 +390,7 @@ TEST_F(mutmap, released_mut_mapping_cannot_write)
 	struct map_ctx *c = &self->c;
 	char ch = 'z';
 
-	c->p = map_all(c->fd, c->len, c->prot);
-	ASSERT_NE(MAP_FAILED, c->p);
+	mctx_map(_metadata, c);
 	c->p[0] = 'a';
 	ASSERT_EQ(0, ownbuf_release(c->fd));
 	EXPECT_EQ(SIGBUS, ownbuf_touch(c->p, true, &ch));
@@ -395,8 +403,7 @@ TEST_F(map, release_zaps_every_mapping_of_the_borrow)
 	struct map_ctx *c = &self->c;
 	char *q, ch;
 
-	c->p = map_all(c->fd, c->len, c->prot);
-	ASSERT_NE(MAP_FAILED, c->p);
+	mctx_map(_metadata, c);
 	q = map_all(c->fd, c->len, c->prot);
 	ASSERT_NE(MAP_FAILED, q);
 	ASSERT_EQ(0, ownbuf_touch(q, false, &ch));
@@ -433,8 +440,7 @@ TEST_F(map, owner_close_revokes_the_mapping)
 	struct map_ctx *c = &self->c;
 	char ch;
 
-	c->p = map_all(c->fd, c->len, c->prot);
-	ASSERT_NE(MAP_FAILED, c->p);
+	mctx_map(_metadata, c);
 	ASSERT_EQ(0, ownbuf_touch(c->p, false, &ch));
 	ASSERT_EQ(0, close(c->owner));
 	c->owner = -1;
@@ -448,8 +454,7 @@ TEST_F(map, mremap_move_is_still_revoked)
 	struct map_ctx *c = &self->c;
 	char *q, *hole, ch;
 
-	c->p = map_all(c->fd, c->len, c->prot);
-	ASSERT_NE(MAP_FAILED, c->p);
+	mctx_map(_metadata, c);
 	hole = mmap(NULL, c->len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
 		    0);
 	ASSERT_NE(MAP_FAILED, hole);
@@ -471,8 +476,7 @@ TEST_F_SIGNAL(map, touch_after_release_dies_of_sigbus, SIGBUS)
 {
 	struct map_ctx *c = &self->c;
 
-	c->p = map_all(c->fd, c->len, c->prot);
-	ASSERT_NE(MAP_FAILED, c->p);
+	mctx_map(_metadata, c);
 	ASSERT_EQ(0, ownbuf_release(c->fd));
 	/* Not caught: the harness expects this test to die of SIGBUS. */
 	__atomic_load_n(c->p, __ATOMIC_RELAXED);
@@ -482,8 +486,7 @@ TEST_F_SIGNAL(map, touch_after_owner_close_dies_of_sigbus, SIGBUS)
 {
 	struct map_ctx *c = &self->c;
 
-	c->p = map_all(c->fd, c->len, c->prot);
-	ASSERT_NE(MAP_FAILED, c->p);
+	mctx_map(_metadata, c);
 	ASSERT_EQ(0, close(c->owner));
 	c->owner = -1;
 	__atomic_load_n(c->p + c->len - 1, __ATOMIC_RELAXED);
@@ -496,14 +499,13 @@ TEST_F(map, mapping_outlives_close)
 	struct map_ctx *c = &self->c;
 	struct ob_info info;
 
-	c->p = map_all(c->fd, c->len, c->prot);
-	ASSERT_NE(MAP_FAILED, c->p);
+	mctx_map(_metadata, c);
 	ASSERT_EQ(0, close(c->fd));
 	c->fd = -1;
 	EXPECT_TRUE(is_pattern(c->p, 0, c->size));
 	ASSERT_EQ(0, ownbuf_info(c->owner, &info));
-	EXPECT_EQ(variant->mut ? 1 : 0, info.mut);
-	EXPECT_EQ(variant->mut ? 0 : 1, info.shared);
+	EXPECT_EQ(variant->v.mut ? 1 : 0, info.mut);
+	EXPECT_EQ(variant->v.mut ? 0 : 1, info.shared);
 	EXPECT_DELTA(&c->snap);
 }
 
@@ -511,8 +513,7 @@ TEST_F(map, resize_with_mapping_after_close_is_dangling_borrow)
 {
 	struct map_ctx *c = &self->c;
 
-	c->p = map_all(c->fd, c->len, c->prot);
-	ASSERT_NE(MAP_FAILED, c->p);
+	mctx_map(_metadata, c);
 	ASSERT_EQ(0, close(c->fd));
 	c->fd = -1;
 	EXPECT_ERRNO(EBUSY, ownbuf_resize(c->owner, c->size + 1));
@@ -524,8 +525,7 @@ TEST_F(map, drop_with_mapping_after_close_is_dangling_borrow)
 {
 	struct map_ctx *c = &self->c;
 
-	c->p = map_all(c->fd, c->len, c->prot);
-	ASSERT_NE(MAP_FAILED, c->p);
+	mctx_map(_metadata, c);
 	ASSERT_EQ(0, close(c->fd));
 	c->fd = -1;
 	EXPECT_ERRNO(EBUSY, ownbuf_drop(c->owner));
@@ -537,8 +537,7 @@ TEST_F(map, move_with_mapping_after_close_is_dangling_borrow)
 {
 	struct map_ctx *c = &self->c;
 
-	c->p = map_all(c->fd, c->len, c->prot);
-	ASSERT_NE(MAP_FAILED, c->p);
+	mctx_map(_metadata, c);
 	ASSERT_EQ(0, close(c->fd));
 	c->fd = -1;
 	EXPECT_ERRNO(EBUSY, ownbuf_move(c->owner, 0));
@@ -549,8 +548,7 @@ TEST_F(map, conflicting_borrow_with_mapping_after_close_is_data_race)
 {
 	struct map_ctx *c = &self->c;
 
-	c->p = map_all(c->fd, c->len, c->prot);
-	ASSERT_NE(MAP_FAILED, c->p);
+	mctx_map(_metadata, c);
 	ASSERT_EQ(0, close(c->fd));
 	c->fd = -1;
 	EXPECT_ERRNO(EBUSY, ownbuf_mut(c->owner));
@@ -562,8 +560,7 @@ TEST_F(map, munmap_returns_a_closed_borrow)
 	struct map_ctx *c = &self->c;
 	struct ob_info info;
 
-	c->p = map_all(c->fd, c->len, c->prot);
-	ASSERT_NE(MAP_FAILED, c->p);
+	mctx_map(_metadata, c);
 	ASSERT_EQ(0, close(c->fd));
 	c->fd = -1;
 	ASSERT_EQ(0, munmap(c->p, c->len));
@@ -581,8 +578,7 @@ TEST_F(map, last_of_two_mappings_returns_the_borrow)
 	struct map_ctx *c = &self->c;
 	char *q;
 
-	c->p = map_all(c->fd, c->len, c->prot);
-	ASSERT_NE(MAP_FAILED, c->p);
+	mctx_map(_metadata, c);
 	q = map_all(c->fd, c->len, c->prot);
 	ASSERT_NE(MAP_FAILED, q);
 	ASSERT_EQ(0, close(c->fd));
@@ -600,8 +596,7 @@ TEST_F(map, closed_borrow_mapping_is_revoked_with_its_owner)
 	struct map_ctx *c = &self->c;
 	char ch;
 
-	c->p = map_all(c->fd, c->len, c->prot);
-	ASSERT_NE(MAP_FAILED, c->p);
+	mctx_map(_metadata, c);
 	ASSERT_EQ(0, close(c->fd));
 	c->fd = -1;
 	ASSERT_EQ(0, close(c->owner));
@@ -614,8 +609,7 @@ TEST_F(map, unmapped_borrow_fd_still_holds_the_borrow)
 {
 	struct map_ctx *c = &self->c;
 
-	c->p = map_all(c->fd, c->len, c->prot);
-	ASSERT_NE(MAP_FAILED, c->p);
+	mctx_map(_metadata, c);
 	ASSERT_EQ(0, munmap(c->p, c->len));
 	c->p = MAP_FAILED;
 	EXPECT_ERRNO(EBUSY, ownbuf_drop(c->owner));
@@ -631,8 +625,7 @@ TEST_F(map, fork_inherits_only_shared_mappings)
 	pid_t pid;
 	char ch;
 
-	c->p = map_all(c->fd, c->len, c->prot);
-	ASSERT_NE(MAP_FAILED, c->p);
+	mctx_map(_metadata, c);
 	ASSERT_EQ(0, ownbuf_touch(c->p, false, &ch));
 	pid = fork();
 	ASSERT_LE(0, pid);
@@ -644,7 +637,7 @@ TEST_F(map, fork_inherits_only_shared_mappings)
 		 * address is not mapped in the child).  A shared mapping is an
 		 * ordinary MAP_SHARED mapping and is.
 		 */
-		if (variant->mut)
+		if (variant->v.mut)
 			_exit(sig == SIGSEGV ? 0 : 1);
 		_exit(!sig && is_pattern(c->p, 0, c->size) ? 0 : 2);
 	}
@@ -659,8 +652,7 @@ TEST_F(shmap, mapping_in_a_child_keeps_a_closed_borrow)
 	pid_t pid;
 	char ch;
 
-	c->p = map_all(c->fd, c->len, c->prot);
-	ASSERT_NE(MAP_FAILED, c->p);
+	mctx_map(_metadata, c);
 	ASSERT_EQ(0, pipe(go));
 	ASSERT_EQ(0, pipe(done));
 	pid = fork();
@@ -692,8 +684,7 @@ TEST_F(shmap, release_zaps_mappings_inherited_by_a_child)
 	pid_t pid;
 	char ch;
 
-	c->p = map_all(c->fd, c->len, c->prot);
-	ASSERT_NE(MAP_FAILED, c->p);
+	mctx_map(_metadata, c);
 	ASSERT_EQ(0, pipe(go));
 	ASSERT_EQ(0, pipe(done));
 	pid = fork();
@@ -718,8 +709,7 @@ TEST_F(mutmap, madvise_dofork_on_mut_mapping_is_einval)
 	struct map_ctx *c = &self->c;
 	int ret, err;
 
-	c->p = map_all(c->fd, c->len, c->prot);
-	ASSERT_NE(MAP_FAILED, c->p);
+	mctx_map(_metadata, c);
 	ret = madvise(c->p, c->len, MADV_DOFORK);
 	err = errno;
 	if (ret && err == no_such_syscall_errno()) {
@@ -738,8 +728,7 @@ TEST_F(mutmap, mut_mapping_stays_uninherited_after_madvise)
 	pid_t pid;
 	char ch;
 
-	c->p = map_all(c->fd, c->len, c->prot);
-	ASSERT_NE(MAP_FAILED, c->p);
+	mctx_map(_metadata, c);
 	madvise(c->p, c->len, MADV_DOFORK);
 	pid = fork();
 	ASSERT_LE(0, pid);
@@ -753,8 +742,7 @@ TEST_F(map, mremap_cannot_grow)
 	struct map_ctx *c = &self->c;
 	char *q;
 
-	c->p = map_all(c->fd, c->len, c->prot);
-	ASSERT_NE(MAP_FAILED, c->p);
+	mctx_map(_metadata, c);
 	/*
 	 * ownbuf.rst section 4 says a mut mapping cannot grow; a shared one
 	 * must not either, or it would reach past the borrowed range.  The
@@ -787,88 +775,74 @@ TEST_F(map, mremap_of_a_partial_mapping_cannot_grow)
 
 /* --- no page pin (ownbuf.rst section 4: get_user_pages fails, -EFAULT) --- */
 
-TEST_F(map, vmsplice_cannot_pin)
+/* vmsplice() of [c->p, c->p + @len) fails: the pages cannot be pinned. */
+static void expect_vmsplice_efault(struct __test_metadata *_metadata,
+				   struct map_ctx *c, size_t len,
+				   unsigned int flags)
 {
-	struct map_ctx *c = &self->c;
-	struct iovec iov;
+	struct iovec iov = { .iov_len = len };
 	int pfd[2];
 
-	c->p = map_all(c->fd, c->len, c->prot);
-	ASSERT_NE(MAP_FAILED, c->p);
+	mctx_map(_metadata, c);
 	iov.iov_base = c->p;
-	iov.iov_len = OWNBUF_PAGE;
 	ASSERT_EQ(0, pipe(pfd));
-	EXPECT_ERRNO(EFAULT, vmsplice(pfd[1], &iov, 1, 0));
+	EXPECT_ERRNO(EFAULT, vmsplice(pfd[1], &iov, 1, flags));
 	close(pfd[0]);
 	close(pfd[1]);
 	EXPECT_DELTA(&c->snap);
 }
 
+TEST_F(map, vmsplice_cannot_pin)
+{
+	expect_vmsplice_efault(_metadata, &self->c, OWNBUF_PAGE, 0);
+}
+
 TEST_F(map, vmsplice_gift_cannot_pin)
 {
-	struct map_ctx *c = &self->c;
-	struct iovec iov;
-	int pfd[2];
+	expect_vmsplice_efault(_metadata, &self->c, self->c.len,
+			       SPLICE_F_GIFT);
+}
 
-	c->p = map_all(c->fd, c->len, c->prot);
-	ASSERT_NE(MAP_FAILED, c->p);
-	iov.iov_base = c->p;
-	iov.iov_len = c->len;
-	ASSERT_EQ(0, pipe(pfd));
-	EXPECT_ERRNO(EFAULT, vmsplice(pfd[1], &iov, 1, SPLICE_F_GIFT));
-	close(pfd[0]);
-	close(pfd[1]);
+/*
+ * process_vm_readv() (with @write, process_vm_writev()) of @len bytes of
+ * the mapping fails: the pages cannot be pinned.
+ */
+static void expect_process_vm_efault(struct __test_metadata *_metadata,
+				     struct map_ctx *c, bool write,
+				     size_t len)
+{
+	char buf[64] = "written from outside";
+	struct iovec local = { .iov_base = buf, .iov_len = len };
+	struct iovec remote;
+	ssize_t ret;
+	int err;
+
+	mctx_map(_metadata, c);
+	remote.iov_base = c->p;
+	remote.iov_len = len;
+	if (write)
+		ret = process_vm_writev(getpid(), &local, 1, &remote, 1, 0);
+	else
+		ret = process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
+	err = errno;
+	if (ret < 0 && err == no_such_syscall_errno()) {
+		TH_LOG("no process_vm_%sv() in this kernel: no pin either",
+		       write ? "write" : "read");
+		return;
+	}
+	EXPECT_EQ(-1, ret);
+	EXPECT_EQ(EFAULT, err);
 	EXPECT_DELTA(&c->snap);
 }
 
 TEST_F(map, process_vm_readv_cannot_pin)
 {
-	struct map_ctx *c = &self->c;
-	struct iovec local, remote;
-	char buf[64];
-	ssize_t ret;
-	int err;
-
-	c->p = map_all(c->fd, c->len, c->prot);
-	ASSERT_NE(MAP_FAILED, c->p);
-	local.iov_base = buf;
-	local.iov_len = sizeof(buf);
-	remote.iov_base = c->p;
-	remote.iov_len = sizeof(buf);
-	ret = process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
-	err = errno;
-	if (ret < 0 && err == no_such_syscall_errno()) {
-		TH_LOG("no process_vm_readv() in this kernel: no pin either");
-		return;
-	}
-	EXPECT_EQ(-1, ret);
-	EXPECT_EQ(EFAULT, err);
-	EXPECT_DELTA(&c->snap);
+	expect_process_vm_efault(_metadata, &self->c, false, 64);
 }
 
 TEST_F(mutmap, process_vm_writev_cannot_pin)
 {
-	struct map_ctx *c = &self->c;
-	struct iovec local, remote;
-	char buf[64] = "written from outside";
-	ssize_t ret;
-	int err;
-
-	c->p = map_all(c->fd, c->len, c->prot);
-	ASSERT_NE(MAP_FAILED, c->p);
-	local.iov_base = buf;
-	local.iov_len = 1;
-	remote.iov_base = c->p;
-	remote.iov_len = 1;
-	ret = process_vm_writev(getpid(), &local, 1, &remote, 1, 0);
-	err = errno;
-	if (ret < 0 && err == no_such_syscall_errno()) {
-		TH_LOG("no process_vm_writev() in this kernel: no pin either");
-		return;
-	}
-	EXPECT_EQ(-1, ret);
-	EXPECT_EQ(EFAULT, err);
-	EXPECT_DELTA(&c->snap);
+	expect_process_vm_efault(_metadata, &self->c, true, 1);
 }
 
 TEST_F(map, io_uring_cannot_register_the_mapping)
@@ -878,8 +852,7 @@ TEST_F(map, io_uring_cannot_register_the_mapping)
 	struct iovec iov;
 	int ring, ret;
 
-	c->p = map_all(c->fd, c->len, c->prot);
-	ASSERT_NE(MAP_FAILED, c->p);
+	mctx_map(_metadata, c);
 	ring = syscall(__NR_io_uring_setup, 4, &params);
 	if (ring < 0) {
 		TH_LOG("no io_uring here (%s): no pin either",
@@ -903,8 +876,7 @@ TEST_F(map, write_from_the_mapping_is_a_plain_copy)
 	char buf[16];
 
 	/* Copying from a mapping is fine; only pinning it is refused. */
-	c->p = map_all(c->fd, c->len, c->prot);
-	ASSERT_NE(MAP_FAILED, c->p);
+	mctx_map(_metadata, c);
 	ASSERT_EQ(0, pipe(pfd));
 	EXPECT_EQ(1, write(pfd[1], c->p, 1));
 	EXPECT_EQ(1, read(pfd[0], buf, sizeof(buf)));

@@ -10,55 +10,9 @@
  */
 #include <pthread.h>
 #include <sys/epoll.h>
-#include <sys/socket.h>
 #include <sys/time.h>
 
 #include "ownbuf_util.h"
-
-/* Pass an fd over a unix socket. */
-static int send_fd(int sock, int fd)
-{
-	char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
-	char byte = 'f';
-	struct iovec iov = { &byte, 1 };
-	struct msghdr msg = {
-		.msg_iov = &iov,
-		.msg_iovlen = 1,
-		.msg_control = cbuf,
-		.msg_controllen = sizeof(cbuf),
-	};
-	struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
-
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-	return sendmsg(sock, &msg, 0) == 1 ? 0 : -1;
-}
-
-/* Receive an fd from a unix socket, or -1. */
-static int recv_fd(int sock)
-{
-	char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
-	char byte;
-	struct iovec iov = { &byte, 1 };
-	struct msghdr msg = {
-		.msg_iov = &iov,
-		.msg_iovlen = 1,
-		.msg_control = cbuf,
-		.msg_controllen = sizeof(cbuf),
-	};
-	struct cmsghdr *cm;
-	int fd;
-
-	if (recvmsg(sock, &msg, MSG_CMSG_CLOEXEC) != 1)
-		return -1;
-	cm = CMSG_FIRSTHDR(&msg);
-	if (!cm || cm->cmsg_type != SCM_RIGHTS)
-		return -1;
-	memcpy(&fd, CMSG_DATA(cm), sizeof(int));
-	return fd;
-}
 
 static int sync_wait(int fd)
 {
@@ -268,13 +222,13 @@ TEST_F(share, scm_rights_shares_the_owner)
 
 	ASSERT_LE(0, pid);
 	if (!pid) {
-		int fd = recv_fd(self->sv[1]);
+		int fd = ownbuf_recv_fd(self->sv[1]);
 
 		if (fd < 0 || ownbuf_drop(fd))
 			_exit(1);
 		_exit(sync_post(self->sv[1]) ? 2 : 0);
 	}
-	ASSERT_EQ(0, send_fd(self->sv[0], self->owner));
+	ASSERT_EQ(0, ownbuf_send_fd(self->sv[0], self->owner));
 	ASSERT_EQ(0, sync_wait(self->sv[0]));
 	ASSERT_EQ(0, ownbuf_wait(pid));
 	EXPECT_EQ(OWNBUF_STATE_DROPPED, ownbuf_state(self->owner));
@@ -291,7 +245,7 @@ TEST_F(share, scm_rights_move_across_processes)
 	pid = fork();
 	ASSERT_LE(0, pid);
 	if (!pid) {
-		int fd = recv_fd(self->sv[1]);
+		int fd = ownbuf_recv_fd(self->sv[1]);
 		int n = fd < 0 ? -1 : ownbuf_move(fd, OWNBUF_MOVE_CLOEXEC);
 
 		/* The receiver moves it, writes, and hands the new owner back. */
@@ -299,10 +253,10 @@ TEST_F(share, scm_rights_move_across_processes)
 			_exit(1);
 		if (ownbuf_state(fd) != OWNBUF_STATE_MOVED)
 			_exit(2);
-		_exit(send_fd(self->sv[1], n) ? 3 : 0);
+		_exit(ownbuf_send_fd(self->sv[1], n) ? 3 : 0);
 	}
-	ASSERT_EQ(0, send_fd(self->sv[0], self->owner));
-	back = recv_fd(self->sv[0]);
+	ASSERT_EQ(0, ownbuf_send_fd(self->sv[0], self->owner));
+	back = ownbuf_recv_fd(self->sv[0]);
 	ASSERT_LE(0, back);
 	ASSERT_EQ(0, ownbuf_wait(pid));
 	/* The sender's fd is the moved-from owner now. */
@@ -323,17 +277,17 @@ TEST_F(share, scm_rights_moved_owner_dies_with_the_receiver)
 	pid = fork();
 	ASSERT_LE(0, pid);
 	if (!pid) {
-		int fd = recv_fd(self->sv[1]);
+		int fd = ownbuf_recv_fd(self->sv[1]);
 		int n = fd < 0 ? -1 : ownbuf_move(fd, OWNBUF_MOVE_CLOEXEC);
 		int b = n < 0 ? -1 : ownbuf_shared(n);
 
-		if (b < 0 || send_fd(self->sv[1], b))
+		if (b < 0 || ownbuf_send_fd(self->sv[1], b))
 			_exit(1);
 		/* Exit holding the only owner: its borrow elsewhere is revoked. */
 		_exit(sync_wait(self->sv[1]) ? 2 : 0);
 	}
-	ASSERT_EQ(0, send_fd(self->sv[0], self->owner));
-	s = recv_fd(self->sv[0]);
+	ASSERT_EQ(0, ownbuf_send_fd(self->sv[0], self->owner));
+	s = ownbuf_recv_fd(self->sv[0]);
 	ASSERT_LE(0, s);
 	EXPECT_EQ(OWNBUF_STATE_LIVE, ownbuf_state(s));
 	ASSERT_EQ(0, sync_post(self->sv[0]));
@@ -352,7 +306,7 @@ TEST_F(share, scm_rights_shares_a_borrow)
 	pid = fork();
 	ASSERT_LE(0, pid);
 	if (!pid) {
-		int fd = recv_fd(self->sv[1]);
+		int fd = ownbuf_recv_fd(self->sv[1]);
 		char c;
 
 		if (fd < 0 || pread(fd, &c, 1, 0) != 1)
@@ -364,7 +318,7 @@ TEST_F(share, scm_rights_shares_a_borrow)
 			_exit(3);
 		_exit(0);
 	}
-	ASSERT_EQ(0, send_fd(self->sv[0], s));
+	ASSERT_EQ(0, ownbuf_send_fd(self->sv[0], s));
 	ASSERT_EQ(0, sync_wait(self->sv[0]));
 	ASSERT_EQ(0, ownbuf_release(s));
 	ASSERT_EQ(0, sync_post(self->sv[0]));
@@ -382,16 +336,38 @@ TEST_F(share, scm_rights_of_a_moved_owner_stays_moved)
 	pid = fork();
 	ASSERT_LE(0, pid);
 	if (!pid) {
-		int fd = recv_fd(self->sv[1]);
+		int fd = ownbuf_recv_fd(self->sv[1]);
 
 		if (ownbuf_state(fd) != OWNBUF_STATE_MOVED)
 			_exit(1);
 		_exit(ownbuf_shared(fd) == -1 && errno == ESTALE ? 0 : 2);
 	}
-	ASSERT_EQ(0, send_fd(self->sv[0], self->owner));
+	ASSERT_EQ(0, ownbuf_send_fd(self->sv[0], self->owner));
 	EXPECT_EQ(0, ownbuf_wait(pid));
 	close(n);
 	EXPECT_DELTA(&self->snap, [V_USE_AFTER_FREE] = 1);
+}
+
+/*
+ * Fork a process that owns a buffer of its own, sends a borrow of it
+ * (@flags: OWNBUF_BORROW_SHARED or OWNBUF_BORROW_MUT) over @sock, and
+ * exits, taking the only owner with it, once told to by sync_post().
+ * The child's pid, or -1.
+ */
+static pid_t fork_remote_owner(int sock, __u32 flags)
+{
+	pid_t pid = fork();
+
+	if (!pid) {
+		int o = ownbuf_open();
+		int b = o < 0 ? -1 :
+			ownbuf_borrow(o, flags | OWNBUF_BORROW_CLOEXEC);
+
+		if (b < 0 || ownbuf_send_fd(sock, b))
+			_exit(1);
+		_exit(sync_wait(sock) ? 2 : 0);
+	}
+	return pid;
 }
 
 TEST_F(share, owner_process_death_revokes_borrows_elsewhere)
@@ -400,17 +376,9 @@ TEST_F(share, owner_process_death_revokes_borrows_elsewhere)
 	int s;
 	pid_t pid;
 
-	pid = fork();
+	pid = fork_remote_owner(self->sv[1], OWNBUF_BORROW_SHARED);
 	ASSERT_LE(0, pid);
-	if (!pid) {
-		int o = ownbuf_open();
-		int b = o < 0 ? -1 : ownbuf_shared(o);
-
-		if (b < 0 || send_fd(self->sv[1], b))
-			_exit(1);
-		_exit(sync_wait(self->sv[1]) ? 2 : 0);
-	}
-	s = recv_fd(self->sv[0]);
+	s = ownbuf_recv_fd(self->sv[0]);
 	ASSERT_LE(0, s);
 	ASSERT_EQ(1, pread(s, &c, 1, 0));
 	ASSERT_EQ(0, sync_post(self->sv[0]));
@@ -428,17 +396,9 @@ TEST_F(share, owner_process_death_revokes_mappings_elsewhere)
 	int s;
 	pid_t pid;
 
-	pid = fork();
+	pid = fork_remote_owner(self->sv[1], OWNBUF_BORROW_MUT);
 	ASSERT_LE(0, pid);
-	if (!pid) {
-		int o = ownbuf_open();
-		int b = o < 0 ? -1 : ownbuf_mut(o);
-
-		if (b < 0 || send_fd(self->sv[1], b))
-			_exit(1);
-		_exit(sync_wait(self->sv[1]) ? 2 : 0);
-	}
-	s = recv_fd(self->sv[0]);
+	s = ownbuf_recv_fd(self->sv[0]);
 	ASSERT_LE(0, s);
 	p = mmap(NULL, OWNBUF_PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, s, 0);
 	ASSERT_NE(MAP_FAILED, p);
@@ -462,13 +422,13 @@ TEST_F(share, owner_killed_revokes_borrows_elsewhere)
 		int o = ownbuf_open();
 		int a = o < 0 ? -1 : ownbuf_shared(o);
 
-		if (a < 0 || send_fd(self->sv[1], a))
+		if (a < 0 || ownbuf_send_fd(self->sv[1], a))
 			_exit(1);
 		close(a);
 		pause();
 		_exit(2);
 	}
-	s = recv_fd(self->sv[0]);
+	s = ownbuf_recv_fd(self->sv[0]);
 	ASSERT_LE(0, s);
 	kill(pid, SIGKILL);
 	EXPECT_EQ(128 + SIGKILL, ownbuf_wait(pid));
@@ -507,6 +467,19 @@ static bool waiter_done(struct waiter *w)
 	return __atomic_load_n(&w->done, __ATOMIC_ACQUIRE);
 }
 
+/*
+ * Start @w in the thread @t and see it still waiting @ms milliseconds
+ * after it started.
+ */
+static void waiter_start(struct __test_metadata *_metadata,
+			 struct waiter *w, pthread_t *t, unsigned int ms)
+{
+	ASSERT_EQ(0, pthread_create(t, NULL, waiter_thread, w));
+	ASSERT_TRUE(ownbuf_wait_flag(&w->started, 10000));
+	ownbuf_msleep(ms);
+	EXPECT_FALSE(waiter_done(w));
+}
+
 TEST_F(share, wait_is_granted_at_once_when_free)
 {
 	double t0 = ownbuf_now();
@@ -527,10 +500,7 @@ TEST_F(share, wait_shared_blocks_until_mut_is_released)
 	pthread_t t;
 
 	ASSERT_LE(0, m);
-	ASSERT_EQ(0, pthread_create(&t, NULL, waiter_thread, &w));
-	ASSERT_TRUE(ownbuf_wait_flag(&w.started, 10000));
-	ownbuf_msleep(300);
-	EXPECT_FALSE(waiter_done(&w));
+	waiter_start(_metadata, &w, &t, 300);
 	ASSERT_EQ(0, ownbuf_release(m));
 	pthread_join(t, NULL);
 	EXPECT_LE(0, w.fd);
@@ -552,10 +522,7 @@ TEST_F(share, wait_mut_blocks_until_every_shared_is_back)
 
 	ASSERT_LE(0, a);
 	ASSERT_LE(0, b);
-	ASSERT_EQ(0, pthread_create(&t, NULL, waiter_thread, &w));
-	ASSERT_TRUE(ownbuf_wait_flag(&w.started, 10000));
-	ownbuf_msleep(200);
-	EXPECT_FALSE(waiter_done(&w));
+	waiter_start(_metadata, &w, &t, 200);
 	ASSERT_EQ(0, ownbuf_release(a));
 	ownbuf_msleep(200);
 	EXPECT_FALSE(waiter_done(&w));
@@ -580,10 +547,7 @@ TEST_F(share, wait_is_granted_when_the_last_mapping_goes)
 	p = mmap(NULL, OWNBUF_PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, m, 0);
 	ASSERT_NE(MAP_FAILED, p);
 	ASSERT_EQ(0, close(m));
-	ASSERT_EQ(0, pthread_create(&t, NULL, waiter_thread, &w));
-	ASSERT_TRUE(ownbuf_wait_flag(&w.started, 10000));
-	ownbuf_msleep(300);
-	EXPECT_FALSE(waiter_done(&w));
+	waiter_start(_metadata, &w, &t, 300);
 	ASSERT_EQ(0, munmap(p, OWNBUF_PAGE));
 	pthread_join(t, NULL);
 	EXPECT_LE(0, w.fd);
