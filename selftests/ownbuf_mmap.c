@@ -40,7 +40,8 @@ static int no_such_syscall_errno(void)
 
 /*
  * A borrow of a buffer filled with pattern(), for three fixtures: map
- * (shared and mut borrows), shmap (shared only) and mutmap (mut only).
+ * (shared and mut borrows), shmap (shared only) and mutmap (mut only);
+ * the fixture tail keeps its mapped mut borrow here too.
  */
 struct map_ctx {
 	int owner;
@@ -895,12 +896,7 @@ TEST_F(map, write_from_the_mapping_is_a_plain_copy)
 
 FIXTURE(tail)
 {
-	int owner;
-	int fd;
-	long long size;
-	long long len;
-	char *p;
-	struct ownbuf_counts snap;
+	struct map_ctx c;
 };
 
 FIXTURE_VARIANT(tail)
@@ -915,31 +911,28 @@ FIXTURE_VARIANT_ADD(tail, size_5000) { .size = 5000 };
 
 FIXTURE_SETUP(tail)
 {
+	struct map_ctx *c = &self->c;
+
 	if (access(OWNBUF_DEV, F_OK))
 		SKIP(return, "%s: no such device", OWNBUF_DEV);
-	self->size = variant->size;
-	self->len = OWNBUF_PAGE_ALIGN(self->size);
-	self->owner = ownbuf_open();
-	ASSERT_LE(0, self->owner);
-	ASSERT_EQ(0, ownbuf_resize(self->owner, self->size));
-	ASSERT_EQ(0, ownbuf_fill(self->owner, 0, self->size, 'd'));
-	self->fd = ownbuf_mut(self->owner);
-	ASSERT_LE(0, self->fd);
-	self->p = mmap(NULL, self->len, PROT_READ | PROT_WRITE, MAP_SHARED,
-		       self->fd, 0);
-	ASSERT_NE(MAP_FAILED, self->p);
+	c->size = variant->size;
+	c->len = OWNBUF_PAGE_ALIGN(c->size);
+	c->owner = ownbuf_open();
+	ASSERT_LE(0, c->owner);
+	ASSERT_EQ(0, ownbuf_resize(c->owner, c->size));
+	ASSERT_EQ(0, ownbuf_fill(c->owner, 0, c->size, 'd'));
+	c->fd = ownbuf_mut(c->owner);
+	ASSERT_LE(0, c->fd);
+	c->p = map_all(c->fd, c->len, PROT_READ | PROT_WRITE);
+	ASSERT_NE(MAP_FAILED, c->p);
 	/* Scribble over the whole last page, inside the size and past it. */
-	memset(self->p + self->len - OWNBUF_PAGE, 'T', OWNBUF_PAGE);
-	SNAPSHOT(&self->snap);
+	memset(c->p + c->len - OWNBUF_PAGE, 'T', OWNBUF_PAGE);
+	SNAPSHOT(&c->snap);
 }
 
 FIXTURE_TEARDOWN(tail)
 {
-	if (self->p != MAP_FAILED)
-		munmap(self->p, self->len);
-	if (self->fd >= 0)
-		close(self->fd);
-	close(self->owner);
+	mctx_teardown(&self->c);
 }
 
 /* Map the buffer again through a new shared borrow: is the tail zero? */
@@ -966,56 +959,56 @@ static int tail_is_zero(int owner, long long size, long long len)
 
 TEST_F(tail, discarded_on_release)
 {
-	ASSERT_EQ(0, ownbuf_release(self->fd));
-	EXPECT_EQ(1, tail_is_zero(self->owner, self->size, self->len));
-	EXPECT_DELTA(&self->snap);
+	ASSERT_EQ(0, ownbuf_release(self->c.fd));
+	EXPECT_EQ(1, tail_is_zero(self->c.owner, self->c.size, self->c.len));
+	EXPECT_DELTA(&self->c.snap);
 }
 
 TEST_F(tail, discarded_when_the_last_mapping_goes)
 {
-	ASSERT_EQ(0, close(self->fd));
-	self->fd = -1;
-	ASSERT_EQ(0, munmap(self->p, self->len));
-	self->p = MAP_FAILED;
-	EXPECT_EQ(1, tail_is_zero(self->owner, self->size, self->len));
-	EXPECT_DELTA(&self->snap);
+	ASSERT_EQ(0, close(self->c.fd));
+	self->c.fd = -1;
+	ASSERT_EQ(0, munmap(self->c.p, self->c.len));
+	self->c.p = MAP_FAILED;
+	EXPECT_EQ(1, tail_is_zero(self->c.owner, self->c.size, self->c.len));
+	EXPECT_DELTA(&self->c.snap);
 }
 
 TEST_F(tail, discarded_when_fd_and_mapping_go)
 {
-	ASSERT_EQ(0, munmap(self->p, self->len));
-	self->p = MAP_FAILED;
-	ASSERT_EQ(0, close(self->fd));
-	self->fd = -1;
-	EXPECT_EQ(1, tail_is_zero(self->owner, self->size, self->len));
-	EXPECT_DELTA(&self->snap);
+	ASSERT_EQ(0, munmap(self->c.p, self->c.len));
+	self->c.p = MAP_FAILED;
+	ASSERT_EQ(0, close(self->c.fd));
+	self->c.fd = -1;
+	EXPECT_EQ(1, tail_is_zero(self->c.owner, self->c.size, self->c.len));
+	EXPECT_DELTA(&self->c.snap);
 }
 
 TEST_F(tail, never_read_by_the_owner)
 {
 	char buf[8];
 
-	ASSERT_EQ(0, ownbuf_release(self->fd));
-	EXPECT_EQ(0, pread(self->owner, buf, sizeof(buf), self->size));
-	EXPECT_EQ(1, ownbuf_check(self->owner, self->len - OWNBUF_PAGE,
-				  self->size - (self->len - OWNBUF_PAGE), 'T'));
-	EXPECT_DELTA(&self->snap);
+	ASSERT_EQ(0, ownbuf_release(self->c.fd));
+	EXPECT_EQ(0, pread(self->c.owner, buf, sizeof(buf), self->c.size));
+	EXPECT_EQ(1, ownbuf_check(self->c.owner, self->c.len - OWNBUF_PAGE,
+				  self->c.size - (self->c.len - OWNBUF_PAGE), 'T'));
+	EXPECT_DELTA(&self->c.snap);
 }
 
 TEST_F(tail, never_seen_after_growing)
 {
-	ASSERT_EQ(0, ownbuf_release(self->fd));
+	ASSERT_EQ(0, ownbuf_release(self->c.fd));
 	/*
 	 * ownbuf.rst section 3: new bytes read as zero, including the old
 	 * tail.
 	 */
-	ASSERT_EQ(0, ownbuf_resize(self->owner, self->len));
-	EXPECT_EQ(1, ownbuf_check(self->owner, self->size,
-				  self->len - self->size, 0));
-	ASSERT_EQ(0, ownbuf_resize(self->owner, self->len + 3 * OWNBUF_PAGE));
-	EXPECT_EQ(1, ownbuf_check(self->owner, self->size,
-				  self->len + 3 * OWNBUF_PAGE - self->size, 0));
-	EXPECT_DELTA(&self->snap);
+	ASSERT_EQ(0, ownbuf_resize(self->c.owner, self->c.len));
+	EXPECT_EQ(1, ownbuf_check(self->c.owner, self->c.size,
+				  self->c.len - self->c.size, 0));
+	ASSERT_EQ(0, ownbuf_resize(self->c.owner, self->c.len + 3 * OWNBUF_PAGE));
+	EXPECT_EQ(1, ownbuf_check(self->c.owner, self->c.size,
+				  self->c.len + 3 * OWNBUF_PAGE - self->c.size, 0));
+	EXPECT_DELTA(&self->c.snap);
 }
 
 TEST_F(tail, never_seen_by_a_later_mut_borrow)
@@ -1023,15 +1016,15 @@ TEST_F(tail, never_seen_by_a_later_mut_borrow)
 	int m;
 	char *q;
 
-	ASSERT_EQ(0, ownbuf_release(self->fd));
-	m = ownbuf_mut(self->owner);
+	ASSERT_EQ(0, ownbuf_release(self->c.fd));
+	m = ownbuf_mut(self->c.owner);
 	ASSERT_LE(0, m);
-	q = mmap(NULL, self->len, PROT_READ, MAP_SHARED, m, 0);
+	q = mmap(NULL, self->c.len, PROT_READ, MAP_SHARED, m, 0);
 	ASSERT_NE(MAP_FAILED, q);
-	EXPECT_TRUE(ownbuf_mem_is(q + self->size, self->len - self->size, 0));
-	munmap(q, self->len);
+	EXPECT_TRUE(ownbuf_mem_is(q + self->c.size, self->c.len - self->c.size, 0));
+	munmap(q, self->c.len);
 	close(m);
-	EXPECT_DELTA(&self->snap);
+	EXPECT_DELTA(&self->c.snap);
 }
 
 TEST_HARNESS_MAIN

@@ -440,6 +440,7 @@ TEST_F(share, owner_killed_revokes_borrows_elsewhere)
 /* --- OWNBUF_BORROW_WAIT --- */
 
 struct waiter {
+	pthread_t thread;
 	int owner;
 	__u32 flags;
 	int fd;
@@ -468,16 +469,28 @@ static bool waiter_done(struct waiter *w)
 }
 
 /*
- * Start @w in the thread @t and see it still waiting @ms milliseconds
- * after it started.
+ * Start a thread asking @owner for a borrow (@flags, and
+ * OWNBUF_BORROW_WAIT), and see it still waiting @ms milliseconds after it
+ * started.
  */
 static void waiter_start(struct __test_metadata *_metadata,
-			 struct waiter *w, pthread_t *t, unsigned int ms)
+			 struct waiter *w, int owner, __u32 flags,
+			 unsigned int ms)
 {
-	ASSERT_EQ(0, pthread_create(t, NULL, waiter_thread, w));
+	memset(w, 0, sizeof(*w));
+	w->owner = owner;
+	w->flags = flags | OWNBUF_BORROW_WAIT;
+	ASSERT_EQ(0, pthread_create(&w->thread, NULL, waiter_thread, w));
 	ASSERT_TRUE(ownbuf_wait_flag(&w->started, 10000));
 	ownbuf_msleep(ms);
 	EXPECT_FALSE(waiter_done(w));
+}
+
+/* Wait for the thread of @w to end: the borrow it got, or -1. */
+static int waiter_join(struct waiter *w)
+{
+	pthread_join(w->thread, NULL);
+	return w->fd;
 }
 
 TEST_F(share, wait_is_granted_at_once_when_free)
@@ -494,16 +507,13 @@ TEST_F(share, wait_is_granted_at_once_when_free)
 
 TEST_F(share, wait_shared_blocks_until_mut_is_released)
 {
-	struct waiter w = { .owner = self->owner,
-			    .flags = OWNBUF_BORROW_SHARED | OWNBUF_BORROW_WAIT };
+	struct waiter w;
 	int m = ownbuf_mut(self->owner);
-	pthread_t t;
 
 	ASSERT_LE(0, m);
-	waiter_start(_metadata, &w, &t, 300);
+	waiter_start(_metadata, &w, self->owner, OWNBUF_BORROW_SHARED, 300);
 	ASSERT_EQ(0, ownbuf_release(m));
-	pthread_join(t, NULL);
-	EXPECT_LE(0, w.fd);
+	EXPECT_LE(0, waiter_join(&w));
 	EXPECT_LE(0.25, w.took);
 	EXPECT_EQ(OWNBUF_STATE_LIVE, ownbuf_state(w.fd));
 	close(w.fd);
@@ -514,21 +524,18 @@ TEST_F(share, wait_shared_blocks_until_mut_is_released)
 
 TEST_F(share, wait_mut_blocks_until_every_shared_is_back)
 {
-	struct waiter w = { .owner = self->owner,
-			    .flags = OWNBUF_BORROW_MUT | OWNBUF_BORROW_WAIT };
+	struct waiter w;
 	int a = ownbuf_shared(self->owner);
 	int b = ownbuf_shared(self->owner);
-	pthread_t t;
 
 	ASSERT_LE(0, a);
 	ASSERT_LE(0, b);
-	waiter_start(_metadata, &w, &t, 200);
+	waiter_start(_metadata, &w, self->owner, OWNBUF_BORROW_MUT, 200);
 	ASSERT_EQ(0, ownbuf_release(a));
 	ownbuf_msleep(200);
 	EXPECT_FALSE(waiter_done(&w));
 	ASSERT_EQ(0, close(b));
-	pthread_join(t, NULL);
-	EXPECT_LE(0, w.fd);
+	EXPECT_LE(0, waiter_join(&w));
 	EXPECT_EQ(OWNBUF_ROLE_MUT, ownbuf_role(w.fd));
 	close(w.fd);
 	close(a);
@@ -537,20 +544,17 @@ TEST_F(share, wait_mut_blocks_until_every_shared_is_back)
 
 TEST_F(share, wait_is_granted_when_the_last_mapping_goes)
 {
-	struct waiter w = { .owner = self->owner,
-			    .flags = OWNBUF_BORROW_SHARED | OWNBUF_BORROW_WAIT };
+	struct waiter w;
 	int m = ownbuf_mut(self->owner);
-	pthread_t t;
 	char *p;
 
 	ASSERT_LE(0, m);
 	p = mmap(NULL, OWNBUF_PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, m, 0);
 	ASSERT_NE(MAP_FAILED, p);
 	ASSERT_EQ(0, close(m));
-	waiter_start(_metadata, &w, &t, 300);
+	waiter_start(_metadata, &w, self->owner, OWNBUF_BORROW_SHARED, 300);
 	ASSERT_EQ(0, munmap(p, OWNBUF_PAGE));
-	pthread_join(t, NULL);
-	EXPECT_LE(0, w.fd);
+	EXPECT_LE(0, waiter_join(&w));
 	close(w.fd);
 	EXPECT_DELTA(&self->snap);
 }
@@ -698,6 +702,7 @@ TEST_F(share, poll_revoked_borrow_is_err_hup)
 }
 
 struct poller {
+	pthread_t thread;
 	int fd;
 	short events;
 	int timeout;
@@ -719,22 +724,34 @@ static void *poller_thread(void *arg)
 	return NULL;
 }
 
+/*
+ * Start a thread polling @fd for @events (for 10 s at the most), and see
+ * it still asleep 300 ms after it started.
+ */
+static void poller_start(struct __test_metadata *_metadata,
+			 struct poller *p, int fd, short events)
+{
+	memset(p, 0, sizeof(*p));
+	p->fd = fd;
+	p->events = events;
+	p->timeout = 10000;
+	ASSERT_EQ(0, pthread_create(&p->thread, NULL, poller_thread, p));
+	ASSERT_TRUE(ownbuf_wait_flag(&p->started, 10000));
+	ownbuf_msleep(300);
+	EXPECT_FALSE(__atomic_load_n(&p->done, __ATOMIC_ACQUIRE));
+}
+
 TEST_F(share, poll_wakes_when_a_shared_borrow_is_released)
 {
-	struct poller p = { .fd = self->owner, .events = POLLOUT,
-			    .timeout = 10000 };
+	struct poller p;
 	int s = ownbuf_shared(self->owner);
-	pthread_t t;
 	double t0;
 
 	ASSERT_LE(0, s);
-	ASSERT_EQ(0, pthread_create(&t, NULL, poller_thread, &p));
-	ASSERT_TRUE(ownbuf_wait_flag(&p.started, 10000));
-	ownbuf_msleep(300);
-	EXPECT_FALSE(__atomic_load_n(&p.done, __ATOMIC_ACQUIRE));
+	poller_start(_metadata, &p, self->owner, POLLOUT);
 	t0 = ownbuf_now();
 	ASSERT_EQ(0, ownbuf_release(s));
-	pthread_join(t, NULL);
+	pthread_join(p.thread, NULL);
 	EXPECT_GT(5.0, ownbuf_now() - t0);
 	EXPECT_EQ(1, p.ret);
 	EXPECT_EQ(POLLOUT, p.revents);
@@ -744,18 +761,13 @@ TEST_F(share, poll_wakes_when_a_shared_borrow_is_released)
 
 TEST_F(share, poll_wakes_when_a_mut_borrow_is_closed)
 {
-	struct poller p = { .fd = self->owner, .events = POLLIN,
-			    .timeout = 10000 };
+	struct poller p;
 	int m = ownbuf_mut(self->owner);
-	pthread_t t;
 
 	ASSERT_LE(0, m);
-	ASSERT_EQ(0, pthread_create(&t, NULL, poller_thread, &p));
-	ASSERT_TRUE(ownbuf_wait_flag(&p.started, 10000));
-	ownbuf_msleep(300);
-	EXPECT_FALSE(__atomic_load_n(&p.done, __ATOMIC_ACQUIRE));
+	poller_start(_metadata, &p, self->owner, POLLIN);
 	ASSERT_EQ(0, close(m));
-	pthread_join(t, NULL);
+	pthread_join(p.thread, NULL);
 	EXPECT_EQ(1, p.ret);
 	EXPECT_EQ(POLLIN, p.revents);
 	EXPECT_DELTA(&self->snap);
@@ -763,20 +775,15 @@ TEST_F(share, poll_wakes_when_a_mut_borrow_is_closed)
 
 TEST_F(share, poll_of_a_borrow_wakes_when_it_is_revoked)
 {
-	struct poller p = { .timeout = 10000, .events = POLLOUT };
+	struct poller p;
 	int s = ownbuf_shared(self->owner);
-	pthread_t t;
 
 	ASSERT_LE(0, s);
 	/* A shared borrow never reports POLLOUT: the poller sleeps. */
-	p.fd = s;
-	ASSERT_EQ(0, pthread_create(&t, NULL, poller_thread, &p));
-	ASSERT_TRUE(ownbuf_wait_flag(&p.started, 10000));
-	ownbuf_msleep(300);
-	EXPECT_FALSE(__atomic_load_n(&p.done, __ATOMIC_ACQUIRE));
+	poller_start(_metadata, &p, s, POLLOUT);
 	ASSERT_EQ(0, close(self->owner));
 	self->owner = -1;
-	pthread_join(t, NULL);
+	pthread_join(p.thread, NULL);
 	EXPECT_EQ(1, p.ret);
 	EXPECT_EQ(POLLERR | POLLHUP, p.revents);
 	close(s);
