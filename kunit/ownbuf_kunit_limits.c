@@ -278,6 +278,21 @@ static struct ob_worker *ob_waiter(struct kunit *test, struct ownbuf_handle *h,
 	return w;
 }
 
+/*
+ * A waiter for a borrow (@flags, and OWNBUF_WAIT), started (after *@before)
+ * once @mut is lent out.
+ */
+static struct ob_worker *ob_waiter_behind_mut(struct kunit *test,
+					      struct ownbuf_handle *h,
+					      struct ownbuf_ref *mut,
+					      unsigned int flags,
+					      struct ob_counts *before)
+{
+	KUNIT_ASSERT_EQ(test, ownbuf_borrow_mut(*h, mut), 0);
+	ob_snap(before);
+	return ob_waiter(test, h, flags | OWNBUF_WAIT);
+}
+
 void ownbuf_test_wait_wakes_on_release(struct kunit *test)
 {
 	struct ownbuf_handle *h = ob_create(test, OB_SIZE);
@@ -285,17 +300,10 @@ void ownbuf_test_wait_wakes_on_release(struct kunit *test)
 	struct ob_counts before;
 	struct ob_worker *w;
 
-	KUNIT_ASSERT_EQ(test, ownbuf_borrow_mut(*h, mut), 0);
-	ob_snap(&before);
-	w = ob_waiter(test, h, OWNBUF_SHARED | OWNBUF_WAIT);
+	w = ob_waiter_behind_mut(test, h, mut, OWNBUF_SHARED, &before);
 	KUNIT_EXPECT_TRUE_MSG(test, ob_still_blocked(w),
 			      "granted while the mut borrow was out: %d", w->ret);
-	KUNIT_EXPECT_EQ(test, ownbuf_release(mut), 0);
-	KUNIT_EXPECT_TRUE_MSG(test, ob_done_within(w, OB_TIMEOUT),
-			      "the waiter was not woken");
-	ob_worker_join(test, w);
-	KUNIT_EXPECT_EQ(test, w->ret, 0);
-	KUNIT_EXPECT_EQ(test, w->ret2, 0);
+	ob_expect_granted_on_release(test, w, mut);
 	KUNIT_EXPECT_EQ(test, w->st.shared_borrows, 1);
 	KUNIT_EXPECT_EQ(test, w->st.mut_borrows, 0);
 	KUNIT_EXPECT_EQ(test, ob_stat(test, *h).shared_borrows, 0);
@@ -318,11 +326,7 @@ void ownbuf_test_wait_mut_for_all_shared(struct kunit *test)
 	KUNIT_EXPECT_TRUE_MSG(test, ob_still_blocked(w),
 			      "mut granted while a shared borrow was out: %d",
 			      w->ret);
-	KUNIT_EXPECT_EQ(test, ownbuf_release(r2), 0);
-	KUNIT_EXPECT_TRUE(test, ob_done_within(w, OB_TIMEOUT));
-	ob_worker_join(test, w);
-	KUNIT_EXPECT_EQ(test, w->ret, 0);
-	KUNIT_EXPECT_EQ(test, w->ret2, 0);
+	ob_expect_granted_on_release(test, w, r2);
 	KUNIT_EXPECT_EQ(test, w->st.mut_borrows, 1);
 	KUNIT_EXPECT_EQ(test, w->st.shared_borrows, 0);
 	OB_EXPECT_NONE(test, &before);
@@ -336,9 +340,7 @@ void ownbuf_test_wait_interrupted(struct kunit *test)
 	struct ob_counts before;
 	struct ob_worker *w;
 
-	KUNIT_ASSERT_EQ(test, ownbuf_borrow_mut(*h, mut), 0);
-	ob_snap(&before);
-	w = ob_waiter(test, h, OWNBUF_SHARED | OWNBUF_WAIT);
+	w = ob_waiter_behind_mut(test, h, mut, OWNBUF_SHARED, &before);
 	KUNIT_EXPECT_TRUE(test, ob_still_blocked(w));
 	send_sig(SIGINT, w->task, 1);
 	KUNIT_EXPECT_TRUE_MSG(test, ob_done_within(w, OB_TIMEOUT),
@@ -360,9 +362,7 @@ void ownbuf_test_wait_revoked(struct kunit *test)
 	struct ob_counts before;
 	struct ob_worker *w;
 
-	KUNIT_ASSERT_EQ(test, ownbuf_borrow_mut(*h, mut), 0);
-	ob_snap(&before);
-	w = ob_waiter(test, h, OWNBUF_MUT | OWNBUF_WAIT);
+	w = ob_waiter_behind_mut(test, h, mut, OWNBUF_MUT, &before);
 	KUNIT_EXPECT_TRUE(test, ob_still_blocked(w));
 	KUNIT_EXPECT_EQ(test, ownbuf_revoke(h), 1);
 	KUNIT_EXPECT_TRUE_MSG(test, ob_done_within(w, OB_TIMEOUT),

@@ -315,11 +315,7 @@ void ownbuf_test_scope_wait(struct kunit *test)
 	KUNIT_EXPECT_TRUE_MSG(test, ob_still_blocked(w),
 			      "granted while a shared borrow was out: %d",
 			      w->ret);
-	KUNIT_EXPECT_EQ(test, ownbuf_release(shared), 0);
-	KUNIT_EXPECT_TRUE(test, ob_done_within(w, OB_TIMEOUT));
-	ob_worker_join(test, w);
-	KUNIT_EXPECT_EQ(test, w->ret, 0);
-	KUNIT_EXPECT_EQ(test, w->ret2, 0);
+	ob_expect_granted_on_release(test, w, shared);
 	KUNIT_EXPECT_EQ(test, w->st.mut_borrows, 1);
 	KUNIT_EXPECT_EQ(test, ob_stat(test, *h).mut_borrows, 0);
 	OB_EXPECT_NONE(test, &before);

@@ -604,6 +604,22 @@ bool ob_still_blocked(struct ob_worker *w)
 	return !ob_done_within(w, msecs_to_jiffies(OB_BLOCKED_MS));
 }
 
+/*
+ * Release @ref, the last borrow in the way of the waiter @w: @w is woken,
+ * and its thread got its borrow, looked at it and gave it back (w->ret,
+ * w->ret2 zero).
+ */
+void ob_expect_granted_on_release(struct kunit *test, struct ob_worker *w,
+				  struct ownbuf_ref *ref)
+{
+	KUNIT_EXPECT_EQ(test, ownbuf_release(ref), 0);
+	KUNIT_EXPECT_TRUE_MSG(test, ob_done_within(w, OB_TIMEOUT),
+			      "the waiter was not woken");
+	ob_worker_join(test, w);
+	KUNIT_EXPECT_EQ(test, w->ret, 0);
+	KUNIT_EXPECT_EQ(test, w->ret2, 0);
+}
+
 int ob_unsafe_try(struct ownbuf_ref *ref, size_t *len)
 {
 	void *p = ownbuf_unsafe_begin(ref, len);
