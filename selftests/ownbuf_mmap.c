@@ -646,6 +646,22 @@ TEST_F(map, fork_inherits_only_shared_mappings)
 	EXPECT_DELTA(&c->snap);
 }
 
+/*
+ * fork(), with two pipes to keep in step with the child: it writes to
+ * done[1] once it is ready, and reads go[0] to wait for the parent.
+ */
+static pid_t fork_in_step(struct __test_metadata *_metadata, int go[2],
+			  int done[2])
+{
+	pid_t pid;
+
+	ASSERT_EQ(0, pipe(go));
+	ASSERT_EQ(0, pipe(done));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	return pid;
+}
+
 TEST_F(shmap, mapping_in_a_child_keeps_a_closed_borrow)
 {
 	struct map_ctx *c = &self->c;
@@ -654,10 +670,7 @@ TEST_F(shmap, mapping_in_a_child_keeps_a_closed_borrow)
 	char ch;
 
 	mctx_map(_metadata, c);
-	ASSERT_EQ(0, pipe(go));
-	ASSERT_EQ(0, pipe(done));
-	pid = fork();
-	ASSERT_LE(0, pid);
+	pid = fork_in_step(_metadata, go, done);
 	if (!pid) {
 		close(c->fd);
 		close(c->owner);
@@ -686,10 +699,7 @@ TEST_F(shmap, release_zaps_mappings_inherited_by_a_child)
 	char ch;
 
 	mctx_map(_metadata, c);
-	ASSERT_EQ(0, pipe(go));
-	ASSERT_EQ(0, pipe(done));
-	pid = fork();
-	ASSERT_LE(0, pid);
+	pid = fork_in_step(_metadata, go, done);
 	if (!pid) {
 		int ok = !ownbuf_touch(c->p, false, &ch);
 
