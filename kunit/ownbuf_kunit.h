@@ -204,6 +204,9 @@ struct ob_worker *ob_race_add(struct kunit *test, struct ob_race *r,
 			      bool use_ops, int cpu);
 void ob_race_join(struct kunit *test, struct ob_race *r, u64 *seen);
 bool ob_done_within(struct ob_worker *w, unsigned long timeout);
+bool ob_still_blocked(struct ob_worker *w);
+void ob_expect_granted_on_release(struct kunit *test, struct ob_worker *w,
+				  struct ownbuf_ref *ref);
 int ob_unsafe_try(struct ownbuf_ref *ref, size_t *len);
 void ob_complete(void *arg);
 int ownbuf_test_init(struct kunit *test);

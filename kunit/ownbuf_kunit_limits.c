@@ -278,6 +278,21 @@ static struct ob_worker *ob_waiter(struct kunit *test, struct ownbuf_handle *h,
 	return w;
 }
 
+/*
+ * A waiter for a borrow (@flags, and OWNBUF_WAIT), started (after *@before)
+ * once @mut is lent out.
+ */
+static struct ob_worker *ob_waiter_behind_mut(struct kunit *test,
+					      struct ownbuf_handle *h,
+					      struct ownbuf_ref *mut,
+					      unsigned int flags,
+					      struct ob_counts *before)
+{
+	KUNIT_ASSERT_EQ(test, ownbuf_borrow_mut(*h, mut), 0);
+	ob_snap(before);
+	return ob_waiter(test, h, flags | OWNBUF_WAIT);
+}
+
 void ownbuf_test_wait_wakes_on_release(struct kunit *test)
 {
 	struct ownbuf_handle *h = ob_create(test, OB_SIZE);
@@ -285,18 +300,10 @@ void ownbuf_test_wait_wakes_on_release(struct kunit *test)
 	struct ob_counts before;
 	struct ob_worker *w;
 
-	KUNIT_ASSERT_EQ(test, ownbuf_borrow_mut(*h, mut), 0);
-	ob_snap(&before);
-	w = ob_waiter(test, h, OWNBUF_SHARED | OWNBUF_WAIT);
-	KUNIT_EXPECT_FALSE_MSG(test,
-			       ob_done_within(w, msecs_to_jiffies(OB_BLOCKED_MS)),
-			       "granted while the mut borrow was out: %d", w->ret);
-	KUNIT_EXPECT_EQ(test, ownbuf_release(mut), 0);
-	KUNIT_EXPECT_TRUE_MSG(test, ob_done_within(w, OB_TIMEOUT),
-			      "the waiter was not woken");
-	ob_worker_join(test, w);
-	KUNIT_EXPECT_EQ(test, w->ret, 0);
-	KUNIT_EXPECT_EQ(test, w->ret2, 0);
+	w = ob_waiter_behind_mut(test, h, mut, OWNBUF_SHARED, &before);
+	KUNIT_EXPECT_TRUE_MSG(test, ob_still_blocked(w),
+			      "granted while the mut borrow was out: %d", w->ret);
+	ob_expect_granted_on_release(test, w, mut);
 	KUNIT_EXPECT_EQ(test, w->st.shared_borrows, 1);
 	KUNIT_EXPECT_EQ(test, w->st.mut_borrows, 0);
 	KUNIT_EXPECT_EQ(test, ob_stat(test, *h).shared_borrows, 0);
@@ -314,18 +321,12 @@ void ownbuf_test_wait_mut_for_all_shared(struct kunit *test)
 	KUNIT_ASSERT_EQ(test, ownbuf_borrow_shared(*h, r2), 0);
 	ob_snap(&before);
 	w = ob_waiter(test, h, OWNBUF_MUT | OWNBUF_WAIT);
-	KUNIT_EXPECT_FALSE(test, ob_done_within(w,
-						msecs_to_jiffies(OB_BLOCKED_MS)));
+	KUNIT_EXPECT_TRUE(test, ob_still_blocked(w));
 	KUNIT_EXPECT_EQ(test, ownbuf_release(r1), 0);
-	KUNIT_EXPECT_FALSE_MSG(test,
-			       ob_done_within(w, msecs_to_jiffies(OB_BLOCKED_MS)),
-			       "mut granted while a shared borrow was out: %d",
-			       w->ret);
-	KUNIT_EXPECT_EQ(test, ownbuf_release(r2), 0);
-	KUNIT_EXPECT_TRUE(test, ob_done_within(w, OB_TIMEOUT));
-	ob_worker_join(test, w);
-	KUNIT_EXPECT_EQ(test, w->ret, 0);
-	KUNIT_EXPECT_EQ(test, w->ret2, 0);
+	KUNIT_EXPECT_TRUE_MSG(test, ob_still_blocked(w),
+			      "mut granted while a shared borrow was out: %d",
+			      w->ret);
+	ob_expect_granted_on_release(test, w, r2);
 	KUNIT_EXPECT_EQ(test, w->st.mut_borrows, 1);
 	KUNIT_EXPECT_EQ(test, w->st.shared_borrows, 0);
 	OB_EXPECT_NONE(test, &before);
@@ -339,11 +340,8 @@ void ownbuf_test_wait_interrupted(struct kunit *test)
 	struct ob_counts before;
 	struct ob_worker *w;
 
-	KUNIT_ASSERT_EQ(test, ownbuf_borrow_mut(*h, mut), 0);
-	ob_snap(&before);
-	w = ob_waiter(test, h, OWNBUF_SHARED | OWNBUF_WAIT);
-	KUNIT_EXPECT_FALSE(test, ob_done_within(w,
-						msecs_to_jiffies(OB_BLOCKED_MS)));
+	w = ob_waiter_behind_mut(test, h, mut, OWNBUF_SHARED, &before);
+	KUNIT_EXPECT_TRUE(test, ob_still_blocked(w));
 	send_sig(SIGINT, w->task, 1);
 	KUNIT_EXPECT_TRUE_MSG(test, ob_done_within(w, OB_TIMEOUT),
 			      "a signal did not interrupt OWNBUF_WAIT");
@@ -364,11 +362,8 @@ void ownbuf_test_wait_revoked(struct kunit *test)
 	struct ob_counts before;
 	struct ob_worker *w;
 
-	KUNIT_ASSERT_EQ(test, ownbuf_borrow_mut(*h, mut), 0);
-	ob_snap(&before);
-	w = ob_waiter(test, h, OWNBUF_MUT | OWNBUF_WAIT);
-	KUNIT_EXPECT_FALSE(test, ob_done_within(w,
-						msecs_to_jiffies(OB_BLOCKED_MS)));
+	w = ob_waiter_behind_mut(test, h, mut, OWNBUF_MUT, &before);
+	KUNIT_EXPECT_TRUE(test, ob_still_blocked(w));
 	KUNIT_EXPECT_EQ(test, ownbuf_revoke(h), 1);
 	KUNIT_EXPECT_TRUE_MSG(test, ob_done_within(w, OB_TIMEOUT),
 			      "revocation did not wake the waiter");
@@ -514,41 +509,54 @@ static int ob_fail_table_insert(struct ownbuf *b, u32 *idx, gfp_t gfp)
 	return priv->stub_ret;
 }
 
-void ownbuf_test_fail_alloc_core(struct kunit *test)
+/*
+ * With an allocation stubbed out (@real_fn), ownbuf_create() of each of
+ * the @n @sizes fails with @want, one stub call each, leaving *@out NULL
+ * and nothing counted since *@before (taken here).  Then, the stub gone,
+ * ownbuf_create() of the last size works: *@out owns it.
+ */
+static void ob_expect_create_fails(struct kunit *test, void *real_fn,
+				   const size_t *sizes, int n, int want,
+				   struct ownbuf_handle *out,
+				   struct ob_counts *before)
 {
 	struct ob_priv *priv = test->priv;
+	int i;
+
+	ob_snap(before);
+	for (i = 0; i < n; i++)
+		KUNIT_EXPECT_EQ(test, ownbuf_create(sizes[i], GFP_KERNEL, out),
+				want);
+	KUNIT_EXPECT_EQ(test, priv->stub_calls, n);
+	KUNIT_EXPECT_EQ(test, out->val, 0);
+	OB_EXPECT_NONE(test, before);
+
+	kunit_deactivate_static_stub(test, real_fn);
+	KUNIT_EXPECT_EQ(test, ownbuf_create(sizes[n - 1], GFP_KERNEL, out), 0);
+}
+
+void ownbuf_test_fail_alloc_core(struct kunit *test)
+{
+	static const size_t sizes[] = { OB_SIZE };
 	struct ownbuf_handle *out = ob_handle(test);
 	struct ob_counts before;
 
 	kunit_activate_static_stub(test, ownbuf_alloc_core, ob_fail_alloc_core);
-	ob_snap(&before);
-	KUNIT_EXPECT_EQ(test, ownbuf_create(OB_SIZE, GFP_KERNEL, out), -ENOMEM);
-	KUNIT_EXPECT_EQ(test, priv->stub_calls, 1);
-	KUNIT_EXPECT_EQ(test, out->val, 0);
-	OB_EXPECT_NONE(test, &before);
-
-	kunit_deactivate_static_stub(test, ownbuf_alloc_core);
-	KUNIT_EXPECT_EQ(test, ownbuf_create(OB_SIZE, GFP_KERNEL, out), 0);
+	ob_expect_create_fails(test, ownbuf_alloc_core, sizes,
+			       ARRAY_SIZE(sizes), -ENOMEM, out, &before);
 	KUNIT_EXPECT_EQ(test, ownbuf_drop(out), 0);
 	OB_EXPECT_NONE(test, &before);
 }
 
 void ownbuf_test_fail_alloc_data(struct kunit *test)
 {
-	struct ob_priv *priv = test->priv;
+	static const size_t sizes[] = { OB_SIZE, OB_BIG };
 	struct ownbuf_handle *out = ob_handle(test);
 	struct ob_counts before;
 
 	kunit_activate_static_stub(test, ownbuf_alloc_data, ob_fail_alloc_data);
-	ob_snap(&before);
-	KUNIT_EXPECT_EQ(test, ownbuf_create(OB_SIZE, GFP_KERNEL, out), -ENOMEM);
-	KUNIT_EXPECT_EQ(test, ownbuf_create(OB_BIG, GFP_KERNEL, out), -ENOMEM);
-	KUNIT_EXPECT_EQ(test, priv->stub_calls, 2);
-	KUNIT_EXPECT_EQ(test, out->val, 0);
-	OB_EXPECT_NONE(test, &before);
-
-	kunit_deactivate_static_stub(test, ownbuf_alloc_data);
-	KUNIT_EXPECT_EQ(test, ownbuf_create(OB_BIG, GFP_KERNEL, out), 0);
+	ob_expect_create_fails(test, ownbuf_alloc_data, sizes,
+			       ARRAY_SIZE(sizes), -ENOMEM, out, &before);
 	OB_EXPECT_OWNER_BYTES(test, *out, 0, OB_BIG, 0);
 	KUNIT_EXPECT_EQ(test, ownbuf_drop(out), 0);
 	OB_EXPECT_NONE(test, &before);
@@ -586,14 +594,8 @@ void ownbuf_test_fail_table_insert(struct kunit *test)
 	priv->stub_ret = p->insert_ret;
 	kunit_activate_static_stub(test, ownbuf_table_insert,
 				   ob_fail_table_insert);
-	ob_snap(&before);
-	KUNIT_EXPECT_EQ(test, ownbuf_create(p->size, GFP_KERNEL, out), p->want);
-	KUNIT_EXPECT_EQ(test, priv->stub_calls, 1);
-	KUNIT_EXPECT_EQ(test, out->val, 0);
-	OB_EXPECT_NONE(test, &before);
-
-	kunit_deactivate_static_stub(test, ownbuf_table_insert);
-	KUNIT_EXPECT_EQ(test, ownbuf_create(p->size, GFP_KERNEL, out), 0);
+	ob_expect_create_fails(test, ownbuf_table_insert, &p->size, 1,
+			       p->want, out, &before);
 	KUNIT_EXPECT_EQ(test, ownbuf_drop(out), 0);
 	OB_EXPECT_NONE(test, &before);
 }

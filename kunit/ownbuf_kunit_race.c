@@ -90,12 +90,31 @@ void ownbuf_test_atomic_context(struct kunit *test)
 	OB_EXPECT_OWNER_BYTES(test, *h2, 0, OB_SIZE, OB_BYTE);
 }
 
+/*
+ * Look through the unsafe view of w->ref: the whole buffer, one byte value
+ * all over.  @ok: the refusals that may come instead (OB_TALLY()).
+ */
+static void ob_check_unsafe_view(struct ob_worker *w, unsigned int ok)
+{
+	size_t len;
+	u8 *p;
+
+	p = ownbuf_unsafe_begin(&w->ref, &len);
+	if (!IS_ERR(p)) {
+		if (len != w->race->size)
+			OB_BAD(w, -ERANGE);
+		else
+			ob_check_uniform(w, p, len);
+		ownbuf_unsafe_end(&w->ref);
+	} else {
+		OB_TALLY(w, PTR_ERR(p), ok);
+	}
+}
+
 /* Shared borrows: read, look through the unsafe view, give back. */
 static int ob_reader(struct ob_worker *w)
 {
 	struct ob_race *r = w->race;
-	size_t len;
-	u8 *p;
 	int ret;
 
 	while (ob_running(w)) {
@@ -110,16 +129,7 @@ static int ob_reader(struct ob_worker *w)
 			w->reads++;
 			ob_check_uniform(w, w->buf, r->size);
 		}
-		p = ownbuf_unsafe_begin(&w->ref, &len);
-		if (!IS_ERR(p)) {
-			if (len != r->size)
-				OB_BAD(w, -ERANGE);
-			else
-				ob_check_uniform(w, p, len);
-			ownbuf_unsafe_end(&w->ref);
-		} else {
-			OB_TALLY(w, PTR_ERR(p), 0);
-		}
+		ob_check_unsafe_view(w, 0);
 		OB_TALLY(w, ownbuf_release(&w->ref), 0);
 		/* Leave the writers a gap now and then. */
 		if (!(w->borrows % 4))
@@ -225,9 +235,7 @@ static int ob_borrower(struct ob_worker *w)
 	bool mut = w->flags & OWNBUF_MUT;
 	struct ownbuf_stat st;
 	u8 v = 0x40 * w->id;
-	size_t len;
 	int ret;
-	u8 *p;
 
 	while (ob_running(w)) {
 		cond_resched();
@@ -261,16 +269,7 @@ static int ob_borrower(struct ob_worker *w)
 			if (!OB_TALLY(w, ret, OB_OK_STALE))
 				w->writes++;
 		}
-		p = ownbuf_unsafe_begin(&w->ref, &len);
-		if (!IS_ERR(p)) {
-			if (len != r->size)
-				OB_BAD(w, -ERANGE);
-			else
-				ob_check_uniform(w, p, len);
-			ownbuf_unsafe_end(&w->ref);
-		} else {
-			OB_TALLY(w, PTR_ERR(p), OB_OK_STALE);
-		}
+		ob_check_unsafe_view(w, OB_OK_STALE);
 		/* Hold the borrow a while, or leave the owner a gap. */
 		if (w->linger && !(w->borrows % 4))
 			usleep_range(200, 400);

@@ -312,15 +312,10 @@ void ownbuf_test_scope_wait(struct kunit *test)
 	ob_snap(&before);
 	w->arg = h;
 	ob_worker_start(test, w, ob_scope_wait_thread, "scope_wait");
-	KUNIT_EXPECT_FALSE_MSG(test,
-			       ob_done_within(w, msecs_to_jiffies(OB_BLOCKED_MS)),
-			       "granted while a shared borrow was out: %d",
-			       w->ret);
-	KUNIT_EXPECT_EQ(test, ownbuf_release(shared), 0);
-	KUNIT_EXPECT_TRUE(test, ob_done_within(w, OB_TIMEOUT));
-	ob_worker_join(test, w);
-	KUNIT_EXPECT_EQ(test, w->ret, 0);
-	KUNIT_EXPECT_EQ(test, w->ret2, 0);
+	KUNIT_EXPECT_TRUE_MSG(test, ob_still_blocked(w),
+			      "granted while a shared borrow was out: %d",
+			      w->ret);
+	ob_expect_granted_on_release(test, w, shared);
 	KUNIT_EXPECT_EQ(test, w->st.mut_borrows, 1);
 	KUNIT_EXPECT_EQ(test, ob_stat(test, *h).mut_borrows, 0);
 	OB_EXPECT_NONE(test, &before);

@@ -153,6 +153,20 @@ u8 *ob_scratch(struct kunit *test, size_t size)
 	return p;
 }
 
+/*
+ * @size zeroed bytes, which @cleanup gets when the test ends (kunit_kzalloc()
+ * memory: freed after that).
+ */
+static void *ob_zalloc(struct kunit *test, size_t size,
+		       kunit_action_t *cleanup)
+{
+	void *p = kunit_kzalloc(test, size, GFP_KERNEL);
+
+	KUNIT_ASSERT_NOT_NULL(test, p);
+	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test, cleanup, p), 0);
+	return p;
+}
+
 static void ob_handle_cleanup(void *arg)
 {
 	struct ownbuf_handle *h = arg;
@@ -166,13 +180,7 @@ static void ob_handle_cleanup(void *arg)
 /* A handle variable (NULL handle) revoked at the end if it still owns. */
 struct ownbuf_handle *ob_handle(struct kunit *test)
 {
-	struct ownbuf_handle *h = kunit_kzalloc(test, sizeof(*h), GFP_KERNEL);
-
-	KUNIT_ASSERT_NOT_NULL(test, h);
-	KUNIT_ASSERT_EQ(test,
-			kunit_add_action_or_reset(test, ob_handle_cleanup, h),
-			0);
-	return h;
+	return ob_zalloc(test, sizeof(struct ownbuf_handle), ob_handle_cleanup);
 }
 
 struct ownbuf_handle *ob_create(struct kunit *test, size_t size)
@@ -192,13 +200,7 @@ void ob_ref_cleanup(void *arg)
 /* A zeroed borrow token, whose borrow (if any) ends with the test. */
 struct ownbuf_ref *ob_ref(struct kunit *test)
 {
-	struct ownbuf_ref *ref = kunit_kzalloc(test, sizeof(*ref), GFP_KERNEL);
-
-	KUNIT_ASSERT_NOT_NULL(test, ref);
-	KUNIT_ASSERT_EQ(test,
-			kunit_add_action_or_reset(test, ob_ref_cleanup, ref),
-			0);
-	return ref;
+	return ob_zalloc(test, sizeof(struct ownbuf_ref), ob_ref_cleanup);
 }
 
 static void ob_ref_array_cleanup(void *arg)
@@ -214,12 +216,8 @@ struct ownbuf_ref *ob_refs(struct kunit *test, unsigned int n)
 {
 	struct ob_ref_array *a;
 
-	a = kunit_kzalloc(test, struct_size(a, refs, n), GFP_KERNEL);
-	KUNIT_ASSERT_NOT_NULL(test, a);
+	a = ob_zalloc(test, struct_size(a, refs, n), ob_ref_array_cleanup);
 	a->n = n;
-	KUNIT_ASSERT_EQ(test,
-			kunit_add_action_or_reset(test, ob_ref_array_cleanup, a),
-			0);
 	return a->refs;
 }
 
@@ -598,6 +596,28 @@ void ob_race_join(struct kunit *test, struct ob_race *r, u64 *seen)
 bool ob_done_within(struct ob_worker *w, unsigned long timeout)
 {
 	return wait_for_completion_timeout(&w->done, timeout);
+}
+
+/* Is @w still at work (blocked) OB_BLOCKED_MS from now? */
+bool ob_still_blocked(struct ob_worker *w)
+{
+	return !ob_done_within(w, msecs_to_jiffies(OB_BLOCKED_MS));
+}
+
+/*
+ * Release @ref, the last borrow in the way of the waiter @w: @w is woken,
+ * and its thread got its borrow, looked at it and gave it back (w->ret,
+ * w->ret2 zero).
+ */
+void ob_expect_granted_on_release(struct kunit *test, struct ob_worker *w,
+				  struct ownbuf_ref *ref)
+{
+	KUNIT_EXPECT_EQ(test, ownbuf_release(ref), 0);
+	KUNIT_EXPECT_TRUE_MSG(test, ob_done_within(w, OB_TIMEOUT),
+			      "the waiter was not woken");
+	ob_worker_join(test, w);
+	KUNIT_EXPECT_EQ(test, w->ret, 0);
+	KUNIT_EXPECT_EQ(test, w->ret2, 0);
 }
 
 int ob_unsafe_try(struct ownbuf_ref *ref, size_t *len)

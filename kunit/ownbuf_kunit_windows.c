@@ -555,6 +555,28 @@ static void obw_inside_first_drop(struct obw *x)
 	x->n = atomic_read(&x->step) - step;
 }
 
+static int obw_drop_h(struct obw *x)
+{
+	return ownbuf_drop(x->h);
+}
+
+/*
+ * The first of two DROPs at once: @drop of x->h, inside which the window
+ * OWNBUF_WIN_DROP lets the second one run.  What @drop returned; *@before
+ * is the counters before it.
+ */
+static int obw_first_drop(struct kunit *test, struct obw *x,
+			  int (*drop)(struct obw *x), struct ob_counts *before)
+{
+	int ret;
+
+	ob_snap(before);
+	ret = drop(x);
+	obw_join(x);
+	KUNIT_EXPECT_EQ(test, obw_hits(x, OWNBUF_WIN_DROP), 1);
+	return ret;
+}
+
 /*
  * Two threads DROP one owner fd at once (one handle variable, each with
  * the fd's OWNBUF_END_WAIT): the second DROP starts while the first is
@@ -567,12 +589,8 @@ static void ownbuf_win_drop_twice_at_once(struct kunit *test)
 	struct obw *x = obw_new(test, OB_SIZE, OWNBUF_WIN_DROP,
 				obw_inside_first_drop, obw_second_drop);
 	struct ob_counts before;
-	long ret;
+	long ret = obw_first_drop(test, x, obw_drop_waiting, &before);
 
-	ob_snap(&before);
-	ret = obw_drop_waiting(x);
-	obw_join(x);
-	KUNIT_EXPECT_EQ(test, obw_hits(x, OWNBUF_WIN_DROP), 1);
 	KUNIT_EXPECT_EQ(test, atomic_read(&x->mark), 1);
 	KUNIT_EXPECT_EQ(test, ret, 0);
 	KUNIT_EXPECT_EQ_MSG(test, x->n, 0,
@@ -582,11 +600,6 @@ static void ownbuf_win_drop_twice_at_once(struct kunit *test)
 			      "the second DROP did not wait inside the first");
 	KUNIT_EXPECT_EQ(test, x->agent_ret, -ESTALE);
 	OB_EXPECT_DELTAS(test, &before, 0, 1, 0, 0, 0, 0);
-}
-
-static int obw_drop_h(struct obw *x)
-{
-	return ownbuf_drop(x->h);
 }
 
 static void obw_inside_run_agent(struct obw *x)
@@ -605,12 +618,8 @@ static void ownbuf_win_kernel_drop_never_waits(struct kunit *test)
 	struct obw *x = obw_new(test, OB_SIZE, OWNBUF_WIN_DROP,
 				obw_inside_run_agent, obw_drop_h);
 	struct ob_counts before;
-	int ret;
+	int ret = obw_first_drop(test, x, obw_drop_h, &before);
 
-	ob_snap(&before);
-	ret = ownbuf_drop(x->h);
-	obw_join(x);
-	KUNIT_EXPECT_EQ(test, obw_hits(x, OWNBUF_WIN_DROP), 1);
 	KUNIT_EXPECT_TRUE_MSG(test, x->flag,
 			      "the second ownbuf_drop() did not return inside the first");
 	KUNIT_EXPECT_EQ(test, ret, 0);

@@ -46,6 +46,27 @@ static void *page_with(int prot)
 	return p == MAP_FAILED ? NULL : p;
 }
 
+/*
+ * The fixtures' buffer: @size bytes filled with pattern(), its owner in
+ * *@owner; and in *@buf, @size bytes and two pages of scratch memory.
+ */
+static void open_pattern(struct __test_metadata *_metadata, long long size,
+			 int *owner, unsigned char **buf)
+{
+	void *pat;
+
+	*buf = malloc(size + 2 * OWNBUF_PAGE);
+	ASSERT_NE(NULL, *buf);
+	*owner = ownbuf_open();
+	ASSERT_LE(0, *owner);
+	if (size != OWNBUF_DEFAULT_SIZE)
+		ASSERT_EQ(0, ownbuf_resize(*owner, size));
+	pat = pattern_buf(0, size);
+	ASSERT_NE(NULL, pat);
+	ASSERT_EQ(size, pwrite(*owner, pat, size, 0));
+	free(pat);
+}
+
 /* ------------------------------------------------------------------ */
 /*
  * A writable fd (the owner, or a mut borrow with the owner kept open) on a
@@ -78,21 +99,10 @@ FIXTURE_VARIANT_ADD(rw, mut_1m) { .size = 1 << 20, .mut = true };
 
 FIXTURE_SETUP(rw)
 {
-	void *pat;
-
 	if (access(OWNBUF_DEV, F_OK))
 		SKIP(return, "%s: no such device", OWNBUF_DEV);
 	self->size = variant->size;
-	self->buf = malloc(self->size + 2 * OWNBUF_PAGE);
-	ASSERT_NE(NULL, self->buf);
-	self->owner = ownbuf_open();
-	ASSERT_LE(0, self->owner);
-	if (self->size != OWNBUF_DEFAULT_SIZE)
-		ASSERT_EQ(0, ownbuf_resize(self->owner, self->size));
-	pat = pattern_buf(0, self->size);
-	ASSERT_NE(NULL, pat);
-	ASSERT_EQ(self->size, pwrite(self->owner, pat, self->size, 0));
-	free(pat);
+	open_pattern(_metadata, self->size, &self->owner, &self->buf);
 	self->fd = self->owner;
 	if (variant->mut) {
 		self->fd = ownbuf_mut(self->owner);
@@ -640,21 +650,10 @@ FIXTURE_VARIANT_ADD(ro, shared_1m) { .size = 1 << 20 };
 
 FIXTURE_SETUP(ro)
 {
-	void *pat;
-
 	if (access(OWNBUF_DEV, F_OK))
 		SKIP(return, "%s: no such device", OWNBUF_DEV);
 	self->size = variant->size;
-	self->buf = malloc(self->size + 2 * OWNBUF_PAGE);
-	ASSERT_NE(NULL, self->buf);
-	self->owner = ownbuf_open();
-	ASSERT_LE(0, self->owner);
-	if (self->size != OWNBUF_DEFAULT_SIZE)
-		ASSERT_EQ(0, ownbuf_resize(self->owner, self->size));
-	pat = pattern_buf(0, self->size);
-	ASSERT_NE(NULL, pat);
-	ASSERT_EQ(self->size, pwrite(self->owner, pat, self->size, 0));
-	free(pat);
+	open_pattern(_metadata, self->size, &self->owner, &self->buf);
 	self->fd = ownbuf_shared(self->owner);
 	ASSERT_LE(0, self->fd);
 	SNAPSHOT(&self->snap);

@@ -158,56 +158,66 @@ FIXTURE_TEARDOWN(held)
 		close(self->owner);
 }
 
+/*
+ * @call fails with EBUSY while a read (with @write, a write) of @len bytes
+ * of @fd is in flight; then that access ends, whole.
+ */
+#define EXPECT_EBUSY_DURING(fd, write, len, call) do {			\
+	ssize_t __len = (len);						\
+									\
+	ASSERT_EQ(0, held_start(&self->h, fd, write, __len, 0));	\
+	EXPECT_ERRNO(EBUSY, call);					\
+	EXPECT_EQ(__len, held_finish(&self->h));			\
+} while (0)
+
+/*
+ * With a shared borrow out, @call during a read of the owner is refused:
+ * ownbuf.rst section 3, lent out and an access in flight, is one
+ * dangling_borrow.
+ */
+#define EXPECT_DANGLING_DURING_A_READ(call) do {			\
+	int __s = ownbuf_shared(self->owner);				\
+									\
+	ASSERT_LE(0, __s);						\
+	EXPECT_EBUSY_DURING(self->owner, false, 100, call);		\
+	close(__s);							\
+	EXPECT_DELTA(&self->snap, [V_DANGLING_BORROW] = 1);		\
+} while (0)
+
 TEST_F(held, drop_during_read_is_data_race)
 {
-	ASSERT_EQ(0, held_start(&self->h, self->owner, false, 100, 0));
-	EXPECT_ERRNO(EBUSY, ownbuf_drop(self->owner));
-	EXPECT_EQ(100, held_finish(&self->h));
+	EXPECT_EBUSY_DURING(self->owner, false, 100, ownbuf_drop(self->owner));
 	EXPECT_EQ(OWNBUF_STATE_LIVE, ownbuf_state(self->owner));
 	EXPECT_DELTA(&self->snap, [V_DATA_RACE] = 1);
 }
 
 TEST_F(held, move_during_read_is_data_race)
 {
-	ASSERT_EQ(0, held_start(&self->h, self->owner, false, 100, 0));
-	EXPECT_ERRNO(EBUSY, ownbuf_move(self->owner, 0));
-	EXPECT_EQ(100, held_finish(&self->h));
+	EXPECT_EBUSY_DURING(self->owner, false, 100,
+			    ownbuf_move(self->owner, 0));
 	EXPECT_EQ(OWNBUF_STATE_LIVE, ownbuf_state(self->owner));
 	EXPECT_DELTA(&self->snap, [V_DATA_RACE] = 1);
 }
 
 TEST_F(held, resize_during_read_is_data_race)
 {
-	ASSERT_EQ(0, held_start(&self->h, self->owner, false, 100, 0));
-	EXPECT_ERRNO(EBUSY, ownbuf_resize(self->owner, OWNBUF_PAGE));
-	EXPECT_EQ(100, held_finish(&self->h));
+	EXPECT_EBUSY_DURING(self->owner, false, 100,
+			    ownbuf_resize(self->owner, OWNBUF_PAGE));
 	EXPECT_EQ(4 * OWNBUF_PAGE, ownbuf_size(self->owner));
 	EXPECT_DELTA(&self->snap, [V_DATA_RACE] = 1);
 }
 
 TEST_F(held, drop_during_read_while_lent_is_one_dangling_borrow)
 {
-	int s = ownbuf_shared(self->owner);
-
-	ASSERT_LE(0, s);
-	ASSERT_EQ(0, held_start(&self->h, self->owner, false, 100, 0));
-	/*
-	 * ownbuf.rst section 3: lent out and an access in flight: one
-	 * dangling_borrow.
-	 */
-	EXPECT_ERRNO(EBUSY, ownbuf_drop(self->owner));
-	EXPECT_EQ(100, held_finish(&self->h));
-	close(s);
-	EXPECT_DELTA(&self->snap, [V_DANGLING_BORROW] = 1);
+	EXPECT_DANGLING_DURING_A_READ(ownbuf_drop(self->owner));
 }
 
 TEST_F(held, write_during_read_is_data_race)
 {
 	char c = 'x';
 
-	ASSERT_EQ(0, held_start(&self->h, self->owner, false, 100, 0));
-	EXPECT_ERRNO(EBUSY, pwrite(self->owner, &c, 1, 2000));
-	EXPECT_EQ(100, held_finish(&self->h));
+	EXPECT_EBUSY_DURING(self->owner, false, 100,
+			    pwrite(self->owner, &c, 1, 2000));
 	EXPECT_EQ(1, ownbuf_check(self->owner, 2000, 1, 'o'));
 	EXPECT_DELTA(&self->snap, [V_DATA_RACE] = 1);
 }
@@ -236,50 +246,52 @@ TEST_F(held, shared_borrow_during_read_is_granted)
 
 TEST_F(held, mut_borrow_during_read_is_data_race)
 {
-	ASSERT_EQ(0, held_start(&self->h, self->owner, false, 100, 0));
-	EXPECT_ERRNO(EBUSY, ownbuf_mut(self->owner));
-	EXPECT_EQ(100, held_finish(&self->h));
+	EXPECT_EBUSY_DURING(self->owner, false, 100, ownbuf_mut(self->owner));
 	EXPECT_DELTA(&self->snap, [V_DATA_RACE] = 1);
 }
 
-TEST_F(held, read_during_write_is_data_race)
+/*
+ * A read during a write of 200 bytes ('h', then 'H') is refused, and reads
+ * all of it once it is over.
+ */
+static void expect_write_read_whole(struct __test_metadata *_metadata,
+				    struct _test_data_held *self)
 {
 	char buf[200];
 
-	ASSERT_EQ(0, held_start(&self->h, self->owner, true, 200, 0));
-	/* The half-applied write must never be seen. */
-	EXPECT_ERRNO(EBUSY, pread(self->owner, buf, sizeof(buf), 0));
-	EXPECT_EQ(200, held_finish(&self->h));
+	EXPECT_EBUSY_DURING(self->owner, true, 200,
+			    pread(self->owner, buf, sizeof(buf), 0));
 	EXPECT_EQ(200, pread(self->owner, buf, sizeof(buf), 0));
 	EXPECT_TRUE(ownbuf_mem_is(buf, 100, 'h'));
 	EXPECT_TRUE(ownbuf_mem_is(buf + 100, 100, 'H'));
 	EXPECT_DELTA(&self->snap, [V_DATA_RACE] = 1);
 }
 
+TEST_F(held, read_during_write_is_data_race)
+{
+	/* The half-applied write must never be seen. */
+	expect_write_read_whole(_metadata, self);
+}
+
 TEST_F(held, write_during_write_is_data_race)
 {
 	char buf[10] = "xxxxxxxxx";
 
-	ASSERT_EQ(0, held_start(&self->h, self->owner, true, 200, 0));
-	EXPECT_ERRNO(EBUSY, pwrite(self->owner, buf, sizeof(buf), 3000));
-	EXPECT_EQ(200, held_finish(&self->h));
+	EXPECT_EBUSY_DURING(self->owner, true, 200,
+			    pwrite(self->owner, buf, sizeof(buf), 3000));
 	EXPECT_EQ(1, ownbuf_check(self->owner, 3000, 10, 'o'));
 	EXPECT_DELTA(&self->snap, [V_DATA_RACE] = 1);
 }
 
 TEST_F(held, shared_borrow_during_write_is_data_race)
 {
-	ASSERT_EQ(0, held_start(&self->h, self->owner, true, 200, 0));
-	EXPECT_ERRNO(EBUSY, ownbuf_shared(self->owner));
-	EXPECT_EQ(200, held_finish(&self->h));
+	EXPECT_EBUSY_DURING(self->owner, true, 200, ownbuf_shared(self->owner));
 	EXPECT_DELTA(&self->snap, [V_DATA_RACE] = 1);
 }
 
 TEST_F(held, drop_during_write_is_data_race)
 {
-	ASSERT_EQ(0, held_start(&self->h, self->owner, true, 200, 0));
-	EXPECT_ERRNO(EBUSY, ownbuf_drop(self->owner));
-	EXPECT_EQ(200, held_finish(&self->h));
+	EXPECT_EBUSY_DURING(self->owner, true, 200, ownbuf_drop(self->owner));
 	EXPECT_DELTA(&self->snap, [V_DATA_RACE] = 1);
 }
 
@@ -289,9 +301,7 @@ TEST_F(held, read_through_mut_during_its_write_is_data_race)
 	int m = ownbuf_mut(self->owner);
 
 	ASSERT_LE(0, m);
-	ASSERT_EQ(0, held_start(&self->h, m, true, 200, 0));
-	EXPECT_ERRNO(EBUSY, pread(m, buf, sizeof(buf), 0));
-	EXPECT_EQ(200, held_finish(&self->h));
+	EXPECT_EBUSY_DURING(m, true, 200, pread(m, buf, sizeof(buf), 0));
 	close(m);
 	EXPECT_DELTA(&self->snap, [V_DATA_RACE] = 1);
 }
@@ -302,9 +312,7 @@ TEST_F(held, write_through_mut_during_its_read_is_data_race)
 	int m = ownbuf_mut(self->owner);
 
 	ASSERT_LE(0, m);
-	ASSERT_EQ(0, held_start(&self->h, m, false, 200, 0));
-	EXPECT_ERRNO(EBUSY, pwrite(m, buf, sizeof(buf), 1000));
-	EXPECT_EQ(200, held_finish(&self->h));
+	EXPECT_EBUSY_DURING(m, false, 200, pwrite(m, buf, sizeof(buf), 1000));
 	close(m);
 	EXPECT_DELTA(&self->snap, [V_DATA_RACE] = 1);
 }
@@ -335,41 +343,19 @@ TEST_F(held, release_during_access_waits_or_refuses)
 
 TEST_F(held, move_during_read_while_lent_is_one_dangling_borrow)
 {
-	int s = ownbuf_shared(self->owner);
-
-	ASSERT_LE(0, s);
-	ASSERT_EQ(0, held_start(&self->h, self->owner, false, 100, 0));
-	EXPECT_ERRNO(EBUSY, ownbuf_move(self->owner, 0));
-	EXPECT_EQ(100, held_finish(&self->h));
-	close(s);
-	EXPECT_DELTA(&self->snap, [V_DANGLING_BORROW] = 1);
+	EXPECT_DANGLING_DURING_A_READ(ownbuf_move(self->owner, 0));
 }
 
 TEST_F(held, resize_during_read_while_lent_is_one_dangling_borrow)
 {
-	int s = ownbuf_shared(self->owner);
-
-	ASSERT_LE(0, s);
-	ASSERT_EQ(0, held_start(&self->h, self->owner, false, 100, 0));
-	EXPECT_ERRNO(EBUSY, ownbuf_resize(self->owner, 100));
-	EXPECT_EQ(100, held_finish(&self->h));
-	close(s);
-	EXPECT_DELTA(&self->snap, [V_DANGLING_BORROW] = 1);
+	EXPECT_DANGLING_DURING_A_READ(ownbuf_resize(self->owner, 100));
 }
 
 TEST_F(held, writev_is_one_access)
 {
-	char buf[200];
-
 	self->h.vec = true;
-	ASSERT_EQ(0, held_start(&self->h, self->owner, true, 200, 0));
 	/* The first segment is copied; the access is not over. */
-	EXPECT_ERRNO(EBUSY, pread(self->owner, buf, sizeof(buf), 0));
-	EXPECT_EQ(200, held_finish(&self->h));
-	EXPECT_EQ(200, pread(self->owner, buf, sizeof(buf), 0));
-	EXPECT_TRUE(ownbuf_mem_is(buf, 100, 'h'));
-	EXPECT_TRUE(ownbuf_mem_is(buf + 100, 100, 'H'));
-	EXPECT_DELTA(&self->snap, [V_DATA_RACE] = 1);
+	expect_write_read_whole(_metadata, self);
 }
 
 TEST_F(held, readv_is_one_access)
@@ -377,9 +363,8 @@ TEST_F(held, readv_is_one_access)
 	char c = 'x';
 
 	self->h.vec = true;
-	ASSERT_EQ(0, held_start(&self->h, self->owner, false, 200, 0));
-	EXPECT_ERRNO(EBUSY, pwrite(self->owner, &c, 1, 0));
-	EXPECT_EQ(200, held_finish(&self->h));
+	EXPECT_EBUSY_DURING(self->owner, false, 200,
+			    pwrite(self->owner, &c, 1, 0));
 	EXPECT_DELTA(&self->snap, [V_DATA_RACE] = 1);
 }
 
@@ -428,22 +413,33 @@ static void *sleeper_thread(void *arg)
 	return NULL;
 }
 
+/*
+ * A read of 200 bytes of @z->fd held in @h, @z asleep in another thread
+ * behind it, still asleep after 300 ms; then the read ends and @z with it.
+ */
+static void sleep_through_a_read(struct __test_metadata *_metadata,
+				 struct held *h, struct sleeper *z)
+{
+	pthread_t t;
+
+	ASSERT_EQ(0, held_start(h, z->fd, false, 200, 0));
+	ASSERT_EQ(0, pthread_create(&t, NULL, sleeper_thread, z));
+	ASSERT_TRUE(ownbuf_wait_flag(&z->started, 10000));
+	ownbuf_msleep(300);
+	EXPECT_FALSE(__atomic_load_n(&z->done, __ATOMIC_ACQUIRE));
+	EXPECT_EQ(200, held_finish(h));
+	pthread_join(t, NULL);
+}
+
 TEST_F(held, end_of_a_read_wakes_a_poller)
 {
 	struct sleeper z = { .fd = self->owner };
-	pthread_t t;
 
-	ASSERT_EQ(0, held_start(&self->h, self->owner, false, 200, 0));
-	ASSERT_EQ(0, pthread_create(&t, NULL, sleeper_thread, &z));
-	ASSERT_TRUE(ownbuf_wait_flag(&z.started, 10000));
-	ownbuf_msleep(300);
-	EXPECT_FALSE(__atomic_load_n(&z.done, __ATOMIC_ACQUIRE));
 	/*
 	 * ownbuf.rst section 4: the access is a borrow; returning it wakes
 	 * waiters.
 	 */
-	EXPECT_EQ(200, held_finish(&self->h));
-	pthread_join(t, NULL);
+	sleep_through_a_read(_metadata, &self->h, &z);
 	EXPECT_EQ(1, z.ret);
 	EXPECT_EQ(POLLOUT, z.revents);
 	EXPECT_DELTA(&self->snap);
@@ -452,15 +448,8 @@ TEST_F(held, end_of_a_read_wakes_a_poller)
 TEST_F(held, end_of_a_read_grants_a_waiting_mut_borrow)
 {
 	struct sleeper z = { .fd = self->owner, .borrow = true };
-	pthread_t t;
 
-	ASSERT_EQ(0, held_start(&self->h, self->owner, false, 200, 0));
-	ASSERT_EQ(0, pthread_create(&t, NULL, sleeper_thread, &z));
-	ASSERT_TRUE(ownbuf_wait_flag(&z.started, 10000));
-	ownbuf_msleep(300);
-	EXPECT_FALSE(__atomic_load_n(&z.done, __ATOMIC_ACQUIRE));
-	EXPECT_EQ(200, held_finish(&self->h));
-	pthread_join(t, NULL);
+	sleep_through_a_read(_metadata, &self->h, &z);
 	EXPECT_LE(0, z.ret);
 	EXPECT_EQ(OWNBUF_ROLE_MUT, ownbuf_role(z.ret));
 	close(z.ret);

@@ -10,7 +10,6 @@
  * one is not safe: multi-threaded TCG on the KCSAN kernel).
  */
 #include <sys/prctl.h>
-#include <sys/socket.h>
 
 #include "ownbuf_util.h"
 
@@ -124,49 +123,6 @@ static int read_totals(struct totals *t)
 	return n == 5 ? 0 : -1;
 }
 
-static int send_fd(int sock, int fd)
-{
-	char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
-	char byte = 'f';
-	struct iovec iov = { &byte, 1 };
-	struct msghdr msg = {
-		.msg_iov = &iov,
-		.msg_iovlen = 1,
-		.msg_control = cbuf,
-		.msg_controllen = sizeof(cbuf),
-	};
-	struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
-
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-	return sendmsg(sock, &msg, 0) == 1 ? 0 : -1;
-}
-
-static int recv_fd(int sock)
-{
-	char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
-	char byte;
-	struct iovec iov = { &byte, 1 };
-	struct msghdr msg = {
-		.msg_iov = &iov,
-		.msg_iovlen = 1,
-		.msg_control = cbuf,
-		.msg_controllen = sizeof(cbuf),
-	};
-	struct cmsghdr *cm;
-	int fd;
-
-	if (recvmsg(sock, &msg, MSG_CMSG_CLOEXEC) != 1)
-		return -1;
-	cm = CMSG_FIRSTHDR(&msg);
-	if (!cm || cm->cmsg_type != SCM_RIGHTS)
-		return -1;
-	memcpy(&fd, CMSG_DATA(cm), sizeof(int));
-	return fd;
-}
-
 /* Run "ownbuf ls ARGS": its output (free() it), or NULL. */
 static char *run_ls(const char *args)
 {
@@ -272,7 +228,7 @@ static int kid_move(void *arg)
 
 static int kid_recv(void *arg)
 {
-	return recv_fd(*(int *)arg);
+	return ownbuf_recv_fd(*(int *)arg);
 }
 
 static int kid_nothing(void *arg)
@@ -429,7 +385,7 @@ TEST_F(holders, ls_follows_fork_and_scm_rights)
 	receiver = kid(&self->kids, kid_recv, &sv[1]);
 	m = ownbuf_mut(mo);
 	ASSERT_LE(0, m);
-	ASSERT_EQ(0, send_fd(sv[0], m));
+	ASSERT_EQ(0, ownbuf_send_fd(sv[0], m));
 	close(m);
 	held = kid_wait(&self->kids);
 	ASSERT_LE(0, held);
@@ -438,7 +394,7 @@ TEST_F(holders, ls_follows_fork_and_scm_rights)
 	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, q));
 	queued = ownbuf_shared(o);
 	ASSERT_LE(0, queued);
-	ASSERT_EQ(0, send_fd(q[0], queued));
+	ASSERT_EQ(0, ownbuf_send_fd(q[0], queued));
 	close(queued);
 
 	out = run_ls("");

@@ -40,7 +40,8 @@ static int no_such_syscall_errno(void)
 
 /*
  * A borrow of a buffer filled with pattern(), for three fixtures: map
- * (shared and mut borrows), shmap (shared only) and mutmap (mut only).
+ * (shared and mut borrows), shmap (shared only) and mutmap (mut only);
+ * the fixture tail keeps its mapped mut borrow here too.
  */
 struct map_ctx {
 	int owner;
@@ -52,9 +53,16 @@ struct map_ctx {
 	struct ownbuf_counts snap;
 };
 
+struct map_variant {
+	long long size;
+	bool mut;
+};
+
 static void mctx_setup(struct __test_metadata *_metadata,
-		       struct map_ctx *c, long long size, bool mut)
+		       struct map_ctx *c, const struct map_variant *v)
 {
+	long long size = v->size;
+	bool mut = v->mut;
 	unsigned char *pat;
 	long long i;
 
@@ -89,20 +97,53 @@ static void mctx_teardown(struct map_ctx *c)
 		close(c->owner);
 }
 
+/*
+ * The three fixtures differ only in their names and their variants: map
+ * runs a test on every kind of borrow, shmap on shared, mutmap on mut.
+ */
 FIXTURE(map)
+{
+	struct map_ctx c;
+};
+
+FIXTURE(shmap)
+{
+	struct map_ctx c;
+};
+
+FIXTURE(mutmap)
 {
 	struct map_ctx c;
 };
 
 FIXTURE_VARIANT(map)
 {
-	long long size;
-	bool mut;
+	struct map_variant v;
+};
+
+FIXTURE_VARIANT(shmap)
+{
+	struct map_variant v;
+};
+
+FIXTURE_VARIANT(mutmap)
+{
+	struct map_variant v;
 };
 
 FIXTURE_SETUP(map)
 {
-	mctx_setup(_metadata, &self->c, variant->size, variant->mut);
+	mctx_setup(_metadata, &self->c, &variant->v);
+}
+
+FIXTURE_SETUP(shmap)
+{
+	mctx_setup(_metadata, &self->c, &variant->v);
+}
+
+FIXTURE_SETUP(mutmap)
+{
+	mctx_setup(_metadata, &self->c, &variant->v);
 }
 
 FIXTURE_TEARDOWN(map)
@@ -110,41 +151,9 @@ FIXTURE_TEARDOWN(map)
 	mctx_teardown(&self->c);
 }
 
-FIXTURE(shmap)
-{
-	struct map_ctx c;
-};
-
-FIXTURE_VARIANT(shmap)
-{
-	long long size;
-	bool mut;
-};
-
-FIXTURE_SETUP(shmap)
-{
-	mctx_setup(_metadata, &self->c, variant->size, variant->mut);
-}
-
 FIXTURE_TEARDOWN(shmap)
 {
 	mctx_teardown(&self->c);
-}
-
-FIXTURE(mutmap)
-{
-	struct map_ctx c;
-};
-
-FIXTURE_VARIANT(mutmap)
-{
-	long long size;
-	bool mut;
-};
-
-FIXTURE_SETUP(mutmap)
-{
-	mctx_setup(_metadata, &self->c, variant->size, variant->mut);
 }
 
 FIXTURE_TEARDOWN(mutmap)
@@ -152,34 +161,40 @@ FIXTURE_TEARDOWN(mutmap)
 	mctx_teardown(&self->c);
 }
 
-FIXTURE_VARIANT_ADD(map, shared_4096) { .size = 4096 };
-FIXTURE_VARIANT_ADD(map, shared_1) { .size = 1 };
-FIXTURE_VARIANT_ADD(map, shared_5000) { .size = 5000 };
-FIXTURE_VARIANT_ADD(map, shared_1m) { .size = 1 << 20 };
-FIXTURE_VARIANT_ADD(map, mut_4096) { .size = 4096, .mut = true };
-FIXTURE_VARIANT_ADD(map, mut_1) { .size = 1, .mut = true };
-FIXTURE_VARIANT_ADD(map, mut_5000) { .size = 5000, .mut = true };
-FIXTURE_VARIANT_ADD(map, mut_1m) { .size = 1 << 20, .mut = true };
-FIXTURE_VARIANT_ADD(shmap, shared_4096) { .size = 4096 };
-FIXTURE_VARIANT_ADD(shmap, shared_1) { .size = 1 };
-FIXTURE_VARIANT_ADD(shmap, shared_5000) { .size = 5000 };
-FIXTURE_VARIANT_ADD(shmap, shared_1m) { .size = 1 << 20 };
-FIXTURE_VARIANT_ADD(mutmap, mut_4096) { .size = 4096, .mut = true };
-FIXTURE_VARIANT_ADD(mutmap, mut_1) { .size = 1, .mut = true };
-FIXTURE_VARIANT_ADD(mutmap, mut_5000) { .size = 5000, .mut = true };
-FIXTURE_VARIANT_ADD(mutmap, mut_1m) { .size = 1 << 20, .mut = true };
+FIXTURE_VARIANT_ADD(map, shared_4096) { .v = { .size = 4096 } };
+FIXTURE_VARIANT_ADD(map, shared_1) { .v = { .size = 1 } };
+FIXTURE_VARIANT_ADD(map, shared_5000) { .v = { .size = 5000 } };
+FIXTURE_VARIANT_ADD(map, shared_1m) { .v = { .size = 1 << 20 } };
+FIXTURE_VARIANT_ADD(map, mut_4096) { .v = { .size = 4096, .mut = true } };
+FIXTURE_VARIANT_ADD(map, mut_1) { .v = { .size = 1, .mut = true } };
+FIXTURE_VARIANT_ADD(map, mut_5000) { .v = { .size = 5000, .mut = true } };
+FIXTURE_VARIANT_ADD(map, mut_1m) { .v = { .size = 1 << 20, .mut = true } };
+FIXTURE_VARIANT_ADD(shmap, shared_4096) { .v = { .size = 4096 } };
+FIXTURE_VARIANT_ADD(shmap, shared_1) { .v = { .size = 1 } };
+FIXTURE_VARIANT_ADD(shmap, shared_5000) { .v = { .size = 5000 } };
+FIXTURE_VARIANT_ADD(shmap, shared_1m) { .v = { .size = 1 << 20 } };
+FIXTURE_VARIANT_ADD(mutmap, mut_4096) { .v = { .size = 4096, .mut = true } };
+FIXTURE_VARIANT_ADD(mutmap, mut_1) { .v = { .size = 1, .mut = true } };
+FIXTURE_VARIANT_ADD(mutmap, mut_5000) { .v = { .size = 5000, .mut = true } };
+FIXTURE_VARIANT_ADD(mutmap, mut_1m) { .v = { .size = 1 << 20, .mut = true } };
 
 static char *map_all(int fd, long long len, int prot)
 {
 	return mmap(NULL, len, prot, MAP_SHARED, fd, 0);
 }
 
+/* Map all of the borrow, as it may be mapped, at c->p. */
+static void mctx_map(struct __test_metadata *_metadata, struct map_ctx *c)
+{
+	c->p = map_all(c->fd, c->len, c->prot);
+	ASSERT_NE(MAP_FAILED, c->p);
+}
+
 TEST_F(map, maps_the_data)
 {
 	struct map_ctx *c = &self->c;
 
-	c->p = map_all(c->fd, c->len, c->prot);
-	ASSERT_NE(MAP_FAILED, c->p);
+	mctx_map(_metadata, c);
 	EXPECT_TRUE(is_pattern(c->p, 0, c->size));
 	EXPECT_DELTA(&c->snap);
 }
@@ -188,8 +203,7 @@ TEST_F(map, tail_of_last_page_reads_zero)
 {
 	struct map_ctx *c = &self->c;
 
-	c->p = map_all(c->fd, c->len, c->prot);
-	ASSERT_NE(MAP_FAILED, c->p);
+	mctx_map(_metadata, c);
 	EXPECT_TRUE(ownbuf_mem_is(c->p + c->size,
 				  c->len - c->size, 0));
 	EXPECT_DELTA(&c->snap);
@@ -279,7 +293,7 @@ TEST_F(map, prot_write)
 	struct map_ctx *c = &self->c;
 	char *p = map_all(c->fd, c->len, PROT_READ | PROT_WRITE);
 
-	if (!variant->mut) {
+	if (!variant->v.mut) {
 		/* ownbuf.rst section 4: -EACCES from the VFS, not counted. */
 		EXPECT_EQ(MAP_FAILED, p);
 		EXPECT_EQ(EACCES, errno);
@@ -299,7 +313,7 @@ TEST_F(map, mprotect_cannot_add_write_to_shared)
 
 	c->p = map_all(c->fd, c->len, PROT_READ);
 	ASSERT_NE(MAP_FAILED, c->p);
-	if (!variant->mut) {
+	if (!variant->v.mut) {
 		EXPECT_ERRNO(EACCES, mprotect(c->p, c->len,
 					      PROT_READ | PROT_WRITE));
 		EXPECT_DELTA(&c->snap);
@@ -326,8 +340,7 @@ TEST_F(mutmap, mut_mapping_writes_reach_the_buffer)
 {
 	struct map_ctx *c = &self->c;
 
-	c->p = map_all(c->fd, c->len, c->prot);
-	ASSERT_NE(MAP_FAILED, c->p);
+	mctx_map(_metadata, c);
 	memset(c->p, 'M', c->size);
 	EXPECT_EQ(1, ownbuf_check(c->fd, 0, c->size, 'M'));
 	ASSERT_EQ(0, ownbuf_release(c->fd));
@@ -340,8 +353,7 @@ TEST_F(mutmap, mapping_sees_writes_through_the_fd)
 	struct map_ctx *c = &self->c;
 	char ch = 'F';
 
-	c->p = map_all(c->fd, c->len, c->prot);
-	ASSERT_NE(MAP_FAILED, c->p);
+	mctx_map(_metadata, c);
 	ASSERT_EQ(1, pwrite(c->fd, &ch, 1, c->size - 1));
 	EXPECT_EQ('F', c->p[c->size - 1]);
 	EXPECT_DELTA(&c->snap);
@@ -354,8 +366,7 @@ TEST_F(map, release_zaps_the_mapping)
 	struct map_ctx *c = &self->c;
 	char ch;
 
-	c->p = map_all(c->fd, c->len, c->prot);
-	ASSERT_NE(MAP_FAILED, c->p);
+	mctx_map(_metadata, c);
 	ASSERT_EQ(0, ownbuf_touch(c->p, false, &ch));
 	ASSERT_EQ(0, ownbuf_release(c->fd));
 	EXPECT_EQ(SIGBUS, ownbuf_touch(c->p, false, &ch));
@@ -369,8 +380,7 @@ TEST_F(map, release_zaps_pages_never_touched)
 	struct map_ctx *c = &self->c;
 	char ch;
 
-	c->p = map_all(c->fd, c->len, c->prot);
-	ASSERT_NE(MAP_FAILED, c->p);
+	mctx_map(_metadata, c);
 	ASSERT_EQ(0, ownbuf_release(c->fd));
 	EXPECT_EQ(SIGBUS, ownbuf_touch(c->p, false, &ch));
 	EXPECT_DELTA(&c->snap);
@@ -381,8 +391,7 @@ TEST_F(mutmap, released_mut_mapping_cannot_write)
 	struct map_ctx *c = &self->c;
 	char ch = 'z';
 
-	c->p = map_all(c->fd, c->len, c->prot);
-	ASSERT_NE(MAP_FAILED, c->p);
+	mctx_map(_metadata, c);
 	c->p[0] = 'a';
 	ASSERT_EQ(0, ownbuf_release(c->fd));
 	EXPECT_EQ(SIGBUS, ownbuf_touch(c->p, true, &ch));
@@ -395,8 +404,7 @@ TEST_F(map, release_zaps_every_mapping_of_the_borrow)
 	struct map_ctx *c = &self->c;
 	char *q, ch;
 
-	c->p = map_all(c->fd, c->len, c->prot);
-	ASSERT_NE(MAP_FAILED, c->p);
+	mctx_map(_metadata, c);
 	q = map_all(c->fd, c->len, c->prot);
 	ASSERT_NE(MAP_FAILED, q);
 	ASSERT_EQ(0, ownbuf_touch(q, false, &ch));
@@ -433,8 +441,7 @@ TEST_F(map, owner_close_revokes_the_mapping)
 	struct map_ctx *c = &self->c;
 	char ch;
 
-	c->p = map_all(c->fd, c->len, c->prot);
-	ASSERT_NE(MAP_FAILED, c->p);
+	mctx_map(_metadata, c);
 	ASSERT_EQ(0, ownbuf_touch(c->p, false, &ch));
 	ASSERT_EQ(0, close(c->owner));
 	c->owner = -1;
@@ -448,8 +455,7 @@ TEST_F(map, mremap_move_is_still_revoked)
 	struct map_ctx *c = &self->c;
 	char *q, *hole, ch;
 
-	c->p = map_all(c->fd, c->len, c->prot);
-	ASSERT_NE(MAP_FAILED, c->p);
+	mctx_map(_metadata, c);
 	hole = mmap(NULL, c->len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
 		    0);
 	ASSERT_NE(MAP_FAILED, hole);
@@ -471,8 +477,7 @@ TEST_F_SIGNAL(map, touch_after_release_dies_of_sigbus, SIGBUS)
 {
 	struct map_ctx *c = &self->c;
 
-	c->p = map_all(c->fd, c->len, c->prot);
-	ASSERT_NE(MAP_FAILED, c->p);
+	mctx_map(_metadata, c);
 	ASSERT_EQ(0, ownbuf_release(c->fd));
 	/* Not caught: the harness expects this test to die of SIGBUS. */
 	__atomic_load_n(c->p, __ATOMIC_RELAXED);
@@ -482,8 +487,7 @@ TEST_F_SIGNAL(map, touch_after_owner_close_dies_of_sigbus, SIGBUS)
 {
 	struct map_ctx *c = &self->c;
 
-	c->p = map_all(c->fd, c->len, c->prot);
-	ASSERT_NE(MAP_FAILED, c->p);
+	mctx_map(_metadata, c);
 	ASSERT_EQ(0, close(c->owner));
 	c->owner = -1;
 	__atomic_load_n(c->p + c->len - 1, __ATOMIC_RELAXED);
@@ -496,14 +500,13 @@ TEST_F(map, mapping_outlives_close)
 	struct map_ctx *c = &self->c;
 	struct ob_info info;
 
-	c->p = map_all(c->fd, c->len, c->prot);
-	ASSERT_NE(MAP_FAILED, c->p);
+	mctx_map(_metadata, c);
 	ASSERT_EQ(0, close(c->fd));
 	c->fd = -1;
 	EXPECT_TRUE(is_pattern(c->p, 0, c->size));
 	ASSERT_EQ(0, ownbuf_info(c->owner, &info));
-	EXPECT_EQ(variant->mut ? 1 : 0, info.mut);
-	EXPECT_EQ(variant->mut ? 0 : 1, info.shared);
+	EXPECT_EQ(variant->v.mut ? 1 : 0, info.mut);
+	EXPECT_EQ(variant->v.mut ? 0 : 1, info.shared);
 	EXPECT_DELTA(&c->snap);
 }
 
@@ -511,8 +514,7 @@ TEST_F(map, resize_with_mapping_after_close_is_dangling_borrow)
 {
 	struct map_ctx *c = &self->c;
 
-	c->p = map_all(c->fd, c->len, c->prot);
-	ASSERT_NE(MAP_FAILED, c->p);
+	mctx_map(_metadata, c);
 	ASSERT_EQ(0, close(c->fd));
 	c->fd = -1;
 	EXPECT_ERRNO(EBUSY, ownbuf_resize(c->owner, c->size + 1));
@@ -524,8 +526,7 @@ TEST_F(map, drop_with_mapping_after_close_is_dangling_borrow)
 {
 	struct map_ctx *c = &self->c;
 
-	c->p = map_all(c->fd, c->len, c->prot);
-	ASSERT_NE(MAP_FAILED, c->p);
+	mctx_map(_metadata, c);
 	ASSERT_EQ(0, close(c->fd));
 	c->fd = -1;
 	EXPECT_ERRNO(EBUSY, ownbuf_drop(c->owner));
@@ -537,8 +538,7 @@ TEST_F(map, move_with_mapping_after_close_is_dangling_borrow)
 {
 	struct map_ctx *c = &self->c;
 
-	c->p = map_all(c->fd, c->len, c->prot);
-	ASSERT_NE(MAP_FAILED, c->p);
+	mctx_map(_metadata, c);
 	ASSERT_EQ(0, close(c->fd));
 	c->fd = -1;
 	EXPECT_ERRNO(EBUSY, ownbuf_move(c->owner, 0));
@@ -549,8 +549,7 @@ TEST_F(map, conflicting_borrow_with_mapping_after_close_is_data_race)
 {
 	struct map_ctx *c = &self->c;
 
-	c->p = map_all(c->fd, c->len, c->prot);
-	ASSERT_NE(MAP_FAILED, c->p);
+	mctx_map(_metadata, c);
 	ASSERT_EQ(0, close(c->fd));
 	c->fd = -1;
 	EXPECT_ERRNO(EBUSY, ownbuf_mut(c->owner));
@@ -562,8 +561,7 @@ TEST_F(map, munmap_returns_a_closed_borrow)
 	struct map_ctx *c = &self->c;
 	struct ob_info info;
 
-	c->p = map_all(c->fd, c->len, c->prot);
-	ASSERT_NE(MAP_FAILED, c->p);
+	mctx_map(_metadata, c);
 	ASSERT_EQ(0, close(c->fd));
 	c->fd = -1;
 	ASSERT_EQ(0, munmap(c->p, c->len));
@@ -581,8 +579,7 @@ TEST_F(map, last_of_two_mappings_returns_the_borrow)
 	struct map_ctx *c = &self->c;
 	char *q;
 
-	c->p = map_all(c->fd, c->len, c->prot);
-	ASSERT_NE(MAP_FAILED, c->p);
+	mctx_map(_metadata, c);
 	q = map_all(c->fd, c->len, c->prot);
 	ASSERT_NE(MAP_FAILED, q);
 	ASSERT_EQ(0, close(c->fd));
@@ -600,8 +597,7 @@ TEST_F(map, closed_borrow_mapping_is_revoked_with_its_owner)
 	struct map_ctx *c = &self->c;
 	char ch;
 
-	c->p = map_all(c->fd, c->len, c->prot);
-	ASSERT_NE(MAP_FAILED, c->p);
+	mctx_map(_metadata, c);
 	ASSERT_EQ(0, close(c->fd));
 	c->fd = -1;
 	ASSERT_EQ(0, close(c->owner));
@@ -614,8 +610,7 @@ TEST_F(map, unmapped_borrow_fd_still_holds_the_borrow)
 {
 	struct map_ctx *c = &self->c;
 
-	c->p = map_all(c->fd, c->len, c->prot);
-	ASSERT_NE(MAP_FAILED, c->p);
+	mctx_map(_metadata, c);
 	ASSERT_EQ(0, munmap(c->p, c->len));
 	c->p = MAP_FAILED;
 	EXPECT_ERRNO(EBUSY, ownbuf_drop(c->owner));
@@ -631,8 +626,7 @@ TEST_F(map, fork_inherits_only_shared_mappings)
 	pid_t pid;
 	char ch;
 
-	c->p = map_all(c->fd, c->len, c->prot);
-	ASSERT_NE(MAP_FAILED, c->p);
+	mctx_map(_metadata, c);
 	ASSERT_EQ(0, ownbuf_touch(c->p, false, &ch));
 	pid = fork();
 	ASSERT_LE(0, pid);
@@ -644,12 +638,28 @@ TEST_F(map, fork_inherits_only_shared_mappings)
 		 * address is not mapped in the child).  A shared mapping is an
 		 * ordinary MAP_SHARED mapping and is.
 		 */
-		if (variant->mut)
+		if (variant->v.mut)
 			_exit(sig == SIGSEGV ? 0 : 1);
 		_exit(!sig && is_pattern(c->p, 0, c->size) ? 0 : 2);
 	}
 	EXPECT_EQ(0, ownbuf_wait(pid));
 	EXPECT_DELTA(&c->snap);
+}
+
+/*
+ * fork(), with two pipes to keep in step with the child: it writes to
+ * done[1] once it is ready, and reads go[0] to wait for the parent.
+ */
+static pid_t fork_in_step(struct __test_metadata *_metadata, int go[2],
+			  int done[2])
+{
+	pid_t pid;
+
+	ASSERT_EQ(0, pipe(go));
+	ASSERT_EQ(0, pipe(done));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	return pid;
 }
 
 TEST_F(shmap, mapping_in_a_child_keeps_a_closed_borrow)
@@ -659,12 +669,8 @@ TEST_F(shmap, mapping_in_a_child_keeps_a_closed_borrow)
 	pid_t pid;
 	char ch;
 
-	c->p = map_all(c->fd, c->len, c->prot);
-	ASSERT_NE(MAP_FAILED, c->p);
-	ASSERT_EQ(0, pipe(go));
-	ASSERT_EQ(0, pipe(done));
-	pid = fork();
-	ASSERT_LE(0, pid);
+	mctx_map(_metadata, c);
+	pid = fork_in_step(_metadata, go, done);
 	if (!pid) {
 		close(c->fd);
 		close(c->owner);
@@ -692,12 +698,8 @@ TEST_F(shmap, release_zaps_mappings_inherited_by_a_child)
 	pid_t pid;
 	char ch;
 
-	c->p = map_all(c->fd, c->len, c->prot);
-	ASSERT_NE(MAP_FAILED, c->p);
-	ASSERT_EQ(0, pipe(go));
-	ASSERT_EQ(0, pipe(done));
-	pid = fork();
-	ASSERT_LE(0, pid);
+	mctx_map(_metadata, c);
+	pid = fork_in_step(_metadata, go, done);
 	if (!pid) {
 		int ok = !ownbuf_touch(c->p, false, &ch);
 
@@ -718,8 +720,7 @@ TEST_F(mutmap, madvise_dofork_on_mut_mapping_is_einval)
 	struct map_ctx *c = &self->c;
 	int ret, err;
 
-	c->p = map_all(c->fd, c->len, c->prot);
-	ASSERT_NE(MAP_FAILED, c->p);
+	mctx_map(_metadata, c);
 	ret = madvise(c->p, c->len, MADV_DOFORK);
 	err = errno;
 	if (ret && err == no_such_syscall_errno()) {
@@ -738,8 +739,7 @@ TEST_F(mutmap, mut_mapping_stays_uninherited_after_madvise)
 	pid_t pid;
 	char ch;
 
-	c->p = map_all(c->fd, c->len, c->prot);
-	ASSERT_NE(MAP_FAILED, c->p);
+	mctx_map(_metadata, c);
 	madvise(c->p, c->len, MADV_DOFORK);
 	pid = fork();
 	ASSERT_LE(0, pid);
@@ -753,8 +753,7 @@ TEST_F(map, mremap_cannot_grow)
 	struct map_ctx *c = &self->c;
 	char *q;
 
-	c->p = map_all(c->fd, c->len, c->prot);
-	ASSERT_NE(MAP_FAILED, c->p);
+	mctx_map(_metadata, c);
 	/*
 	 * ownbuf.rst section 4 says a mut mapping cannot grow; a shared one
 	 * must not either, or it would reach past the borrowed range.  The
@@ -787,88 +786,74 @@ TEST_F(map, mremap_of_a_partial_mapping_cannot_grow)
 
 /* --- no page pin (ownbuf.rst section 4: get_user_pages fails, -EFAULT) --- */
 
-TEST_F(map, vmsplice_cannot_pin)
+/* vmsplice() of [c->p, c->p + @len) fails: the pages cannot be pinned. */
+static void expect_vmsplice_efault(struct __test_metadata *_metadata,
+				   struct map_ctx *c, size_t len,
+				   unsigned int flags)
 {
-	struct map_ctx *c = &self->c;
-	struct iovec iov;
+	struct iovec iov = { .iov_len = len };
 	int pfd[2];
 
-	c->p = map_all(c->fd, c->len, c->prot);
-	ASSERT_NE(MAP_FAILED, c->p);
+	mctx_map(_metadata, c);
 	iov.iov_base = c->p;
-	iov.iov_len = OWNBUF_PAGE;
 	ASSERT_EQ(0, pipe(pfd));
-	EXPECT_ERRNO(EFAULT, vmsplice(pfd[1], &iov, 1, 0));
+	EXPECT_ERRNO(EFAULT, vmsplice(pfd[1], &iov, 1, flags));
 	close(pfd[0]);
 	close(pfd[1]);
 	EXPECT_DELTA(&c->snap);
 }
 
+TEST_F(map, vmsplice_cannot_pin)
+{
+	expect_vmsplice_efault(_metadata, &self->c, OWNBUF_PAGE, 0);
+}
+
 TEST_F(map, vmsplice_gift_cannot_pin)
 {
-	struct map_ctx *c = &self->c;
-	struct iovec iov;
-	int pfd[2];
+	expect_vmsplice_efault(_metadata, &self->c, self->c.len,
+			       SPLICE_F_GIFT);
+}
 
-	c->p = map_all(c->fd, c->len, c->prot);
-	ASSERT_NE(MAP_FAILED, c->p);
-	iov.iov_base = c->p;
-	iov.iov_len = c->len;
-	ASSERT_EQ(0, pipe(pfd));
-	EXPECT_ERRNO(EFAULT, vmsplice(pfd[1], &iov, 1, SPLICE_F_GIFT));
-	close(pfd[0]);
-	close(pfd[1]);
+/*
+ * process_vm_readv() (with @write, process_vm_writev()) of @len bytes of
+ * the mapping fails: the pages cannot be pinned.
+ */
+static void expect_process_vm_efault(struct __test_metadata *_metadata,
+				     struct map_ctx *c, bool write,
+				     size_t len)
+{
+	char buf[64] = "written from outside";
+	struct iovec local = { .iov_base = buf, .iov_len = len };
+	struct iovec remote;
+	ssize_t ret;
+	int err;
+
+	mctx_map(_metadata, c);
+	remote.iov_base = c->p;
+	remote.iov_len = len;
+	if (write)
+		ret = process_vm_writev(getpid(), &local, 1, &remote, 1, 0);
+	else
+		ret = process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
+	err = errno;
+	if (ret < 0 && err == no_such_syscall_errno()) {
+		TH_LOG("no process_vm_%sv() in this kernel: no pin either",
+		       write ? "write" : "read");
+		return;
+	}
+	EXPECT_EQ(-1, ret);
+	EXPECT_EQ(EFAULT, err);
 	EXPECT_DELTA(&c->snap);
 }
 
 TEST_F(map, process_vm_readv_cannot_pin)
 {
-	struct map_ctx *c = &self->c;
-	struct iovec local, remote;
-	char buf[64];
-	ssize_t ret;
-	int err;
-
-	c->p = map_all(c->fd, c->len, c->prot);
-	ASSERT_NE(MAP_FAILED, c->p);
-	local.iov_base = buf;
-	local.iov_len = sizeof(buf);
-	remote.iov_base = c->p;
-	remote.iov_len = sizeof(buf);
-	ret = process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
-	err = errno;
-	if (ret < 0 && err == no_such_syscall_errno()) {
-		TH_LOG("no process_vm_readv() in this kernel: no pin either");
-		return;
-	}
-	EXPECT_EQ(-1, ret);
-	EXPECT_EQ(EFAULT, err);
-	EXPECT_DELTA(&c->snap);
+	expect_process_vm_efault(_metadata, &self->c, false, 64);
 }
 
 TEST_F(mutmap, process_vm_writev_cannot_pin)
 {
-	struct map_ctx *c = &self->c;
-	struct iovec local, remote;
-	char buf[64] = "written from outside";
-	ssize_t ret;
-	int err;
-
-	c->p = map_all(c->fd, c->len, c->prot);
-	ASSERT_NE(MAP_FAILED, c->p);
-	local.iov_base = buf;
-	local.iov_len = 1;
-	remote.iov_base = c->p;
-	remote.iov_len = 1;
-	ret = process_vm_writev(getpid(), &local, 1, &remote, 1, 0);
-	err = errno;
-	if (ret < 0 && err == no_such_syscall_errno()) {
-		TH_LOG("no process_vm_writev() in this kernel: no pin either");
-		return;
-	}
-	EXPECT_EQ(-1, ret);
-	EXPECT_EQ(EFAULT, err);
-	EXPECT_DELTA(&c->snap);
+	expect_process_vm_efault(_metadata, &self->c, true, 1);
 }
 
 TEST_F(map, io_uring_cannot_register_the_mapping)
@@ -878,8 +863,7 @@ TEST_F(map, io_uring_cannot_register_the_mapping)
 	struct iovec iov;
 	int ring, ret;
 
-	c->p = map_all(c->fd, c->len, c->prot);
-	ASSERT_NE(MAP_FAILED, c->p);
+	mctx_map(_metadata, c);
 	ring = syscall(__NR_io_uring_setup, 4, &params);
 	if (ring < 0) {
 		TH_LOG("no io_uring here (%s): no pin either",
@@ -903,8 +887,7 @@ TEST_F(map, write_from_the_mapping_is_a_plain_copy)
 	char buf[16];
 
 	/* Copying from a mapping is fine; only pinning it is refused. */
-	c->p = map_all(c->fd, c->len, c->prot);
-	ASSERT_NE(MAP_FAILED, c->p);
+	mctx_map(_metadata, c);
 	ASSERT_EQ(0, pipe(pfd));
 	EXPECT_EQ(1, write(pfd[1], c->p, 1));
 	EXPECT_EQ(1, read(pfd[0], buf, sizeof(buf)));
@@ -923,12 +906,7 @@ TEST_F(map, write_from_the_mapping_is_a_plain_copy)
 
 FIXTURE(tail)
 {
-	int owner;
-	int fd;
-	long long size;
-	long long len;
-	char *p;
-	struct ownbuf_counts snap;
+	struct map_ctx c;
 };
 
 FIXTURE_VARIANT(tail)
@@ -943,31 +921,28 @@ FIXTURE_VARIANT_ADD(tail, size_5000) { .size = 5000 };
 
 FIXTURE_SETUP(tail)
 {
+	struct map_ctx *c = &self->c;
+
 	if (access(OWNBUF_DEV, F_OK))
 		SKIP(return, "%s: no such device", OWNBUF_DEV);
-	self->size = variant->size;
-	self->len = OWNBUF_PAGE_ALIGN(self->size);
-	self->owner = ownbuf_open();
-	ASSERT_LE(0, self->owner);
-	ASSERT_EQ(0, ownbuf_resize(self->owner, self->size));
-	ASSERT_EQ(0, ownbuf_fill(self->owner, 0, self->size, 'd'));
-	self->fd = ownbuf_mut(self->owner);
-	ASSERT_LE(0, self->fd);
-	self->p = mmap(NULL, self->len, PROT_READ | PROT_WRITE, MAP_SHARED,
-		       self->fd, 0);
-	ASSERT_NE(MAP_FAILED, self->p);
+	c->size = variant->size;
+	c->len = OWNBUF_PAGE_ALIGN(c->size);
+	c->owner = ownbuf_open();
+	ASSERT_LE(0, c->owner);
+	ASSERT_EQ(0, ownbuf_resize(c->owner, c->size));
+	ASSERT_EQ(0, ownbuf_fill(c->owner, 0, c->size, 'd'));
+	c->fd = ownbuf_mut(c->owner);
+	ASSERT_LE(0, c->fd);
+	c->p = map_all(c->fd, c->len, PROT_READ | PROT_WRITE);
+	ASSERT_NE(MAP_FAILED, c->p);
 	/* Scribble over the whole last page, inside the size and past it. */
-	memset(self->p + self->len - OWNBUF_PAGE, 'T', OWNBUF_PAGE);
-	SNAPSHOT(&self->snap);
+	memset(c->p + c->len - OWNBUF_PAGE, 'T', OWNBUF_PAGE);
+	SNAPSHOT(&c->snap);
 }
 
 FIXTURE_TEARDOWN(tail)
 {
-	if (self->p != MAP_FAILED)
-		munmap(self->p, self->len);
-	if (self->fd >= 0)
-		close(self->fd);
-	close(self->owner);
+	mctx_teardown(&self->c);
 }
 
 /* Map the buffer again through a new shared borrow: is the tail zero? */
@@ -994,56 +969,56 @@ static int tail_is_zero(int owner, long long size, long long len)
 
 TEST_F(tail, discarded_on_release)
 {
-	ASSERT_EQ(0, ownbuf_release(self->fd));
-	EXPECT_EQ(1, tail_is_zero(self->owner, self->size, self->len));
-	EXPECT_DELTA(&self->snap);
+	ASSERT_EQ(0, ownbuf_release(self->c.fd));
+	EXPECT_EQ(1, tail_is_zero(self->c.owner, self->c.size, self->c.len));
+	EXPECT_DELTA(&self->c.snap);
 }
 
 TEST_F(tail, discarded_when_the_last_mapping_goes)
 {
-	ASSERT_EQ(0, close(self->fd));
-	self->fd = -1;
-	ASSERT_EQ(0, munmap(self->p, self->len));
-	self->p = MAP_FAILED;
-	EXPECT_EQ(1, tail_is_zero(self->owner, self->size, self->len));
-	EXPECT_DELTA(&self->snap);
+	ASSERT_EQ(0, close(self->c.fd));
+	self->c.fd = -1;
+	ASSERT_EQ(0, munmap(self->c.p, self->c.len));
+	self->c.p = MAP_FAILED;
+	EXPECT_EQ(1, tail_is_zero(self->c.owner, self->c.size, self->c.len));
+	EXPECT_DELTA(&self->c.snap);
 }
 
 TEST_F(tail, discarded_when_fd_and_mapping_go)
 {
-	ASSERT_EQ(0, munmap(self->p, self->len));
-	self->p = MAP_FAILED;
-	ASSERT_EQ(0, close(self->fd));
-	self->fd = -1;
-	EXPECT_EQ(1, tail_is_zero(self->owner, self->size, self->len));
-	EXPECT_DELTA(&self->snap);
+	ASSERT_EQ(0, munmap(self->c.p, self->c.len));
+	self->c.p = MAP_FAILED;
+	ASSERT_EQ(0, close(self->c.fd));
+	self->c.fd = -1;
+	EXPECT_EQ(1, tail_is_zero(self->c.owner, self->c.size, self->c.len));
+	EXPECT_DELTA(&self->c.snap);
 }
 
 TEST_F(tail, never_read_by_the_owner)
 {
 	char buf[8];
 
-	ASSERT_EQ(0, ownbuf_release(self->fd));
-	EXPECT_EQ(0, pread(self->owner, buf, sizeof(buf), self->size));
-	EXPECT_EQ(1, ownbuf_check(self->owner, self->len - OWNBUF_PAGE,
-				  self->size - (self->len - OWNBUF_PAGE), 'T'));
-	EXPECT_DELTA(&self->snap);
+	ASSERT_EQ(0, ownbuf_release(self->c.fd));
+	EXPECT_EQ(0, pread(self->c.owner, buf, sizeof(buf), self->c.size));
+	EXPECT_EQ(1, ownbuf_check(self->c.owner, self->c.len - OWNBUF_PAGE,
+				  self->c.size - (self->c.len - OWNBUF_PAGE), 'T'));
+	EXPECT_DELTA(&self->c.snap);
 }
 
 TEST_F(tail, never_seen_after_growing)
 {
-	ASSERT_EQ(0, ownbuf_release(self->fd));
+	ASSERT_EQ(0, ownbuf_release(self->c.fd));
 	/*
 	 * ownbuf.rst section 3: new bytes read as zero, including the old
 	 * tail.
 	 */
-	ASSERT_EQ(0, ownbuf_resize(self->owner, self->len));
-	EXPECT_EQ(1, ownbuf_check(self->owner, self->size,
-				  self->len - self->size, 0));
-	ASSERT_EQ(0, ownbuf_resize(self->owner, self->len + 3 * OWNBUF_PAGE));
-	EXPECT_EQ(1, ownbuf_check(self->owner, self->size,
-				  self->len + 3 * OWNBUF_PAGE - self->size, 0));
-	EXPECT_DELTA(&self->snap);
+	ASSERT_EQ(0, ownbuf_resize(self->c.owner, self->c.len));
+	EXPECT_EQ(1, ownbuf_check(self->c.owner, self->c.size,
+				  self->c.len - self->c.size, 0));
+	ASSERT_EQ(0, ownbuf_resize(self->c.owner, self->c.len + 3 * OWNBUF_PAGE));
+	EXPECT_EQ(1, ownbuf_check(self->c.owner, self->c.size,
+				  self->c.len + 3 * OWNBUF_PAGE - self->c.size, 0));
+	EXPECT_DELTA(&self->c.snap);
 }
 
 TEST_F(tail, never_seen_by_a_later_mut_borrow)
@@ -1051,15 +1026,15 @@ TEST_F(tail, never_seen_by_a_later_mut_borrow)
 	int m;
 	char *q;
 
-	ASSERT_EQ(0, ownbuf_release(self->fd));
-	m = ownbuf_mut(self->owner);
+	ASSERT_EQ(0, ownbuf_release(self->c.fd));
+	m = ownbuf_mut(self->c.owner);
 	ASSERT_LE(0, m);
-	q = mmap(NULL, self->len, PROT_READ, MAP_SHARED, m, 0);
+	q = mmap(NULL, self->c.len, PROT_READ, MAP_SHARED, m, 0);
 	ASSERT_NE(MAP_FAILED, q);
-	EXPECT_TRUE(ownbuf_mem_is(q + self->size, self->len - self->size, 0));
-	munmap(q, self->len);
+	EXPECT_TRUE(ownbuf_mem_is(q + self->c.size, self->c.len - self->c.size, 0));
+	munmap(q, self->c.len);
 	close(m);
-	EXPECT_DELTA(&self->snap);
+	EXPECT_DELTA(&self->c.snap);
 }
 
 TEST_HARNESS_MAIN

@@ -10,55 +10,9 @@
  */
 #include <pthread.h>
 #include <sys/epoll.h>
-#include <sys/socket.h>
 #include <sys/time.h>
 
 #include "ownbuf_util.h"
-
-/* Pass an fd over a unix socket. */
-static int send_fd(int sock, int fd)
-{
-	char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
-	char byte = 'f';
-	struct iovec iov = { &byte, 1 };
-	struct msghdr msg = {
-		.msg_iov = &iov,
-		.msg_iovlen = 1,
-		.msg_control = cbuf,
-		.msg_controllen = sizeof(cbuf),
-	};
-	struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
-
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-	return sendmsg(sock, &msg, 0) == 1 ? 0 : -1;
-}
-
-/* Receive an fd from a unix socket, or -1. */
-static int recv_fd(int sock)
-{
-	char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
-	char byte;
-	struct iovec iov = { &byte, 1 };
-	struct msghdr msg = {
-		.msg_iov = &iov,
-		.msg_iovlen = 1,
-		.msg_control = cbuf,
-		.msg_controllen = sizeof(cbuf),
-	};
-	struct cmsghdr *cm;
-	int fd;
-
-	if (recvmsg(sock, &msg, MSG_CMSG_CLOEXEC) != 1)
-		return -1;
-	cm = CMSG_FIRSTHDR(&msg);
-	if (!cm || cm->cmsg_type != SCM_RIGHTS)
-		return -1;
-	memcpy(&fd, CMSG_DATA(cm), sizeof(int));
-	return fd;
-}
 
 static int sync_wait(int fd)
 {
@@ -268,13 +222,13 @@ TEST_F(share, scm_rights_shares_the_owner)
 
 	ASSERT_LE(0, pid);
 	if (!pid) {
-		int fd = recv_fd(self->sv[1]);
+		int fd = ownbuf_recv_fd(self->sv[1]);
 
 		if (fd < 0 || ownbuf_drop(fd))
 			_exit(1);
 		_exit(sync_post(self->sv[1]) ? 2 : 0);
 	}
-	ASSERT_EQ(0, send_fd(self->sv[0], self->owner));
+	ASSERT_EQ(0, ownbuf_send_fd(self->sv[0], self->owner));
 	ASSERT_EQ(0, sync_wait(self->sv[0]));
 	ASSERT_EQ(0, ownbuf_wait(pid));
 	EXPECT_EQ(OWNBUF_STATE_DROPPED, ownbuf_state(self->owner));
@@ -291,7 +245,7 @@ TEST_F(share, scm_rights_move_across_processes)
 	pid = fork();
 	ASSERT_LE(0, pid);
 	if (!pid) {
-		int fd = recv_fd(self->sv[1]);
+		int fd = ownbuf_recv_fd(self->sv[1]);
 		int n = fd < 0 ? -1 : ownbuf_move(fd, OWNBUF_MOVE_CLOEXEC);
 
 		/* The receiver moves it, writes, and hands the new owner back. */
@@ -299,10 +253,10 @@ TEST_F(share, scm_rights_move_across_processes)
 			_exit(1);
 		if (ownbuf_state(fd) != OWNBUF_STATE_MOVED)
 			_exit(2);
-		_exit(send_fd(self->sv[1], n) ? 3 : 0);
+		_exit(ownbuf_send_fd(self->sv[1], n) ? 3 : 0);
 	}
-	ASSERT_EQ(0, send_fd(self->sv[0], self->owner));
-	back = recv_fd(self->sv[0]);
+	ASSERT_EQ(0, ownbuf_send_fd(self->sv[0], self->owner));
+	back = ownbuf_recv_fd(self->sv[0]);
 	ASSERT_LE(0, back);
 	ASSERT_EQ(0, ownbuf_wait(pid));
 	/* The sender's fd is the moved-from owner now. */
@@ -323,17 +277,17 @@ TEST_F(share, scm_rights_moved_owner_dies_with_the_receiver)
 	pid = fork();
 	ASSERT_LE(0, pid);
 	if (!pid) {
-		int fd = recv_fd(self->sv[1]);
+		int fd = ownbuf_recv_fd(self->sv[1]);
 		int n = fd < 0 ? -1 : ownbuf_move(fd, OWNBUF_MOVE_CLOEXEC);
 		int b = n < 0 ? -1 : ownbuf_shared(n);
 
-		if (b < 0 || send_fd(self->sv[1], b))
+		if (b < 0 || ownbuf_send_fd(self->sv[1], b))
 			_exit(1);
 		/* Exit holding the only owner: its borrow elsewhere is revoked. */
 		_exit(sync_wait(self->sv[1]) ? 2 : 0);
 	}
-	ASSERT_EQ(0, send_fd(self->sv[0], self->owner));
-	s = recv_fd(self->sv[0]);
+	ASSERT_EQ(0, ownbuf_send_fd(self->sv[0], self->owner));
+	s = ownbuf_recv_fd(self->sv[0]);
 	ASSERT_LE(0, s);
 	EXPECT_EQ(OWNBUF_STATE_LIVE, ownbuf_state(s));
 	ASSERT_EQ(0, sync_post(self->sv[0]));
@@ -352,7 +306,7 @@ TEST_F(share, scm_rights_shares_a_borrow)
 	pid = fork();
 	ASSERT_LE(0, pid);
 	if (!pid) {
-		int fd = recv_fd(self->sv[1]);
+		int fd = ownbuf_recv_fd(self->sv[1]);
 		char c;
 
 		if (fd < 0 || pread(fd, &c, 1, 0) != 1)
@@ -364,7 +318,7 @@ TEST_F(share, scm_rights_shares_a_borrow)
 			_exit(3);
 		_exit(0);
 	}
-	ASSERT_EQ(0, send_fd(self->sv[0], s));
+	ASSERT_EQ(0, ownbuf_send_fd(self->sv[0], s));
 	ASSERT_EQ(0, sync_wait(self->sv[0]));
 	ASSERT_EQ(0, ownbuf_release(s));
 	ASSERT_EQ(0, sync_post(self->sv[0]));
@@ -382,16 +336,38 @@ TEST_F(share, scm_rights_of_a_moved_owner_stays_moved)
 	pid = fork();
 	ASSERT_LE(0, pid);
 	if (!pid) {
-		int fd = recv_fd(self->sv[1]);
+		int fd = ownbuf_recv_fd(self->sv[1]);
 
 		if (ownbuf_state(fd) != OWNBUF_STATE_MOVED)
 			_exit(1);
 		_exit(ownbuf_shared(fd) == -1 && errno == ESTALE ? 0 : 2);
 	}
-	ASSERT_EQ(0, send_fd(self->sv[0], self->owner));
+	ASSERT_EQ(0, ownbuf_send_fd(self->sv[0], self->owner));
 	EXPECT_EQ(0, ownbuf_wait(pid));
 	close(n);
 	EXPECT_DELTA(&self->snap, [V_USE_AFTER_FREE] = 1);
+}
+
+/*
+ * Fork a process that owns a buffer of its own, sends a borrow of it
+ * (@flags: OWNBUF_BORROW_SHARED or OWNBUF_BORROW_MUT) over @sock, and
+ * exits, taking the only owner with it, once told to by sync_post().
+ * The child's pid, or -1.
+ */
+static pid_t fork_remote_owner(int sock, __u32 flags)
+{
+	pid_t pid = fork();
+
+	if (!pid) {
+		int o = ownbuf_open();
+		int b = o < 0 ? -1 :
+			ownbuf_borrow(o, flags | OWNBUF_BORROW_CLOEXEC);
+
+		if (b < 0 || ownbuf_send_fd(sock, b))
+			_exit(1);
+		_exit(sync_wait(sock) ? 2 : 0);
+	}
+	return pid;
 }
 
 TEST_F(share, owner_process_death_revokes_borrows_elsewhere)
@@ -400,17 +376,9 @@ TEST_F(share, owner_process_death_revokes_borrows_elsewhere)
 	int s;
 	pid_t pid;
 
-	pid = fork();
+	pid = fork_remote_owner(self->sv[1], OWNBUF_BORROW_SHARED);
 	ASSERT_LE(0, pid);
-	if (!pid) {
-		int o = ownbuf_open();
-		int b = o < 0 ? -1 : ownbuf_shared(o);
-
-		if (b < 0 || send_fd(self->sv[1], b))
-			_exit(1);
-		_exit(sync_wait(self->sv[1]) ? 2 : 0);
-	}
-	s = recv_fd(self->sv[0]);
+	s = ownbuf_recv_fd(self->sv[0]);
 	ASSERT_LE(0, s);
 	ASSERT_EQ(1, pread(s, &c, 1, 0));
 	ASSERT_EQ(0, sync_post(self->sv[0]));
@@ -428,17 +396,9 @@ TEST_F(share, owner_process_death_revokes_mappings_elsewhere)
 	int s;
 	pid_t pid;
 
-	pid = fork();
+	pid = fork_remote_owner(self->sv[1], OWNBUF_BORROW_MUT);
 	ASSERT_LE(0, pid);
-	if (!pid) {
-		int o = ownbuf_open();
-		int b = o < 0 ? -1 : ownbuf_mut(o);
-
-		if (b < 0 || send_fd(self->sv[1], b))
-			_exit(1);
-		_exit(sync_wait(self->sv[1]) ? 2 : 0);
-	}
-	s = recv_fd(self->sv[0]);
+	s = ownbuf_recv_fd(self->sv[0]);
 	ASSERT_LE(0, s);
 	p = mmap(NULL, OWNBUF_PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, s, 0);
 	ASSERT_NE(MAP_FAILED, p);
@@ -462,13 +422,13 @@ TEST_F(share, owner_killed_revokes_borrows_elsewhere)
 		int o = ownbuf_open();
 		int a = o < 0 ? -1 : ownbuf_shared(o);
 
-		if (a < 0 || send_fd(self->sv[1], a))
+		if (a < 0 || ownbuf_send_fd(self->sv[1], a))
 			_exit(1);
 		close(a);
 		pause();
 		_exit(2);
 	}
-	s = recv_fd(self->sv[0]);
+	s = ownbuf_recv_fd(self->sv[0]);
 	ASSERT_LE(0, s);
 	kill(pid, SIGKILL);
 	EXPECT_EQ(128 + SIGKILL, ownbuf_wait(pid));
@@ -480,6 +440,7 @@ TEST_F(share, owner_killed_revokes_borrows_elsewhere)
 /* --- OWNBUF_BORROW_WAIT --- */
 
 struct waiter {
+	pthread_t thread;
 	int owner;
 	__u32 flags;
 	int fd;
@@ -507,6 +468,31 @@ static bool waiter_done(struct waiter *w)
 	return __atomic_load_n(&w->done, __ATOMIC_ACQUIRE);
 }
 
+/*
+ * Start a thread asking @owner for a borrow (@flags, and
+ * OWNBUF_BORROW_WAIT), and see it still waiting @ms milliseconds after it
+ * started.
+ */
+static void waiter_start(struct __test_metadata *_metadata,
+			 struct waiter *w, int owner, __u32 flags,
+			 unsigned int ms)
+{
+	memset(w, 0, sizeof(*w));
+	w->owner = owner;
+	w->flags = flags | OWNBUF_BORROW_WAIT;
+	ASSERT_EQ(0, pthread_create(&w->thread, NULL, waiter_thread, w));
+	ASSERT_TRUE(ownbuf_wait_flag(&w->started, 10000));
+	ownbuf_msleep(ms);
+	EXPECT_FALSE(waiter_done(w));
+}
+
+/* Wait for the thread of @w to end: the borrow it got, or -1. */
+static int waiter_join(struct waiter *w)
+{
+	pthread_join(w->thread, NULL);
+	return w->fd;
+}
+
 TEST_F(share, wait_is_granted_at_once_when_free)
 {
 	double t0 = ownbuf_now();
@@ -521,19 +507,13 @@ TEST_F(share, wait_is_granted_at_once_when_free)
 
 TEST_F(share, wait_shared_blocks_until_mut_is_released)
 {
-	struct waiter w = { .owner = self->owner,
-			    .flags = OWNBUF_BORROW_SHARED | OWNBUF_BORROW_WAIT };
+	struct waiter w;
 	int m = ownbuf_mut(self->owner);
-	pthread_t t;
 
 	ASSERT_LE(0, m);
-	ASSERT_EQ(0, pthread_create(&t, NULL, waiter_thread, &w));
-	ASSERT_TRUE(ownbuf_wait_flag(&w.started, 10000));
-	ownbuf_msleep(300);
-	EXPECT_FALSE(waiter_done(&w));
+	waiter_start(_metadata, &w, self->owner, OWNBUF_BORROW_SHARED, 300);
 	ASSERT_EQ(0, ownbuf_release(m));
-	pthread_join(t, NULL);
-	EXPECT_LE(0, w.fd);
+	EXPECT_LE(0, waiter_join(&w));
 	EXPECT_LE(0.25, w.took);
 	EXPECT_EQ(OWNBUF_STATE_LIVE, ownbuf_state(w.fd));
 	close(w.fd);
@@ -544,24 +524,18 @@ TEST_F(share, wait_shared_blocks_until_mut_is_released)
 
 TEST_F(share, wait_mut_blocks_until_every_shared_is_back)
 {
-	struct waiter w = { .owner = self->owner,
-			    .flags = OWNBUF_BORROW_MUT | OWNBUF_BORROW_WAIT };
+	struct waiter w;
 	int a = ownbuf_shared(self->owner);
 	int b = ownbuf_shared(self->owner);
-	pthread_t t;
 
 	ASSERT_LE(0, a);
 	ASSERT_LE(0, b);
-	ASSERT_EQ(0, pthread_create(&t, NULL, waiter_thread, &w));
-	ASSERT_TRUE(ownbuf_wait_flag(&w.started, 10000));
-	ownbuf_msleep(200);
-	EXPECT_FALSE(waiter_done(&w));
+	waiter_start(_metadata, &w, self->owner, OWNBUF_BORROW_MUT, 200);
 	ASSERT_EQ(0, ownbuf_release(a));
 	ownbuf_msleep(200);
 	EXPECT_FALSE(waiter_done(&w));
 	ASSERT_EQ(0, close(b));
-	pthread_join(t, NULL);
-	EXPECT_LE(0, w.fd);
+	EXPECT_LE(0, waiter_join(&w));
 	EXPECT_EQ(OWNBUF_ROLE_MUT, ownbuf_role(w.fd));
 	close(w.fd);
 	close(a);
@@ -570,23 +544,17 @@ TEST_F(share, wait_mut_blocks_until_every_shared_is_back)
 
 TEST_F(share, wait_is_granted_when_the_last_mapping_goes)
 {
-	struct waiter w = { .owner = self->owner,
-			    .flags = OWNBUF_BORROW_SHARED | OWNBUF_BORROW_WAIT };
+	struct waiter w;
 	int m = ownbuf_mut(self->owner);
-	pthread_t t;
 	char *p;
 
 	ASSERT_LE(0, m);
 	p = mmap(NULL, OWNBUF_PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, m, 0);
 	ASSERT_NE(MAP_FAILED, p);
 	ASSERT_EQ(0, close(m));
-	ASSERT_EQ(0, pthread_create(&t, NULL, waiter_thread, &w));
-	ASSERT_TRUE(ownbuf_wait_flag(&w.started, 10000));
-	ownbuf_msleep(300);
-	EXPECT_FALSE(waiter_done(&w));
+	waiter_start(_metadata, &w, self->owner, OWNBUF_BORROW_SHARED, 300);
 	ASSERT_EQ(0, munmap(p, OWNBUF_PAGE));
-	pthread_join(t, NULL);
-	EXPECT_LE(0, w.fd);
+	EXPECT_LE(0, waiter_join(&w));
 	close(w.fd);
 	EXPECT_DELTA(&self->snap);
 }
@@ -734,6 +702,7 @@ TEST_F(share, poll_revoked_borrow_is_err_hup)
 }
 
 struct poller {
+	pthread_t thread;
 	int fd;
 	short events;
 	int timeout;
@@ -755,22 +724,34 @@ static void *poller_thread(void *arg)
 	return NULL;
 }
 
+/*
+ * Start a thread polling @fd for @events (for 10 s at the most), and see
+ * it still asleep 300 ms after it started.
+ */
+static void poller_start(struct __test_metadata *_metadata,
+			 struct poller *p, int fd, short events)
+{
+	memset(p, 0, sizeof(*p));
+	p->fd = fd;
+	p->events = events;
+	p->timeout = 10000;
+	ASSERT_EQ(0, pthread_create(&p->thread, NULL, poller_thread, p));
+	ASSERT_TRUE(ownbuf_wait_flag(&p->started, 10000));
+	ownbuf_msleep(300);
+	EXPECT_FALSE(__atomic_load_n(&p->done, __ATOMIC_ACQUIRE));
+}
+
 TEST_F(share, poll_wakes_when_a_shared_borrow_is_released)
 {
-	struct poller p = { .fd = self->owner, .events = POLLOUT,
-			    .timeout = 10000 };
+	struct poller p;
 	int s = ownbuf_shared(self->owner);
-	pthread_t t;
 	double t0;
 
 	ASSERT_LE(0, s);
-	ASSERT_EQ(0, pthread_create(&t, NULL, poller_thread, &p));
-	ASSERT_TRUE(ownbuf_wait_flag(&p.started, 10000));
-	ownbuf_msleep(300);
-	EXPECT_FALSE(__atomic_load_n(&p.done, __ATOMIC_ACQUIRE));
+	poller_start(_metadata, &p, self->owner, POLLOUT);
 	t0 = ownbuf_now();
 	ASSERT_EQ(0, ownbuf_release(s));
-	pthread_join(t, NULL);
+	pthread_join(p.thread, NULL);
 	EXPECT_GT(5.0, ownbuf_now() - t0);
 	EXPECT_EQ(1, p.ret);
 	EXPECT_EQ(POLLOUT, p.revents);
@@ -780,18 +761,13 @@ TEST_F(share, poll_wakes_when_a_shared_borrow_is_released)
 
 TEST_F(share, poll_wakes_when_a_mut_borrow_is_closed)
 {
-	struct poller p = { .fd = self->owner, .events = POLLIN,
-			    .timeout = 10000 };
+	struct poller p;
 	int m = ownbuf_mut(self->owner);
-	pthread_t t;
 
 	ASSERT_LE(0, m);
-	ASSERT_EQ(0, pthread_create(&t, NULL, poller_thread, &p));
-	ASSERT_TRUE(ownbuf_wait_flag(&p.started, 10000));
-	ownbuf_msleep(300);
-	EXPECT_FALSE(__atomic_load_n(&p.done, __ATOMIC_ACQUIRE));
+	poller_start(_metadata, &p, self->owner, POLLIN);
 	ASSERT_EQ(0, close(m));
-	pthread_join(t, NULL);
+	pthread_join(p.thread, NULL);
 	EXPECT_EQ(1, p.ret);
 	EXPECT_EQ(POLLIN, p.revents);
 	EXPECT_DELTA(&self->snap);
@@ -799,20 +775,15 @@ TEST_F(share, poll_wakes_when_a_mut_borrow_is_closed)
 
 TEST_F(share, poll_of_a_borrow_wakes_when_it_is_revoked)
 {
-	struct poller p = { .timeout = 10000, .events = POLLOUT };
+	struct poller p;
 	int s = ownbuf_shared(self->owner);
-	pthread_t t;
 
 	ASSERT_LE(0, s);
 	/* A shared borrow never reports POLLOUT: the poller sleeps. */
-	p.fd = s;
-	ASSERT_EQ(0, pthread_create(&t, NULL, poller_thread, &p));
-	ASSERT_TRUE(ownbuf_wait_flag(&p.started, 10000));
-	ownbuf_msleep(300);
-	EXPECT_FALSE(__atomic_load_n(&p.done, __ATOMIC_ACQUIRE));
+	poller_start(_metadata, &p, s, POLLOUT);
 	ASSERT_EQ(0, close(self->owner));
 	self->owner = -1;
-	pthread_join(t, NULL);
+	pthread_join(p.thread, NULL);
 	EXPECT_EQ(1, p.ret);
 	EXPECT_EQ(POLLERR | POLLHUP, p.revents);
 	close(s);

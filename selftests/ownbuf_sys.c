@@ -596,19 +596,27 @@ static bool unload_refused(int err)
 	return err == EWOULDBLOCK || err == EBUSY;
 }
 
-TEST_F(unload, refused_while_an_owner_is_open)
+/* rmmod ownbuf now is refused: @what is still there and holds it. */
+static void expect_unload_refused(struct __test_metadata *_metadata,
+				  const char *what)
 {
-	int fd = ownbuf_open();
 	int ret, err;
 
-	ASSERT_LE(0, fd);
-	EXPECT_LT(self->refcnt, module_refcnt());
 	ret = ownbuf_delete_module("ownbuf", O_NONBLOCK);
 	err = errno;
 	ASSERT_EQ(-1, ret)
-		TH_LOG("ownbuf was unloaded with an fd open");
+		TH_LOG("ownbuf was unloaded with %s", what);
 	EXPECT_TRUE(unload_refused(err))
 		TH_LOG("delete_module: %s", strerror(err));
+}
+
+TEST_F(unload, refused_while_an_owner_is_open)
+{
+	int fd = ownbuf_open();
+
+	ASSERT_LE(0, fd);
+	EXPECT_LT(self->refcnt, module_refcnt());
+	expect_unload_refused(_metadata, "an fd open");
 	close(fd);
 	EXPECT_EQ(self->refcnt, module_refcnt());
 	EXPECT_DELTA(&self->snap);
@@ -617,15 +625,10 @@ TEST_F(unload, refused_while_an_owner_is_open)
 TEST_F(unload, refused_while_a_dropped_owner_is_open)
 {
 	int fd = ownbuf_open();
-	int ret, err;
 
 	ASSERT_LE(0, fd);
 	ASSERT_EQ(0, ownbuf_drop(fd));
-	ret = ownbuf_delete_module("ownbuf", O_NONBLOCK);
-	err = errno;
-	ASSERT_EQ(-1, ret)
-		TH_LOG("ownbuf was unloaded with an fd open");
-	EXPECT_TRUE(unload_refused(err));
+	expect_unload_refused(_metadata, "an fd open");
 	close(fd);
 	EXPECT_EQ(self->refcnt, module_refcnt());
 }
@@ -633,7 +636,7 @@ TEST_F(unload, refused_while_a_dropped_owner_is_open)
 TEST_F(unload, refused_while_only_a_borrow_is_open)
 {
 	int fd = ownbuf_open();
-	int ret, err, n, s;
+	int n, s;
 
 	ASSERT_LE(0, fd);
 	n = ownbuf_move(fd, OWNBUF_MOVE_CLOEXEC);
@@ -642,11 +645,7 @@ TEST_F(unload, refused_while_only_a_borrow_is_open)
 	ASSERT_LE(0, s);
 	close(fd);
 	close(n);
-	ret = ownbuf_delete_module("ownbuf", O_NONBLOCK);
-	err = errno;
-	ASSERT_EQ(-1, ret)
-		TH_LOG("ownbuf was unloaded with a revoked borrow open");
-	EXPECT_TRUE(unload_refused(err));
+	expect_unload_refused(_metadata, "a revoked borrow open");
 	close(s);
 	EXPECT_EQ(self->refcnt, module_refcnt());
 	EXPECT_DELTA(&self->snap, [V_DANGLING_BORROW] = 1);
@@ -655,7 +654,7 @@ TEST_F(unload, refused_while_only_a_borrow_is_open)
 TEST_F(unload, refused_while_only_a_mapping_remains)
 {
 	int fd = ownbuf_open();
-	int ret, err, m;
+	int m;
 	char *p, c;
 
 	ASSERT_LE(0, fd);
@@ -667,11 +666,7 @@ TEST_F(unload, refused_while_only_a_mapping_remains)
 	close(m);
 	close(fd);
 	/* No fd is left: only the mapping of a closed, revoked borrow. */
-	ret = ownbuf_delete_module("ownbuf", O_NONBLOCK);
-	err = errno;
-	ASSERT_EQ(-1, ret)
-		TH_LOG("ownbuf was unloaded with a mapping alive");
-	EXPECT_TRUE(unload_refused(err));
+	expect_unload_refused(_metadata, "a mapping alive");
 	EXPECT_EQ(SIGBUS, ownbuf_touch(p, false, &c));
 	munmap(p, OWNBUF_PAGE);
 	EXPECT_EQ(self->refcnt, module_refcnt());
@@ -681,7 +676,7 @@ TEST_F(unload, refused_while_only_a_mapping_remains)
 TEST_F(unload, refused_while_a_live_borrow_is_only_mapped)
 {
 	int fd = ownbuf_open();
-	int ret, err, s;
+	int s;
 	char *p;
 
 	ASSERT_LE(0, fd);
@@ -690,10 +685,7 @@ TEST_F(unload, refused_while_a_live_borrow_is_only_mapped)
 	p = mmap(NULL, OWNBUF_PAGE, PROT_READ, MAP_SHARED, s, 0);
 	ASSERT_NE(MAP_FAILED, p);
 	close(s);
-	ret = ownbuf_delete_module("ownbuf", O_NONBLOCK);
-	err = errno;
-	ASSERT_EQ(-1, ret);
-	EXPECT_TRUE(unload_refused(err));
+	expect_unload_refused(_metadata, "a live borrow only mapped");
 	munmap(p, OWNBUF_PAGE);
 	close(fd);
 	EXPECT_EQ(self->refcnt, module_refcnt());
@@ -1042,17 +1034,24 @@ static void memcg_measure(struct _test_data_memcg *self, long long size)
 	_exit(0);
 }
 
-TEST_F(memcg, resize_is_charged_to_the_opener)
+/* memcg_measure(@size) in a child, which must succeed. */
+static void memcg_run(struct __test_metadata *_metadata,
+		      struct _test_data_memcg *self, long long size)
 {
 	pid_t pid = fork();
 
 	ASSERT_LE(0, pid);
 	if (!pid)
-		memcg_measure(self, 16 << 20);
+		memcg_measure(self, size);
 	ASSERT_EQ(0, ownbuf_wait(pid))
 		TH_LOG("child failed: %s", strerror(self->err));
 	TH_LOG("memory.current %lld -> %lld -> %lld", self->before,
 	       self->after, self->closed);
+}
+
+TEST_F(memcg, resize_is_charged_to_the_opener)
+{
+	memcg_run(_metadata, self, 16 << 20);
 	EXPECT_LE(15 << 20, self->after - self->before);
 	/* And uncharged when the buffer goes. */
 	EXPECT_GT(1 << 20, self->closed - self->before);
@@ -1060,17 +1059,8 @@ TEST_F(memcg, resize_is_charged_to_the_opener)
 
 TEST_F(memcg, open_is_charged_to_the_opener)
 {
-	pid_t pid;
-
 	ASSERT_EQ(0, ownbuf_param_set("default_size", 16 << 20));
-	pid = fork();
-	ASSERT_LE(0, pid);
-	if (!pid)
-		memcg_measure(self, 0);
-	ASSERT_EQ(0, ownbuf_wait(pid))
-		TH_LOG("child failed: %s", strerror(self->err));
-	TH_LOG("memory.current %lld -> %lld -> %lld", self->before,
-	       self->after, self->closed);
+	memcg_run(_metadata, self, 0);
 	EXPECT_LE(15 << 20, self->after - self->before);
 	EXPECT_GT(1 << 20, self->closed - self->before);
 }

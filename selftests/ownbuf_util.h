@@ -25,6 +25,7 @@
 #include <unistd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -439,6 +440,63 @@ static inline int ownbuf_touch(char *p, bool write, char *val)
 	sigaction(SIGBUS, &obus, NULL);
 	sigaction(SIGSEGV, &osegv, NULL);
 	return sig;
+}
+
+/* --- passing fds over a unix socket (SCM_RIGHTS) --- */
+
+/* One byte of data and room for one fd. */
+struct ownbuf_fd_msg {
+	struct msghdr msg;
+	struct iovec iov;
+	char byte;
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} cbuf;
+};
+
+static inline void ownbuf_fd_msg_init(struct ownbuf_fd_msg *m)
+{
+	memset(m, 0, sizeof(*m));
+	m->byte = 'f';
+	m->iov.iov_base = &m->byte;
+	m->iov.iov_len = 1;
+	m->msg.msg_iov = &m->iov;
+	m->msg.msg_iovlen = 1;
+	m->msg.msg_control = m->cbuf.buf;
+	m->msg.msg_controllen = sizeof(m->cbuf.buf);
+}
+
+/* Pass @fd over the unix socket @sock: 0 or -1. */
+static inline int ownbuf_send_fd(int sock, int fd)
+{
+	struct ownbuf_fd_msg m;
+	struct cmsghdr *cm;
+
+	ownbuf_fd_msg_init(&m);
+	cm = CMSG_FIRSTHDR(&m.msg);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	return sendmsg(sock, &m.msg, 0) == 1 ? 0 : -1;
+}
+
+/* Receive an fd (close-on-exec) from the unix socket @sock, or -1. */
+static inline int ownbuf_recv_fd(int sock)
+{
+	struct ownbuf_fd_msg m;
+	struct cmsghdr *cm;
+	int fd;
+
+	ownbuf_fd_msg_init(&m);
+	if (recvmsg(sock, &m.msg, MSG_CMSG_CLOEXEC) != 1)
+		return -1;
+	cm = CMSG_FIRSTHDR(&m.msg);
+	if (!cm || cm->cmsg_type != SCM_RIGHTS)
+		return -1;
+	memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+	return fd;
 }
 
 /* --- module parameters --- */
