@@ -38,13 +38,6 @@
 
 #include "ownbuf.h"
 
-#ifndef SYS_pidfd_open
-#define SYS_pidfd_open 434
-#endif
-#ifndef SYS_pidfd_getfd
-#define SYS_pidfd_getfd 438
-#endif
-
 #define OWNBUF_DEV	"/dev/ownbuf"
 #define OWNBUF_SYSFS	"/sys/class/misc/ownbuf"
 #define OWNBUF_LOAD_HINT "is ownbuf.ko loaded? try: sudo insmod module/ownbuf.ko"

@@ -11,6 +11,14 @@
 
 #define EXIT_USAGE	2
 
+/* For a libc older than these calls: their numbers on all but alpha. */
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+#ifndef SYS_pidfd_getfd
+#define SYS_pidfd_getfd 438
+#endif
+
 #define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 /*
  * The kernel's __printf(), which checkpatch asks for; spelt with GCC's

@@ -33,13 +33,6 @@
 
 #define OWNBUF_DEBUGFS	"/sys/kernel/debug/ownbuf/buffers"
 
-#ifndef SYS_pidfd_open
-#define SYS_pidfd_open 434
-#endif
-#ifndef SYS_pidfd_getfd
-#define SYS_pidfd_getfd 438
-#endif
-
 /* Two ages of one borrow, read a moment apart, agree within this. */
 #define LS_AGE_SLACK_MS	2000
 
