@@ -15,11 +15,27 @@
  * borrow + release is one exported call each way and three atomic
  * read-modify-writes (the per-CPU count up, the token's state, the count
  * down); kernel_floor_atomics and kernel_floor_calls measure those alone.
+ *
+ * With extras=1 (the default) also the tail and the curves:
+ *  - the tail: every shared borrow + release timed on its own (CPU 0,
+ *    ktime_get_ns() around it; the clock's own cost is a metric too),
+ *    alone and while a kthread on CPU 1 takes and releases shared and mut
+ *    borrows of the same buffer and creates and drops another.  Printed as
+ *    percentiles (ratio to the p50 of the same loop) and as a histogram,
+ *    "hist=<series> ns=<bucket's lower bound> count=<samples>", quarter-
+ *    octave buckets.  A refcount_t pair timed the same way is the floor:
+ *    what the clock, the interrupts and the load do to anything.
+ *  - the curves, each point against the first: handle lookup and shared
+ *    borrow + release with 1, 10^3 and 10^5 buffers alive, and the
+ *    refused mut borrow and ownbuf_stat() with max_shared shared borrows
+ *    out (spread over CPUs 0 and 1) against one.
+ * Lines starting "note: " say what a figure needs to be read right.
  */
 
 #include <linux/atomic.h>
 #include <linux/completion.h>
 #include <linux/cpumask.h>
+#include <linux/delay.h>
 #include <linux/kthread.h>
 #include <linux/module.h>
 #include <linux/ownbuf.h>
@@ -28,6 +44,7 @@
 #include <linux/slab.h>
 #include <linux/sort.h>
 #include <linux/timekeeping.h>
+#include <linux/workqueue.h>
 
 static unsigned int iters = 200000;
 module_param(iters, uint, 0444);
@@ -37,6 +54,22 @@ static unsigned int reps = 11;
 module_param(reps, uint, 0444);
 MODULE_PARM_DESC(reps, "Repetitions; the median is reported (at least 5)");
 
+static bool extras = true;
+module_param(extras, bool, 0444);
+MODULE_PARM_DESC(extras, "Also the tail and the curves (default 1)");
+
+static unsigned int tail_samples = 100000;
+module_param(tail_samples, uint, 0444);
+MODULE_PARM_DESC(tail_samples, "Timed operations per tail series");
+
+static unsigned int max_alive = 100000;
+module_param(max_alive, uint, 0444);
+MODULE_PARM_DESC(max_alive, "Buffers alive at the last point of the curve");
+
+static unsigned int max_shared = 1024;
+module_param(max_shared, uint, 0444);
+MODULE_PARM_DESC(max_shared, "ownbuf's max_shared (borrows taken until -EOVERFLOW, at most 4 times this)");
+
 /**
  * struct ownbuf_bench_ctx - what the measured loops work on
  * @h: a live 4 KiB buffer.
@@ -44,6 +77,10 @@ MODULE_PARM_DESC(reps, "Repetitions; the median is reported (at least 5)");
  * @count: the floor's stand-in for a per-CPU shared-borrow count.
  * @token: the floor's stand-in for a borrow token's state.
  * @n: operations per repetition.
+ * @hs: the buffers alive, for the spread lookup (@hs[0] is @h).
+ * @alive: how many of @hs.
+ * @hone: a buffer with one shared borrow out.
+ * @hmany: a buffer with max_shared shared borrows out.
  */
 struct ownbuf_bench_ctx {
 	struct ownbuf_handle h;
@@ -51,6 +88,9 @@ struct ownbuf_bench_ctx {
 	atomic_long_t count ____cacheline_aligned;
 	atomic_t token ____cacheline_aligned;
 	unsigned int n;
+	struct ownbuf_handle *hs;
+	unsigned int alive;
+	struct ownbuf_handle hone, hmany;
 };
 
 typedef void (*ownbuf_bench_fn)(struct ownbuf_bench_ctx *ctx);
@@ -168,21 +208,40 @@ static u64 ownbuf_bench_median(u64 *v, unsigned int n)
 	return v[n / 2];
 }
 
-/* One result line; @ps and @base_ps are picoseconds per operation. */
-static void ownbuf_bench_print(const char *name, u64 ps, u64 base_ps)
+/*
+ * One result line; @ps and @base_ps are picoseconds per operation, @milli
+ * the ratio in thousandths.
+ */
+static void ownbuf_bench_print_milli(const char *name, u64 ps, u64 base_ps,
+				     u64 milli)
 {
-	u64 milli = div64_u64(ps * 1000, base_ps ?: 1);
-
 	pr_info("metric=%s value=%llu.%llu baseline=%llu.%llu ratio=%llu.%03llu\n",
 		name, div_u64(ps, 1000), div_u64(ps % 1000, 100),
 		div_u64(base_ps, 1000), div_u64(base_ps % 1000, 100),
 		div_u64(milli, 1000), milli % 1000);
 }
 
+/* One result line, the ratio @ps / @base_ps. */
+static void ownbuf_bench_print(const char *name, u64 ps, u64 base_ps)
+{
+	ownbuf_bench_print_milli(name, ps, base_ps,
+				 div64_u64(ps * 1000, base_ps ?: 1));
+}
+
+/**
+ * struct ownbuf_bench_point - one measured pair
+ * @ps: the median of the measured side, picoseconds per operation.
+ * @base: the median of its baseline, the same.
+ */
+struct ownbuf_bench_point {
+	u64 ps, base;
+};
+
 /* Median over reps of @fn, interleaved with @base so drift hits both. */
-static void ownbuf_bench_pair(const char *name, ownbuf_bench_fn fn,
-			      ownbuf_bench_fn base, unsigned int n,
-			      struct ownbuf_bench_ctx *ctx, u64 *t, u64 *tb)
+static void ownbuf_bench_measure(ownbuf_bench_fn fn, ownbuf_bench_fn base,
+				 unsigned int n, struct ownbuf_bench_ctx *ctx,
+				 u64 *t, u64 *tb,
+				 struct ownbuf_bench_point *pt)
 {
 	unsigned int r;
 
@@ -194,8 +253,18 @@ static void ownbuf_bench_pair(const char *name, ownbuf_bench_fn fn,
 		tb[r] = ownbuf_bench_once(base, ctx);
 		cond_resched();
 	}
-	ownbuf_bench_print(name, ownbuf_bench_median(t, reps),
-			   ownbuf_bench_median(tb, reps));
+	pt->ps = ownbuf_bench_median(t, reps);
+	pt->base = ownbuf_bench_median(tb, reps);
+}
+
+static void ownbuf_bench_pair(const char *name, ownbuf_bench_fn fn,
+			      ownbuf_bench_fn base, unsigned int n,
+			      struct ownbuf_bench_ctx *ctx, u64 *t, u64 *tb)
+{
+	struct ownbuf_bench_point pt;
+
+	ownbuf_bench_measure(fn, base, n, ctx, t, tb, &pt);
+	ownbuf_bench_print(name, pt.ps, pt.base);
 }
 
 /**
@@ -314,6 +383,538 @@ static void ownbuf_bench_scaling(const char *name, ownbuf_bench_fn fn,
 		name, least);
 }
 
+/* --- the curves --- */
+
+/* Lookups of every buffer alive in turn: the table as a whole. */
+static void ownbuf_bench_lookup_spread(struct ownbuf_bench_ctx *ctx)
+{
+	unsigned int i, j = 0;
+	size_t size;
+
+	for (i = 0; i < ctx->n; i++) {
+		if (ownbuf_size(ctx->hs[j], &size))
+			pr_err("lookup failed\n");
+		if (++j == ctx->alive)
+			j = 0;
+	}
+}
+
+static void ownbuf_bench_stat_h(struct ownbuf_handle h, unsigned int n)
+{
+	struct ownbuf_stat st;
+	unsigned int i;
+
+	for (i = 0; i < n; i++) {
+		if (ownbuf_stat(h, &st))
+			pr_err("stat failed\n");
+	}
+}
+
+static void ownbuf_bench_stat_one(struct ownbuf_bench_ctx *ctx)
+{
+	ownbuf_bench_stat_h(ctx->hone, ctx->n);
+}
+
+static void ownbuf_bench_stat_many(struct ownbuf_bench_ctx *ctx)
+{
+	ownbuf_bench_stat_h(ctx->hmany, ctx->n);
+}
+
+/* A mut borrow of a buffer lent out: refused, after counting the shares. */
+static void ownbuf_bench_mut_try(struct ownbuf_handle h, unsigned int n)
+{
+	struct ownbuf_ref ref = { };
+	unsigned int i;
+
+	for (i = 0; i < n; i++) {
+		if (ownbuf_borrow_mut(h, &ref) != -EBUSY) {
+			pr_err("mut borrow not refused\n");
+			ownbuf_ref_discard(&ref);
+		}
+	}
+}
+
+static void ownbuf_bench_mut_one(struct ownbuf_bench_ctx *ctx)
+{
+	ownbuf_bench_mut_try(ctx->hone, ctx->n);
+}
+
+static void ownbuf_bench_mut_many(struct ownbuf_bench_ctx *ctx)
+{
+	ownbuf_bench_mut_try(ctx->hmany, ctx->n);
+}
+
+/*
+ * A point of a curve against the first point: the ratio of the two
+ * points' ratios to the refcount_t pair measured beside each, so that the
+ * guest's speed changing between the points (they are seconds apart, and
+ * the host may be busy) cancels out.  value and baseline are the two raw
+ * times.
+ */
+static void ownbuf_bench_curve_print(const char *name,
+				     const struct ownbuf_bench_point *p,
+				     const struct ownbuf_bench_point *first)
+{
+	u64 div = p->base * first->ps;
+	u64 milli = div64_u64(p->ps * first->base * 1000, div ?: 1);
+
+	ownbuf_bench_print_milli(name, p->ps, first->ps, milli);
+}
+
+/*
+ * Handle lookup (of one buffer, and of every buffer alive in turn) and
+ * shared borrow + release with 1, 10^3 and 10^5 buffers alive.
+ */
+static int ownbuf_bench_alive(struct ownbuf_bench_ctx *ctx, u64 *t, u64 *tb)
+{
+	static const unsigned int points[] = { 1, 1000, 100000 };
+	static const char * const names[][3] = {
+		{ NULL, "kernel_lookup_alive_1e3", "kernel_lookup_alive_1e5" },
+		{ NULL, "kernel_lookup_spread_1e3", "kernel_lookup_spread_1e5" },
+		{ NULL, "kernel_shared_alive_1e3", "kernel_shared_alive_1e5" },
+	};
+	static const ownbuf_bench_fn fns[] = {
+		ownbuf_bench_lookup, ownbuf_bench_lookup_spread,
+		ownbuf_bench_shared,
+	};
+	struct ownbuf_bench_point pt[ARRAY_SIZE(fns)][ARRAY_SIZE(points)];
+	unsigned int alive[ARRAY_SIZE(points)];
+	unsigned int k, m;
+	int ret = 0;
+
+	ctx->hs = kvcalloc(max(max_alive, 1U), sizeof(*ctx->hs), GFP_KERNEL);
+	if (!ctx->hs)
+		return -ENOMEM;
+	ctx->hs[0] = ctx->h;
+	ctx->alive = 1;
+	for (k = 0; k < ARRAY_SIZE(points); k++) {
+		while (ctx->alive < min(points[k], max_alive)) {
+			ret = ownbuf_create(64, GFP_KERNEL,
+					    &ctx->hs[ctx->alive]);
+			if (ret) {
+				pr_err("create %u failed: %d\n", ctx->alive,
+				       ret);
+				goto out;
+			}
+			if (!(++ctx->alive % 1024))
+				cond_resched();
+		}
+		alive[k] = ctx->alive;
+		for (m = 0; m < ARRAY_SIZE(fns); m++)
+			ownbuf_bench_measure(fns[m], ownbuf_bench_refcount,
+					     iters, ctx, t, tb, &pt[m][k]);
+	}
+	for (m = 0; m < ARRAY_SIZE(fns); m++)
+		for (k = 1; k < ARRAY_SIZE(points); k++)
+			ownbuf_bench_curve_print(names[m][k], &pt[m][k],
+						 &pt[m][0]);
+	pr_info("note: buffers alive: %u, %u, %u; each curve point is its ratio to the refcount_t pair measured beside it, over the first point's\n",
+		alive[0], alive[1], alive[2]);
+out:
+	while (ctx->alive > 1) {
+		ctx->alive--;
+		if (ownbuf_drop(&ctx->hs[ctx->alive]))
+			pr_err("drop failed\n");
+		if (!(ctx->alive % 1024))
+			cond_resched();
+	}
+	kvfree(ctx->hs);
+	ctx->hs = NULL;
+	return ret;
+}
+
+/**
+ * struct ownbuf_bench_take - shared borrows taken on one CPU
+ * @h: of this buffer.
+ * @refs: their tokens.
+ * @got: the next token to fill; in: where to start, out: where it stopped.
+ * @to: stop before this token.
+ * @err: why it stopped early (0: it did not).
+ */
+struct ownbuf_bench_take {
+	struct ownbuf_handle h;
+	struct ownbuf_ref *refs;
+	unsigned int got, to;
+	int err;
+};
+
+static long ownbuf_bench_take_shared(void *arg)
+{
+	struct ownbuf_bench_take *tk = arg;
+
+	for (tk->err = 0; tk->got < tk->to; tk->got++) {
+		tk->err = ownbuf_borrow_shared(tk->h, &tk->refs[tk->got]);
+		if (tk->err)
+			break;
+	}
+	return 0;
+}
+
+/*
+ * ownbuf_stat() and a (refused) mut borrow of a buffer with max_shared
+ * shared borrows out, half of them taken on CPU 1 and the rest on CPU 0,
+ * against a buffer with one out.
+ */
+static int ownbuf_bench_many(struct ownbuf_bench_ctx *ctx, u64 *t, u64 *tb)
+{
+	struct ownbuf_bench_take tk = { };
+	struct ownbuf_ref one = { };
+	unsigned int i, on1;
+	int ret;
+
+	tk.to = max(max_shared, 1U) * 4;
+	tk.refs = kvcalloc(tk.to, sizeof(*tk.refs), GFP_KERNEL);
+	if (!tk.refs)
+		return -ENOMEM;
+	ret = ownbuf_create(4096, GFP_KERNEL, &ctx->hone);
+	if (ret)
+		goto out_free;
+	ret = ownbuf_create(4096, GFP_KERNEL, &ctx->hmany);
+	if (ret)
+		goto out_drop_one;
+	ret = ownbuf_borrow_shared(ctx->hone, &one);
+	if (ret)
+		goto out_drop_many;
+	tk.h = ctx->hmany;
+	tk.to = max_shared / 2;
+	work_on_cpu(1, ownbuf_bench_take_shared, &tk);
+	on1 = tk.got;
+	if (!tk.err) {
+		tk.to = max(max_shared, 1U) * 4;
+		work_on_cpu(0, ownbuf_bench_take_shared, &tk);
+	}
+	if (tk.err != -EOVERFLOW) {
+		pr_err("shared borrows stopped at %u with %d, not -EOVERFLOW\n",
+		       tk.got, tk.err);
+		ret = -EINVAL;
+		goto out_release;
+	}
+	pr_info("note: max_shared: %u shared borrows out (%u taken on CPU 1, %u on CPU 0) against 1\n",
+		tk.got, on1, tk.got - on1);
+	ownbuf_bench_pair("kernel_stat_shared_max", ownbuf_bench_stat_many,
+			  ownbuf_bench_stat_one, max(iters / 100, 20U), ctx, t,
+			  tb);
+	ownbuf_bench_pair("kernel_mut_refused_shared_max",
+			  ownbuf_bench_mut_many, ownbuf_bench_mut_one,
+			  max(iters / 100, 20U), ctx, t, tb);
+out_release:
+	for (i = 0; i < tk.got; i++) {
+		if (ownbuf_release(&tk.refs[i]))
+			pr_err("release failed\n");
+	}
+	if (ownbuf_release(&one))
+		pr_err("release failed\n");
+out_drop_many:
+	if (ownbuf_drop(&ctx->hmany))
+		pr_err("drop failed\n");
+out_drop_one:
+	if (ownbuf_drop(&ctx->hone))
+		pr_err("drop failed\n");
+out_free:
+	kvfree(tk.refs);
+	return ret;
+}
+
+/* --- the tail --- */
+
+enum ownbuf_bench_tail_kind {
+	OWNBUF_BENCH_T_CLOCK,		/* nothing: the clock's own cost */
+	OWNBUF_BENCH_T_SHARED,		/* shared borrow + release */
+	OWNBUF_BENCH_T_REFCOUNT,	/* the refcount_t pair */
+};
+
+/**
+ * struct ownbuf_bench_tail - one series of timed operations
+ * @ctx: the buffer and the refcount.
+ * @kind: what is timed.
+ * @ns: the time of each operation granted, ns; sorted once done.
+ * @got: how many of @ns.
+ * @refused: attempts refused with -EBUSY (the load held the mut borrow).
+ * @refused_max: the longest of those, ns.
+ */
+struct ownbuf_bench_tail {
+	struct ownbuf_bench_ctx *ctx;
+	enum ownbuf_bench_tail_kind kind;
+	u32 *ns;
+	unsigned int got, refused;
+	u64 refused_max;
+};
+
+/* tail_samples operations, each timed on its own; run on CPU 0. */
+static long ownbuf_bench_tail_run(void *arg)
+{
+	struct ownbuf_bench_tail *tl = arg;
+	struct ownbuf_bench_ctx *ctx = tl->ctx;
+	struct ownbuf_ref ref = { };
+	unsigned int i;
+	u64 t0, t1;
+	int ret;
+
+	tl->got = 0;
+	tl->refused = 0;
+	tl->refused_max = 0;
+	for (i = 0; i < tail_samples; i++) {
+		ret = 0;
+		t0 = ktime_get_ns();
+		if (tl->kind == OWNBUF_BENCH_T_SHARED) {
+			ret = ownbuf_borrow_shared(ctx->h, &ref);
+			if (!ret)
+				ret = ownbuf_release(&ref);
+		} else if (tl->kind == OWNBUF_BENCH_T_REFCOUNT) {
+			refcount_inc(&ctx->rc);
+			if (refcount_dec_and_test(&ctx->rc))
+				ret = -EINVAL;
+		}
+		t1 = ktime_get_ns();
+		if (ret && ret != -EBUSY) {
+			pr_err("tail: %d\n", ret);
+			return ret;
+		}
+		if (ret) {
+			tl->refused++;
+			tl->refused_max = max(tl->refused_max, t1 - t0);
+		} else {
+			tl->ns[tl->got++] = min_t(u64, t1 - t0, U32_MAX);
+		}
+		/* Outside the timed part, as any kworker would. */
+		if (!(i % 256))
+			cond_resched();
+	}
+	return 0;
+}
+
+/**
+ * struct ownbuf_bench_load - the other CPU's work during the tail
+ * @h: the measured buffer.
+ * @rounds: loops done.
+ * @mut: mut borrows granted.
+ */
+struct ownbuf_bench_load {
+	struct ownbuf_handle h;
+	unsigned long rounds, mut;
+};
+
+/*
+ * On CPU 1: a shared borrow (no conflict with the measured ones) and a mut
+ * borrow (a conflict: refused while CPU 0 holds its shared borrow, and
+ * refusing CPU 0's while held) of the measured buffer, each released at
+ * once, and another buffer created and dropped, in a loop.
+ */
+static int ownbuf_bench_load_thread(void *arg)
+{
+	struct ownbuf_bench_load *l = arg;
+	struct ownbuf_ref ref = { };
+	struct ownbuf_handle o;
+
+	while (!kthread_should_stop()) {
+		if (!ownbuf_borrow_shared(l->h, &ref) && ownbuf_release(&ref))
+			pr_err("load: release failed\n");
+		if (!ownbuf_borrow_mut(l->h, &ref)) {
+			if (ownbuf_release(&ref))
+				pr_err("load: release failed\n");
+			l->mut++;
+		}
+		if (ownbuf_create(64, GFP_KERNEL, &o))
+			pr_err("load: create failed\n");
+		else if (ownbuf_drop(&o))
+			pr_err("load: drop failed\n");
+		WRITE_ONCE(l->rounds, l->rounds + 1);
+		cond_resched();
+	}
+	return 0;
+}
+
+static int ownbuf_bench_cmp_u32(const void *a, const void *b)
+{
+	u32 x = *(const u32 *)a, y = *(const u32 *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The value of @permille of the sorted @tl (at least the smallest). */
+static u64 ownbuf_bench_pct(const struct ownbuf_bench_tail *tl,
+			    unsigned int permille)
+{
+	u64 i = div_u64((u64)tl->got * permille, 1000);
+
+	return tl->got ? tl->ns[min_t(u64, i, tl->got - 1)] : 0;
+}
+
+/* Quarter-octave buckets: 4 per power of two (below 4 ns, one per ns). */
+static unsigned int ownbuf_bench_bucket(u32 v)
+{
+	unsigned int b;
+
+	if (v < 4)
+		return v;
+	b = ilog2(v);
+	return b * 4 + ((v >> (b - 2)) & 3);
+}
+
+static u64 ownbuf_bench_bucket_lo(unsigned int i)
+{
+	if (i < 4)
+		return i;
+	return ((4ULL + i % 4) << (i / 4)) >> 2;
+}
+
+/* The histogram of the sorted @tl, one line per bucket not empty. */
+static void ownbuf_bench_hist(const char *name,
+			      const struct ownbuf_bench_tail *tl)
+{
+	unsigned int i = 0, b, count;
+
+	while (i < tl->got) {
+		b = ownbuf_bench_bucket(tl->ns[i]);
+		for (count = 0; i < tl->got &&
+		     ownbuf_bench_bucket(tl->ns[i]) == b; count++)
+			i++;
+		pr_info("hist=%s ns=%llu count=%u\n", name,
+			ownbuf_bench_bucket_lo(b), count);
+	}
+}
+
+/* p99, p99.9 and max of @tl against its own p50, as "<prefix>_p99_<sfx>". */
+static void ownbuf_bench_tail_print(const char *prefix, const char *sfx,
+				    const struct ownbuf_bench_tail *tl)
+{
+	static const unsigned int pm[] = { 990, 999, 1000 };
+	static const char * const pname[] = { "p99", "p999", "max" };
+	u64 p50 = ownbuf_bench_pct(tl, 500);
+	char name[64];
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(pm); i++) {
+		snprintf(name, sizeof(name), "%s_%s_%s", prefix, pname[i], sfx);
+		ownbuf_bench_print(name, ownbuf_bench_pct(tl, pm[i]) * 1000,
+				   p50 * 1000);
+	}
+}
+
+enum {
+	OWNBUF_BENCH_CLOCK,
+	OWNBUF_BENCH_SHARED_ALONE,
+	OWNBUF_BENCH_REFCOUNT_ALONE,
+	OWNBUF_BENCH_SHARED_LOAD,
+	OWNBUF_BENCH_REFCOUNT_LOAD,
+	OWNBUF_BENCH_NR_TAILS,
+};
+
+/* Start the load on CPU 1 and wait until it runs; NULL if it did not. */
+static struct task_struct *ownbuf_bench_load_start(struct ownbuf_bench_load *l)
+{
+	struct task_struct *task;
+	unsigned int i;
+
+	task = kthread_create(ownbuf_bench_load_thread, l, "ownbuf_bench_load");
+	if (IS_ERR(task))
+		return NULL;
+	kthread_bind(task, 1);
+	wake_up_process(task);
+	for (i = 0; i < 50 && READ_ONCE(l->rounds) < 10; i++)
+		msleep(20);
+	if (READ_ONCE(l->rounds) < 10) {
+		kthread_stop(task);
+		return NULL;
+	}
+	return task;
+}
+
+static int ownbuf_bench_tail(struct ownbuf_bench_ctx *ctx)
+{
+	static const char * const hist[] = {
+		"kernel_clock", "kernel_shared_alone", "kernel_refcount_alone",
+		"kernel_shared_load", "kernel_refcount_load",
+	};
+	struct ownbuf_bench_tail tl[OWNBUF_BENCH_NR_TAILS] = { };
+	struct ownbuf_bench_load load = { .h = ctx->h };
+	struct task_struct *task;
+	unsigned long rounds;
+	unsigned int i;
+	int ret = -ENOMEM;
+
+	for (i = 0; i < OWNBUF_BENCH_NR_TAILS; i++) {
+		tl[i].ctx = ctx;
+		tl[i].ns = kvmalloc_array(tail_samples, sizeof(u32),
+					  GFP_KERNEL);
+		if (!tl[i].ns)
+			goto out;
+	}
+	tl[OWNBUF_BENCH_CLOCK].kind = OWNBUF_BENCH_T_CLOCK;
+	tl[OWNBUF_BENCH_SHARED_ALONE].kind = OWNBUF_BENCH_T_SHARED;
+	tl[OWNBUF_BENCH_REFCOUNT_ALONE].kind = OWNBUF_BENCH_T_REFCOUNT;
+	tl[OWNBUF_BENCH_SHARED_LOAD].kind = OWNBUF_BENCH_T_SHARED;
+	tl[OWNBUF_BENCH_REFCOUNT_LOAD].kind = OWNBUF_BENCH_T_REFCOUNT;
+
+	/* A first pass warms the code and the caches up; not counted. */
+	work_on_cpu(0, ownbuf_bench_tail_run, &tl[OWNBUF_BENCH_SHARED_ALONE]);
+	for (i = 0; i < OWNBUF_BENCH_SHARED_LOAD; i++) {
+		ret = work_on_cpu(0, ownbuf_bench_tail_run, &tl[i]);
+		if (ret)
+			goto out;
+	}
+	task = ownbuf_bench_load_start(&load);
+	if (!task) {
+		pr_err("tail: the load did not start\n");
+		ret = -ECHILD;
+		goto out;
+	}
+	rounds = READ_ONCE(load.rounds);
+	for (; i < OWNBUF_BENCH_NR_TAILS && !ret; i++)
+		ret = work_on_cpu(0, ownbuf_bench_tail_run, &tl[i]);
+	rounds = READ_ONCE(load.rounds) - rounds;
+	kthread_stop(task);
+	if (ret)
+		goto out;
+
+	for (i = 0; i < OWNBUF_BENCH_NR_TAILS; i++) {
+		sort(tl[i].ns, tl[i].got, sizeof(u32), ownbuf_bench_cmp_u32,
+		     NULL);
+		if (tl[i].got < tail_samples / 2) {
+			pr_err("tail: %s: only %u of %u granted\n", hist[i],
+			       tl[i].got, tail_samples);
+			ret = -EBUSY;
+			goto out;
+		}
+	}
+	ownbuf_bench_print("kernel_tail_clock",
+			   ownbuf_bench_pct(&tl[OWNBUF_BENCH_CLOCK], 500) * 1000,
+			   ownbuf_bench_pct(&tl[OWNBUF_BENCH_SHARED_ALONE],
+					    500) * 1000);
+	ownbuf_bench_print("kernel_shared_tail_p50_load",
+			   ownbuf_bench_pct(&tl[OWNBUF_BENCH_SHARED_LOAD],
+					    500) * 1000,
+			   ownbuf_bench_pct(&tl[OWNBUF_BENCH_SHARED_ALONE],
+					    500) * 1000);
+	ownbuf_bench_tail_print("kernel_shared_tail", "alone",
+				&tl[OWNBUF_BENCH_SHARED_ALONE]);
+	ownbuf_bench_tail_print("kernel_shared_tail", "load",
+				&tl[OWNBUF_BENCH_SHARED_LOAD]);
+	ownbuf_bench_print("kernel_refcount_tail_p999_alone",
+			   ownbuf_bench_pct(&tl[OWNBUF_BENCH_REFCOUNT_ALONE],
+					    999) * 1000,
+			   ownbuf_bench_pct(&tl[OWNBUF_BENCH_REFCOUNT_ALONE],
+					    500) * 1000);
+	ownbuf_bench_print("kernel_refcount_tail_p999_load",
+			   ownbuf_bench_pct(&tl[OWNBUF_BENCH_REFCOUNT_LOAD],
+					    999) * 1000,
+			   ownbuf_bench_pct(&tl[OWNBUF_BENCH_REFCOUNT_LOAD],
+					    500) * 1000);
+	for (i = 0; i < OWNBUF_BENCH_NR_TAILS; i++)
+		ownbuf_bench_hist(hist[i], &tl[i]);
+	pr_info("note: kernel tail: %u operations per series on CPU 0, each timed with ktime_get_ns() (an empty pair: p50 %llu ns, max %llu ns, inside every figure)\n",
+		tail_samples, ownbuf_bench_pct(&tl[OWNBUF_BENCH_CLOCK], 500),
+		ownbuf_bench_pct(&tl[OWNBUF_BENCH_CLOCK], 1000));
+	pr_info("note: kernel tail under load: %u of %u shared borrows refused (-EBUSY: CPU 1 held the mut borrow; the longest refusal %llu ns); CPU 1 did %lu rounds meanwhile (%lu mut borrows granted in all)\n",
+		tl[OWNBUF_BENCH_SHARED_LOAD].refused, tail_samples,
+		tl[OWNBUF_BENCH_SHARED_LOAD].refused_max, rounds, load.mut);
+	ret = 0;
+out:
+	for (i = 0; i < OWNBUF_BENCH_NR_TAILS; i++)
+		kvfree(tl[i].ns);
+	return ret;
+}
+
 static int __init ownbuf_bench_init(void)
 {
 	struct ownbuf_bench_ctx *ctx;
@@ -355,6 +956,18 @@ static int __init ownbuf_bench_init(void)
 				     tb);
 	} else {
 		pr_warn("CPUs 0 and 1 not both online: no scaling figures\n");
+	}
+	if (extras && cpu_online(0) && cpu_online(1)) {
+		ret = ownbuf_bench_tail(ctx);
+		if (!ret)
+			ret = ownbuf_bench_alive(ctx, t, tb);
+		if (!ret)
+			ret = ownbuf_bench_many(ctx, t, tb);
+		if (ret) {
+			if (ownbuf_drop(&ctx->h))
+				pr_err("drop failed\n");
+			goto out;
+		}
 	}
 	ret = ownbuf_drop(&ctx->h);
 out:
