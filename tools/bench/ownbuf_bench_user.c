@@ -7,15 +7,33 @@
  * sides of a pair alternate so that drift hits both, and the ratio is the
  * median of the repetitions' own ratios.  -v also prints every
  * repetition's pair of times to stderr, as "# name rep N: value baseline".
+ *
+ * Besides the pairs:
+ *  - the tail: 4 KiB pwrite+pread on the owner (and on a memfd, the
+ *    floor), each pair timed on its own with clock_gettime() on CPU 0,
+ *    alone and while a thread on CPU 1 takes and gives back shared and mut
+ *    borrows of the same buffer and opens and closes another: percentiles
+ *    against the p50 of the same loop, and a histogram
+ *    ("hist=<series> ns=<bucket's lower bound> count=<samples>");
+ *  - the curves: the owner's close() with 1, 10, 100 and 1000 shared
+ *    borrows out (and with each of them mapped and touched), INFO and a
+ *    (refused) mut BORROW with max_shared shared borrows out, spread over
+ *    CPUs 0 and 1, against one, and open+close of a 4 KiB to 64 MiB buffer
+ *    against memfd_create()+ftruncate()+close() of the same size.
+ * Lines starting "note: " say what a figure needs to be read right.
  */
+#define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -43,6 +61,7 @@
 static int reps = 7;
 static double scale = 1.0;
 static int verbose;
+static int extras = 1;
 
 static void die(const char *what)
 {
@@ -345,6 +364,491 @@ static void bench_mmap(size_t len, long n)
 	close(m.fd);
 }
 
+/* --- the tail --- */
+
+/* Run the calling thread on @cpu only (-1: on any). */
+static void pin(int cpu)
+{
+	cpu_set_t set;
+	int i;
+
+	CPU_ZERO(&set);
+	for (i = 0; i < CPU_SETSIZE; i++)
+		if (cpu < 0 ? i < 2 : i == cpu)
+			CPU_SET(i, &set);
+	if (sched_setaffinity(0, sizeof(set), &set))
+		die("sched_setaffinity");
+}
+
+/* What the thread on CPU 1 does during the tail's "load" series. */
+struct load {
+	int owner;		/* the measured buffer's owner */
+	int stop;
+	long rounds;		/* loops done */
+	long mut;		/* mut borrows granted */
+	pthread_t thread;
+};
+
+/*
+ * A shared borrow (refuses the owner's pwrite, not its pread) and a mut
+ * borrow (refuses both, and is refused while either runs) of the measured
+ * buffer, each given back at once, and another buffer created and dropped.
+ */
+static void *load_thread(void *arg)
+{
+	struct load *l = arg;
+	struct ownbuf_borrow b;
+	int fd;
+
+	pin(1);
+	while (!__atomic_load_n(&l->stop, __ATOMIC_RELAXED)) {
+		b.flags = OWNBUF_BORROW_SHARED;
+		if (!ioctl(l->owner, OWNBUF_IOC_BORROW, &b))
+			close(b.fd);
+		b.flags = OWNBUF_BORROW_MUT;
+		if (!ioctl(l->owner, OWNBUF_IOC_BORROW, &b)) {
+			close(b.fd);
+			l->mut++;
+		}
+		fd = open("/dev/ownbuf", O_RDWR);
+		if (fd < 0)
+			die("open /dev/ownbuf (load)");
+		close(fd);
+		__atomic_store_n(&l->rounds, l->rounds + 1, __ATOMIC_RELAXED);
+	}
+	return NULL;
+}
+
+static void load_start(struct load *l, int owner)
+{
+	memset(l, 0, sizeof(*l));
+	l->owner = owner;
+	errno = pthread_create(&l->thread, NULL, load_thread, l);
+	if (errno)
+		die("pthread_create");
+	while (__atomic_load_n(&l->rounds, __ATOMIC_RELAXED) < 10)
+		usleep(1000);
+}
+
+static void load_stop(struct load *l)
+{
+	__atomic_store_n(&l->stop, 1, __ATOMIC_RELAXED);
+	pthread_join(l->thread, NULL);
+}
+
+/* One series: each operation's time, those refused counted apart. */
+struct tail {
+	uint32_t *ns;		/* of each pair done; sorted once done */
+	long got;
+	long refused;		/* EBUSY: a borrow of the load was out */
+	uint64_t refused_max;
+};
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* @n pwrite+pread pairs on @fd (or, @fd < 0, empty clock pairs). */
+static void tail_run(struct tail *t, int fd, char *buf, long n)
+{
+	uint64_t t0, t1;
+	ssize_t w = 0, r = 0;
+	long i;
+
+	t->got = 0;
+	t->refused = 0;
+	t->refused_max = 0;
+	for (i = 0; i < n; i++) {
+		t0 = now_ns();
+		if (fd >= 0) {
+			w = pwrite(fd, buf, 4096, 0);
+			r = w == 4096 ? pread(fd, buf, 4096, 0) : 0;
+		}
+		t1 = now_ns();
+		if (fd >= 0 && (w != 4096 || r != 4096)) {
+			if (errno != EBUSY)
+				die("pwrite/pread");
+			t->refused++;
+			if (t1 - t0 > t->refused_max)
+				t->refused_max = t1 - t0;
+			continue;
+		}
+		t->ns[t->got++] = t1 - t0 > UINT32_MAX ? UINT32_MAX : t1 - t0;
+	}
+	qsort(t->ns, t->got, sizeof(t->ns[0]), cmp_u32);
+}
+
+static double pct(const struct tail *t, int permille)
+{
+	long i = t->got * permille / 1000;
+
+	if (!t->got)
+		return 0;
+	return t->ns[i < t->got ? i : t->got - 1];
+}
+
+static void metric(const char *name, double value, double base)
+{
+	printf("metric=%s value=%.1f baseline=%.1f ratio=%.3f\n", name, value,
+	       base, base > 0 ? value / base : 0);
+}
+
+/* p99, p99.9 and max against the p50 of the same series. */
+static void tail_print(const char *prefix, const char *sfx,
+		       const struct tail *t)
+{
+	static const int pm[] = { 990, 999, 1000 };
+	static const char *const pname[] = { "p99", "p999", "max" };
+	char name[64];
+	int i;
+
+	for (i = 0; i < 3; i++) {
+		snprintf(name, sizeof(name), "%s_%s_%s", prefix, pname[i], sfx);
+		metric(name, pct(t, pm[i]), pct(t, 500));
+	}
+}
+
+/* Quarter-octave buckets, as the kernel bench's. */
+static unsigned int bucket(uint32_t v)
+{
+	unsigned int b;
+
+	if (v < 4)
+		return v;
+	b = 31 - __builtin_clz(v);
+	return b * 4 + ((v >> (b - 2)) & 3);
+}
+
+static unsigned long long bucket_lo(unsigned int i)
+{
+	if (i < 4)
+		return i;
+	return ((4ull + i % 4) << (i / 4)) >> 2;
+}
+
+static void hist(const char *name, const struct tail *t)
+{
+	unsigned int b;
+	long i = 0, count;
+
+	while (i < t->got) {
+		b = bucket(t->ns[i]);
+		for (count = 0; i < t->got && bucket(t->ns[i]) == b; count++)
+			i++;
+		printf("hist=%s ns=%llu count=%ld\n", name, bucket_lo(b), count);
+	}
+}
+
+enum { T_CLOCK, T_OWN_ALONE, T_MEMFD_ALONE, T_OWN_LOAD, T_MEMFD_LOAD, T_NR };
+
+static void bench_tail(long n)
+{
+	static const char *const names[T_NR] = {
+		"user_clock", "user_rw_4k_alone", "user_memfd_rw_4k_alone",
+		"user_rw_4k_load", "user_memfd_rw_4k_load",
+	};
+	struct tail t[T_NR];
+	struct load l;
+	int owner = open_owner(4096), memfd = open_memfd(4096), i;
+	char *pool = pool_alloc(4096), *buf = pool_buf(pool, 1);
+	long rounds;
+
+	/*
+	 * One placement for every series (see PLACEMENT): a bad one then
+	 * slows a series' p50 as much as its tail, and the ratios stand.
+	 */
+	for (i = 0; i < T_NR; i++) {
+		t[i].ns = calloc(n, sizeof(uint32_t));
+		if (!t[i].ns)
+			die("calloc");
+	}
+	pin(0);
+	tail_run(&t[T_OWN_ALONE], owner, buf, n / 10);	/* warm-up */
+	tail_run(&t[T_CLOCK], -1, buf, n);
+	tail_run(&t[T_OWN_ALONE], owner, buf, n);
+	tail_run(&t[T_MEMFD_ALONE], memfd, buf, n);
+	load_start(&l, owner);
+	rounds = __atomic_load_n(&l.rounds, __ATOMIC_RELAXED);
+	tail_run(&t[T_OWN_LOAD], owner, buf, n);
+	rounds = __atomic_load_n(&l.rounds, __ATOMIC_RELAXED) - rounds;
+	tail_run(&t[T_MEMFD_LOAD], memfd, buf, n);
+	load_stop(&l);
+	pin(-1);
+	for (i = 0; i < T_NR; i++)
+		if (t[i].got < n / 20) {
+			fprintf(stderr, "ownbuf_bench: tail %s: only %ld of %ld done\n",
+				names[i], t[i].got, n);
+			exit(1);
+		}
+
+	metric("user_tail_clock", pct(&t[T_CLOCK], 500),
+	       pct(&t[T_OWN_ALONE], 500));
+	metric("rw_4k_tail_p50_load", pct(&t[T_OWN_LOAD], 500),
+	       pct(&t[T_OWN_ALONE], 500));
+	tail_print("rw_4k_tail", "alone", &t[T_OWN_ALONE]);
+	tail_print("rw_4k_tail", "load", &t[T_OWN_LOAD]);
+	metric("memfd_rw_4k_tail_p999_alone", pct(&t[T_MEMFD_ALONE], 999),
+	       pct(&t[T_MEMFD_ALONE], 500));
+	metric("memfd_rw_4k_tail_p999_load", pct(&t[T_MEMFD_LOAD], 999),
+	       pct(&t[T_MEMFD_LOAD], 500));
+	for (i = 0; i < T_NR; i++)
+		hist(names[i], &t[i]);
+	printf("note: user tail: %ld pwrite+pread pairs per series on CPU 0, each timed with clock_gettime(CLOCK_MONOTONIC) (an empty pair: p50 %.0f ns, max %.0f ns, inside every figure)\n",
+	       n, pct(&t[T_CLOCK], 500), pct(&t[T_CLOCK], 1000));
+	printf("note: user tail under load: %ld of %ld owner pairs refused (EBUSY: a borrow of CPU 1 was out; the longest refusal %llu ns), %ld done; CPU 1 did %ld rounds meanwhile (%ld mut borrows granted in all)\n",
+	       t[T_OWN_LOAD].refused, n,
+	       (unsigned long long)t[T_OWN_LOAD].refused_max,
+	       t[T_OWN_LOAD].got, rounds, l.mut);
+	fflush(stdout);
+	for (i = 0; i < T_NR; i++)
+		free(t[i].ns);
+	pool_free(pool, 4096);
+	close(owner);
+	close(memfd);
+}
+
+/* --- the curves --- */
+
+/* Revoking: close() of an owner with @nb shared borrows out. */
+static double revoke_once(int nb, int mapped, int *fds, char **maps)
+{
+	struct ownbuf_borrow b = { .flags = OWNBUF_BORROW_SHARED };
+	struct ownbuf_info info;
+	int owner = open_owner(4096), i;
+	uint64_t t0, t1;
+
+	for (i = 0; i < nb; i++) {
+		if (ioctl(owner, OWNBUF_IOC_BORROW, &b))
+			die("OWNBUF_IOC_BORROW");
+		fds[i] = b.fd;
+		if (!mapped)
+			continue;
+		maps[i] = mmap(NULL, 4096, PROT_READ, MAP_SHARED, b.fd, 0);
+		if (maps[i] == MAP_FAILED)
+			die("mmap");
+		/* Touched: a page table entry for the revocation to zap. */
+		*(volatile char *)maps[i];
+	}
+	t0 = now_ns();
+	close(owner);
+	t1 = now_ns();
+	/* That close() did revoke them, before it returned. */
+	if (ioctl(fds[nb - 1], OWNBUF_IOC_INFO, &info) ||
+	    info.state != OWNBUF_STATE_REVOKED) {
+		fprintf(stderr, "ownbuf_bench: a borrow not revoked by close()\n");
+		exit(1);
+	}
+	for (i = 0; i < nb; i++) {
+		if (mapped)
+			munmap(maps[i], 4096);
+		close(fds[i]);
+	}
+	return t1 - t0;
+}
+
+static void bench_revoke(void)
+{
+	static const int nbs[] = { 1, 10, 100, 1000 };
+	static const char *const names[2][4] = {
+		{ NULL, "revoke_borrows_10", "revoke_borrows_100",
+		  "revoke_borrows_1000" },
+		{ NULL, "revoke_mapped_10", "revoke_mapped_100",
+		  "revoke_mapped_1000" },
+	};
+	double t[2][4][MAX_REPS], q[MAX_REPS], med[4], s1, s2;
+	int fds[1000], mapped, k, r;
+	char *maps[1000];
+
+	for (r = -1; r < reps; r++)	/* the first round warms up */
+		for (mapped = 0; mapped < 2; mapped++)
+			for (k = 0; k < 4; k++)
+				t[mapped][k][r < 0 ? 0 : r] =
+					revoke_once(nbs[k], mapped, fds, maps);
+	for (mapped = 0; mapped < 2; mapped++) {
+		for (k = 0; k < 4; k++)
+			med[k] = median(t[mapped][k]);
+		for (k = 1; k < 4; k++) {
+			for (r = 0; r < reps; r++)
+				q[r] = t[mapped][k][r] / t[mapped][0][r];
+			printf("metric=%s value=%.1f baseline=%.1f ratio=%.3f\n",
+			       names[mapped][k], med[k], med[0], median(q));
+		}
+		s1 = (med[2] - med[1]) / 90;
+		s2 = (med[3] - med[2]) / 900;
+		printf("note: revocation%s: %.0f ns per borrow from 1 to 1000 borrows out (%.0f from 10 to 100, %.0f from 100 to 1000: %s)\n",
+		       mapped ? " of mapped borrows" : "",
+		       (med[3] - med[0]) / 999, s1, s2,
+		       s2 > 0.75 * s1 && s2 < 1.33 * s1 ? "linear" :
+		       s2 >= 1.33 * s1 ? "worse than linear" :
+		       "better than linear");
+	}
+	fflush(stdout);
+}
+
+/* A mut BORROW of a lent-out buffer: refused, after counting the shares. */
+static void mut_try_loop(struct bench *b)
+{
+	struct ownbuf_borrow arg;
+	long i;
+
+	for (i = 0; i < b->n; i++) {
+		arg.flags = OWNBUF_BORROW_MUT;
+		if (ioctl(b->fd, OWNBUF_IOC_BORROW, &arg) != -1 ||
+		    errno != EBUSY)
+			die("a mut BORROW not refused with EBUSY");
+	}
+}
+
+struct take {
+	int owner, *fds, from, to, got, err;
+};
+
+/* Shared borrows of @tk->owner from @tk->from on, until refused. */
+static void *take_thread(void *arg)
+{
+	struct take *tk = arg;
+	struct ownbuf_borrow b = { .flags = OWNBUF_BORROW_SHARED };
+
+	pin(1);
+	for (tk->got = tk->from; tk->got < tk->to; tk->got++) {
+		if (ioctl(tk->owner, OWNBUF_IOC_BORROW, &b)) {
+			tk->err = errno;
+			break;
+		}
+		tk->fds[tk->got] = b.fd;
+	}
+	return NULL;
+}
+
+static long read_param(const char *name)
+{
+	char path[128];
+	long v = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/module/ownbuf/parameters/%s", name);
+	f = fopen(path, "r");
+	if (!f || fscanf(f, "%ld", &v) != 1)
+		die(path);
+	fclose(f);
+	return v;
+}
+
+static void write_param(const char *name, long v)
+{
+	char path[128];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/module/ownbuf/parameters/%s", name);
+	f = fopen(path, "w");
+	if (!f || fprintf(f, "%ld\n", v) < 0 || fclose(f))
+		die(path);
+}
+
+/* INFO and a mut BORROW with max_shared borrows out vs with one. */
+static void bench_many_shared(void)
+{
+	struct bench o = { }, m = { };
+	struct ownbuf_borrow b = { .flags = OWNBUF_BORROW_SHARED };
+	struct ownbuf_info info;
+	long max = read_param("max_shared");
+	struct take tk = { };
+	pthread_t th;
+	int one, i;
+
+	tk.fds = calloc(max + 1, sizeof(int));
+	if (!tk.fds)
+		die("calloc");
+	one = open_owner(4096);
+	tk.owner = open_owner(4096);
+	pin(0);
+	if (ioctl(one, OWNBUF_IOC_BORROW, &b))
+		die("OWNBUF_IOC_BORROW");
+	tk.to = max / 2;
+	errno = pthread_create(&th, NULL, take_thread, &tk);
+	if (errno)
+		die("pthread_create");
+	pthread_join(th, NULL);
+	if (tk.err)
+		die("a shared BORROW on CPU 1");
+	i = tk.got;
+	/* On CPU 0 now, the rest, until the cap refuses one. */
+	tk.from = tk.got;
+	tk.to = max + 1;
+	for (tk.got = tk.from; tk.got < tk.to; tk.got++) {
+		if (ioctl(tk.owner, OWNBUF_IOC_BORROW, &b))
+			break;
+		tk.fds[tk.got] = b.fd;
+	}
+	if (tk.got != max || errno != EOVERFLOW)
+		die("the shared BORROWs did not stop at max_shared with EOVERFLOW");
+	pin(-1);
+	printf("note: max_shared: %d shared borrows out (%d taken on CPU 1, %d on CPU 0) against 1\n",
+	       tk.got, i, tk.got - i);
+	o.fd = tk.owner;
+	m.fd = one;
+	o.buf = (char *)&info;
+	m.buf = (char *)&info;
+	o.n = ops(2000);
+	m.n = ops(2000);
+	pair("info_shared_max", info_loop, &o, info_loop, &m);
+	pair("borrow_mut_refused_shared_max", mut_try_loop, &o, mut_try_loop,
+	     &m);
+	for (i = 0; i < tk.got; i++)
+		close(tk.fds[i]);
+	close(b.fd);
+	close(tk.owner);
+	close(one);
+	free(tk.fds);
+}
+
+/* open() + close() of /dev/ownbuf: a buffer of default_size made and dropped. */
+static void create_loop(struct bench *b)
+{
+	long i;
+	int fd;
+
+	for (i = 0; i < b->n; i++) {
+		fd = open("/dev/ownbuf", O_RDWR);
+		if (fd < 0)
+			die("open /dev/ownbuf");
+		close(fd);
+	}
+}
+
+static void memfd_size_loop(struct bench *b)
+{
+	long i;
+
+	for (i = 0; i < b->n; i++)
+		close(open_memfd(b->len));
+}
+
+static void bench_create(void)
+{
+	static const struct { size_t len; long n; const char *name; } sz[] = {
+		{ 4096, 2000, "create_drop_4k" },
+		{ 65536, 1000, "create_drop_64k" },
+		{ 1 << 20, 100, "create_drop_1m" },
+		{ 64 << 20, 2, "create_drop_64m" },
+	};
+	long def = read_param("default_size");
+	struct bench o = { }, m = { };
+	unsigned int k;
+
+	for (k = 0; k < sizeof(sz) / sizeof(sz[0]); k++) {
+		write_param("default_size", sz[k].len);
+		o.n = ops(sz[k].n);
+		m.n = ops(sz[k].n);
+		m.len = sz[k].len;
+		pair(sz[k].name, create_loop, &o, memfd_size_loop, &m);
+	}
+	write_param("default_size", def);
+}
+
 int main(int argc, char **argv)
 {
 	struct bench o = { }, m = { };
@@ -357,8 +861,10 @@ int main(int argc, char **argv)
 			scale = atof(argv[++i]);
 		} else if (!strcmp(argv[i], "-v")) {
 			verbose = 1;
+		} else if (!strcmp(argv[i], "--no-extras")) {
+			extras = 0;
 		} else {
-			fprintf(stderr, "usage: %s [--reps N] [--scale F] [-v]\n",
+			fprintf(stderr, "usage: %s [--reps N] [--scale F] [-v] [--no-extras]\n",
 				argv[0]);
 			return 2;
 		}
@@ -392,5 +898,17 @@ int main(int argc, char **argv)
 	pair("info_vs_ioctl_floor", info_loop, &o, enotty_loop, &m);
 	pool_free(o.pool, sizeof(struct ownbuf_info));
 	close(o.fd);
+
+	if (extras) {
+		struct rlimit rl = { .rlim_cur = 8192, .rlim_max = 8192 };
+
+		/* The borrows of the curves are file descriptors. */
+		if (setrlimit(RLIMIT_NOFILE, &rl))
+			die("setrlimit(RLIMIT_NOFILE)");
+		bench_tail(ops(20000));
+		bench_revoke();
+		bench_many_shared();
+		bench_create();
+	}
 	return 0;
 }
