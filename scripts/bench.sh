@@ -16,10 +16,18 @@
 # baseline's, so lower is better.  Times are guest (TCG) times: they say
 # nothing about another machine, only the ratios carry over, roughly.
 #
+# Besides the pairs, the tail (percentiles of single operations, alone and
+# under load from the other CPU, against their own p50) and the curves
+# (each point against the first: buffers alive, borrows out at
+# revocation, max_shared borrows out, buffer sizes against a memfd).
+#
 # Output, in build/bench/: table.txt (the table; table.md in Markdown),
 # metrics.txt (one line "metric=NAME value=NS baseline=NS ratio=R" per
-# metric), ratios.svg (the chart, targets drawn), run/console.log (the
-# guest's kernel log), run/results.log (every repetition's times too).
+# metric), notes.txt (what the figures need to be read right: clock
+# costs, refusals under load, revocation's slope), ratios.svg (the chart,
+# targets drawn), tail.svg (the tail's histograms; their data in hist/),
+# run/console.log (the guest's kernel log), run/results.log (every
+# repetition's times too).
 #
 # The latest run's table is in README.md ("Performance"); the method, how
 # far to trust one run and why each figure is what it is are in
@@ -93,6 +101,8 @@ kernel_lookup_alive_1e3|handle lookup, 10^3 buffers alive|same, 1 buffer alive|1
 kernel_lookup_alive_1e5|handle lookup, 10^5 buffers alive|same, 1 buffer alive|1.1
 kernel_lookup_spread_1e3|lookup of each of 10^3 buffers in turn|lookup, 1 buffer alive|1.1
 kernel_lookup_spread_1e5|lookup of each of 10^5 buffers in turn|lookup, 1 buffer alive|1.1
+kernel_floor_spread_1e3|floor: one word of each of 10^3 objects in turn|same, 1 object|-
+kernel_floor_spread_1e5|floor: one word of each of 10^5 objects in turn|same, 1 object|-
 kernel_shared_alive_1e3|shared borrow + release, 10^3 buffers alive|same, 1 buffer alive|1.1
 kernel_shared_alive_1e5|shared borrow + release, 10^5 buffers alive|same, 1 buffer alive|1.1
 revoke_borrows_10|owner close(), 10 shared borrows out|same, 1 out|-
@@ -108,7 +118,9 @@ borrow_mut_refused_shared_max|mut BORROW ioctl (refused), max_shared out|same, 1
 create_drop_4k|open() + close() of a 4 KiB buffer|memfd_create() + ftruncate() + close(), 4 KiB|-
 create_drop_64k|open() + close() of a 64 KiB buffer|memfd_create() + ftruncate() + close(), 64 KiB|-
 create_drop_1m|open() + close() of a 1 MiB buffer|memfd_create() + ftruncate() + close(), 1 MiB|-
-create_drop_64m|open() + close() of a 64 MiB buffer|memfd_create() + ftruncate() + close(), 64 MiB|-"
+create_drop_1m_vs_fallocate|open() + close() of a 1 MiB buffer|memfd_create() + ftruncate() + fallocate() + close(), 1 MiB|-
+create_drop_64m|open() + close() of a 64 MiB buffer|memfd_create() + ftruncate() + close(), 64 MiB|-
+create_drop_64m_vs_fallocate|open() + close() of a 64 MiB buffer|memfd_create() + ftruncate() + fallocate() + close(), 64 MiB|-"
 
 usage()
 {
@@ -352,7 +364,7 @@ main()
 	      -a "$BENCH_KO:/ownbuf/modules/ownbuf_bench.ko"
 	      -a "$OUT/bin/ownbuf-bench:/ownbuf/bin/ownbuf-bench"
 	      -a "$OUT/guest/bench.sh:/ownbuf/extra/bench.sh")
-	log "ready in $(($(now) - t0))s; booting $KVER in QEMU (multi-threaded TCG, 2 vCPUs); the benchmarks take about a minute"
+	log "ready in $(($(now) - t0))s; booting $KVER in QEMU (multi-threaded TCG, 2 vCPUs); the benchmarks take about two minutes"
 	# Multi-threaded TCG: the two vCPUs run at once, which the 2-CPU
 	# figure needs.  (The test harness runs single-threaded because
 	# tracepoint toggling under MTTCG once oopsed; nothing here toggles

@@ -78,7 +78,9 @@ MODULE_PARM_DESC(max_shared, "ownbuf's max_shared (borrows taken until -EOVERFLO
  * @token: the floor's stand-in for a borrow token's state.
  * @n: operations per repetition.
  * @hs: the buffers alive, for the spread lookup (@hs[0] is @h).
- * @alive: how many of @hs.
+ * @objs: as many objects, for the floor of the spread lookup.
+ * @alive: how many of @hs and of @objs.
+ * @sink: where the floor's loads go, so that they are made.
  * @hone: a buffer with one shared borrow out.
  * @hmany: a buffer with max_shared shared borrows out.
  */
@@ -89,7 +91,9 @@ struct ownbuf_bench_ctx {
 	atomic_t token ____cacheline_aligned;
 	unsigned int n;
 	struct ownbuf_handle *hs;
+	void **objs;
 	unsigned int alive;
+	u64 sink;
 	struct ownbuf_handle hone, hmany;
 };
 
@@ -444,82 +448,161 @@ static void ownbuf_bench_mut_many(struct ownbuf_bench_ctx *ctx)
 	ownbuf_bench_mut_try(ctx->hmany, ctx->n);
 }
 
-/*
- * A point of a curve against the first point: the ratio of the two
- * points' ratios to the refcount_t pair measured beside each, so that the
- * guest's speed changing between the points (they are seconds apart, and
- * the host may be busy) cancels out.  value and baseline are the two raw
- * times.
- */
-static void ownbuf_bench_curve_print(const char *name,
-				     const struct ownbuf_bench_point *p,
-				     const struct ownbuf_bench_point *first)
+/* The floor of any table of many objects: one word of each in turn. */
+static void ownbuf_bench_floor_spread(struct ownbuf_bench_ctx *ctx)
 {
-	u64 div = p->base * first->ps;
-	u64 milli = div64_u64(p->ps * first->base * 1000, div ?: 1);
+	unsigned int i, j = 0;
+	u64 sum = 0;
 
-	ownbuf_bench_print_milli(name, p->ps, first->ps, milli);
+	for (i = 0; i < ctx->n; i++) {
+		sum += READ_ONCE(*(u64 *)ctx->objs[j]);
+		if (++j == ctx->alive)
+			j = 0;
+	}
+	WRITE_ONCE(ctx->sink, sum);
 }
 
-/*
- * Handle lookup (of one buffer, and of every buffer alive in turn) and
- * shared borrow + release with 1, 10^3 and 10^5 buffers alive.
- */
-static int ownbuf_bench_alive(struct ownbuf_bench_ctx *ctx, u64 *t, u64 *tb)
+/* Median over reps of @fn alone, picoseconds per operation. */
+static u64 ownbuf_bench_alone(ownbuf_bench_fn fn, unsigned int n,
+			      struct ownbuf_bench_ctx *ctx, u64 *t)
 {
-	static const unsigned int points[] = { 1, 1000, 100000 };
-	static const char * const names[][3] = {
-		{ NULL, "kernel_lookup_alive_1e3", "kernel_lookup_alive_1e5" },
-		{ NULL, "kernel_lookup_spread_1e3", "kernel_lookup_spread_1e5" },
-		{ NULL, "kernel_shared_alive_1e3", "kernel_shared_alive_1e5" },
-	};
-	static const ownbuf_bench_fn fns[] = {
-		ownbuf_bench_lookup, ownbuf_bench_lookup_spread,
-		ownbuf_bench_shared,
-	};
-	struct ownbuf_bench_point pt[ARRAY_SIZE(fns)][ARRAY_SIZE(points)];
-	unsigned int alive[ARRAY_SIZE(points)];
-	unsigned int k, m;
-	int ret = 0;
+	unsigned int r;
 
-	ctx->hs = kvcalloc(max(max_alive, 1U), sizeof(*ctx->hs), GFP_KERNEL);
-	if (!ctx->hs)
-		return -ENOMEM;
-	ctx->hs[0] = ctx->h;
-	ctx->alive = 1;
-	for (k = 0; k < ARRAY_SIZE(points); k++) {
-		while (ctx->alive < min(points[k], max_alive)) {
-			ret = ownbuf_create(64, GFP_KERNEL,
-					    &ctx->hs[ctx->alive]);
-			if (ret) {
-				pr_err("create %u failed: %d\n", ctx->alive,
-				       ret);
-				goto out;
-			}
-			if (!(++ctx->alive % 1024))
-				cond_resched();
-		}
-		alive[k] = ctx->alive;
-		for (m = 0; m < ARRAY_SIZE(fns); m++)
-			ownbuf_bench_measure(fns[m], ownbuf_bench_refcount,
-					     iters, ctx, t, tb, &pt[m][k]);
+	ctx->n = n;
+	fn(ctx);		/* warm up */
+	for (r = 0; r < reps; r++) {
+		t[r] = ownbuf_bench_once(fn, ctx);
+		cond_resched();
 	}
-	for (m = 0; m < ARRAY_SIZE(fns); m++)
-		for (k = 1; k < ARRAY_SIZE(points); k++)
-			ownbuf_bench_curve_print(names[m][k], &pt[m][k],
-						 &pt[m][0]);
-	pr_info("note: buffers alive: %u, %u, %u; each curve point is its ratio to the refcount_t pair measured beside it, over the first point's\n",
-		alive[0], alive[1], alive[2]);
-out:
-	while (ctx->alive > 1) {
+	return ownbuf_bench_median(t, reps);
+}
+
+static const ownbuf_bench_fn ownbuf_bench_alive_fns[] = {
+	ownbuf_bench_lookup, ownbuf_bench_lookup_spread,
+	ownbuf_bench_floor_spread, ownbuf_bench_shared,
+};
+
+#define OWNBUF_BENCH_ALIVE_FNS ARRAY_SIZE(ownbuf_bench_alive_fns)
+
+/**
+ * struct ownbuf_bench_alive_pass - one point's measurements, on CPU 0
+ * @ctx: with @ctx->alive buffers alive.
+ * @t: room for reps times.
+ * @ps: out: the median of each of ownbuf_bench_alive_fns.
+ */
+struct ownbuf_bench_alive_pass {
+	struct ownbuf_bench_ctx *ctx;
+	u64 *t;
+	u64 ps[OWNBUF_BENCH_ALIVE_FNS];
+};
+
+static long ownbuf_bench_alive_run(void *arg)
+{
+	struct ownbuf_bench_alive_pass *p = arg;
+	unsigned int m;
+
+	for (m = 0; m < OWNBUF_BENCH_ALIVE_FNS; m++)
+		p->ps[m] = ownbuf_bench_alone(ownbuf_bench_alive_fns[m], iters,
+					      p->ctx, p->t);
+	return 0;
+}
+
+/* Make or drop buffers (and the floor's objects) until @want are alive. */
+static int ownbuf_bench_alive_set(struct ownbuf_bench_ctx *ctx,
+				  unsigned int want)
+{
+	int ret;
+
+	while (ctx->alive < want) {
+		ctx->objs[ctx->alive] = kzalloc(256, GFP_KERNEL);
+		if (!ctx->objs[ctx->alive])
+			return -ENOMEM;
+		ret = ownbuf_create(64, GFP_KERNEL, &ctx->hs[ctx->alive]);
+		if (ret) {
+			kfree(ctx->objs[ctx->alive]);
+			pr_err("create %u failed: %d\n", ctx->alive, ret);
+			return ret;
+		}
+		if (!(++ctx->alive % 1024))
+			cond_resched();
+	}
+	while (ctx->alive > want) {
 		ctx->alive--;
+		kfree(ctx->objs[ctx->alive]);
 		if (ownbuf_drop(&ctx->hs[ctx->alive]))
 			pr_err("drop failed\n");
 		if (!(ctx->alive % 1024))
 			cond_resched();
 	}
+	return 0;
+}
+
+/*
+ * Handle lookup (of one buffer, and of every buffer alive in turn), its
+ * floor (one word of as many objects in turn) and shared borrow + release
+ * with 1, 10^3 and 10^5 buffers alive.  The points are measured on CPU 0
+ * in the order 1, 10^3, 10^5, 10^3, 1, and those measured twice averaged,
+ * so that the guest's speed drifting between them (they are seconds apart)
+ * cancels out.
+ */
+static int ownbuf_bench_alive(struct ownbuf_bench_ctx *ctx, u64 *t)
+{
+	static const unsigned int order[] = { 0, 1, 2, 1, 0 };
+	static const unsigned int points[] = { 1, 1000, 100000 };
+	static const char * const names[][3] = {
+		{ NULL, "kernel_lookup_alive_1e3", "kernel_lookup_alive_1e5" },
+		{ NULL, "kernel_lookup_spread_1e3", "kernel_lookup_spread_1e5" },
+		{ NULL, "kernel_floor_spread_1e3", "kernel_floor_spread_1e5" },
+		{ NULL, "kernel_shared_alive_1e3", "kernel_shared_alive_1e5" },
+	};
+	u64 sum[OWNBUF_BENCH_ALIVE_FNS][ARRAY_SIZE(points)] = { };
+	unsigned int times[ARRAY_SIZE(points)] = { };
+	unsigned int alive[ARRAY_SIZE(points)];
+	struct ownbuf_bench_alive_pass pass = { .ctx = ctx, .t = t };
+	unsigned int k, m, o;
+	u64 v, first;
+	int ret = -ENOMEM;
+
+	ctx->hs = kvcalloc(max(max_alive, 1U), sizeof(*ctx->hs), GFP_KERNEL);
+	ctx->objs = kvcalloc(max(max_alive, 1U), sizeof(*ctx->objs),
+			     GFP_KERNEL);
+	if (!ctx->hs || !ctx->objs)
+		goto out;
+	ctx->objs[0] = kzalloc(256, GFP_KERNEL);
+	if (!ctx->objs[0])
+		goto out;
+	ctx->hs[0] = ctx->h;
+	ctx->alive = 1;
+	for (o = 0; o < ARRAY_SIZE(order); o++) {
+		k = order[o];
+		ret = ownbuf_bench_alive_set(ctx, min(points[k], max_alive));
+		if (ret)
+			goto out;
+		alive[k] = ctx->alive;
+		work_on_cpu(0, ownbuf_bench_alive_run, &pass);
+		for (m = 0; m < OWNBUF_BENCH_ALIVE_FNS; m++)
+			sum[m][k] += pass.ps[m];
+		times[k]++;
+	}
+	for (m = 0; m < OWNBUF_BENCH_ALIVE_FNS; m++) {
+		first = div_u64(sum[m][0], times[0]);
+		for (k = 1; k < ARRAY_SIZE(points); k++) {
+			v = div_u64(sum[m][k], times[k]);
+			ownbuf_bench_print(names[m][k], v, first);
+		}
+	}
+	pr_info("note: buffers alive: %u, %u, %u, measured in the order 1, 10^3, 10^5, 10^3, 1 on CPU 0 (the two measurements of a point averaged)\n",
+		alive[0], alive[1], alive[2]);
+out:
+	if (ctx->objs && ctx->hs && ctx->alive) {
+		ownbuf_bench_alive_set(ctx, 1);
+		kfree(ctx->objs[0]);
+	}
+	kvfree(ctx->objs);
 	kvfree(ctx->hs);
+	ctx->objs = NULL;
 	ctx->hs = NULL;
+	ctx->alive = 0;
 	return ret;
 }
 
@@ -617,30 +700,42 @@ out_free:
 
 /* --- the tail --- */
 
-enum ownbuf_bench_tail_kind {
+/* What one pass of the tail times, interleaved operation by operation. */
+enum {
 	OWNBUF_BENCH_T_CLOCK,		/* nothing: the clock's own cost */
 	OWNBUF_BENCH_T_SHARED,		/* shared borrow + release */
-	OWNBUF_BENCH_T_REFCOUNT,	/* the refcount_t pair */
+	OWNBUF_BENCH_T_REFCOUNT,	/* the refcount_t pair: the floor */
+	OWNBUF_BENCH_NR_T,
 };
 
 /**
- * struct ownbuf_bench_tail - one series of timed operations
+ * struct ownbuf_bench_tail - one pass of the tail
  * @ctx: the buffer and the refcount.
- * @kind: what is timed.
- * @ns: the time of each operation granted, ns; sorted once done.
- * @got: how many of @ns.
- * @refused: attempts refused with -EBUSY (the load held the mut borrow).
+ * @ns: per kind, the time of each operation granted, ns; sorted once done.
+ * @got: per kind, how many of @ns.
+ * @refused: shared borrows refused with -EBUSY (the load held the mut one).
  * @refused_max: the longest of those, ns.
  */
 struct ownbuf_bench_tail {
 	struct ownbuf_bench_ctx *ctx;
-	enum ownbuf_bench_tail_kind kind;
-	u32 *ns;
-	unsigned int got, refused;
+	u32 *ns[OWNBUF_BENCH_NR_T];
+	unsigned int got[OWNBUF_BENCH_NR_T];
+	unsigned int refused;
 	u64 refused_max;
 };
 
-/* tail_samples operations, each timed on its own; run on CPU 0. */
+static void ownbuf_bench_tail_add(struct ownbuf_bench_tail *tl, int kind,
+				  u64 ns)
+{
+	tl->ns[kind][tl->got[kind]++] = min_t(u64, ns, U32_MAX);
+}
+
+/*
+ * tail_samples rounds of: an empty clock pair, a shared borrow + release,
+ * a refcount_t pair, each timed on its own, so that whatever happens to
+ * the CPU (an interrupt, the host taking the vCPU away) happens to all
+ * three alike.  Runs on CPU 0.
+ */
 static long ownbuf_bench_tail_run(void *arg)
 {
 	struct ownbuf_bench_tail *tl = arg;
@@ -650,21 +745,18 @@ static long ownbuf_bench_tail_run(void *arg)
 	u64 t0, t1;
 	int ret;
 
-	tl->got = 0;
+	memset(tl->got, 0, sizeof(tl->got));
 	tl->refused = 0;
 	tl->refused_max = 0;
 	for (i = 0; i < tail_samples; i++) {
-		ret = 0;
 		t0 = ktime_get_ns();
-		if (tl->kind == OWNBUF_BENCH_T_SHARED) {
-			ret = ownbuf_borrow_shared(ctx->h, &ref);
-			if (!ret)
-				ret = ownbuf_release(&ref);
-		} else if (tl->kind == OWNBUF_BENCH_T_REFCOUNT) {
-			refcount_inc(&ctx->rc);
-			if (refcount_dec_and_test(&ctx->rc))
-				ret = -EINVAL;
-		}
+		t1 = ktime_get_ns();
+		ownbuf_bench_tail_add(tl, OWNBUF_BENCH_T_CLOCK, t1 - t0);
+
+		t0 = ktime_get_ns();
+		ret = ownbuf_borrow_shared(ctx->h, &ref);
+		if (!ret)
+			ret = ownbuf_release(&ref);
 		t1 = ktime_get_ns();
 		if (ret && ret != -EBUSY) {
 			pr_err("tail: %d\n", ret);
@@ -674,9 +766,19 @@ static long ownbuf_bench_tail_run(void *arg)
 			tl->refused++;
 			tl->refused_max = max(tl->refused_max, t1 - t0);
 		} else {
-			tl->ns[tl->got++] = min_t(u64, t1 - t0, U32_MAX);
+			ownbuf_bench_tail_add(tl, OWNBUF_BENCH_T_SHARED,
+					      t1 - t0);
 		}
-		/* Outside the timed part, as any kworker would. */
+
+		t0 = ktime_get_ns();
+		refcount_inc(&ctx->rc);
+		ret = refcount_dec_and_test(&ctx->rc);
+		t1 = ktime_get_ns();
+		if (ret)
+			pr_err("refcount hit zero\n");
+		ownbuf_bench_tail_add(tl, OWNBUF_BENCH_T_REFCOUNT, t1 - t0);
+
+		/* Outside the timed parts, as any kworker would. */
 		if (!(i % 256))
 			cond_resched();
 	}
@@ -712,7 +814,7 @@ static int ownbuf_bench_load_thread(void *arg)
 		if (!ownbuf_borrow_mut(l->h, &ref)) {
 			if (ownbuf_release(&ref))
 				pr_err("load: release failed\n");
-			l->mut++;
+			WRITE_ONCE(l->mut, l->mut + 1);
 		}
 		if (ownbuf_create(64, GFP_KERNEL, &o))
 			pr_err("load: create failed\n");
@@ -731,13 +833,13 @@ static int ownbuf_bench_cmp_u32(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* The value of @permille of the sorted @tl (at least the smallest). */
-static u64 ownbuf_bench_pct(const struct ownbuf_bench_tail *tl,
+/* The value of @permille of the sorted @v[@n] (at least the smallest). */
+static u64 ownbuf_bench_pct(const u32 *v, unsigned int n,
 			    unsigned int permille)
 {
-	u64 i = div_u64((u64)tl->got * permille, 1000);
+	u64 i = div_u64((u64)n * permille, 1000);
 
-	return tl->got ? tl->ns[min_t(u64, i, tl->got - 1)] : 0;
+	return n ? v[min_t(u64, i, n - 1)] : 0;
 }
 
 /* Quarter-octave buckets: 4 per power of two (below 4 ns, one per ns). */
@@ -758,47 +860,45 @@ static u64 ownbuf_bench_bucket_lo(unsigned int i)
 	return ((4ULL + i % 4) << (i / 4)) >> 2;
 }
 
-/* The histogram of the sorted @tl, one line per bucket not empty. */
-static void ownbuf_bench_hist(const char *name,
-			      const struct ownbuf_bench_tail *tl)
+/* The histogram of the sorted @v[@n], one line per bucket not empty. */
+static void ownbuf_bench_hist(const char *name, const u32 *v, unsigned int n)
 {
 	unsigned int i = 0, b, count;
 
-	while (i < tl->got) {
-		b = ownbuf_bench_bucket(tl->ns[i]);
-		for (count = 0; i < tl->got &&
-		     ownbuf_bench_bucket(tl->ns[i]) == b; count++)
+	while (i < n) {
+		b = ownbuf_bench_bucket(v[i]);
+		for (count = 0; i < n && ownbuf_bench_bucket(v[i]) == b;
+		     count++)
 			i++;
 		pr_info("hist=%s ns=%llu count=%u\n", name,
 			ownbuf_bench_bucket_lo(b), count);
 	}
 }
 
-/* p99, p99.9 and max of @tl against its own p50, as "<prefix>_p99_<sfx>". */
-static void ownbuf_bench_tail_print(const char *prefix, const char *sfx,
+/* @permille of @v[@n] against its own p50, as metric @name. */
+static void ownbuf_bench_pct_print(const char *name, const u32 *v,
+				   unsigned int n, unsigned int permille)
+{
+	ownbuf_bench_print(name, ownbuf_bench_pct(v, n, permille) * 1000,
+			   ownbuf_bench_pct(v, n, 500) * 1000);
+}
+
+/* p99, p99.9 and max of the shared borrows of @tl, "<...>_p99_<sfx>". */
+static void ownbuf_bench_tail_print(const char *sfx,
 				    const struct ownbuf_bench_tail *tl)
 {
 	static const unsigned int pm[] = { 990, 999, 1000 };
 	static const char * const pname[] = { "p99", "p999", "max" };
-	u64 p50 = ownbuf_bench_pct(tl, 500);
 	char name[64];
 	unsigned int i;
 
 	for (i = 0; i < ARRAY_SIZE(pm); i++) {
-		snprintf(name, sizeof(name), "%s_%s_%s", prefix, pname[i], sfx);
-		ownbuf_bench_print(name, ownbuf_bench_pct(tl, pm[i]) * 1000,
-				   p50 * 1000);
+		snprintf(name, sizeof(name), "kernel_shared_tail_%s_%s",
+			 pname[i], sfx);
+		ownbuf_bench_pct_print(name, tl->ns[OWNBUF_BENCH_T_SHARED],
+				       tl->got[OWNBUF_BENCH_T_SHARED], pm[i]);
 	}
 }
-
-enum {
-	OWNBUF_BENCH_CLOCK,
-	OWNBUF_BENCH_SHARED_ALONE,
-	OWNBUF_BENCH_REFCOUNT_ALONE,
-	OWNBUF_BENCH_SHARED_LOAD,
-	OWNBUF_BENCH_REFCOUNT_LOAD,
-	OWNBUF_BENCH_NR_TAILS,
-};
 
 /* Start the load on CPU 1 and wait until it runs; NULL if it did not. */
 static struct task_struct *ownbuf_bench_load_start(struct ownbuf_bench_load *l)
@@ -822,37 +922,29 @@ static struct task_struct *ownbuf_bench_load_start(struct ownbuf_bench_load *l)
 
 static int ownbuf_bench_tail(struct ownbuf_bench_ctx *ctx)
 {
-	static const char * const hist[] = {
-		"kernel_clock", "kernel_shared_alone", "kernel_refcount_alone",
-		"kernel_shared_load", "kernel_refcount_load",
-	};
-	struct ownbuf_bench_tail tl[OWNBUF_BENCH_NR_TAILS] = { };
+	struct ownbuf_bench_tail tl[2] = { };	/* alone, under load */
 	struct ownbuf_bench_load load = { .h = ctx->h };
+	struct ownbuf_bench_tail *a = &tl[0], *l = &tl[1];
+	unsigned long rounds, mut;
 	struct task_struct *task;
-	unsigned long rounds;
-	unsigned int i;
+	unsigned int i, k;
 	int ret = -ENOMEM;
 
-	for (i = 0; i < OWNBUF_BENCH_NR_TAILS; i++) {
+	for (i = 0; i < 2; i++) {
 		tl[i].ctx = ctx;
-		tl[i].ns = kvmalloc_array(tail_samples, sizeof(u32),
-					  GFP_KERNEL);
-		if (!tl[i].ns)
-			goto out;
+		for (k = 0; k < OWNBUF_BENCH_NR_T; k++) {
+			tl[i].ns[k] = kvmalloc_array(tail_samples, sizeof(u32),
+						     GFP_KERNEL);
+			if (!tl[i].ns[k])
+				goto out;
+		}
 	}
-	tl[OWNBUF_BENCH_CLOCK].kind = OWNBUF_BENCH_T_CLOCK;
-	tl[OWNBUF_BENCH_SHARED_ALONE].kind = OWNBUF_BENCH_T_SHARED;
-	tl[OWNBUF_BENCH_REFCOUNT_ALONE].kind = OWNBUF_BENCH_T_REFCOUNT;
-	tl[OWNBUF_BENCH_SHARED_LOAD].kind = OWNBUF_BENCH_T_SHARED;
-	tl[OWNBUF_BENCH_REFCOUNT_LOAD].kind = OWNBUF_BENCH_T_REFCOUNT;
-
 	/* A first pass warms the code and the caches up; not counted. */
-	work_on_cpu(0, ownbuf_bench_tail_run, &tl[OWNBUF_BENCH_SHARED_ALONE]);
-	for (i = 0; i < OWNBUF_BENCH_SHARED_LOAD; i++) {
-		ret = work_on_cpu(0, ownbuf_bench_tail_run, &tl[i]);
-		if (ret)
-			goto out;
-	}
+	ret = work_on_cpu(0, ownbuf_bench_tail_run, a);
+	if (!ret)
+		ret = work_on_cpu(0, ownbuf_bench_tail_run, a);
+	if (ret)
+		goto out;
 	task = ownbuf_bench_load_start(&load);
 	if (!task) {
 		pr_err("tail: the load did not start\n");
@@ -860,58 +952,77 @@ static int ownbuf_bench_tail(struct ownbuf_bench_ctx *ctx)
 		goto out;
 	}
 	rounds = READ_ONCE(load.rounds);
-	for (; i < OWNBUF_BENCH_NR_TAILS && !ret; i++)
-		ret = work_on_cpu(0, ownbuf_bench_tail_run, &tl[i]);
+	mut = READ_ONCE(load.mut);
+	ret = work_on_cpu(0, ownbuf_bench_tail_run, l);
 	rounds = READ_ONCE(load.rounds) - rounds;
+	mut = READ_ONCE(load.mut) - mut;
 	kthread_stop(task);
 	if (ret)
 		goto out;
 
-	for (i = 0; i < OWNBUF_BENCH_NR_TAILS; i++) {
-		sort(tl[i].ns, tl[i].got, sizeof(u32), ownbuf_bench_cmp_u32,
-		     NULL);
-		if (tl[i].got < tail_samples / 2) {
-			pr_err("tail: %s: only %u of %u granted\n", hist[i],
-			       tl[i].got, tail_samples);
-			ret = -EBUSY;
-			goto out;
-		}
+	for (i = 0; i < 2; i++)
+		for (k = 0; k < OWNBUF_BENCH_NR_T; k++)
+			sort(tl[i].ns[k], tl[i].got[k], sizeof(u32),
+			     ownbuf_bench_cmp_u32, NULL);
+	if (l->got[OWNBUF_BENCH_T_SHARED] < tail_samples / 2) {
+		pr_err("tail: only %u of %u shared borrows granted\n",
+		       l->got[OWNBUF_BENCH_T_SHARED], tail_samples);
+		ret = -EBUSY;
+		goto out;
 	}
 	ownbuf_bench_print("kernel_tail_clock",
-			   ownbuf_bench_pct(&tl[OWNBUF_BENCH_CLOCK], 500) * 1000,
-			   ownbuf_bench_pct(&tl[OWNBUF_BENCH_SHARED_ALONE],
+			   ownbuf_bench_pct(a->ns[OWNBUF_BENCH_T_CLOCK],
+					    a->got[OWNBUF_BENCH_T_CLOCK],
+					    500) * 1000,
+			   ownbuf_bench_pct(a->ns[OWNBUF_BENCH_T_SHARED],
+					    a->got[OWNBUF_BENCH_T_SHARED],
 					    500) * 1000);
 	ownbuf_bench_print("kernel_shared_tail_p50_load",
-			   ownbuf_bench_pct(&tl[OWNBUF_BENCH_SHARED_LOAD],
+			   ownbuf_bench_pct(l->ns[OWNBUF_BENCH_T_SHARED],
+					    l->got[OWNBUF_BENCH_T_SHARED],
 					    500) * 1000,
-			   ownbuf_bench_pct(&tl[OWNBUF_BENCH_SHARED_ALONE],
+			   ownbuf_bench_pct(a->ns[OWNBUF_BENCH_T_SHARED],
+					    a->got[OWNBUF_BENCH_T_SHARED],
 					    500) * 1000);
-	ownbuf_bench_tail_print("kernel_shared_tail", "alone",
-				&tl[OWNBUF_BENCH_SHARED_ALONE]);
-	ownbuf_bench_tail_print("kernel_shared_tail", "load",
-				&tl[OWNBUF_BENCH_SHARED_LOAD]);
-	ownbuf_bench_print("kernel_refcount_tail_p999_alone",
-			   ownbuf_bench_pct(&tl[OWNBUF_BENCH_REFCOUNT_ALONE],
-					    999) * 1000,
-			   ownbuf_bench_pct(&tl[OWNBUF_BENCH_REFCOUNT_ALONE],
-					    500) * 1000);
-	ownbuf_bench_print("kernel_refcount_tail_p999_load",
-			   ownbuf_bench_pct(&tl[OWNBUF_BENCH_REFCOUNT_LOAD],
-					    999) * 1000,
-			   ownbuf_bench_pct(&tl[OWNBUF_BENCH_REFCOUNT_LOAD],
-					    500) * 1000);
-	for (i = 0; i < OWNBUF_BENCH_NR_TAILS; i++)
-		ownbuf_bench_hist(hist[i], &tl[i]);
-	pr_info("note: kernel tail: %u operations per series on CPU 0, each timed with ktime_get_ns() (an empty pair: p50 %llu ns, max %llu ns, inside every figure)\n",
-		tail_samples, ownbuf_bench_pct(&tl[OWNBUF_BENCH_CLOCK], 500),
-		ownbuf_bench_pct(&tl[OWNBUF_BENCH_CLOCK], 1000));
-	pr_info("note: kernel tail under load: %u of %u shared borrows refused (-EBUSY: CPU 1 held the mut borrow; the longest refusal %llu ns); CPU 1 did %lu rounds meanwhile (%lu mut borrows granted in all)\n",
-		tl[OWNBUF_BENCH_SHARED_LOAD].refused, tail_samples,
-		tl[OWNBUF_BENCH_SHARED_LOAD].refused_max, rounds, load.mut);
+	ownbuf_bench_tail_print("alone", a);
+	ownbuf_bench_tail_print("load", l);
+	ownbuf_bench_pct_print("kernel_refcount_tail_p999_alone",
+			       a->ns[OWNBUF_BENCH_T_REFCOUNT],
+			       a->got[OWNBUF_BENCH_T_REFCOUNT], 999);
+	ownbuf_bench_pct_print("kernel_refcount_tail_p999_load",
+			       l->ns[OWNBUF_BENCH_T_REFCOUNT],
+			       l->got[OWNBUF_BENCH_T_REFCOUNT], 999);
+	ownbuf_bench_hist("kernel_shared_alone", a->ns[OWNBUF_BENCH_T_SHARED],
+			  a->got[OWNBUF_BENCH_T_SHARED]);
+	ownbuf_bench_hist("kernel_shared_load", l->ns[OWNBUF_BENCH_T_SHARED],
+			  l->got[OWNBUF_BENCH_T_SHARED]);
+	ownbuf_bench_hist("kernel_refcount_alone",
+			  a->ns[OWNBUF_BENCH_T_REFCOUNT],
+			  a->got[OWNBUF_BENCH_T_REFCOUNT]);
+	ownbuf_bench_hist("kernel_refcount_load",
+			  l->ns[OWNBUF_BENCH_T_REFCOUNT],
+			  l->got[OWNBUF_BENCH_T_REFCOUNT]);
+	pr_info("note: kernel tail: %u rounds per pass on CPU 0 of an empty clock pair, a shared borrow + release and a refcount_t pair, each timed with ktime_get_ns(); the empty pair (inside every time): p50 %llu ns, p99.9 %llu ns, max %llu ns alone, max %llu ns under load\n",
+		tail_samples,
+		ownbuf_bench_pct(a->ns[OWNBUF_BENCH_T_CLOCK],
+				 a->got[OWNBUF_BENCH_T_CLOCK], 500),
+		ownbuf_bench_pct(a->ns[OWNBUF_BENCH_T_CLOCK],
+				 a->got[OWNBUF_BENCH_T_CLOCK], 999),
+		ownbuf_bench_pct(a->ns[OWNBUF_BENCH_T_CLOCK],
+				 a->got[OWNBUF_BENCH_T_CLOCK], 1000),
+		ownbuf_bench_pct(l->ns[OWNBUF_BENCH_T_CLOCK],
+				 l->got[OWNBUF_BENCH_T_CLOCK], 1000));
+	pr_info("note: kernel tail under load: %u of %u shared borrows refused (-EBUSY: CPU 1 held the mut borrow; the longest refusal %llu ns); meanwhile CPU 1 did %lu rounds, %lu mut borrows granted; refcount_t pair max %llu ns alone, %llu ns under load\n",
+		l->refused, tail_samples, l->refused_max, rounds, mut,
+		ownbuf_bench_pct(a->ns[OWNBUF_BENCH_T_REFCOUNT],
+				 a->got[OWNBUF_BENCH_T_REFCOUNT], 1000),
+		ownbuf_bench_pct(l->ns[OWNBUF_BENCH_T_REFCOUNT],
+				 l->got[OWNBUF_BENCH_T_REFCOUNT], 1000));
 	ret = 0;
 out:
-	for (i = 0; i < OWNBUF_BENCH_NR_TAILS; i++)
-		kvfree(tl[i].ns);
+	for (i = 0; i < 2; i++)
+		for (k = 0; k < OWNBUF_BENCH_NR_T; k++)
+			kvfree(tl[i].ns[k]);
 	return ret;
 }
 
@@ -960,7 +1071,7 @@ static int __init ownbuf_bench_init(void)
 	if (extras && cpu_online(0) && cpu_online(1)) {
 		ret = ownbuf_bench_tail(ctx);
 		if (!ret)
-			ret = ownbuf_bench_alive(ctx, t, tb);
+			ret = ownbuf_bench_alive(ctx, t);
 		if (!ret)
 			ret = ownbuf_bench_many(ctx, t, tb);
 		if (ret) {

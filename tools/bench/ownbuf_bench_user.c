@@ -364,6 +364,17 @@ static void bench_mmap(size_t len, long n)
 	close(m.fd);
 }
 
+/* With -v, how long the part that ends here took (from the last call). */
+static void section(const char *name)
+{
+	static uint64_t t0;
+	uint64_t t = now_ns();
+
+	if (verbose && t0)
+		fprintf(stderr, "# %s took %.1f s\n", name, (t - t0) / 1e9);
+	t0 = t;
+}
+
 /* --- the tail --- */
 
 /* Run the calling thread on @cpu only (-1: on any). */
@@ -436,11 +447,13 @@ static void load_stop(struct load *l)
 	pthread_join(l->thread, NULL);
 }
 
-/* One series: each operation's time, those refused counted apart. */
+enum { T_CLOCK, T_OWNER, T_MEMFD, T_NR };
+
+/* One pass: per kind, each operation's time; refusals counted apart. */
 struct tail {
-	uint32_t *ns;		/* of each pair done; sorted once done */
-	long got;
-	long refused;		/* EBUSY: a borrow of the load was out */
+	uint32_t *ns[T_NR];	/* sorted once done */
+	long got[T_NR];
+	long refused;		/* the owner's pairs refused with EBUSY */
 	uint64_t refused_max;
 };
 
@@ -451,43 +464,68 @@ static int cmp_u32(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* @n pwrite+pread pairs on @fd (or, @fd < 0, empty clock pairs). */
-static void tail_run(struct tail *t, int fd, char *buf, long n)
+static void tail_add(struct tail *t, int kind, uint64_t ns)
+{
+	t->ns[kind][t->got[kind]++] = ns > UINT32_MAX ? UINT32_MAX : ns;
+}
+
+/* 4 KiB pwrite+pread on @fd; 0, or -1 and errno. */
+static int rw_once(int fd, char *buf)
+{
+	if (pwrite(fd, buf, 4096, 0) != 4096)
+		return -1;
+	return pread(fd, buf, 4096, 0) == 4096 ? 0 : -1;
+}
+
+/*
+ * @n rounds of: an empty clock pair, a pwrite+pread on @owner, the same on
+ * @memfd, each timed on its own, so that whatever happens to the CPU (an
+ * interrupt, the host taking the vCPU away) happens to all three alike.
+ */
+static void tail_run(struct tail *t, int owner, int memfd, char *buf, long n)
 {
 	uint64_t t0, t1;
-	ssize_t w = 0, r = 0;
 	long i;
+	int k;
 
-	t->got = 0;
+	memset(t->got, 0, sizeof(t->got));
 	t->refused = 0;
 	t->refused_max = 0;
 	for (i = 0; i < n; i++) {
 		t0 = now_ns();
-		if (fd >= 0) {
-			w = pwrite(fd, buf, 4096, 0);
-			r = w == 4096 ? pread(fd, buf, 4096, 0) : 0;
-		}
 		t1 = now_ns();
-		if (fd >= 0 && (w != 4096 || r != 4096)) {
-			if (errno != EBUSY)
-				die("pwrite/pread");
+		tail_add(t, T_CLOCK, t1 - t0);
+
+		t0 = now_ns();
+		k = rw_once(owner, buf);
+		t1 = now_ns();
+		if (!k) {
+			tail_add(t, T_OWNER, t1 - t0);
+		} else if (errno == EBUSY) {
 			t->refused++;
 			if (t1 - t0 > t->refused_max)
 				t->refused_max = t1 - t0;
-			continue;
+		} else {
+			die("pwrite/pread on the owner");
 		}
-		t->ns[t->got++] = t1 - t0 > UINT32_MAX ? UINT32_MAX : t1 - t0;
+
+		t0 = now_ns();
+		if (rw_once(memfd, buf))
+			die("pwrite/pread on the memfd");
+		t1 = now_ns();
+		tail_add(t, T_MEMFD, t1 - t0);
 	}
-	qsort(t->ns, t->got, sizeof(t->ns[0]), cmp_u32);
+	for (k = 0; k < T_NR; k++)
+		qsort(t->ns[k], t->got[k], sizeof(uint32_t), cmp_u32);
 }
 
-static double pct(const struct tail *t, int permille)
+static double pct(const struct tail *t, int kind, int permille)
 {
-	long i = t->got * permille / 1000;
+	long i = t->got[kind] * permille / 1000;
 
-	if (!t->got)
+	if (!t->got[kind])
 		return 0;
-	return t->ns[i < t->got ? i : t->got - 1];
+	return t->ns[kind][i < t->got[kind] ? i : t->got[kind] - 1];
 }
 
 static void metric(const char *name, double value, double base)
@@ -496,9 +534,8 @@ static void metric(const char *name, double value, double base)
 	       base, base > 0 ? value / base : 0);
 }
 
-/* p99, p99.9 and max against the p50 of the same series. */
-static void tail_print(const char *prefix, const char *sfx,
-		       const struct tail *t)
+/* p99, p99.9 and max of the owner's pairs against their p50. */
+static void tail_print(const char *sfx, const struct tail *t)
 {
 	static const int pm[] = { 990, 999, 1000 };
 	static const char *const pname[] = { "p99", "p999", "max" };
@@ -506,8 +543,8 @@ static void tail_print(const char *prefix, const char *sfx,
 	int i;
 
 	for (i = 0; i < 3; i++) {
-		snprintf(name, sizeof(name), "%s_%s_%s", prefix, pname[i], sfx);
-		metric(name, pct(t, pm[i]), pct(t, 500));
+		snprintf(name, sizeof(name), "rw_4k_tail_%s_%s", pname[i], sfx);
+		metric(name, pct(t, T_OWNER, pm[i]), pct(t, T_OWNER, 500));
 	}
 }
 
@@ -529,82 +566,79 @@ static unsigned long long bucket_lo(unsigned int i)
 	return ((4ull + i % 4) << (i / 4)) >> 2;
 }
 
-static void hist(const char *name, const struct tail *t)
+static void hist(const char *name, const struct tail *t, int kind)
 {
 	unsigned int b;
 	long i = 0, count;
 
-	while (i < t->got) {
-		b = bucket(t->ns[i]);
-		for (count = 0; i < t->got && bucket(t->ns[i]) == b; count++)
+	while (i < t->got[kind]) {
+		b = bucket(t->ns[kind][i]);
+		for (count = 0; i < t->got[kind] &&
+		     bucket(t->ns[kind][i]) == b; count++)
 			i++;
 		printf("hist=%s ns=%llu count=%ld\n", name, bucket_lo(b), count);
 	}
 }
 
-enum { T_CLOCK, T_OWN_ALONE, T_MEMFD_ALONE, T_OWN_LOAD, T_MEMFD_LOAD, T_NR };
-
 static void bench_tail(long n)
 {
-	static const char *const names[T_NR] = {
-		"user_clock", "user_rw_4k_alone", "user_memfd_rw_4k_alone",
-		"user_rw_4k_load", "user_memfd_rw_4k_load",
-	};
-	struct tail t[T_NR];
+	struct tail t[2];	/* alone, under load */
 	struct load l;
-	int owner = open_owner(4096), memfd = open_memfd(4096), i;
+	int owner = open_owner(4096), memfd = open_memfd(4096), i, k;
 	char *pool = pool_alloc(4096), *buf = pool_buf(pool, 1);
-	long rounds;
+	long rounds, mut;
 
 	/*
-	 * One placement for every series (see PLACEMENT): a bad one then
-	 * slows a series' p50 as much as its tail, and the ratios stand.
+	 * One placement for every pass (see PLACEMENT): a bad one then slows
+	 * a pass's p50 as much as its tail, and the ratios stand.
 	 */
-	for (i = 0; i < T_NR; i++) {
-		t[i].ns = calloc(n, sizeof(uint32_t));
-		if (!t[i].ns)
-			die("calloc");
-	}
+	for (i = 0; i < 2; i++)
+		for (k = 0; k < T_NR; k++) {
+			t[i].ns[k] = calloc(n, sizeof(uint32_t));
+			if (!t[i].ns[k])
+				die("calloc");
+		}
 	pin(0);
-	tail_run(&t[T_OWN_ALONE], owner, buf, n / 10);	/* warm-up */
-	tail_run(&t[T_CLOCK], -1, buf, n);
-	tail_run(&t[T_OWN_ALONE], owner, buf, n);
-	tail_run(&t[T_MEMFD_ALONE], memfd, buf, n);
+	tail_run(&t[0], owner, memfd, buf, n / 10);	/* warm-up */
+	tail_run(&t[0], owner, memfd, buf, n);
 	load_start(&l, owner);
 	rounds = __atomic_load_n(&l.rounds, __ATOMIC_RELAXED);
-	tail_run(&t[T_OWN_LOAD], owner, buf, n);
+	mut = __atomic_load_n(&l.mut, __ATOMIC_RELAXED);
+	tail_run(&t[1], owner, memfd, buf, n);
 	rounds = __atomic_load_n(&l.rounds, __ATOMIC_RELAXED) - rounds;
-	tail_run(&t[T_MEMFD_LOAD], memfd, buf, n);
+	mut = __atomic_load_n(&l.mut, __ATOMIC_RELAXED) - mut;
 	load_stop(&l);
 	pin(-1);
-	for (i = 0; i < T_NR; i++)
-		if (t[i].got < n / 20) {
-			fprintf(stderr, "ownbuf_bench: tail %s: only %ld of %ld done\n",
-				names[i], t[i].got, n);
-			exit(1);
-		}
+	if (t[1].got[T_OWNER] < n / 20) {
+		fprintf(stderr, "ownbuf_bench: tail: only %ld of %ld owner pairs done under load\n",
+			t[1].got[T_OWNER], n);
+		exit(1);
+	}
 
-	metric("user_tail_clock", pct(&t[T_CLOCK], 500),
-	       pct(&t[T_OWN_ALONE], 500));
-	metric("rw_4k_tail_p50_load", pct(&t[T_OWN_LOAD], 500),
-	       pct(&t[T_OWN_ALONE], 500));
-	tail_print("rw_4k_tail", "alone", &t[T_OWN_ALONE]);
-	tail_print("rw_4k_tail", "load", &t[T_OWN_LOAD]);
-	metric("memfd_rw_4k_tail_p999_alone", pct(&t[T_MEMFD_ALONE], 999),
-	       pct(&t[T_MEMFD_ALONE], 500));
-	metric("memfd_rw_4k_tail_p999_load", pct(&t[T_MEMFD_LOAD], 999),
-	       pct(&t[T_MEMFD_LOAD], 500));
-	for (i = 0; i < T_NR; i++)
-		hist(names[i], &t[i]);
-	printf("note: user tail: %ld pwrite+pread pairs per series on CPU 0, each timed with clock_gettime(CLOCK_MONOTONIC) (an empty pair: p50 %.0f ns, max %.0f ns, inside every figure)\n",
-	       n, pct(&t[T_CLOCK], 500), pct(&t[T_CLOCK], 1000));
-	printf("note: user tail under load: %ld of %ld owner pairs refused (EBUSY: a borrow of CPU 1 was out; the longest refusal %llu ns), %ld done; CPU 1 did %ld rounds meanwhile (%ld mut borrows granted in all)\n",
-	       t[T_OWN_LOAD].refused, n,
-	       (unsigned long long)t[T_OWN_LOAD].refused_max,
-	       t[T_OWN_LOAD].got, rounds, l.mut);
+	metric("user_tail_clock", pct(&t[0], T_CLOCK, 500),
+	       pct(&t[0], T_OWNER, 500));
+	metric("rw_4k_tail_p50_load", pct(&t[1], T_OWNER, 500),
+	       pct(&t[0], T_OWNER, 500));
+	tail_print("alone", &t[0]);
+	tail_print("load", &t[1]);
+	metric("memfd_rw_4k_tail_p999_alone", pct(&t[0], T_MEMFD, 999),
+	       pct(&t[0], T_MEMFD, 500));
+	metric("memfd_rw_4k_tail_p999_load", pct(&t[1], T_MEMFD, 999),
+	       pct(&t[1], T_MEMFD, 500));
+	hist("user_rw_4k_alone", &t[0], T_OWNER);
+	hist("user_rw_4k_load", &t[1], T_OWNER);
+	hist("user_memfd_rw_4k_alone", &t[0], T_MEMFD);
+	hist("user_memfd_rw_4k_load", &t[1], T_MEMFD);
+	printf("note: user tail: %ld rounds per pass on CPU 0 of an empty clock pair, a 4 KiB pwrite+pread on the owner and one on a memfd, each timed with clock_gettime(CLOCK_MONOTONIC); the empty pair (inside every time): p50 %.0f ns, p99.9 %.0f ns, max %.0f ns alone, max %.0f ns under load\n",
+	       n, pct(&t[0], T_CLOCK, 500), pct(&t[0], T_CLOCK, 999),
+	       pct(&t[0], T_CLOCK, 1000), pct(&t[1], T_CLOCK, 1000));
+	printf("note: user tail under load: %ld of %ld owner pairs refused (EBUSY: a borrow of CPU 1 was out; the longest refusal %.0f ns); meanwhile CPU 1 did %ld rounds, %ld mut borrows granted; memfd pair max %.0f ns alone, %.0f ns under load\n",
+	       t[1].refused, n, (double)t[1].refused_max, rounds, mut,
+	       pct(&t[0], T_MEMFD, 1000), pct(&t[1], T_MEMFD, 1000));
 	fflush(stdout);
-	for (i = 0; i < T_NR; i++)
-		free(t[i].ns);
+	for (i = 0; i < 2; i++)
+		for (k = 0; k < T_NR; k++)
+			free(t[i].ns[k]);
 	pool_free(pool, 4096);
 	close(owner);
 	close(memfd);
@@ -632,6 +666,12 @@ static double revoke_once(int nb, int mapped, int *fds, char **maps)
 		/* Touched: a page table entry for the revocation to zap. */
 		*(volatile char *)maps[i];
 	}
+	/*
+	 * Let the work that the last round's teardown left (files and
+	 * inodes freed after an RCU grace period) finish first: it would
+	 * land on whichever point comes next.
+	 */
+	usleep(20000);
 	t0 = now_ns();
 	close(owner);
 	t1 = now_ns();
@@ -827,6 +867,20 @@ static void memfd_size_loop(struct bench *b)
 		close(open_memfd(b->len));
 }
 
+/* A memfd whose pages are all there and zeroed, as a buffer's are. */
+static void memfd_fallocate_loop(struct bench *b)
+{
+	long i;
+	int fd;
+
+	for (i = 0; i < b->n; i++) {
+		fd = open_memfd(b->len);
+		if (fallocate(fd, 0, 0, b->len))
+			die("fallocate");
+		close(fd);
+	}
+}
+
 static void bench_create(void)
 {
 	static const struct { size_t len; long n; const char *name; } sz[] = {
@@ -838,6 +892,7 @@ static void bench_create(void)
 	long def = read_param("default_size");
 	struct bench o = { }, m = { };
 	unsigned int k;
+	char name[64];
 
 	for (k = 0; k < sizeof(sz) / sizeof(sz[0]); k++) {
 		write_param("default_size", sz[k].len);
@@ -845,6 +900,11 @@ static void bench_create(void)
 		m.n = ops(sz[k].n);
 		m.len = sz[k].len;
 		pair(sz[k].name, create_loop, &o, memfd_size_loop, &m);
+		if (sz[k].len < (1 << 20))
+			continue;
+		/* What a memfd costs with its memory made at once. */
+		snprintf(name, sizeof(name), "%s_vs_fallocate", sz[k].name);
+		pair(name, create_loop, &o, memfd_fallocate_loop, &m);
 	}
 	write_param("default_size", def);
 }
@@ -873,6 +933,7 @@ int main(int argc, char **argv)
 		reps = 5;
 	if (reps > MAX_REPS)
 		reps = MAX_REPS;
+	section("start");
 
 	bench_rw(4096, 20000, "rw_4k");
 	bench_rw(65536, 2000, "rw_64k");
@@ -905,10 +966,15 @@ int main(int argc, char **argv)
 		/* The borrows of the curves are file descriptors. */
 		if (setrlimit(RLIMIT_NOFILE, &rl))
 			die("setrlimit(RLIMIT_NOFILE)");
+		section("pairs");
 		bench_tail(ops(20000));
+		section("tail");
 		bench_revoke();
+		section("revocation");
 		bench_many_shared();
+		section("max_shared");
 		bench_create();
+		section("create");
 	}
 	return 0;
 }
