@@ -17,18 +17,18 @@
  * down); kernel_floor_atomics and kernel_floor_calls measure those alone.
  *
  * With extras=1 (the default) also the tail and the curves:
- *  - the tail: every shared borrow + release timed on its own (CPU 0,
- *    ktime_get_ns() around it; the clock's own cost is a metric too),
- *    alone and while a kthread on CPU 1 takes and releases shared and mut
- *    borrows of the same buffer and creates and drops another.  Printed as
- *    percentiles (ratio to the p50 of the same loop) and as a histogram,
- *    "hist=<series> ns=<bucket's lower bound> count=<samples>", quarter-
- *    octave buckets.  A refcount_t pair timed the same way is the floor:
- *    what the clock, the interrupts and the load do to anything.
- *  - the curves, each point against the first: handle lookup and shared
- *    borrow + release with 1, 10^3 and 10^5 buffers alive, and the
- *    refused mut borrow and ownbuf_stat() with max_shared shared borrows
- *    out (spread over CPUs 0 and 1) against one.
+ *  - the tail: rounds of an empty clock pair, a shared borrow + release
+ *    and a refcount_t pair (the floor), each timed on its own with
+ *    ktime_get_ns() on CPU 0, alone and while a kthread on CPU 1 takes and
+ *    releases shared and mut borrows of the same buffer and creates and
+ *    drops another.  Printed as percentiles against the p50 of the same
+ *    pass, and as histograms, "hist=<series> ns=<bucket's lower bound>
+ *    count=<operations>", in quarter-octave buckets.
+ *  - the curves, each point against the first: handle lookup (of one
+ *    buffer, and of each buffer alive in turn, with its floor: one word of
+ *    as many objects in turn) and shared borrow + release with 1, 10^3
+ *    and 10^5 buffers alive; ownbuf_stat() and a (refused) mut borrow with
+ *    max_shared shared borrows out, spread over CPUs 0 and 1, against one.
  * Lines starting "note: " say what a figure needs to be read right.
  */
 

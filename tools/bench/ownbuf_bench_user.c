@@ -9,17 +9,19 @@
  * repetition's pair of times to stderr, as "# name rep N: value baseline".
  *
  * Besides the pairs:
- *  - the tail: 4 KiB pwrite+pread on the owner (and on a memfd, the
- *    floor), each pair timed on its own with clock_gettime() on CPU 0,
- *    alone and while a thread on CPU 1 takes and gives back shared and mut
- *    borrows of the same buffer and opens and closes another: percentiles
- *    against the p50 of the same loop, and a histogram
- *    ("hist=<series> ns=<bucket's lower bound> count=<samples>");
+ *  - the tail: rounds of an empty clock pair, a 4 KiB pwrite+pread on the
+ *    owner and one on a memfd (the floor), each timed on its own with
+ *    clock_gettime() on CPU 0, alone and while a thread on CPU 1 takes
+ *    and gives back shared and mut borrows of the same buffer and opens
+ *    and closes another: percentiles against the p50 of the same pass,
+ *    and histograms ("hist=<series> ns=<bucket's lower bound>
+ *    count=<operations>");
  *  - the curves: the owner's close() with 1, 10, 100 and 1000 shared
- *    borrows out (and with each of them mapped and touched), INFO and a
- *    (refused) mut BORROW with max_shared shared borrows out, spread over
- *    CPUs 0 and 1, against one, and open+close of a 4 KiB to 64 MiB buffer
- *    against memfd_create()+ftruncate()+close() of the same size.
+ *    borrows out (and with each of them mapped and touched) against one,
+ *    INFO and a (refused) mut BORROW with max_shared shared borrows out,
+ *    spread over CPUs 0 and 1, against one, and open+close of a 4 KiB to
+ *    64 MiB buffer against memfd_create()+ftruncate()+close() of the same
+ *    size (and, from 1 MiB, + fallocate(): its memory made at once).
  * Lines starting "note: " say what a figure needs to be read right.
  */
 #define _GNU_SOURCE
@@ -41,6 +43,7 @@
 #include <linux/ownbuf.h>
 
 #define MAX_REPS 101
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 /*
  * PLACEMENT.  Under QEMU's TCG a copy's speed depends on where its pages
@@ -528,7 +531,7 @@ static double pct(const struct tail *t, int kind, int permille)
 	return t->ns[kind][i < t->got[kind] ? i : t->got[kind] - 1];
 }
 
-static void metric(const char *name, double value, double base)
+static void print_metric(const char *name, double value, double base)
 {
 	printf("metric=%s value=%.1f baseline=%.1f ratio=%.3f\n", name, value,
 	       base, base > 0 ? value / base : 0);
@@ -544,7 +547,7 @@ static void tail_print(const char *sfx, const struct tail *t)
 
 	for (i = 0; i < 3; i++) {
 		snprintf(name, sizeof(name), "rw_4k_tail_%s_%s", pname[i], sfx);
-		metric(name, pct(t, T_OWNER, pm[i]), pct(t, T_OWNER, 500));
+		print_metric(name, pct(t, T_OWNER, pm[i]), pct(t, T_OWNER, 500));
 	}
 }
 
@@ -566,7 +569,7 @@ static unsigned long long bucket_lo(unsigned int i)
 	return ((4ull + i % 4) << (i / 4)) >> 2;
 }
 
-static void hist(const char *name, const struct tail *t, int kind)
+static void print_hist(const char *name, const struct tail *t, int kind)
 {
 	unsigned int b;
 	long i = 0, count;
@@ -615,25 +618,36 @@ static void bench_tail(long n)
 		exit(1);
 	}
 
-	metric("user_tail_clock", pct(&t[0], T_CLOCK, 500),
-	       pct(&t[0], T_OWNER, 500));
-	metric("rw_4k_tail_p50_load", pct(&t[1], T_OWNER, 500),
-	       pct(&t[0], T_OWNER, 500));
+	print_metric("user_tail_clock", pct(&t[0], T_CLOCK, 500),
+		     pct(&t[0], T_OWNER, 500));
+	print_metric("rw_4k_tail_p50_load", pct(&t[1], T_OWNER, 500),
+		     pct(&t[0], T_OWNER, 500));
 	tail_print("alone", &t[0]);
 	tail_print("load", &t[1]);
-	metric("memfd_rw_4k_tail_p999_alone", pct(&t[0], T_MEMFD, 999),
-	       pct(&t[0], T_MEMFD, 500));
-	metric("memfd_rw_4k_tail_p999_load", pct(&t[1], T_MEMFD, 999),
-	       pct(&t[1], T_MEMFD, 500));
-	hist("user_rw_4k_alone", &t[0], T_OWNER);
-	hist("user_rw_4k_load", &t[1], T_OWNER);
-	hist("user_memfd_rw_4k_alone", &t[0], T_MEMFD);
-	hist("user_memfd_rw_4k_load", &t[1], T_MEMFD);
-	printf("note: user tail: %ld rounds per pass on CPU 0 of an empty clock pair, a 4 KiB pwrite+pread on the owner and one on a memfd, each timed with clock_gettime(CLOCK_MONOTONIC); the empty pair (inside every time): p50 %.0f ns, p99.9 %.0f ns, max %.0f ns alone, max %.0f ns under load\n",
-	       n, pct(&t[0], T_CLOCK, 500), pct(&t[0], T_CLOCK, 999),
-	       pct(&t[0], T_CLOCK, 1000), pct(&t[1], T_CLOCK, 1000));
-	printf("note: user tail under load: %ld of %ld owner pairs refused (EBUSY: a borrow of CPU 1 was out; the longest refusal %.0f ns); meanwhile CPU 1 did %ld rounds, %ld mut borrows granted; memfd pair max %.0f ns alone, %.0f ns under load\n",
-	       t[1].refused, n, (double)t[1].refused_max, rounds, mut,
+	print_metric("memfd_rw_4k_tail_p999_alone", pct(&t[0], T_MEMFD, 999),
+		     pct(&t[0], T_MEMFD, 500));
+	print_metric("memfd_rw_4k_tail_p999_load", pct(&t[1], T_MEMFD, 999),
+		     pct(&t[1], T_MEMFD, 500));
+	print_hist("user_rw_4k_alone", &t[0], T_OWNER);
+	print_hist("user_rw_4k_load", &t[1], T_OWNER);
+	print_hist("user_memfd_rw_4k_alone", &t[0], T_MEMFD);
+	print_hist("user_memfd_rw_4k_load", &t[1], T_MEMFD);
+	/* One line each, printed in parts. */
+	printf("note: user tail: %ld rounds per pass on CPU 0 of ", n);
+	printf("an empty clock pair, a 4 KiB pwrite+pread on the owner and ");
+	printf("one on a memfd, each timed with clock_gettime(); ");
+	printf("the empty pair (inside every time): p50 %.0f ns, ",
+	       pct(&t[0], T_CLOCK, 500));
+	printf("p99.9 %.0f ns, max %.0f ns alone, max %.0f ns under load\n",
+	       pct(&t[0], T_CLOCK, 999), pct(&t[0], T_CLOCK, 1000),
+	       pct(&t[1], T_CLOCK, 1000));
+	printf("note: user tail under load: %ld of %ld owner pairs refused ",
+	       t[1].refused, n);
+	printf("(EBUSY: a borrow of CPU 1 was out; the longest refusal %.0f ns); ",
+	       (double)t[1].refused_max);
+	printf("meanwhile CPU 1 did %ld rounds, %ld mut borrows granted; ",
+	       rounds, mut);
+	printf("memfd pair max %.0f ns alone, %.0f ns under load\n",
 	       pct(&t[0], T_MEMFD, 1000), pct(&t[1], T_MEMFD, 1000));
 	fflush(stdout);
 	for (i = 0; i < 2; i++)
@@ -664,7 +678,7 @@ static double revoke_once(int nb, int mapped, int *fds, char **maps)
 		if (maps[i] == MAP_FAILED)
 			die("mmap");
 		/* Touched: a page table entry for the revocation to zap. */
-		*(volatile char *)maps[i];
+		asm volatile("" : : "r" (maps[i][0]) : "memory");
 	}
 	/*
 	 * Let the work that the last round's teardown left (files and
@@ -718,9 +732,11 @@ static void bench_revoke(void)
 		}
 		s1 = (med[2] - med[1]) / 90;
 		s2 = (med[3] - med[2]) / 900;
-		printf("note: revocation%s: %.0f ns per borrow from 1 to 1000 borrows out (%.0f from 10 to 100, %.0f from 100 to 1000: %s)\n",
+		printf("note: revocation%s: %.0f ns per borrow from 1 to 1000 ",
 		       mapped ? " of mapped borrows" : "",
-		       (med[3] - med[0]) / 999, s1, s2,
+		       (med[3] - med[0]) / 999);
+		printf("borrows out (%.0f from 10 to 100, %.0f from 100 to 1000: %s)\n",
+		       s1, s2,
 		       s2 > 0.75 * s1 && s2 < 1.33 * s1 ? "linear" :
 		       s2 >= 1.33 * s1 ? "worse than linear" :
 		       "better than linear");
@@ -826,8 +842,8 @@ static void bench_many_shared(void)
 	if (tk.got != max || errno != EOVERFLOW)
 		die("the shared BORROWs did not stop at max_shared with EOVERFLOW");
 	pin(-1);
-	printf("note: max_shared: %d shared borrows out (%d taken on CPU 1, %d on CPU 0) against 1\n",
-	       tk.got, i, tk.got - i);
+	printf("note: max_shared: %d shared borrows out ", tk.got);
+	printf("(%d taken on CPU 1, %d on CPU 0) against 1\n", i, tk.got - i);
 	o.fd = tk.owner;
 	m.fd = one;
 	o.buf = (char *)&info;
@@ -894,7 +910,7 @@ static void bench_create(void)
 	unsigned int k;
 	char name[64];
 
-	for (k = 0; k < sizeof(sz) / sizeof(sz[0]); k++) {
+	for (k = 0; k < ARRAY_SIZE(sz); k++) {
 		write_param("default_size", sz[k].len);
 		o.n = ops(sz[k].n);
 		m.n = ops(sz[k].n);
