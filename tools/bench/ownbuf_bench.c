@@ -900,6 +900,21 @@ static void ownbuf_bench_tail_print(const char *sfx,
 	}
 }
 
+/* p99.9 / p50 of the shared borrows of @tl, the clock's p50 taken off. */
+static u64 ownbuf_bench_net(const struct ownbuf_bench_tail *tl)
+{
+	u64 clk = ownbuf_bench_pct(tl->ns[OWNBUF_BENCH_T_CLOCK],
+				   tl->got[OWNBUF_BENCH_T_CLOCK], 500);
+	u64 p50 = ownbuf_bench_pct(tl->ns[OWNBUF_BENCH_T_SHARED],
+				   tl->got[OWNBUF_BENCH_T_SHARED], 500);
+	u64 p999 = ownbuf_bench_pct(tl->ns[OWNBUF_BENCH_T_SHARED],
+				    tl->got[OWNBUF_BENCH_T_SHARED], 999);
+
+	if (p50 <= clk)
+		return 0;
+	return div64_u64((p999 - min(p999, clk)) * 100, p50 - clk);
+}
+
 /* Start the load on CPU 1 and wait until it runs; NULL if it did not. */
 static struct task_struct *ownbuf_bench_load_start(struct ownbuf_bench_load *l)
 {
@@ -1018,6 +1033,8 @@ static int ownbuf_bench_tail(struct ownbuf_bench_ctx *ctx)
 				 a->got[OWNBUF_BENCH_T_REFCOUNT], 1000),
 		ownbuf_bench_pct(l->ns[OWNBUF_BENCH_T_REFCOUNT],
 				 l->got[OWNBUF_BENCH_T_REFCOUNT], 1000));
+	pr_info("note: kernel tail, net of the clock's p50: shared borrow + release p99.9 / p50 = %llu%% alone, %llu%% under load\n",
+		ownbuf_bench_net(a), ownbuf_bench_net(l));
 	ret = 0;
 out:
 	for (i = 0; i < 2; i++)
