@@ -81,6 +81,8 @@ MODULE_PARM_DESC(max_shared, "ownbuf's max_shared (borrows taken until -EOVERFLO
  * @objs: as many objects, for the floor of the spread lookup.
  * @alive: how many of @hs and of @objs.
  * @sink: where the floor's loads go, so that they are made.
+ * @pool: a buffer for each repetition of a pair (see PLACEMENT).
+ * @npool: how many of @pool.
  * @hone: a buffer with one shared borrow out.
  * @hmany: a buffer with max_shared shared borrows out.
  */
@@ -94,6 +96,8 @@ struct ownbuf_bench_ctx {
 	void **objs;
 	unsigned int alive;
 	u64 sink;
+	struct ownbuf_handle *pool;
+	unsigned int npool;
 	struct ownbuf_handle hone, hmany;
 };
 
@@ -247,18 +251,58 @@ static void ownbuf_bench_measure(ownbuf_bench_fn fn, ownbuf_bench_fn base,
 				 u64 *t, u64 *tb,
 				 struct ownbuf_bench_point *pt)
 {
+	struct ownbuf_handle h = ctx->h;
 	unsigned int r;
 
 	ctx->n = n;
 	fn(ctx);		/* warm up both */
 	base(ctx);
 	for (r = 0; r < reps; r++) {
+		/* See PLACEMENT at ownbuf_bench_pool_make(). */
+		if (ctx->npool)
+			ctx->h = ctx->pool[r % ctx->npool];
 		t[r] = ownbuf_bench_once(fn, ctx);
 		tb[r] = ownbuf_bench_once(base, ctx);
 		cond_resched();
 	}
+	ctx->h = h;
 	pt->ps = ownbuf_bench_median(t, reps);
 	pt->base = ownbuf_bench_median(tb, reps);
+}
+
+/*
+ * PLACEMENT.  Under QEMU's TCG the emulated TLB is direct-mapped: when two
+ * pages that an operation touches share a slot, every access to them
+ * misses, and the operation runs many times slower for as long as the
+ * objects stay where they are (a mut borrow + release once read 40 times
+ * its usual time for a whole run, and for the warm-up module's run before
+ * it, which had been given the same memory).  So each repetition of a pair
+ * works on a buffer of its own, made in advance (@ctx->pool): a bad
+ * placement spoils one repetition, which the median drops.
+ */
+static int ownbuf_bench_pool_make(struct ownbuf_bench_ctx *ctx)
+{
+	int ret;
+
+	ctx->pool = kcalloc(reps, sizeof(*ctx->pool), GFP_KERNEL);
+	if (!ctx->pool)
+		return -ENOMEM;
+	for (ctx->npool = 0; ctx->npool < reps; ctx->npool++) {
+		ret = ownbuf_create(4096, GFP_KERNEL, &ctx->pool[ctx->npool]);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+static void ownbuf_bench_pool_free(struct ownbuf_bench_ctx *ctx)
+{
+	while (ctx->npool) {
+		if (ownbuf_drop(&ctx->pool[--ctx->npool]))
+			pr_err("drop failed\n");
+	}
+	kfree(ctx->pool);
+	ctx->pool = NULL;
 }
 
 static void ownbuf_bench_pair(const char *name, ownbuf_bench_fn fn,
@@ -1060,6 +1104,13 @@ static int __init ownbuf_bench_init(void)
 	ret = ownbuf_create(4096, GFP_KERNEL, &ctx->h);
 	if (ret)
 		goto out;
+	ret = ownbuf_bench_pool_make(ctx);
+	if (ret) {
+		ownbuf_bench_pool_free(ctx);
+		if (ownbuf_drop(&ctx->h))
+			pr_err("drop failed\n");
+		goto out;
+	}
 
 	ownbuf_bench_pair("kernel_shared_borrow_release", ownbuf_bench_shared,
 			  ownbuf_bench_refcount, iters, ctx, t, tb);
@@ -1085,6 +1136,7 @@ static int __init ownbuf_bench_init(void)
 	} else {
 		pr_warn("CPUs 0 and 1 not both online: no scaling figures\n");
 	}
+	ownbuf_bench_pool_free(ctx);
 	if (extras && cpu_online(0) && cpu_online(1)) {
 		ret = ownbuf_bench_tail(ctx);
 		if (!ret)
