@@ -39,6 +39,7 @@
 #include <linux/kthread.h>
 #include <linux/module.h>
 #include <linux/ownbuf.h>
+#include <linux/rcupdate.h>
 #include <linux/refcount.h>
 #include <linux/sched.h>
 #include <linux/slab.h>
@@ -622,6 +623,8 @@ static int ownbuf_bench_alive(struct ownbuf_bench_ctx *ctx, u64 *t)
 		ret = ownbuf_bench_alive_set(ctx, min(points[k], max_alive));
 		if (ret)
 			goto out;
+		/* What the drops (and the tail's load before) left to free. */
+		rcu_barrier();
 		alive[k] = ctx->alive;
 		work_on_cpu(0, ownbuf_bench_alive_run, &pass);
 		for (m = 0; m < OWNBUF_BENCH_ALIVE_FNS; m++)
