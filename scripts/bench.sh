@@ -16,10 +16,18 @@
 # baseline's, so lower is better.  Times are guest (TCG) times: they say
 # nothing about another machine, only the ratios carry over, roughly.
 #
+# Besides the pairs, the tail (percentiles of single operations, alone and
+# under load from the other CPU, against their own p50) and the curves
+# (each point against the first: buffers alive, borrows out at
+# revocation, max_shared borrows out, buffer sizes against a memfd).
+#
 # Output, in build/bench/: table.txt (the table; table.md in Markdown),
 # metrics.txt (one line "metric=NAME value=NS baseline=NS ratio=R" per
-# metric), ratios.svg (the chart, targets drawn), run/console.log (the
-# guest's kernel log), run/results.log (every repetition's times too).
+# metric), notes.txt (what the figures need to be read right: clock
+# costs, refusals under load, revocation's slope), ratios.svg (the chart,
+# targets drawn), tail.svg (the tail's histograms; their data in hist/),
+# run/console.log (the guest's kernel log), run/results.log (every
+# repetition's times too).
 #
 # The latest run's table is in README.md ("Performance"); the method, how
 # far to trust one run and why each figure is what it is are in
@@ -58,9 +66,9 @@ rw_1m|owner pwrite+pread, 1 MiB|same on a memfd|0.55
 mmap_read_1m|read a mut borrow's mmap, 1 MiB|read a memfd's mmap|1.03
 borrow_close_vs_memfd|BORROW ioctl + close()|memfd_create() + close()|0.92
 borrow_close_vs_dup|BORROW ioctl + close()|dup() + close()|-
-info_vs_getppid|INFO ioctl|getppid()|1.5
+info_vs_getppid|INFO ioctl|getppid()|-
 ioctl_floor_vs_getppid|unknown ioctl (ENOTTY): the floor|getppid()|-
-info_vs_ioctl_floor|INFO ioctl|unknown ioctl (ENOTTY)|-
+info_vs_ioctl_floor|INFO ioctl|unknown ioctl (ENOTTY)|1.2
 kernel_shared_borrow_release|shared borrow + release|refcount_t inc + dec_and_test|2
 kernel_mut_borrow_release|mut borrow + release|refcount_t inc + dec_and_test|2.5
 kernel_handle_lookup|handle lookup (ownbuf_size())|refcount_t inc + dec_and_test|1.5
@@ -68,7 +76,51 @@ kernel_create_drop|create (64 B) + drop|refcount_t inc + dec_and_test|-
 kernel_floor_atomics|floor: the 3 atomics of a shared borrow+release|refcount_t inc + dec_and_test|-
 kernel_floor_calls|floor: 2 empty function calls|refcount_t inc + dec_and_test|-
 kernel_shared_2cpu_scaling|shared borrow + release, CPUs 0+1 at once|same on CPU 0 alone|1.5
-kernel_refcount_2cpu_scaling|one refcount_t pair, CPUs 0+1 at once|same on CPU 0 alone|-"
+kernel_refcount_2cpu_scaling|one refcount_t pair, CPUs 0+1 at once|same on CPU 0 alone|-
+kernel_tail_clock|tail: empty ktime_get_ns() pair, p50 (in every kernel tail time)|shared borrow + release p50, alone|-
+kernel_shared_tail_p50_load|tail: shared borrow + release p50, under load|same, alone|-
+kernel_shared_tail_p99_alone|tail: shared borrow + release p99, alone|its p50|-
+kernel_shared_tail_p999_alone|tail: shared borrow + release p99.9, alone|its p50|-
+kernel_shared_tail_max_alone|tail: shared borrow + release max, alone|its p50|-
+kernel_shared_tail_p99_load|tail: shared borrow + release p99, under load|its p50|-
+kernel_shared_tail_p999_load|tail: shared borrow + release p99.9, under load|its p50|3
+kernel_shared_tail_max_load|tail: shared borrow + release max, under load|its p50|-
+kernel_refcount_tail_p999_alone|floor: refcount_t pair p99.9, alone|its p50|-
+kernel_refcount_tail_p999_load|floor: refcount_t pair p99.9, under load|its p50|-
+user_tail_clock|tail: empty clock_gettime() pair, p50 (in every user tail time)|owner pwrite+pread 4 KiB p50, alone|-
+rw_4k_tail_p50_load|tail: owner pwrite+pread 4 KiB p50, under load|same, alone|-
+rw_4k_tail_p99_alone|tail: owner pwrite+pread 4 KiB p99, alone|its p50|-
+rw_4k_tail_p999_alone|tail: owner pwrite+pread 4 KiB p99.9, alone|its p50|-
+rw_4k_tail_max_alone|tail: owner pwrite+pread 4 KiB max, alone|its p50|-
+rw_4k_tail_p99_load|tail: owner pwrite+pread 4 KiB p99, under load|its p50|-
+rw_4k_tail_p999_load|tail: owner pwrite+pread 4 KiB p99.9, under load|its p50|3
+rw_4k_tail_max_load|tail: owner pwrite+pread 4 KiB max, under load|its p50|-
+memfd_rw_4k_tail_p999_alone|floor: memfd pwrite+pread 4 KiB p99.9, alone|its p50|-
+memfd_rw_4k_tail_p999_load|floor: memfd pwrite+pread 4 KiB p99.9, under load|its p50|-
+kernel_lookup_alive_1e3|handle lookup, 10^3 buffers alive|same, 1 buffer alive|1.1
+kernel_lookup_alive_1e5|handle lookup, 10^5 buffers alive|same, 1 buffer alive|1.1
+kernel_lookup_spread_1e3|lookup of each of 10^3 buffers in turn|lookup, 1 buffer alive|1.1
+kernel_lookup_spread_1e5|lookup of each of 10^5 buffers in turn|lookup, 1 buffer alive|1.1
+kernel_floor_spread_1e3|floor: one word of each of 10^3 objects in turn|same, 1 object|-
+kernel_floor_spread_1e5|floor: one word of each of 10^5 objects in turn|same, 1 object|-
+kernel_shared_alive_1e3|shared borrow + release, 10^3 buffers alive|same, 1 buffer alive|1.1
+kernel_shared_alive_1e5|shared borrow + release, 10^5 buffers alive|same, 1 buffer alive|1.1
+revoke_borrows_10|owner close(), 10 shared borrows out|same, 1 out|-
+revoke_borrows_100|owner close(), 100 shared borrows out|same, 1 out|-
+revoke_borrows_1000|owner close(), 1000 shared borrows out|same, 1 out|-
+revoke_mapped_10|owner close(), 10 borrows out, each mapped|same, 1 out|-
+revoke_mapped_100|owner close(), 100 borrows out, each mapped|same, 1 out|-
+revoke_mapped_1000|owner close(), 1000 borrows out, each mapped|same, 1 out|-
+kernel_stat_shared_max|ownbuf_stat(), max_shared shared out (CPUs 0+1)|same, 1 out|-
+kernel_mut_refused_shared_max|mut borrow (refused), max_shared shared out|same, 1 out|-
+info_shared_max|INFO ioctl, max_shared shared out (CPUs 0+1)|same, 1 out|-
+borrow_mut_refused_shared_max|mut BORROW ioctl (refused), max_shared out|same, 1 out|-
+create_drop_4k|open() + close() of a 4 KiB buffer|memfd_create() + ftruncate() + close(), 4 KiB|-
+create_drop_64k|open() + close() of a 64 KiB buffer|memfd_create() + ftruncate() + close(), 64 KiB|-
+create_drop_1m|open() + close() of a 1 MiB buffer|memfd_create() + ftruncate() + close(), 1 MiB|-
+create_drop_1m_vs_fallocate|open() + close() of a 1 MiB buffer|memfd_create() + ftruncate() + fallocate() + close(), 1 MiB|-
+create_drop_64m|open() + close() of a 64 MiB buffer|memfd_create() + ftruncate() + close(), 64 MiB|-
+create_drop_64m_vs_fallocate|open() + close() of a 64 MiB buffer|memfd_create() + ftruncate() + fallocate() + close(), 64 MiB|-"
 
 usage()
 {
@@ -112,6 +164,8 @@ write_guest_script()
 kmetrics()
 {
 	dmesg | sed -n -e 's/^\[[ 0-9.]*\] \(metric=\)/\1/p' \
+		-e 's/^\[[ 0-9.]*\] \(hist=\)/\1/p' \
+		-e 's/^\[[ 0-9.]*\] \(note: \)/\1/p' \
 		-e 's/^\[[ 0-9.]*\] \(kernel_.*overlapped\)/\1/p'
 }
 ownbuf_item insmod ownbuf insmod /ownbuf/modules/ownbuf.ko || exit 1
@@ -119,11 +173,12 @@ rc=0
 # Let what the boot started settle first.
 sleep 3
 ownbuf_item bench user ownbuf-bench -v --reps $REPS --scale $SCALE || rc=1
-insmod /ownbuf/modules/ownbuf_bench.ko iters=2000 reps=5 &&
+insmod /ownbuf/modules/ownbuf_bench.ko iters=2000 reps=5 extras=0 &&
 	rmmod ownbuf_bench
 dmesg -c >/dev/null
 ownbuf_item insmod ownbuf_bench \\
-	insmod /ownbuf/modules/ownbuf_bench.ko reps=$REPS || rc=1
+	insmod /ownbuf/modules/ownbuf_bench.ko reps=$REPS \\
+	max_shared=\$(cat /sys/module/ownbuf/parameters/max_shared) || rc=1
 ownbuf_item bench kernel kmetrics || rc=1
 ownbuf_item rmmod ownbuf_bench rmmod ownbuf_bench || rc=1
 ownbuf_item rmmod ownbuf rmmod ownbuf || rc=1
@@ -167,15 +222,15 @@ report()
 		printf "" >table
 		print "| metric | ownbuf vs baseline | ownbuf | baseline | ratio | target | met? |" >md
 		print "|---|---|--:|--:|--:|--:|---|" >md
-		out(sprintf("%-29s %10s %10s %8s %6s  %s", "metric", "ownbuf",
+		out(sprintf("%-33s %10s %10s %8s %6s  %s", "metric", "ownbuf",
 		    "baseline", "ratio", "target", "met?"))
 	}
 	{
 		name = $1; target = $4
-		legend[NR] = sprintf("  %-29s %s  vs  %s", name, $2, $3)
+		legend[NR] = sprintf("  %-33s %s  vs  %s", name, $2, $3)
 		if (!(name in have)) {
 			nmissing++
-			out(sprintf("%-29s %s", name, "NOT MEASURED"))
+			out(sprintf("%-33s %s", name, "NOT MEASURED"))
 			next
 		}
 		r = val[name, "ratio"] + 0
@@ -188,7 +243,7 @@ report()
 		printf "| `%s` | %s vs %s | %s | %s | %.2f | %s | %s |\n", name,
 		    $2, $3, fmt(val[name, "value"]), fmt(val[name, "baseline"]),
 		    r, target == "-" ? "" : "≤ " target, met >md
-		out(sprintf("%-29s %10s %10s %8.3f %6s  %s", name,
+		out(sprintf("%-33s %10s %10s %8.3f %6s  %s", name,
 		    fmt(val[name, "value"]), fmt(val[name, "baseline"]), r,
 		    target, met))
 		printf "%d \"%s\" %s %s %d\n", row++, name, r,
@@ -219,18 +274,60 @@ set terminal svg size 1000,$((120 + 28 * rows)) dynamic noenhanced font "sans,12
 set output "$OUT/ratios.svg"
 set title "ownbuf vs same-run baselines (time per operation; lower is better)\nQEMU TCG guest, Debian stock 6.12, 2 vCPUs; red tick: target"
 set logscale x 10
-set xrange [0.1:2000]
+set xrange [0.1:100000]
 set yrange [$rows - 0.3:-0.7]
 set xlabel "ratio ownbuf / baseline (log scale)"
-set xtics ("0.1" 0.1, "0.2" 0.2, "0.5" 0.5, "1" 1, "2" 2, "5" 5, "10" 10, "20" 20, "50" 50, "100" 100, "200" 200, "500" 500, "1000" 1000)
+set xtics ("0.1" 0.1, "0.3" 0.3, "1" 1, "3" 3, "10" 10, "30" 30, "100" 100, "300" 300, "1000" 1000, "3000" 3000, "10^4" 10000, "10^5" 100000)
 set grid xtics
 set key off
-set lmargin 34
+set lmargin 38
 set arrow from 1, graph 0 to 1, graph 1 nohead dashtype 2 lc rgb "#333333"
 plot "$OUT/chart.dat" using (sqrt(\$3 * 0.1)):1:(0.1):3:(\$1 - 0.35):(\$1 + 0.35):5:ytic(2) \
 	with boxxyerror fs solid 0.8 noborder lc rgb variable, \
      "" using 3:1:(sprintf(" %.2f", \$3)) with labels left font "sans,10", \
      "" using 4:(\$1 - 0.45):(0):(0.9) with vectors nohead lw 3 lc rgb "#e41a1c"
+EOF
+}
+
+# tail_chart RESULTS - tail.svg from the hist= lines of RESULTS: the time
+# of one operation, each series a line of counts per quarter-octave bucket
+# (both axes log), the kernel's series above, userspace's below.
+tail_chart()
+{
+	local dir=$OUT/hist f
+
+	rm -rf "$dir"
+	mkdir -p "$dir"
+	grep -a '^hist=' "$1" | tr -d '\r' | awk -v dir="$dir" '{
+		split($1, n, "="); split($2, x, "="); split($3, c, "=")
+		print x[2], c[2] >(dir "/" n[2] ".dat")
+	}'
+	for f in kernel_shared_alone kernel_shared_load kernel_refcount_alone \
+		 kernel_refcount_load user_rw_4k_alone user_rw_4k_load \
+		 user_memfd_rw_4k_alone user_memfd_rw_4k_load; do
+		[ -s "$dir/$f.dat" ] || return 1
+	done
+	gnuplot <<EOF
+set terminal svg size 1000,900 dynamic noenhanced font "sans,12" background "white"
+set output "$OUT/tail.svg"
+set multiplot layout 2,1 title "ownbuf: the time of one operation, each timed on its own (QEMU TCG guest, on CPU 0)\nload: CPU 1 borrowing the same buffer (shared and mut) and creating and dropping another"
+set logscale xy
+set xrange [10:1e8]
+set grid
+set ylabel "operations (log scale)"
+set xlabel "ns (log scale, quarter-octave buckets)"
+set key top right
+set title "in-kernel, ktime_get_ns() around each (the clock included)"
+plot "$dir/kernel_shared_alone.dat" using 1:2 with linespoints pt 7 ps 0.4 lc rgb "#377eb8" title "shared borrow + release, alone", \\
+     "$dir/kernel_shared_load.dat" using 1:2 with linespoints pt 7 ps 0.4 lc rgb "#e41a1c" title "shared borrow + release, under load", \\
+     "$dir/kernel_refcount_alone.dat" using 1:2 with lines dt 2 lc rgb "#377eb8" title "refcount_t pair, alone", \\
+     "$dir/kernel_refcount_load.dat" using 1:2 with lines dt 2 lc rgb "#e41a1c" title "refcount_t pair, under load"
+set title "userspace, clock_gettime() around each (the clock included)"
+plot "$dir/user_rw_4k_alone.dat" using 1:2 with linespoints pt 7 ps 0.4 lc rgb "#377eb8" title "owner pwrite+pread 4 KiB, alone", \\
+     "$dir/user_rw_4k_load.dat" using 1:2 with linespoints pt 7 ps 0.4 lc rgb "#e41a1c" title "owner pwrite+pread 4 KiB, under load", \\
+     "$dir/user_memfd_rw_4k_alone.dat" using 1:2 with lines dt 2 lc rgb "#377eb8" title "memfd pwrite+pread 4 KiB, alone", \\
+     "$dir/user_memfd_rw_4k_load.dat" using 1:2 with lines dt 2 lc rgb "#e41a1c" title "memfd pwrite+pread 4 KiB, under load"
+unset multiplot
 EOF
 }
 
@@ -267,7 +364,7 @@ main()
 	      -a "$BENCH_KO:/ownbuf/modules/ownbuf_bench.ko"
 	      -a "$OUT/bin/ownbuf-bench:/ownbuf/bin/ownbuf-bench"
 	      -a "$OUT/guest/bench.sh:/ownbuf/extra/bench.sh")
-	log "ready in $(($(now) - t0))s; booting $KVER in QEMU (multi-threaded TCG, 2 vCPUs); the benchmarks take about a minute"
+	log "ready in $(($(now) - t0))s; booting $KVER in QEMU (multi-threaded TCG, 2 vCPUs); the benchmarks take about two minutes"
 	# Multi-threaded TCG: the two vCPUs run at once, which the 2-CPU
 	# figure needs.  (The test harness runs single-threaded because
 	# tracepoint toggling under MTTCG once oopsed; nothing here toggles
@@ -287,6 +384,8 @@ main()
 	report "$OUT/metrics.txt"
 	missing=$(cat "$OUT/missing")
 	grep -a '^kernel_.*overlapped' "$RUN/results.log" || true
+	grep -a '^note: ' "$RUN/results.log" | tr -d '\r' >"$OUT/notes.txt" || true
+	cat "$OUT/notes.txt"
 	echo
 	echo "Machine-readable (also in $OUT/metrics.txt):"
 	cat "$OUT/metrics.txt"
@@ -295,6 +394,12 @@ main()
 		echo "Chart: $OUT/ratios.svg"
 	else
 		log "no chart (gnuplot failed)"
+		rc=1
+	fi
+	if tail_chart "$RUN/results.log"; then
+		echo "Tail histograms: $OUT/tail.svg"
+	else
+		log "no tail chart (a histogram is missing, or gnuplot failed)"
 		rc=1
 	fi
 
