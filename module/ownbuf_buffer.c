@@ -244,6 +244,44 @@ static void ownbuf_owner_wait(struct ownbuf *b, struct ownbuf_handle *hp,
 	ownbuf_obj_put(b);
 }
 
+/*
+ * The start of a drop or a move of *@hp: its lookup for @op, then its
+ * owner taken (WRITER and ENDING), after waiting for another drop or move
+ * of it with OWNBUF_END_WAIT.  @null_to: a move's destination is NULL,
+ * refused once the handle is known good.  Returns the buffer, which WRITER
+ * holds, or NULL and the error in *@err; *@hv is the handle's value.
+ */
+static struct ownbuf *ownbuf_end_begin(struct ownbuf_handle *hp,
+				       enum ownbuf_op op, bool null_to,
+				       unsigned int flags, unsigned long ip,
+				       u64 *hv, int *err)
+{
+	struct ownbuf *b;
+
+	for (;;) {
+		rcu_read_lock_sched();
+		b = ownbuf_find(hp, op, ip, hv, err);
+		if (b && null_to) {
+			rcu_read_unlock_sched();
+			ownbuf_report(OWNBUF_NULL_DEREF, 0, ip,
+				      "NULL handle pointer");
+			*err = -EINVAL;
+			return NULL;
+		}
+		if (b)
+			*err = ownbuf_take_owner_excl(b, *hv, OWNBUF_S_ENDING,
+						      flags, ip);
+		if (likely(!b || *err != -EAGAIN)) {
+			rcu_read_unlock_sched();
+			return *err ? NULL : b;
+		}
+		b = ownbuf_observe(b);
+		rcu_read_unlock_sched();
+		/* Another drop or move of *@hp: answer as after it. */
+		ownbuf_owner_wait(b, hp, *hv);
+	}
+}
+
 /**
  * ownbuf_handle_check() - refuse a dead handle the way a use would
  * @h: the handle.
@@ -386,23 +424,8 @@ int __ownbuf_drop(struct ownbuf_handle *hp, unsigned int flags,
 	s64 s;
 	int ret;
 
-again:
-	rcu_read_lock_sched();
-	b = ownbuf_find(hp, OWNBUF_OP_DROP, ip, &hv, &ret);
-	if (!b) {
-		rcu_read_unlock_sched();
-		return ret;
-	}
-	ret = ownbuf_take_owner_excl(b, hv, OWNBUF_S_ENDING, flags, ip);
-	if (unlikely(ret == -EAGAIN))
-		b = ownbuf_observe(b);
-	rcu_read_unlock_sched();
-	if (unlikely(ret == -EAGAIN)) {
-		/* Another drop or move of *@hp: answer as after it. */
-		ownbuf_owner_wait(b, hp, hv);
-		goto again;
-	}
-	if (ret)
+	b = ownbuf_end_begin(hp, OWNBUF_OP_DROP, false, flags, ip, &hv, &ret);
+	if (!b)
 		return ret;
 	/* Held: WRITER keeps it from being finished, and so does this. */
 	refcount_inc(&b->users);
@@ -545,13 +568,9 @@ int __ownbuf_revoke(struct ownbuf_handle *hp, unsigned long ip)
 		rcu_read_unlock_sched();
 		return ret;
 	}
-	if (!refcount_inc_not_zero(&b->users))
-		b = NULL;
-	rcu_read_unlock_sched();
-	if (!b) {
-		ownbuf_report_stale(0, ip);
+	b = ownbuf_observe_unlock(b, ip);
+	if (!b)
 		return -ESTALE;
-	}
 
 	/* Under hook_lock: a borrow with callbacks is listed or refused. */
 	mutex_lock(&b->hook_lock);
@@ -633,28 +652,8 @@ int __ownbuf_move(struct ownbuf_handle *hp, struct ownbuf_handle *to,
 	u64 hv, nh = 0;
 	int ret;
 
-again:
-	rcu_read_lock_sched();
-	b = ownbuf_find(hp, OWNBUF_OP_USE, ip, &hv, &ret);
-	if (!b) {
-		rcu_read_unlock_sched();
-		return ret;
-	}
-	if (!to) {
-		rcu_read_unlock_sched();
-		ownbuf_report(OWNBUF_NULL_DEREF, 0, ip, "NULL handle pointer");
-		return -EINVAL;
-	}
-	ret = ownbuf_take_owner_excl(b, hv, OWNBUF_S_ENDING, flags, ip);
-	if (unlikely(ret == -EAGAIN))
-		b = ownbuf_observe(b);
-	rcu_read_unlock_sched();
-	if (unlikely(ret == -EAGAIN)) {
-		/* Another drop or move of *@hp: answer as after it. */
-		ownbuf_owner_wait(b, hp, hv);
-		goto again;
-	}
-	if (ret)
+	b = ownbuf_end_begin(hp, OWNBUF_OP_USE, !to, flags, ip, &hv, &ret);
+	if (!b)
 		return ret;
 	ownbuf_window(OWNBUF_WIN_MOVE, b);
 

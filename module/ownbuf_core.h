@@ -474,4 +474,18 @@ void ownbuf_report_borrow(struct ownbuf *b, int ret, u64 seen,
 			  unsigned long ip);
 void ownbuf_holder_of(struct ownbuf *b, u64 seen, struct ownbuf_holder *hd);
 
+/*
+ * Leave the RCU section in which @b was found, holding it by an observer
+ * reference: @b, or NULL, reported stale (it was finished meanwhile).
+ */
+static inline struct ownbuf *ownbuf_observe_unlock(struct ownbuf *b,
+						   unsigned long ip)
+{
+	b = ownbuf_observe(b);
+	rcu_read_unlock_sched();
+	if (!b)
+		ownbuf_report_stale(0, ip);
+	return b;
+}
+
 #endif /* _OWNBUF_CORE_H */

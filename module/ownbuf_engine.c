@@ -719,13 +719,9 @@ ownbuf_do_borrow(struct ownbuf_handle *hp, unsigned int flags,
 			ownbuf_ref_publish(ref, NULL, ip);
 		return ret;
 	}
-	if (!refcount_inc_not_zero(&b->users))
-		b = NULL;
-	rcu_read_unlock_sched();
-	if (!b) {
-		ownbuf_report_stale(0, ip);
+	b = ownbuf_observe_unlock(b, ip);
+	if (!b)
 		return -ESTALE;
-	}
 
 	/* Sleeping: with callbacks (hook_lock) or waiting to be granted. */
 	might_sleep();

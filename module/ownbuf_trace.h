@@ -82,35 +82,28 @@ DECLARE_EVENT_CLASS(ownbuf_handoff,
 			      (void *)__entry->ip)
 );
 
+#define DEFINE_OWNBUF_HANDOFF(name)					\
+	DEFINE_EVENT(ownbuf_handoff, name,				\
+		     TP_PROTO(u64 id, unsigned int kind, unsigned long ip),	\
+		     TP_ARGS(id, kind, ip))
+
 /* A buffer created (kind owner). */
-DEFINE_EVENT(ownbuf_handoff, ownbuf_create,
-	     TP_PROTO(u64 id, unsigned int kind, unsigned long ip),
-	     TP_ARGS(id, kind, ip));
+DEFINE_OWNBUF_HANDOFF(ownbuf_create);
 
 /* A buffer dropped by its owner (kind owner). */
-DEFINE_EVENT(ownbuf_handoff, ownbuf_drop,
-	     TP_PROTO(u64 id, unsigned int kind, unsigned long ip),
-	     TP_ARGS(id, kind, ip));
+DEFINE_OWNBUF_HANDOFF(ownbuf_drop);
 
 /* Ownership moved to a new owner (kind owner). */
-DEFINE_EVENT(ownbuf_handoff, ownbuf_move,
-	     TP_PROTO(u64 id, unsigned int kind, unsigned long ip),
-	     TP_ARGS(id, kind, ip));
+DEFINE_OWNBUF_HANDOFF(ownbuf_move);
 
 /* The owner went away; its borrows (counted as violations) revoked. */
-DEFINE_EVENT(ownbuf_handoff, ownbuf_revoke,
-	     TP_PROTO(u64 id, unsigned int kind, unsigned long ip),
-	     TP_ARGS(id, kind, ip));
+DEFINE_OWNBUF_HANDOFF(ownbuf_revoke);
 
 /* A borrow taken (kind shared or mut). */
-DEFINE_EVENT(ownbuf_handoff, ownbuf_borrow,
-	     TP_PROTO(u64 id, unsigned int kind, unsigned long ip),
-	     TP_ARGS(id, kind, ip));
+DEFINE_OWNBUF_HANDOFF(ownbuf_borrow);
 
 /* A borrow given back (RELEASE, or its file closed). */
-DEFINE_EVENT(ownbuf_handoff, ownbuf_release,
-	     TP_PROTO(u64 id, unsigned int kind, unsigned long ip),
-	     TP_ARGS(id, kind, ip));
+DEFINE_OWNBUF_HANDOFF(ownbuf_release);
 
 #endif /* _OWNBUF_TRACE_H */
 

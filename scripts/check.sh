@@ -293,8 +293,8 @@ stage_deb_purge()
 # failure, nothing else ("none": green).
 declare -A SIN_EXPECT=([none]="" [uaf]=kasan [lockdep]=lockdep [warn]=warning
 	[leak]=kmemleak [kunit]=kunit [pin]=rmmod [panic]=death [hang]=hang
-	[race]=kcsan)
-SINS="hang none uaf lockdep warn leak kunit pin panic race"
+	[race]=kcsan [borrow-abba]=lockdep [borrow-mutex]=lockdep)
+SINS="hang none uaf lockdep borrow-abba borrow-mutex warn leak kunit pin panic race"
 
 # run_sin SIN - boot the canary with SIN (in kcsan for the race) and judge
 # it: $OUT/harness/SIN/judge.log, and "passed" if as expected.
@@ -309,6 +309,7 @@ run_sin()
 	cat >"$dir/run.conf" <<-EOF
 	OWNBUF_KERNEL=canary-$sin
 	OWNBUF_MODULE=ownbuf_canary
+	OWNBUF_NEEDS=ownbuf
 	OWNBUF_MODULE_ARGS=sin=$sin
 	OWNBUF_KMEMLEAK=$([[ $sin == none || $sin == leak ]] && echo 1 || echo 0)
 	EOF
@@ -318,7 +319,8 @@ run_sin()
 		-A "$(kernel_accel "$k")" \
 		-c "${K_CMDLINE[$k]} kfence.sample_interval=0" \
 		-a "$dir/run.conf:/ownbuf/run.conf" \
-		-a "$OUT/harness/$k/ownbuf_canary.ko:/ownbuf/modules/ownbuf_canary.ko" ||
+		-a "$OUT/harness/$k/module/ownbuf.ko:/ownbuf/modules/ownbuf.ko" \
+		-a "$OUT/harness/$k/scripts/canary/ownbuf_canary.ko:/ownbuf/modules/ownbuf_canary.ko" ||
 		true
 	# shellcheck disable=SC2086
 	python3 "$JUDGE" run --kernel "canary-$sin" --dir "$dir" --ksrc "$KSRC" \
@@ -334,11 +336,13 @@ stage_harness()
 
 	for k in debug $([[ " $SINS " == *" race "* ]] && echo kcsan); do
 		kernel_try "$k" || return 0
-		mkdir -p "$OUT/harness"
-		cp -aT "$TOP/scripts/canary" "$OUT/harness/$k"
+		copy_tree "$OUT/harness/$k"
 		rc=0
-		make -C "$KDIR" M="$OUT/harness/$k" W=1 modules \
-			>"$OUT/harness/build-$k.log" 2>&1 || rc=$?
+		# ownbuf.ko first: the canary uses its API.
+		make -C "$KDIR" M="$OUT/harness/$k/module" W=1 modules \
+			>"$OUT/harness/build-$k.log" 2>&1 &&
+		make -C "$KDIR" M="$OUT/harness/$k/scripts/canary" W=1 modules \
+			>>"$OUT/harness/build-$k.log" 2>&1 || rc=$?
 		build_item harness "canary builds against $k" $rc \
 			"$OUT/harness/build-$k.log" || return 0
 	done

@@ -120,6 +120,26 @@ int errorf(const char *fmt, ...)
 	return EXIT_FAILURE;
 }
 
+/*
+ * What a subcommand's getopt_long() loop did not handle: option @c (-h, or
+ * one it does not know), or with @c 0 arguments left over.  Returns the
+ * exit status.
+ */
+int opt_other(int c, const char *cmd, void (*usage)(FILE *f),
+	      char *const argv[])
+{
+	if (c == 'h') {
+		usage(stdout);
+		return EXIT_SUCCESS;
+	}
+	if (c)
+		errorf("%s: unknown option %s", cmd, argv[optind - 1]);
+	else
+		errorf("%s: unexpected argument %s", cmd, argv[optind]);
+	usage(stderr);
+	return EXIT_USAGE;
+}
+
 /* Why /dev/ownbuf or its sysfs files could not be used, in one line. */
 static int ownbuf_access_error(const char *path, int err)
 {
@@ -936,19 +956,13 @@ static int cmd_violations(int argc, char **argv)
 				return EXIT_USAGE;
 			}
 			break;
-		case 'h':
-			usage_violations(stdout);
-			return EXIT_SUCCESS;
 		default:
-			errorf("violations: unknown option %s", argv[optind - 1]);
-			usage_violations(stderr);
-			return EXIT_USAGE;
+			return opt_other(c, "violations", usage_violations,
+					 argv);
 		}
 	}
-	if (optind != argc) {
-		usage_violations(stderr);
-		return EXIT_USAGE;
-	}
+	if (optind != argc)
+		return opt_other(0, "violations", usage_violations, argv);
 
 	if (ownbuf_counts_or_die(&now))
 		return EXIT_FAILURE;

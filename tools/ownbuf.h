@@ -24,6 +24,8 @@ __printf(1, 2) int errorf(const char *fmt, ...);
 const char *ownbuf_role_name(__u32 role);
 const char *ownbuf_state_name(__u32 state);
 
+int opt_other(int c, const char *cmd, void (*usage)(FILE *f),
+	      char *const argv[]);
 int cmd_ls(int argc, char **argv);
 void usage_ls(FILE *f);
 

@@ -623,19 +623,12 @@ int cmd_ls(int argc, char **argv)
 		case 'j':
 			json = 1;
 			break;
-		case 'h':
-			usage_ls(stdout);
-			return EXIT_SUCCESS;
 		default:
-			errorf("ls: unknown option %s", argv[optind - 1]);
-			usage_ls(stderr);
-			return EXIT_USAGE;
+			return opt_other(c, "ls", usage_ls, argv);
 		}
 	}
-	if (optind != argc) {
-		usage_ls(stderr);
-		return EXIT_USAGE;
-	}
+	if (optind != argc)
+		return opt_other(0, "ls", usage_ls, argv);
 
 	err = ls_read_debugfs(&ls);
 	ls.debugfs = !err;

@@ -166,6 +166,10 @@ run "$OWNBUF" info /proc/1/fd/x
 expect "ownbuf info /proc/1/fd/x exits 2" 2 "" "not a file descriptor"
 run "$OWNBUF" ls --bogus
 expect "ownbuf ls --bogus exits 2" 2 "" "unknown option"
+run "$OWNBUF" ls extra
+expect "ownbuf ls with an argument exits 2" 2 "" "unexpected argument extra"
+run "$OWNBUF" violations extra
+expect "ownbuf violations with an argument exits 2" 2 "" "unexpected argument extra"
 run "$OWNBUF" ls --id 0
 expect "ownbuf ls --id 0 exits 2" 2 "" "not a buffer id"
 run "$OWNBUF" ls extra

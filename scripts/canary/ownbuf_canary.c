@@ -3,21 +3,23 @@
  * ownbuf_canary - commits one deliberate sin when it is loaded, so that the
  * ownbuf test harness can prove that it sees each kind of failure.  It is
  * not part of ownbuf.ko; the harness self-test (scripts/check.sh) builds it
- * against the debug kernel (and the kcsan kernel, for "race") and boots it
- * once per sin.
+ * against the debug kernel (and the kcsan kernel, for "race"), with ownbuf.ko
+ * whose API it uses, and boots it once per sin, ownbuf.ko loaded first.
  *
- *	insmod ownbuf_canary.ko sin=<sin>
+ *	insmod ownbuf.ko; insmod ownbuf_canary.ko sin=<sin>
  *
- * none     nothing: the control, judged green
- * uaf      reads a freed object (KASAN)
- * lockdep  takes two mutexes in both orders (ABBA)
- * warn     WARN()s
- * leak     loses an allocation (kmemleak)
- * kunit    fails one case of the ownbuf_canary KUnit suite
- * pin      takes a reference on itself, so rmmod fails
- * panic    panics (early death of the guest)
- * hang     never finishes loading (the run times out)
- * race     two threads on two CPUs write one variable, plainly (KCSAN)
+ * none          nothing: the control, judged green
+ * uaf           reads a freed object (KASAN)
+ * lockdep       takes two mutexes in both orders (ABBA)
+ * borrow-abba   blocking borrows of two buffers in both orders (lockdep)
+ * borrow-mutex  a mutex under a blocking borrow, and the other way round
+ * warn          WARN()s
+ * leak          loses an allocation (kmemleak)
+ * kunit         fails one case of the ownbuf_canary KUnit suite
+ * pin           takes a reference on itself, so rmmod fails
+ * panic         panics (early death of the guest)
+ * hang          never finishes loading (the run times out)
+ * race          two threads on two CPUs write one variable, plainly (KCSAN)
  */
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
@@ -32,13 +34,14 @@
 #include <linux/kthread.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
+#include <linux/ownbuf.h>
 #include <linux/panic.h>
 #include <linux/slab.h>
 #include <linux/string.h>
 
 static char *sin = "none";
 module_param(sin, charp, 0444);
-MODULE_PARM_DESC(sin, "the sin to commit: none, uaf, lockdep, warn, leak, kunit, pin, panic, hang or race");
+MODULE_PARM_DESC(sin, "the sin to commit: none, uaf, lockdep, borrow-abba, borrow-mutex, warn, leak, kunit, pin, panic, hang or race");
 
 static DEFINE_MUTEX(ownbuf_canary_a);
 static DEFINE_MUTEX(ownbuf_canary_b);
@@ -67,6 +70,69 @@ static noinline void ownbuf_canary_abba(void)
 	mutex_lock(&ownbuf_canary_a);
 	mutex_unlock(&ownbuf_canary_a);
 	mutex_unlock(&ownbuf_canary_b);
+}
+
+/* A scoped blocking mut borrow of @outer, and in it one of @inner. */
+static int ownbuf_canary_nest(struct ownbuf_handle outer,
+			      struct ownbuf_handle inner)
+{
+	ownbuf_scoped(mut_wait, return PTR_ERR(scope), outer) {
+		CLASS(ownbuf_mut_wait, r)(inner);
+
+		if (IS_ERR(r))
+			return PTR_ERR(r);
+	}
+	return 0;
+}
+
+/*
+ * Two buffers made at two places, so of two lockdep classes (ownbuf.h),
+ * each borrowed blocking while a scoped borrow of the other is held, in
+ * both orders: the AB-BA that would hang two threads.  One thread never
+ * waits, yet lockdep must report it.
+ */
+static noinline int ownbuf_canary_borrow_abba(void)
+{
+	struct ownbuf_handle a __free(ownbuf) = OWNBUF_HANDLE_NULL;
+	struct ownbuf_handle b __free(ownbuf) = OWNBUF_HANDLE_NULL;
+	int ret;
+
+	ret = ownbuf_create(64, GFP_KERNEL, &a);
+	if (ret)
+		return ret;
+	ret = ownbuf_create(64, GFP_KERNEL, &b);
+	if (ret)
+		return ret;
+	ret = ownbuf_canary_nest(a, b);
+	if (ret)
+		return ret;
+	return ownbuf_canary_nest(b, a);
+}
+
+/*
+ * A mutex taken under a scoped blocking borrow, then a blocking borrow of
+ * the same buffer taken under the mutex: the second one a token that could
+ * outlive the call, of which lockdep sees only the wait.
+ */
+static noinline int ownbuf_canary_borrow_mutex(void)
+{
+	struct ownbuf_handle h __free(ownbuf) = OWNBUF_HANDLE_NULL;
+	struct ownbuf_ref ref = { };
+	int ret;
+
+	ret = ownbuf_create(64, GFP_KERNEL, &h);
+	if (ret)
+		return ret;
+	ownbuf_scoped(mut_wait, return PTR_ERR(scope), h) {
+		mutex_lock(&ownbuf_canary_a);
+		mutex_unlock(&ownbuf_canary_a);
+	}
+	mutex_lock(&ownbuf_canary_a);
+	ret = ownbuf_borrow(h, OWNBUF_MUT | OWNBUF_WAIT, &ref);
+	mutex_unlock(&ownbuf_canary_a);
+	if (ret)
+		return ret;
+	return ownbuf_release(&ref);
 }
 
 static noinline int ownbuf_canary_leak(void)
@@ -143,6 +209,10 @@ static int __init ownbuf_canary_init(void)
 		ownbuf_canary_abba();
 		return 0;
 	}
+	if (!strcmp(sin, "borrow-abba"))
+		return ownbuf_canary_borrow_abba();
+	if (!strcmp(sin, "borrow-mutex"))
+		return ownbuf_canary_borrow_mutex();
 	if (!strcmp(sin, "warn")) {
 		WARN(1, "ownbuf canary: deliberate warning\n");
 		return 0;

@@ -12,6 +12,8 @@
 OWNBUF_KERNEL=unknown
 OWNBUF_MODULE=ownbuf
 OWNBUF_MODULE_ARGS=""
+# Modules it needs, loaded before it and unloaded after it (the canary's).
+OWNBUF_NEEDS=""
 OWNBUF_DKMS=""
 OWNBUF_TEST_TIMEOUT=300
 OWNBUF_PROGRAM_TIMEOUT=1800
@@ -146,6 +148,9 @@ if [ -n "$OWNBUF_DKMS" ]; then
 	ownbuf_item script modprobe dkms_load
 	OWNBUF_KO=$OWNBUF_DKMS
 else
+	for m in $OWNBUF_NEEDS; do
+		ownbuf_item insmod "$m" insmod "/ownbuf/modules/$m.ko"
+	done
 	# shellcheck disable=SC2086
 	ownbuf_item insmod "$OWNBUF_MODULE" \
 		insmod "/ownbuf/modules/$OWNBUF_MODULE.ko" $OWNBUF_MODULE_ARGS
@@ -204,6 +209,9 @@ if [ -n "$OWNBUF_DKMS" ]; then
 	ownbuf_item script modprobe-r dkms_unload
 else
 	ownbuf_item rmmod "$OWNBUF_MODULE" rmmod "$OWNBUF_MODULE"
+	for m in $OWNBUF_NEEDS; do
+		ownbuf_item rmmod "$m" rmmod "$m"
+	done
 fi
 [ -e $KMEMLEAK ] && ownbuf_item kmemleak scan kmemleak_report
 
