@@ -1,35 +1,22 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0
-"""Judge ownbuf test runs.  Python 3 standard library only.
+"""Judge ownbuf test runs, with the kernel tree's kunit.py parser.
 
-Every verdict is an *item*: {"kernel", "suite", "name", "status":
-"pass" | "fail" | "skip", "category", "detail"}.  Guest runs are judged
-here into JSON lines (items-KERNEL.jsonl); host stages write one
-tab-separated line per item (items-STAGE.tsv, detail in a file), see
-item() in scripts/lib/common.sh.
+Every verdict is an item: kernel, suite, name, status (pass, fail, skip),
+category, detail.  run judges a guest run into JSON lines; host stages
+write tab-separated lines (item() in scripts/check.sh); report reads both.
 
 What counts as a failure, in one place:
-  * an item that is not "pass": a skipped test is a failure too;
+  * an item that is not "pass": a skipped test, an XFAIL, too;
   * any kernel report on the console (SPLATS below), whatever the tests
     said, and a kernel tainted by one that was not recognised (TAINT_BAD);
   * a test stream (KUnit KTAP, kselftest TAP, a script's TAP) that kunit.py
     parse finds broken: fewer results than its plan, no results, a
     program killed by its timeout, a non-zero exit with nothing failed;
-  * a leak kmemleak reports after the module is unloaded;
+    KUnit modules loaded but no suite run;
+  * a leak kmemleak reports after the module is unloaded, or no report;
   * a guest that hangs or dies before its run is done;
   * no items at all.
-
-Subcommands:
-  run     judge one guest run (console.log, results.log and status of
-          scripts/lib/guest.sh) and append its items to --out
-  report  the failures and the per-kernel, per-suite table of items files;
-          the last line is exactly "N passed, N failed"; exit status 1 on
-          any failure
-  expect  exactly the failures of the given categories (the harness
-          self-test)
-  kunit-json  the items of a "kunit.py run --json" (make kunit)
-  splats  the splats of a console log, one "category: headline" per line
-          (make demo and make bench); exit status 1 if any
 """
 
 import argparse
@@ -39,10 +26,9 @@ import os
 import re
 import sys
 
-# Kernel reports.  Only kernel log lines are looked at (the "[  1.234]"
-# timestamp of printk), and a pattern must match at the start of the
-# message, so that test output and module messages that merely mention a
-# word like "WARNING" are not mistaken for reports.
+# Kernel reports: only kernel log lines (printk's "[  1.234]" timestamp),
+# matched at the start of the message, so that test output that merely
+# mentions "WARNING" is no report.
 SPLATS = [
     ('kasan', re.compile(r'BUG: KASAN: ')),
     ('kcsan', re.compile(r'BUG: KCSAN: ')),
@@ -61,31 +47,26 @@ SPLATS = [
     ('panic', re.compile(r'Kernel panic - not syncing')),
 ]
 
-# Data races KCSAN reports in the core kernel under QEMU/TCG: not ownbuf's,
-# so shown but not judged.  By the two functions of the report's headline
-# ("data-race in A / B"); ownbuf may appear further down the stacks, as the
-# caller of printk() or as the interrupted task, but cannot race inside
-# them.  Any other KCSAN report fails the run.
+# Data races KCSAN reports in the core kernel under QEMU/TCG, by the
+# functions of the headline ("data-race in A / B"): shown, not judged.
+# ownbuf may be further down the stacks (printk's caller, the interrupted
+# task) but cannot race inside them.
 KCSAN_CORE = {
-    # printk's console_waiter handover (kernel/printk/printk.c), seen when
-    # the KUnit race tests' workers report violations concurrently.
+    # printk's console_waiter handover, when KUnit race workers report
     'console_lock_spinning_disable_and_check', 'vprintk_emit',
-    # RCU's per-CPU quiescent-state hints (kernel/rcu/tree.c), seen when a
-    # KUnit window test keeps a CPU busy long enough for RCU to force
-    # quiescent states.
+    # RCU's quiescent-state hints, when a KUnit window test hogs a CPU
     'rcu_sched_clock_irq', 'rcu_watching_snap_recheck',
 }
 
-# A report of one of these categories within a few lines of another report
-# is part of it (the WARN under a refcount_t message, the Oops line under
-# "BUG: kernel NULL pointer dereference", ...).
+# A report of these categories a few lines after another report is part
+# of it (the WARN under a refcount_t message, the Oops under a BUG: ...).
 FOLLOWERS = {'warning': 6, 'oops': 12, 'bug': 6}
 TAINT_BAD = {'B': 5, 'D': 7, 'W': 9, 'L': 14}
 
 KMSG = re.compile(r'^\[\s*\d+\.\d+\](?:\[\s*[TC]\d+\])?\s?(.*)$')
 MARK = re.compile(r'^ownbuf-harness: begin (.*)$')
-# A kselftest program writes its output to /dev/kmsg (run-tests.sh), and
-# the kselftest harness writes "#  RUN F.T ..." before it forks each test.
+# A kselftest program writes to /dev/kmsg (run-tests.sh): "#  RUN F.T ..."
+# comes before each test.
 PROGRAM = re.compile(r'^selftests (\S+)$')
 RUN = re.compile(r'^#\s+RUN\s+(\S+) \.\.\.$')
 KUNIT_SUITE = re.compile(r'^    # Subtest: (\S+)')
@@ -94,12 +75,14 @@ KUNIT_END = re.compile(r'^(?:not )?ok \d+ (\S+)')
 RESULT = re.compile(r'^\s*(?:not )?ok \d+ (?:- )?(.*?)\s*(?:#\s*(\w+).*)?$')
 RECORD_BEGIN = re.compile(r'^@@OWNBUF BEGIN (\S+) (\S+)$')
 RECORD_END = re.compile(r'^@@OWNBUF END (\S+) (\S+) rc=(-?\d+)$')
-# Allocator frames skipped when naming where a leaked object came from.
+# A kmemleak backtrace's frames, and the allocators among them, skipped
+# when naming where a leaked object came from.
+FRAME = re.compile(
+    r'^\s+(?:\[<[0-9a-f]+>\] (\S+)|(\S+\+0x[0-9a-f]+/0x[0-9a-f]+))')
 ALLOCATORS = re.compile(
-    r'(_+)?(kmemleak|kmalloc|kzalloc|kcalloc|krealloc|kvmalloc|kvzalloc|'
-    r'vmalloc|vzalloc|kmem_cache|kmem_|slab_|do_kmalloc|kasprintf|'
-    r'kvasprintf|kstrdup|kmemdup|alloc_pages|folio_alloc|'
-    r'_*slab_alloc|kvrealloc)')
+    r'_*(kmemleak|kmalloc|kzalloc|kcalloc|krealloc|kvmalloc|kvzalloc|'
+    r'vmalloc|vzalloc|kmem_|slab_|do_kmalloc|kasprintf|kvasprintf|'
+    r'kstrdup|kmemdup|alloc_pages|folio_alloc|kvrealloc)')
 
 
 class Items(list):
@@ -115,18 +98,21 @@ class Items(list):
                      'category': category if status != 'pass' else '',
                      'detail': detail.rstrip()})
 
+    def write(self, path):
+        with open(path, 'a', encoding='utf-8') as f:
+            f.writelines(json.dumps(it) + '\n' for it in self)
+
 
 def read_text(path, limit=None):
     try:
         with open(path, encoding='utf-8', errors='replace') as f:
-            text = f.read().replace('\r', '')
+            lines = f.read().replace('\r', '').split('\n')
     except OSError:
         return ''
-    lines = text.split('\n')
     if limit and len(lines) > limit:
-        text = '\n'.join(lines[:limit] + ['... (%d more lines in %s)'
-                                          % (len(lines) - limit, path)])
-    return text
+        lines[limit:] = ['... (%d more lines in %s)'
+                         % (len(lines) - limit, path)]
+    return '\n'.join(lines)
 
 
 def tail(lines, n=25):
@@ -134,43 +120,32 @@ def tail(lines, n=25):
 
 
 def parse_records(text):
-    """The BEGIN/END records of the results channel, in order.  A record
-    without END (the guest died in it) has rc None."""
+    """The BEGIN/END records of the results channel, in order; rc None: no
+    END (the guest died in it)."""
     records, cur = [], None
     for line in text.split('\n'):
-        m = RECORD_BEGIN.match(line)
-        if m:
-            if cur:
-                records.append(cur)
-            cur = {'kind': m.group(1), 'name': m.group(2), 'lines': [],
+        b, e = RECORD_BEGIN.match(line), RECORD_END.match(line)
+        if b:
+            cur = {'kind': b.group(1), 'name': b.group(2), 'lines': [],
                    'rc': None}
-            continue
-        m = RECORD_END.match(line)
-        if m and cur and (m.group(1), m.group(2)) == (cur['kind'],
-                                                       cur['name']):
-            cur['rc'] = int(m.group(3))
             records.append(cur)
+        elif cur and e and e.group(1, 2) == (cur['kind'], cur['name']):
+            cur['rc'] = int(e.group(3))
             cur = None
-        elif cur is not None:
+        elif cur:
             cur['lines'].append(line)
-    if cur:
-        records.append(cur)
     return records
 
 
-# --------------------------------------------------------------------------
-# Console
-
 def kcsan_core(headline):
-    """A KCSAN report whose racing functions KCSAN_CORE all lists: both of
-    "data-race in F / G", or the one of "data-race in F"."""
+    """Whether KCSAN_CORE lists every racing function of the headline."""
     m = re.search(r'data-race in (\S+)(?: / (\S+))?', headline)
     return bool(m) and {f.split('+')[0] for f in m.groups() if f} <= KCSAN_CORE
 
 
 def scan_console(text):
-    """Splats of a console log with what was running when each happened.
-    Returns (splats, last_label, panic_line)."""
+    """The splats of a console log, each with what was running (the last
+    mark, kselftest "RUN" line or KUnit case): (splats, label, panic)."""
     splats, pending = [], []   # pending: splats waiting for their KUnit case
     label, suite, prog, panic = 'boot', None, None, None
     lines = text.split('\n')
@@ -179,62 +154,48 @@ def scan_console(text):
         if not m:
             continue
         msg = m.group(1)
-        mm = MARK.match(msg)
+        mm, mr = MARK.match(msg), RUN.match(msg) if prog else None
+        mc, me = KUNIT_CASE.match(msg), KUNIT_END.match(msg)
         if mm:
             label, suite = mm.group(1), None
             mp = PROGRAM.match(label)
             prog = mp.group(1) if mp else None
-            continue
-        mr = RUN.match(msg) if prog else None
-        if mr:
+        elif mr:
             label = 'selftest %s:%s' % (prog, mr.group(1))
-            continue
-        ms = KUNIT_SUITE.match(msg)
-        if ms:
-            suite = ms.group(1)
-            continue
-        mc = KUNIT_CASE.match(msg)
-        if mc and suite:
+        elif KUNIT_SUITE.match(msg):
+            suite = KUNIT_SUITE.match(msg).group(1)
+        elif mc and suite:
             for s in pending:
                 s['where'] = 'kunit %s.%s (during %s)' % (
                     suite, mc.group(1), s['where'])
             pending = []
-            continue
-        me = KUNIT_END.match(msg)
-        if me and suite and me.group(1) == suite:
+        elif me and suite and me.group(1) == suite:
             suite = None
-            continue
-        cat = next((c for c, rx in SPLATS if rx.match(msg)), None)
-        if cat is None:
-            continue
-        if cat == 'panic':
-            panic = msg
-            continue
-        prev = splats[-1] if splats else None
-        if (prev and cat in FOLLOWERS and prev['category'] != cat and
-                idx - prev['line'] <= FOLLOWERS[cat]):
-            continue
-        if cat == 'kcsan' and kcsan_core(msg):
-            print('[judge] not ownbuf\'s: %s' % msg)
-            continue
-        s = {'category': cat, 'headline': msg, 'line': idx, 'where': label,
-             'context': '\n'.join(lines[idx:idx + 25])}
-        splats.append(s)
-        if suite:
-            pending.append(s)
+        else:
+            cat = next((c for c, rx in SPLATS if rx.match(msg)), None)
+            prev = splats[-1] if splats else None
+            if cat == 'panic':
+                panic = msg
+            elif (cat is None or prev and cat in FOLLOWERS and
+                  prev['category'] != cat and
+                  idx - prev['line'] <= FOLLOWERS[cat]):
+                continue
+            elif cat == 'kcsan' and kcsan_core(msg):
+                print('[judge] not ownbuf\'s: %s' % msg)
+            else:
+                splats.append({'category': cat, 'headline': msg, 'line': idx,
+                               'where': label,
+                               'context': '\n'.join(lines[idx:idx + 25])})
+                if suite:
+                    pending.append(splats[-1])
     for s in pending:
         s['where'] = 'kunit %s (during %s)' % (suite, s['where'])
     return splats, label, panic
 
 
-# --------------------------------------------------------------------------
-# Test streams: KUnit KTAP, kselftest TAP and the scripts' TAP, all parsed
-# by the kernel's kunit.py.
-
 def leaves(group, prefix=None):
-    """(name, status) of the leaf cases of kunit.py's JSON: a kselftest
-    program's tests, or a KUnit suite's cases (parameterised ones are
-    groups, named GROUP.PARAM)."""
+    """(name, status) of the leaf cases of kunit.py's JSON (a parameterised
+    KUnit case is a group: GROUP.PARAM)."""
     out = [((prefix or '') + c['name'], c['status'])
            for c in group.get('test_cases', [])]
     for sub in group.get('sub_groups', []):
@@ -248,17 +209,15 @@ def case_log(lines, name):
     start = 0
     for i, line in enumerate(lines):
         m = RESULT.match(line)
-        if not m:
-            continue
-        if m.group(1) == name or m.group(1) == name.split('.')[-1]:
+        if m and m.group(1) in (name, name.split('.')[-1]):
             return tail(lines[start:i + 1], 30)
-        start = i + 1
+        start = i + 1 if m else start
     return ''
 
 
 def kunit_parse(ktap, ksrc):
-    """The kernel tree's kunit.py parser, in this process, on one stream:
-    (cases, what it printed, whether it found the stream broken)."""
+    """The kernel tree's kunit.py parser on one stream: (cases, what it
+    printed, whether it found the stream broken)."""
     sys.path.insert(0, os.path.join(ksrc, 'tools/testing/kunit'))
     # pylint: disable=import-outside-toplevel
     import kunit_json
@@ -273,41 +232,39 @@ def kunit_parse(ktap, ksrc):
 
 
 def judge_tap(items, suite, rec, ksrc):
-    """One stream: a KUnit suite's results, a kselftest program's output or
-    a test script's output (rc: the program's exit status; 137: killed by
-    the guest-side timeout)."""
+    """One stream: a KUnit suite's KTAP, a kselftest program's or a test
+    script's TAP (rc: the exit status; 137: killed by the guest's timeout;
+    None: the guest died in it, reported as the death)."""
     lines, rc = rec['lines'], rec['rc']
     if rc is None:
-        return          # the guest died in it: reported as the death
-    body = [l for l in lines if not re.match(r'^\s*1\.\.\d+\s*$', l)]
-    plans = [l for l in lines if re.match(r'^1\.\.\d+\s*$', l)]
+        return
     if not any(re.match(r'^\s*K?TAP version', l) for l in lines):
-        # A script's TAP: a version line, and its plan (maybe the last
+        # A script's TAP: a version line and its plan (maybe its last
         # line) first, as kunit.py wants them.
-        lines = ['TAP version 13'] + plans[:1] + body
+        plans = [l for l in lines if re.match(r'^1\.\.\d+\s*$', l)]
+        lines = ['TAP version 13'] + plans[:1] + [
+            l for l in lines if not re.match(r'^\s*1\.\.\d+\s*$', l)]
     cases, summary, broken = kunit_parse('\n'.join(lines), ksrc)
     print('[judge] %s: %s: %s' % (items.kernel, suite, '; '.join(
         l.split('] ', 1)[-1] for l in summary.split('\n')
         if 'Testing complete' in l or '[ERROR]' in l)))
     summary = tail(summary.split('\n'), 20)
-    killed = rc == 137
-    failed = False
+    killed, failed = rc == 137, False
     for name, status in cases:
         log = case_log(lines, name)
         if status == 'PASS' and re.search(r'#\s*XFAIL', log.split('\n')[-1]):
             status = 'XFAIL is not a pass'
-        if status == 'PASS':
-            items.add(suite, name, 'pass')
-        elif status == 'SKIP':
-            items.add(suite, name, 'skip', 'skip', log)
-        else:
-            failed = True
-            running = [m.group(1) for m in map(RUN.match, lines) if m]
-            what = name or 'missing result (%s)' % (
-                running[-1] if running else 'plan not met')
-            items.add(suite, what, 'fail', 'timeout' if killed else
-                      'kunit' if suite.startswith('kunit') else 'selftest',
-                      '%s\n%s' % (status, log or tail(lines)))
+        if status in ('PASS', 'SKIP'):
+            items.add(suite, name, status.lower(), 'skip',
+                      log if status == 'SKIP' else '')
+            continue
+        failed = True
+        running = [m.group(1) for m in map(RUN.match, lines) if m]
+        items.add(suite, name or 'missing result (%s)' % (
+            running[-1] if running else 'plan not met'), 'fail',
+                  'timeout' if killed else 'kunit'
+                  if suite.startswith('kunit') else 'selftest',
+                  '%s\n%s' % (status, log or tail(lines)))
     if killed and not failed:
         items.add(suite, 'timeout', 'fail', 'timeout',
                   'killed after the guest-side timeout\n' + tail(lines))
@@ -325,21 +282,16 @@ def judge_tap(items, suite, rec, ksrc):
 
 
 def judge_kmemleak(items, rec):
-    objs, cur = [], None
+    objs = []
     for line in rec['lines']:
         if line.startswith('unreferenced object'):
-            cur = [line]
-            objs.append(cur)
-        elif cur is not None and line.startswith(' '):
-            cur.append(line)
+            objs.append([line])
+        elif objs and line.startswith(' '):
+            objs[-1].append(line)
     for obj in objs:
-        where = ''
-        for line in obj:
-            m = (re.match(r'^\s+\[<[0-9a-f]+>\] (\S+)', line) or
-                 re.match(r'^\s+(\S+\+0x[0-9a-f]+/0x[0-9a-f]+)', line))
-            if m and not ALLOCATORS.match(m.group(1)):
-                where = ' from ' + m.group(1)
-                break
+        frames = [m.group(1) or m.group(2) for m in map(FRAME.match, obj) if m]
+        where = next((' from ' + f for f in frames
+                      if not ALLOCATORS.match(f)), '')
         items.add('kmemleak', 'leak' + where, 'fail', 'kmemleak',
                   '\n'.join(obj[:30]))
     if not objs:
@@ -347,14 +299,15 @@ def judge_kmemleak(items, rec):
 
 
 def judge_run(args):
+    """One guest run (guest.sh's OUTDIR); with --expect, the harness
+    self-test: exactly the failures of those categories, no other."""
     items = Items(args.kernel)
     console = read_text(os.path.join(args.dir, 'console.log'))
     status = read_text(os.path.join(args.dir, 'status')).strip() or 'died'
     records = parse_records(read_text(os.path.join(args.dir, 'results.log')))
     splats, label, panic = scan_console(console)
     want_kmemleak = saw_kmemleak = False
-    tainted = None
-    kunit_modules = kunit_suites = 0
+    tainted, kunit_modules, kunit_suites = None, 0, 0
 
     for rec in records:
         kind, name, rc = rec['kind'], rec['name'], rec['rc']
@@ -409,36 +362,32 @@ def judge_run(args):
             '\n'.join(console.split('\n')[-40:]))
         items.add('boot', '%s in %s' % (what, running), 'fail', what, detail)
 
-    first = os.path.join(args.dir, 'first-attempt', 'console.log')
-    if os.path.exists(first):
-        print('[judge] %s: the first boot never reached /init and was '
-              'retried; its console ended:' % args.kernel)
-        print('    ' + '\n    '.join(read_text(first).split('\n')[-15:]))
-    if args.out:
-        with open(args.out, 'a', encoding='utf-8') as f:
-            f.writelines(json.dumps(it) + '\n' for it in items)
+    items.write(args.out)
     print_table(items)
-    return 0
+    if args.expect is None:
+        return 0
+    bad = [it for it in items if it['status'] != 'pass']
+    got, want = sorted({it['category'] for it in bad}), sorted(set(args.expect))
+    print('[judge] expected failures: %s; got: %s' % (
+        ', '.join(want) or 'none', ', '.join(got) or 'none'))
+    for it in bad:
+        print('    [%s] %s: %s' % (it['suite'], it['name'], it['category']))
+    return 0 if got == want else 1
 
-
-# --------------------------------------------------------------------------
-# Report
 
 def load_items(paths):
-    """Items of .jsonl files (judged runs) and of .tsv files (host stages:
-    kernel, suite, name, status, category, detail file)."""
+    """Items of .jsonl files and of .tsv files (kernel, suite, name,
+    status, category, detail file)."""
     items = []
     for path in paths:
-        for line in read_text(path).split('\n'):
-            if not line.strip():
-                continue
+        for line in filter(str.strip, read_text(path).split('\n')):
             if not path.endswith('.tsv'):
                 items.append(json.loads(line))
                 continue
             f = (line.split('\t') + [''] * 6)[:6]
-            items.append({'kernel': f[0], 'suite': f[1], 'name': f[2],
-                          'status': f[3], 'category': f[4],
-                          'detail': read_text(f[5], 60) if f[5] else ''})
+            items.append(dict(zip(('kernel', 'suite', 'name', 'status',
+                                   'category'), f),
+                              detail=read_text(f[5], 60) if f[5] else ''))
     return items
 
 
@@ -468,41 +417,20 @@ def report(args):
                 it['kernel'], it['suite'], it['name'], it['category'],
                 ', skipped tests count as failed'
                 if it['status'] == 'skip' else ''))
-            for line in it.get('detail', '').split('\n')[:40]:
-                if line:
-                    print('    ' + line)
+            for line in filter(None, it.get('detail', '').split('\n')[:40]):
+                print('    ' + line)
         print()
     print_table(items, 'Summary:')
-    passed = len(items) - len(bad)
-    print('%d passed, %d failed' % (passed, len(bad)))
+    print('%d passed, %d failed' % (len(items) - len(bad), len(bad)))
     return 1 if bad or not items else 0
 
 
-def expect(args):
-    """Exactly the expected failure categories and no other failure (a race
-    may be reported more than once)."""
-    bad = [it for it in load_items([args.items]) if it['status'] != 'pass']
-    got = sorted(set(it['category'] for it in bad))
-    want = sorted(set(args.category))
-    if got == want:
-        print('[judge] as expected: %s' % (', '.join(want) or 'no failure'))
-        return 0
-    print('[judge] expected failures %s, got %s' % (want or 'none',
-                                                   got or 'none'))
-    for it in bad:
-        print('    [%s] %s: %s (%s)' % (it['kernel'], it['suite'],
-                                        it['name'], it['category']))
-    return 1
-
-
 def kunit_json(args):
-    """Items of a "kunit.py run --json" (make kunit): one per case, a
-    failed case with its lines of the console kunit.py kept."""
+    """Items of "kunit.py run --json" (make kunit), one per case."""
     items = Items(args.kernel)
     try:
-        with open(args.json, encoding='utf-8') as f:
-            tree = json.load(f)
-    except (OSError, ValueError) as e:
+        tree = json.loads(read_text(args.json))
+    except ValueError as e:
         tree = {}
         print('[judge] %s: %s' % (args.json, e))
     console = read_text(args.console).split('\n')
@@ -516,8 +444,7 @@ def kunit_json(args):
         items.add('kunit.py', 'kunit.py run', 'fail', 'kunit',
                   'rc=%d, %d cases\n%s' % (args.rc, len(items),
                                           read_text(args.log, 60)))
-    with open(args.out, 'a', encoding='utf-8') as f:
-        f.writelines(json.dumps(it) + '\n' for it in items)
+    items.write(args.out)
     print_table(items)
     return 0
 
@@ -535,27 +462,24 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawTextHelpFormatter)
     sub = ap.add_subparsers(dest='cmd', required=True)
-    p = sub.add_parser('run', help='judge one guest run')
-    p.add_argument('--kernel', required=True)
-    p.add_argument('--dir', required=True, help='output of guest.sh')
-    p.add_argument('--ksrc', required=True, help='linux tree (kunit.py)')
-    p.add_argument('--out', help='items file to append to')
-    p.set_defaults(func=judge_run)
-    p = sub.add_parser('report', help='failures, table, final count')
-    p.add_argument('items', nargs='+')
-    p.set_defaults(func=report)
-    p = sub.add_parser('expect', help='assert the failure categories')
-    p.add_argument('--items', required=True)
-    p.add_argument('category', nargs='*')
-    p.set_defaults(func=expect)
-    p = sub.add_parser('kunit-json', help='items of kunit.py run --json')
-    for a in ('--kernel', '--json', '--console', '--log', '--out'):
-        p.add_argument(a, required=True)
+
+    def cmd(name, func, what, *opts):
+        p = sub.add_parser(name, help=what)
+        p.set_defaults(func=func)
+        for o in opts:
+            p.add_argument(o, required=True)
+        return p
+
+    p = cmd('run', judge_run, 'judge one guest run, append its items to '
+            '--out', '--kernel', '--dir', '--ksrc', '--out')
+    p.add_argument('--expect', nargs='*', metavar='CATEGORY')
+    cmd('report', report, 'failures, table, then "N passed, N failed"; '
+        'status 1 on any failure').add_argument('items', nargs='+')
+    p = cmd('kunit-json', kunit_json, 'the items of "kunit.py run --json"',
+            '--kernel', '--json', '--console', '--log', '--out')
     p.add_argument('--rc', type=int, default=0, help="kunit.py's status")
-    p.set_defaults(func=kunit_json)
-    p = sub.add_parser('splats', help='the splats of a console log')
-    p.add_argument('console')
-    p.set_defaults(func=splats_cmd)
+    cmd('splats', splats_cmd, 'the splats of a console log; status 1 if '
+        'any').add_argument('console')
     args = ap.parse_args()
     sys.exit(args.func(args))
 

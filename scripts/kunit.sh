@@ -32,8 +32,6 @@ OWNBUF_TOP=$TOP
 OWNBUF_LOG_TAG=kunit
 # shellcheck source=scripts/lib/common.sh
 . "$TOP/scripts/lib/common.sh"
-# shellcheck source=scripts/lib/kernel.sh
-. "$TOP/scripts/lib/kernel.sh"
 
 # What of this tree the kernel build needs (the Kbuild files name nothing
 # else in a kernel tree).

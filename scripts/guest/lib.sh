@@ -1,8 +1,6 @@
 # SPDX-License-Identifier: GPL-2.0
 #
-# Helpers for scripts that run inside an ownbuf guest (sourced by /init and
-# available to ownbuf.run scripts as /ownbuf/lib.sh).  File descriptor 3 is
-# the results channel (ttyS1).
+# Helpers of the guest scripts (/ownbuf/lib.sh); fd 3: the results channel.
 
 # shellcheck shell=dash
 
@@ -12,16 +10,15 @@ ownbuf_res()
 	printf '%s\n' "$*" >&3
 }
 
-# ownbuf_mark LABEL - a line in the kernel log, so that a splat on the
-# console can be attributed to what was running.
+# ownbuf_mark LABEL - a kernel log line: a splat on the console after it
+# is blamed on LABEL.
 ownbuf_mark()
 {
 	echo "ownbuf-harness: begin $1" >/dev/kmsg
 }
 
-# ownbuf_item KIND NAME CMD... - run CMD as one judged item: marker in the
-# kernel log, its output framed by BEGIN/END on the results channel.
-# Returns CMD's exit status.
+# ownbuf_item KIND NAME CMD... - CMD as one judged item: a mark, its output
+# framed by BEGIN/END on the results channel.  Returns CMD's status.
 ownbuf_item()
 {
 	local kind="$1" name="$2" rc
@@ -33,16 +30,4 @@ ownbuf_item()
 	rc=$?
 	ownbuf_res "@@OWNBUF END $kind $name rc=$rc"
 	return $rc
-}
-
-# ownbuf_dump KIND NAME FILE... - copy files to the results channel.
-ownbuf_dump()
-{
-	local kind="$1" name="$2" rc
-
-	shift 2
-	ownbuf_res "@@OWNBUF BEGIN $kind $name"
-	cat "$@" >&3 2>&1
-	rc=$?
-	ownbuf_res "@@OWNBUF END $kind $name rc=$rc"
 }

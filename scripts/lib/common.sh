@@ -1,13 +1,8 @@
 # SPDX-License-Identifier: GPL-2.0
 #
-# Shared helpers of the ownbuf scripts.  Source this file; it defines
-# functions and a few variables, sources the kernel and guest libraries
-# (kernel.sh, guest.sh) and runs nothing else.
-#
-#   OWNBUF_TOP     the repository root
-#   OWNBUF_CACHE   where kernels and unpacked sources are cached
-#                  (default ~/.cache/ownbuf; override from the environment)
-#   OWNBUF_LOG_TAG prefix of log lines (default "check")
+# Shared helpers of the ownbuf scripts, with kernel.sh and guest.sh.
+# OWNBUF_CACHE (default ~/.cache/ownbuf) caches kernels and sources,
+# OWNBUF_JOBS (default nproc) is make's -j, OWNBUF_LOG_TAG tags log lines.
 
 # shellcheck shell=bash
 
@@ -23,47 +18,23 @@ log()
 
 die()
 {
-	printf '[%s] ERROR: %s\n' "$OWNBUF_LOG_TAG" "$*" >&2
+	log "ERROR: $*"
 	exit 1
 }
 
-# usage_of FILE - print FILE's opening comment (after the SPDX line) to
-# stderr: every script's usage is the comment it opens with.
-usage_of()
-{
-	awk 'NR == 1 && /^#!/ { next }
-	     /SPDX-License-Identifier/ { next }
-	     !/^#/ { exit }
-	     { sub(/^# ?/, ""); print }' "$1" >&2
-}
-
-# item FILE SUITE NAME pass|fail|skip [CATEGORY [DETAIL_FILE [KERNEL]]] -
-# one verdict of a host stage: a line of FILE (items-*.tsv), its detail
-# copied beside it; scripts/judge.py report reads them with the judged
-# guest runs.
-item_to()
-{
-	local file=$1 detail=""
-
-	touch "$file"
-	if [ -n "${6:-}" ] && [ -f "$6" ]; then
-		mkdir -p "$file.d"
-		detail=$file.d/$(wc -l <"$file")
-		cp "$6" "$detail"
-	fi
-	printf '%s\t%s\t%s\t%s\t%s\t%s\n' "${7:-host}" "$2" "$3" "$4" \
-		"${5:-}" "$detail" >>"$file"
-}
-
-# Seconds since the epoch, for timing the phases of a run.
 now()
 {
 	date +%s
 }
 
-# quietly WHAT CMD... - run CMD (an apt step) with its transcript in
-# OWNBUF_CACHE/logs/apt.log, saying WHAT in one line; on failure, its
-# last lines go to stderr as well.
+# usage_of FILE - FILE's opening comment, its usage, to stderr.
+usage_of()
+{
+	sed -n '1{/^#!/d};/SPDX/d;/^#/!q;s/^# \{0,1\}//p' "$1" >&2
+}
+
+# quietly WHAT CMD... - an apt step, logged as WHAT, its transcript in
+# OWNBUF_CACHE/logs/apt.log (the last lines to stderr on failure).
 quietly()
 {
 	local what=$1 logf=$OWNBUF_CACHE/logs/apt.log rc=0
@@ -72,50 +43,37 @@ quietly()
 	mkdir -p "${logf%/*}"
 	log "$what"
 	printf '\n== %s: %s\n' "$(date -u +%FT%TZ)" "$*" >>"$logf"
-	DEBIAN_FRONTEND=noninteractive "$@" >>"$logf" 2>&1 || rc=$?
-	if [ $rc -ne 0 ]; then
-		tail -n 20 "$logf" >&2
-		log "$what: failed (rc=$rc; the whole transcript: $logf)"
-	fi
+	DEBIAN_FRONTEND=noninteractive "$@" >>"$logf" 2>&1 && return 0 || rc=$?
+	tail -n 20 "$logf" >&2
+	log "$what: failed (rc=$rc; the whole transcript: $logf)"
 	return $rc
 }
 
-# ensure_packages PKG... - install the Debian packages that are missing.
-# A warm run (everything installed) never touches apt.
+# ensure_packages PKG... - install the missing Debian packages; a warm run
+# never touches apt.
 ensure_packages()
 {
 	local pkg missing=()
 
 	for pkg in "$@"; do
-		if ! dpkg-query -W -f='${Status}\n' "$pkg" 2>/dev/null |
-		     grep -q '^install ok installed$'; then
-			missing+=("$pkg")
-		fi
+		dpkg-query -W -f='${Status}\n' "$pkg" 2>/dev/null |
+			grep -q '^install ok installed$' || missing+=("$pkg")
 	done
 	[ ${#missing[@]} -eq 0 ] && return 0
-
 	[ "$(id -u)" -eq 0 ] ||
 		die "missing packages (${missing[*]}); run as root or install them"
-	quietly "installing ${missing[*]}" apt-get install -y -qq \
-		--no-install-recommends "${missing[@]}" && return 0
-	quietly "refreshing the package lists once" apt-get update -qq ||
-		die "apt-get update failed"
-	quietly "installing ${missing[*]}" apt-get install -y -qq \
-		--no-install-recommends "${missing[@]}" ||
-		die "apt-get install ${missing[*]} failed"
+	set -- apt-get install -y -qq --no-install-recommends "${missing[@]}"
+	quietly "installing ${missing[*]}" "$@" ||
+		{ quietly "refreshing the package lists once" apt-get update -qq &&
+		  quietly "installing ${missing[*]}" "$@"; } || die "$* failed"
 }
 
-# with_lock NAME CMD... - run CMD holding an exclusive lock in the cache, so
-# that two runs never build or unpack the same thing at the same time.
+# with_lock NAME CMD... - CMD under an exclusive lock of the cache: two
+# runs never build or unpack the same thing at once.
 with_lock()
 {
-	local name=$1
-	shift
 	mkdir -p "$OWNBUF_CACHE/locks"
-	(
-		flock 9
-		"$@"
-	) 9>"$OWNBUF_CACHE/locks/$name.lock"
+	( flock 9; "${@:2}" ) 9>"$OWNBUF_CACHE/locks/$1.lock"
 }
 
 # shellcheck source=scripts/lib/kernel.sh

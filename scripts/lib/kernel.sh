@@ -1,73 +1,50 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# The four kernels ownbuf is tested on, built or fetched once and cached in
-# $OWNBUF_CACHE (default ~/.cache/ownbuf), and the repository's modules
-# built against them.  Only Debian packages are used.
+# The test kernels (debug, kcsan, stock61, stock612; "Testing" in
+# README.md), built or fetched from Debian packages once into $OWNBUF_CACHE.
 #
-#   debug     6.12 from linux-source-6.12, tinyconfig + scripts/debug.config
-#             (PREEMPT, lockdep, kmemleak, KUnit, ...) + scripts/kasan.config
-#   kcsan     the same with scripts/kcsan.config instead of KASAN
-#   stock61   Debian's linux-image-amd64 (6.1) with its headers
-#   stock612  Debian's linux-image-6.12-amd64 with its headers
-#
-# As a command ("Booting a guest yourself" in README.md):
-#   scripts/lib/kernel.sh NAME [OUTDIR]
-# prints shell assignments of KNAME KVER KDIR BZIMAGE KSRC KCMDLINE for the
-# caller to eval; with OUTDIR, also builds the modules against NAME in
-# OUTDIR/src (W=1) and prints MODDIR=OUTDIR/src; exit status 1 if that
-# build failed, 2 if it had warnings.
-#
-# As a library (after common.sh): kernel_source, kernel_get NAME,
-# kernel_accel NAME, kernel_exclude NAME, copy_tree, build_warnings,
-# modules_build.
+# Usage: scripts/lib/kernel.sh NAME [OUTDIR]
+# prints KNAME KVER KDIR BZIMAGE KSRC KCMDLINE as assignments to eval; with
+# OUTDIR also builds the modules against NAME in OUTDIR/src (W=1) and
+# prints MODDIR; exit status 1 if that build failed, 2 if it warned.
 
 # shellcheck shell=bash
 
 # Bumped whenever the build recipe below changes, to invalidate the cache.
 KERNEL_RECIPE=1
-
 KERNEL_NAMES="debug kcsan stock61 stock612"
-
-# Packages the kernel build and the module builds need on the host.
 KERNEL_HOST_PACKAGES="linux-source-6.12 build-essential bc bison flex \
 libelf-dev libssl-dev dwarves cpio kmod rsync python3 perl xz-utils gcc-12"
 
-# kernel_source - unpack linux-source-6.12 into the cache (once per package
-# version).  Sets KSRC and KSRC_VERSION.
+# kernel_source - linux-source-6.12 unpacked into the cache once per
+# package version: KSRC, KSRC_VERSION.
 kernel_source()
 {
-	local tarball=/usr/src/linux-source-6.12.tar.xz
-
 	# shellcheck disable=SC2086
 	ensure_packages $KERNEL_HOST_PACKAGES
 	KSRC_VERSION=$(dpkg-query -W -f='${Version}' linux-source-6.12)
 	KSRC=$OWNBUF_CACHE/src/linux-source-$KSRC_VERSION/linux-source-6.12
-	[ -f "$KSRC/.ownbuf-unpacked" ] && return 0
-	with_lock source _kernel_unpack "$tarball" "$(dirname "$KSRC")"
+	[ -f "$KSRC/.ownbuf-unpacked" ] || with_lock source _kernel_unpack
 }
 
 _kernel_unpack()
 {
-	local tarball=$1 dir=$2 t0
+	local tarball=/usr/src/linux-source-6.12.tar.xz dir=${KSRC%/*}
 
-	[ -f "$dir/linux-source-6.12/.ownbuf-unpacked" ] && return 0
+	[ -f "$KSRC/.ownbuf-unpacked" ] && return 0
 	log "unpacking $tarball into $dir"
-	t0=$(now)
-	rm -rf "$dir"
+	rm -rf "$dir" "$dir.tmp"
 	mkdir -p "$dir.tmp"
 	tar -C "$dir.tmp" -xf "$tarball"
 	[ -f "$dir.tmp/linux-source-6.12/Makefile" ] ||
 		die "$tarball did not unpack to linux-source-6.12/"
 	touch "$dir.tmp/linux-source-6.12/.ownbuf-unpacked"
 	mv "$dir.tmp" "$dir"
-	log "unpacked in $(($(now) - t0))s"
 }
 
-# kernel_built NAME FRAGMENT - configure and build a 6.12 test kernel from
-# tinyconfig, scripts/debug.config and FRAGMENT (bzImage and modules, so
-# that Module.symvers exists).  Cached by source version and the sha256 of
-# both fragments.
+# kernel_built NAME FRAGMENT - a 6.12 kernel from tinyconfig, debug.config
+# and FRAGMENT, cached by source version and the fragments' sha256.
 kernel_built()
 {
 	local frags=("$OWNBUF_TOP/scripts/debug.config" "$2") key
@@ -77,42 +54,34 @@ kernel_built()
 	KNAME=$1
 	KDIR=$OWNBUF_CACHE/kernels/$1-$KSRC_VERSION-$key
 	BZIMAGE=$KDIR/arch/x86/boot/bzImage
-	if [ ! -f "$KDIR/.ownbuf-built" ]; then
-		with_lock "$1-$key" _kernel_build "${frags[@]}"
-	else
+	if [ -f "$KDIR/.ownbuf-built" ]; then
 		log "$1 kernel: cached at $KDIR"
+	else
+		with_lock "$1-$key" _kernel_build "${frags[@]}"
 	fi
 	KVER=$(cat "$KDIR/include/config/kernel.release")
-	# no5lvl: QEMU's "-cpu max" offers LA57, and identify_cpu() clears
-	# the boot CPU's feature bits with interrupts on; a timer interrupt
-	# in that window sees pgtable_l5_enabled() false, so KASAN takes
-	# every 5-level direct-map address for a wild access and the boot
-	# drowns in reports (seen twice in ~40 boots).  4-level paging has
-	# no such window.  preempt=full: what PREEMPT_DYNAMIC would pick
-	# anyway, said out loud.
+	# no5lvl: with QEMU's LA57 a timer interrupt while identify_cpu()
+	# clears the boot CPU's features made KASAN take every direct-map
+	# address for a wild access (2 boots in ~40).
 	KCMDLINE="no5lvl preempt=full"
-	# Every KASAN report, not only the first one.
 	[ "$1" = debug ] && KCMDLINE="$KCMDLINE kasan_multi_shot"
 	return 0
 }
 
 _kernel_build()
 {
-	local t0 make_o frag
+	local t0 frag clog=$KDIR/.ownbuf-config.log
+	local make_o=(make -s -C "$KSRC" O="$KDIR")
 
 	[ -f "$KDIR/.ownbuf-built" ] && return 0
 	log "building the $KNAME kernel in $KDIR (-j$OWNBUF_JOBS; 11-14 min on 2 cores)"
 	t0=$(now)
 	rm -rf "$KDIR"
 	mkdir -p "$KDIR"
-	make_o=(make -s -C "$KSRC" O="$KDIR")
-	"${make_o[@]}" tinyconfig >"$KDIR/.ownbuf-config.log" 2>&1 ||
-		die "make tinyconfig failed (see $KDIR/.ownbuf-config.log)"
-	"$KSRC/scripts/kconfig/merge_config.sh" -m -O "$KDIR" \
-		"$KDIR/.config" "$@" >>"$KDIR/.ownbuf-config.log" 2>&1 ||
-		die "merge_config.sh failed (see $KDIR/.ownbuf-config.log)"
-	"${make_o[@]}" olddefconfig >>"$KDIR/.ownbuf-config.log" 2>&1 ||
-		die "make olddefconfig failed (see $KDIR/.ownbuf-config.log)"
+	{ "${make_o[@]}" tinyconfig &&
+	  "$KSRC/scripts/kconfig/merge_config.sh" -m -O "$KDIR" "$KDIR/.config" "$@" &&
+	  "${make_o[@]}" olddefconfig; } >"$clog" 2>&1 ||
+		die "configuring the $KNAME kernel failed (see $clog)"
 	for frag in "$@"; do
 		kernel_verify_config "$frag" "$KDIR/.config"
 	done
@@ -126,9 +95,9 @@ _kernel_build()
 	log "$KNAME kernel built in $(($(now) - t0))s"
 }
 
-# kernel_verify_config FRAGMENT CONFIG - every option of FRAGMENT must have
-# the same value in CONFIG: Kconfig silently drops options whose
-# dependencies are missing, and a debug kernel without KASAN tests nothing.
+# kernel_verify_config FRAGMENT CONFIG - every option of FRAGMENT has its
+# value in CONFIG: Kconfig silently drops options whose dependencies are
+# missing, and a debug kernel without KASAN tests nothing.
 kernel_verify_config()
 {
 	local bad
@@ -145,144 +114,111 @@ kernel_verify_config()
 	log "config: all options of $(basename "$1") verified in .config"
 }
 
-# kernel_stock SERIES - Debian's own kernel image and headers for SERIES
-# (6.1 or 6.12), the newest installable version, unpacked into a private
-# root (never installed on the host).
+# kernel_stock SERIES - Debian's newest kernel image and headers of SERIES
+# (6.1 or 6.12), unpacked into a private root, never installed.
 kernel_stock()
 {
-	local series=$1 meta img hdr deps pkg ver root
+	local meta=amd64 img hdr deps ver root try
 
-	case $series in
-	6.1) meta=amd64 ;;
-	6.12) meta=6.12-amd64 ;;
-	*) die "unknown stock kernel series $series" ;;
-	esac
-	img=$(_apt_depends "linux-image-$meta" '^linux-image-')
-	hdr=$(_apt_depends "linux-headers-$meta" '^linux-headers-')
-	if { [ -z "$img" ] || [ -z "$hdr" ]; } && [ "$(id -u)" -eq 0 ]; then
+	[ "$1" = 6.12 ] && meta=6.12-amd64
+	for try in 1 2; do
+		img=$(_apt_depends "linux-image-$meta" '^linux-image-' | sed -n 1p)
+		hdr=$(_apt_depends "linux-headers-$meta" '^linux-headers-' | sed -n 1p)
+		[ -z "$img" ] || [ -z "$hdr" ] || break
+		if [ $try = 2 ] || [ "$(id -u)" -ne 0 ]; then
+			die "cannot resolve linux-image-$meta / linux-headers-$meta (apt-get update?)"
+		fi
 		quietly "linux-image-$meta unknown to apt; running apt-get update" \
 			apt-get update -qq || die "apt-get update failed"
-		img=$(_apt_depends "linux-image-$meta" '^linux-image-')
-		hdr=$(_apt_depends "linux-headers-$meta" '^linux-headers-')
-	fi
-	if [ -z "$img" ] || [ -z "$hdr" ]; then
-		die "cannot resolve linux-image-$meta / linux-headers-$meta (apt-get update?)"
-	fi
+	done
 	KVER=${img#linux-image-}
-	deps=$(_apt_depends "$hdr" '^linux-(headers-.*-common|kbuild-)' all)
+	deps=$(_apt_depends "$hdr" '^linux-(headers-.*-common|kbuild-)')
 	ver=$(apt-cache policy "$img" | awk '/Candidate:/ { print $2 }')
 	root=$OWNBUF_CACHE/kernels/stock-$KVER-$ver
 	KDIR=$root/usr/src/linux-headers-$KVER
 	BZIMAGE=$root/boot/vmlinuz-$KVER
-	if [ ! -f "$root/.ownbuf-unpacked" ]; then
+	if [ -f "$root/.ownbuf-unpacked" ]; then
+		log "stock $1 kernel $KVER: cached at $root"
+	else
 		# shellcheck disable=SC2086
 		with_lock "stock-$KVER" _kernel_fetch_stock "$root" "$img" "$hdr" $deps
-	else
-		log "stock $series kernel $KVER: cached at $root"
 	fi
 	[ -f "$BZIMAGE" ] || die "no $BZIMAGE in $img"
 	[ -f "$KDIR/Makefile" ] || die "no kbuild tree at $KDIR"
-	# Debian's kernels are PREEMPT_DYNAMIC: booted as users do who need a
-	# window between two statements to be real.
+	# PREEMPT_DYNAMIC: real windows between two statements.
 	KCMDLINE="preempt=full"
 }
 
-# _apt_depends PKG REGEX [all] - the dependency (or all dependencies) of
-# PKG whose name matches REGEX.
+# _apt_depends PKG REGEX - the dependencies of PKG whose names match REGEX.
 _apt_depends()
 {
-	local out
-
-	out=$(apt-cache depends "$1" 2>/dev/null |
-	      awk '$1 ~ /Depends:$/ { print $2 }' | grep -E "$2" || true)
-	if [ "${3:-}" = all ]; then
-		printf '%s\n' "$out"
-	else
-		printf '%s\n' "$out" | head -n 1
-	fi
+	apt-cache depends "$1" 2>/dev/null |
+		awk '$1 ~ /Depends:$/ { print $2 }' | grep -E "$2" || true
 }
 
 _kernel_fetch_stock()
 {
-	local root=$1 dl deb
-	shift
+	local root=$1 deb
 
+	shift
 	[ -f "$root/.ownbuf-unpacked" ] && return 0
 	rm -rf "$root" "$root.dl"
 	mkdir -p "$root" "$root.dl"
-	dl=$root.dl
-	(cd "$dl" && quietly "fetching $*" \
+	(cd "$root.dl" && quietly "fetching $*" \
 		apt-get download -qq -o APT::Sandbox::User=root "$@") ||
 		die "apt-get download $* failed"
-	for deb in "$dl"/*.deb; do
+	for deb in "$root.dl"/*.deb; do
 		dpkg-deb -x "$deb" "$root"
 	done
-	rm -rf "$dl"
-	# The flavour's Makefile includes the common headers by absolute path;
-	# point it into the private root (the symlinks are relative already).
+	rm -rf "$root.dl"
+	# The flavour's Makefile includes the common headers by absolute path.
 	sed -i "s|^include /usr/src/|include $root/usr/src/|" \
 		"$root"/usr/src/linux-headers-*/Makefile
 	touch "$root/.ownbuf-unpacked"
 }
 
-# kernel_accel NAME - QEMU's -accel for test runs of kernel NAME.  One
-# thread for all vCPUs, since multi-threaded TCG oopses now and then when
-# ftrace patches kernel text; but a data-race detector needs two CPUs
-# that really run at once, so the kcsan kernel gets a thread per vCPU.
+# kernel_accel NAME - QEMU's -accel: one thread for all vCPUs, since
+# multi-threaded TCG oopses now and then when ftrace patches kernel text;
+# but KCSAN needs two CPUs that really run at once.
 kernel_accel()
 {
-	case $1 in
-	kcsan) echo tcg,thread=multi ;;
-	*) echo tcg,thread=single ;;
-	esac
+	case $1 in kcsan) echo tcg,thread=multi ;; *) echo tcg,thread=single ;; esac
 }
 
-# kernel_exclude NAME - kselftests not run on kernel NAME: "PROG" for a
-# whole program, "PROG:FIXTURE" for one fixture, "PROG:*.VARIANT" for one
-# variant of every fixture that has it.
-#
-# On the KCSAN kernel: where every vCPU is a thread of its own
-# (kernel_accel), a test that patches kernel text (enabling a tracepoint
-# flips a static key; a kprobe may be optimized into a jump) risks the
-# int3 oops multi-threaded TCG shows there now and then.  And the size
-# matrix of the data and mmap fixtures (one process, one thread, the same
-# code for every size) keeps one size per role there: a race detector
-# learns nothing from the other seven, which cost a third of the run.
-# Everything left out runs on every other kernel, KASAN's included.
-OWNBUF_KCSAN_SIZES="owner_1 owner_4096 owner_1m mut_1 mut_5000 mut_1m
-		    shared_1 shared_4096 shared_1m"
-
+# kernel_exclude NAME - "PROG OPTIONS" lines: kselftest options leaving out
+# what NAME does not run ("*": all of PROG).  On kcsan (a thread per vCPU)
+# the tests that patch kernel text (the int3 oops), and all sizes but three
+# per role of the data and mmap fixtures, a third of the run for nothing.
 kernel_exclude()
 {
-	local v
+	local sizes="owner_1 owner_4096 owner_1m mut_1 mut_5000 mut_1m
+		     shared_1 shared_4096 shared_1m"
 
-	case $1 in
-	kcsan)
-		echo "ownbuf_sys:trace ownbuf_holders:trace ownbuf_unload"
-		for v in $OWNBUF_KCSAN_SIZES; do
-			echo "ownbuf_data:*.$v ownbuf_mmap:*.$v"
-		done
-		;;
-	esac
+	[ "$1" = kcsan ] || return 0
+	echo "ownbuf_unload *"
+	echo "ownbuf_sys -F trace"
+	echo "ownbuf_holders -F trace"
+	# shellcheck disable=SC2086
+	printf 'ownbuf_data%s\nownbuf_mmap%s\n' "$(printf ' -V %s' $sizes)" \
+		"$(printf ' -V %s' $sizes)"
 }
 
-# kernel_get NAME - debug, kcsan, stock61 or stock612.
+# kernel_get NAME - one of KERNEL_NAMES.
 kernel_get()
 {
 	KSRC=${KSRC:-}
-	KCMDLINE=""
+	KNAME=$1
 	case $1 in
 	debug) kernel_built debug "$OWNBUF_TOP/scripts/kasan.config" ;;
 	kcsan) kernel_built kcsan "$OWNBUF_TOP/scripts/kcsan.config" ;;
-	stock61) KNAME=stock61; kernel_stock 6.1 ;;
-	stock612) KNAME=stock612; kernel_stock 6.12 ;;
+	stock61) kernel_stock 6.1 ;;
+	stock612) kernel_stock 6.12 ;;
 	*) die "unknown kernel '$1' (one of: $KERNEL_NAMES)" ;;
 	esac
 }
 
-# copy_tree DEST - the repository without .git, build/ and build products,
-# always fresh: external module builds write their objects next to the
-# sources, and every warning must show on every build.
+# copy_tree DEST - a fresh copy of the repository without .git, build/ and
+# build products: every warning must show on every build.
 copy_tree()
 {
 	rm -rf "$1"
@@ -300,17 +236,13 @@ build_warnings()
 	grep -E '(warning|error):|^WARNING:|^ERROR:' "$1" || true
 }
 
-# modules_build KDIR DIR [MAKE ARGS...] - the top-level Kbuild (module/,
-# samples/, kunit/ where the kernel has KUnit, ...) against KDIR, W=1,
-# in DIR/src; log: DIR/build.log.  Returns the status of make.
+# modules_build KDIR DIR [MAKE ARGS...] - the top-level Kbuild against KDIR
+# in DIR/src, W=1, log DIR/build.log; returns make's status.
 modules_build()
 {
-	local kdir=$1 dir=$2
-
-	shift 2
-	copy_tree "$dir/src"
-	make -C "$kdir" M="$dir/src" W=1 -j"$OWNBUF_JOBS" "$@" modules \
-		>"$dir/build.log" 2>&1
+	copy_tree "$2/src"
+	make -C "$1" M="$2/src" W=1 -j"$OWNBUF_JOBS" "${@:3}" modules \
+		>"$2/build.log" 2>&1
 }
 
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
