@@ -255,18 +255,25 @@ TEST_F_TIMEOUT(race, no_torn_reads_and_every_conflict_counted,
  * call returned.
  */
 #define ENDERS		4
+/*
+ * At least this many rounds, then more until as many losing calls have
+ * overlapped a winner, or ENDER_SECONDS have passed: on a kernel without
+ * preemption the woken threads often run one after the other.
+ */
 #define ENDER_ROUNDS	400
+#define ENDER_OVERLAPS	16
+#define ENDER_SECONDS	60
 
 struct ender {
 	pthread_barrier_t *start;
 	pthread_barrier_t *end;
-	int *fd;		/* the round's owner */
+	int *fd;		/* the round's owner, -1: no more rounds */
 	bool move;		/* MOVE, else DROP */
-	/* per round: 0 or -errno, the moved-to fd, when the call ran */
-	int ret[ENDER_ROUNDS];
-	int newfd[ENDER_ROUNDS];
-	long long t0[ENDER_ROUNDS];
-	long long t1[ENDER_ROUNDS];
+	/* this round's: 0 or -errno, the moved-to fd, when the call ran */
+	int ret;
+	int newfd;
+	long long t0;
+	long long t1;
 };
 
 static long long ender_ns(void)
@@ -280,20 +287,20 @@ static long long ender_ns(void)
 static void *ender_thread(void *arg)
 {
 	struct ender *e = arg;
-	int r, ret;
 
-	for (r = 0; r < ENDER_ROUNDS; r++) {
+	for (;;) {
 		pthread_barrier_wait(e->start);
-		e->t0[r] = ender_ns();
+		if (*e->fd < 0)
+			break;
+		e->t0 = ender_ns();
 		if (e->move) {
-			e->newfd[r] = ownbuf_move(*e->fd, OWNBUF_MOVE_CLOEXEC);
-			ret = e->newfd[r] >= 0 ? 0 : e->newfd[r] == -1 ? -errno : -EIO;
+			e->newfd = ownbuf_move(*e->fd, OWNBUF_MOVE_CLOEXEC);
+			e->ret = e->newfd >= 0 ? 0 : e->newfd == -1 ? -errno : -EIO;
 		} else {
-			e->newfd[r] = -1;
-			ret = ownbuf_drop(*e->fd) ? -errno : 0;
+			e->newfd = -1;
+			e->ret = ownbuf_drop(*e->fd) ? -errno : 0;
 		}
-		e->t1[r] = ender_ns();
-		e->ret[r] = ret;
+		e->t1 = ender_ns();
 		pthread_barrier_wait(e->end);
 	}
 	return NULL;
@@ -328,8 +335,8 @@ TEST_F_TIMEOUT(enders, one_wins_the_others_see_it_gone, 120)
 	static struct ender e[ENDERS];
 	pthread_barrier_t start, end;
 	pthread_t t[ENDERS];
-	long long uaf = 0, dfree = 0, overlaps = 0;
-	int fd = -1, r, i, w, winners, bad = 0, moves_won = 0;
+	long long uaf = 0, dfree = 0, overlaps = 0, deadline;
+	int fd = 0, r, i, w, winners, bad = 0, moves_won = 0;
 
 	ASSERT_EQ(0, pthread_barrier_init(&start, NULL, ENDERS + 1));
 	ASSERT_EQ(0, pthread_barrier_init(&end, NULL, ENDERS + 1));
@@ -342,7 +349,9 @@ TEST_F_TIMEOUT(enders, one_wins_the_others_see_it_gone, 120)
 		};
 		ASSERT_EQ(0, pthread_create(&t[i], NULL, ender_thread, &e[i]));
 	}
-	for (r = 0; r < ENDER_ROUNDS; r++) {
+	deadline = ender_ns() + ENDER_SECONDS * 1000000000LL;
+	for (r = 0; r < ENDER_ROUNDS ||
+	     (overlaps < ENDER_OVERLAPS && ender_ns() < deadline); r++) {
 		fd = ownbuf_open();
 		ASSERT_LE(0, fd);
 		pthread_barrier_wait(&start);
@@ -350,9 +359,9 @@ TEST_F_TIMEOUT(enders, one_wins_the_others_see_it_gone, 120)
 		winners = 0;
 		w = -1;
 		for (i = 0; i < ENDERS; i++) {
-			if (e[i].newfd[r] >= 0)
-				close(e[i].newfd[r]);
-			if (!e[i].ret[r]) {
+			if (e[i].newfd >= 0)
+				close(e[i].newfd);
+			if (!e[i].ret) {
 				winners++;
 				w = i;
 			}
@@ -367,11 +376,11 @@ TEST_F_TIMEOUT(enders, one_wins_the_others_see_it_gone, 120)
 		for (i = 0; i < ENDERS; i++) {
 			if (i == w)
 				continue;
-			if (e[i].ret[r] != -ESTALE) {
+			if (e[i].ret != -ESTALE) {
 				if (!bad++)
 					TH_LOG("round %d: %s lost with %s", r,
 					       e[i].move ? "MOVE" : "DROP",
-					       strerror(-e[i].ret[r]));
+					       strerror(-e[i].ret));
 				continue;
 			}
 			if (e[w].move || e[i].move)
@@ -379,16 +388,19 @@ TEST_F_TIMEOUT(enders, one_wins_the_others_see_it_gone, 120)
 			else
 				dfree++;
 			/* Started before the winner's call had returned. */
-			overlaps += e[i].t0[r] < e[w].t1[r];
+			overlaps += e[i].t0 < e[w].t1;
 		}
 	}
+	/* No more rounds. */
+	fd = -1;
+	pthread_barrier_wait(&start);
 	for (i = 0; i < ENDERS; i++)
 		pthread_join(t[i], NULL);
 	pthread_barrier_destroy(&start);
 	pthread_barrier_destroy(&end);
 
 	TH_LOG("%d rounds: %lld losing calls overlapped the winner's, MOVE won %d",
-	       ENDER_ROUNDS, overlaps, moves_won);
+	       r, overlaps, moves_won);
 	EXPECT_EQ(0, bad);
 	/* The race was run: calls did overlap. */
 	EXPECT_LT(0, overlaps);
