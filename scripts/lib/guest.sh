@@ -20,7 +20,8 @@
 # Exit status: 0 the run finished ("@@OWNBUF DONE rc=0"), 3 it finished
 # but failed, 2 the guest died first, 124 it timed out, 1 bad usage.  A
 # guest that never reached /init is booted once more (the first attempt
-# stays in OUTDIR/first-attempt/).  As a library: guest_boot OPTIONS.
+# stays in OUTDIR/first-attempt/).  As a library: guest_boot OPTIONS, and
+# the array GUEST_QEMU_ARGS holds more QEMU options.
 
 # shellcheck shell=bash
 
@@ -125,7 +126,8 @@ guest_boot()
 	fi
 	set -- "${limit[@]}" qemu-system-x86_64 -accel "$accel" -cpu max \
 		-smp 2 -m 2G -nodefaults -display none -no-reboot \
-		-monitor none "${serial[@]}" -serial "file:$out/results.log" \
+		-monitor none "${GUEST_QEMU_ARGS[@]}" "${serial[@]}" \
+		-serial "file:$out/results.log" \
 		-kernel "$kernel" -initrd "$out/initramfs.cpio.gz" \
 		-append "$GUEST_CMDLINE$cmdline"
 	for try in 1 2; do
