@@ -223,7 +223,8 @@ main()
 	JSON=${JSON:-$TOP/build/kunit/$ARCH$([ $KCSAN -eq 0 ] || echo -kcsan).json}
 	log=${JSON%.json}.log
 	mkdir -p "$STATE" "$(dirname "$JSON")"
-	rm -f "$JSON"
+	# A build alone leaves the last run's results.
+	[ $BUILD_ONLY -eq 1 ] || rm -f "$JSON"
 
 	# One run per kernel tree at a time; what a killed run left goes first.
 	exec 9>"$STATE/lock"
