@@ -8,7 +8,7 @@
 #   make kunit           the KUnit suites built in, run by the kernel's own
 #                        kunit.py in a kernel tree (KERNEL_SRC=, default the
 #                        cached linux-source-6.12; KUNIT_ARCH=x86_64 or um;
-#                        KUNIT_FLAGS=--kcsan)
+#                        KUNIT_FLAGS=--kcsan, --build-only)
 #   make sparse          sparse (C=2) on the module sources
 #   make style           checkpatch.pl --strict on every source file
 #   make borrowck        the ownership rules checked on the source

@@ -440,6 +440,22 @@ def kunit_json(args):
             items.add('kunit:' + suite['name'], name, st,
                       'skip' if st == 'skip' else 'kunit',
                       case_log(console, name))
+    # The kernel's reports, as for a guest of make check (kunit.py fails a
+    # case only on a KASAN report inside it).
+    text = '\n'.join(console)
+    splats, _, panic = scan_console(text)
+    for s in splats:
+        items.add('console', '%s in %s' % (s['category'], s['where']),
+                  'fail', s['category'], '%s\n%s' % (s['headline'],
+                                                     s['context']))
+    if panic:
+        items.add('console', 'panic', 'fail', 'panic', panic)
+    if not any(KMSG.match(line) for line in console):
+        items.add('console', 'timestamps', 'fail', 'kunit',
+                  'no timestamped kernel log line (CONFIG_PRINTK_TIME): '
+                  'the console cannot be judged')
+    elif items and not splats and not panic:
+        items.add('console', 'no splats', 'pass')
     if not items or args.rc and all(it['status'] == 'pass' for it in items):
         items.add('kunit.py', 'kunit.py run', 'fail', 'kunit',
                   'rc=%d, %d cases\n%s' % (args.rc, len(items),

@@ -5,7 +5,7 @@
 # tools/testing/kunit/kunit.py, with ownbuf built in as drivers/misc/ownbuf.
 #
 #   scripts/kunit.sh [--arch x86_64|um] [--kcsan] [--json FILE]
-#                    [-- KUNIT.PY OPTIONS...]
+#                    [--build-only] [-- KUNIT.PY OPTIONS...]
 #
 #   --arch     x86_64 (default: a QEMU/TCG guest with two CPUs) or um (User
 #              Mode Linux: no SMP, so the races and windows skip)
@@ -13,6 +13,9 @@
 #   --json     where kunit.py writes its KernelCI JSON (default:
 #              build/kunit/ARCH[-kcsan].json); its log (.log) and the
 #              kernel's console (.console) go next to it
+#   --build-only  configure and build the kernel (kunit.py build), run
+#              nothing: a CI's build job, or a cold build done apart from
+#              the run
 #
 # KERNEL_SRC names the kernel source tree to run in.  By default it is a
 # hardlinked copy (in $OWNBUF_CACHE/kunit-src) of the linux-source-6.12
@@ -43,6 +46,7 @@ KUNIT_HOOK_MAKEFILE='obj-$(CONFIG_OWNBUF) += ownbuf/'
 ARCH=x86_64
 KCSAN=0
 JSON=""
+BUILD_ONLY=0
 
 # kunit_src - the kernel tree to run in: KERNEL_SRC, or a hardlinked copy
 # of the cached linux-source-6.12 (made once).
@@ -141,16 +145,44 @@ kunit_place()
 	kunit_hook Makefile
 }
 
+# kunit_judge CONSOLE - fail on any kernel report (KASAN, KCSAN, lockdep,
+# UBSAN, WARN, ...) in the console, whatever kunit.py said of the cases:
+# kunit.py fails a case only on a KASAN report inside it.  The reports
+# are scripts/judge.py's list, as make check judges its guests; judge.py
+# reads only timestamped kernel log lines (.kunitconfig sets
+# CONFIG_PRINTK_TIME), so a console without them cannot be judged.
+kunit_judge()
+{
+	local console=$1 out=${1%.console}.splats
+
+	if [ ! -s "$console" ]; then
+		log "no console in $console: cannot look for kernel reports"
+		return 1
+	fi
+	if ! grep -qE '^\[ *[0-9]+\.[0-9]+\]' "$console"; then
+		log "no timestamps in $console (CONFIG_PRINTK_TIME): cannot look for kernel reports"
+		return 1
+	fi
+	if python3 "$TOP/scripts/judge.py" splats "$console" >"$out"; then
+		log "kernel reports: none ($out)"
+		return 0
+	fi
+	log "kernel reports on the console (a failure, whatever the cases said):"
+	sed 's/^/    /' "$out" >&2
+	return 1
+}
+
 main()
 {
-	local key bdir rc=0 log t0 threads
-	local -a args=()
+	local key bdir rc=0 log t0 threads a
+	local -a args=() bargs=()
 
 	while [ $# -gt 0 ]; do
 		case $1 in
 		--arch) ARCH=$2; shift ;;
 		--kcsan) KCSAN=1 ;;
 		--json) JSON=$2; shift ;;
+		--build-only) BUILD_ONLY=1 ;;
 		--) shift; break ;;
 		*) usage_of "$0"; exit 1 ;;
 		esac
@@ -189,7 +221,8 @@ main()
 	JSON=${JSON:-$TOP/build/kunit/$ARCH$([ $KCSAN -eq 0 ] || echo -kcsan).json}
 	log=${JSON%.json}.log
 	mkdir -p "$STATE" "$(dirname "$JSON")"
-	rm -f "$JSON"
+	# A build alone leaves the last run's results.
+	[ $BUILD_ONLY -eq 1 ] || rm -f "$JSON"
 
 	# One run per kernel tree at a time; what a killed run left goes first.
 	exec 9>"$STATE/lock"
@@ -198,6 +231,21 @@ main()
 	trap kunit_unplace EXIT
 	trap 'exit 130' INT TERM HUP
 	kunit_place
+
+	if [ $BUILD_ONLY -eq 1 ]; then
+		# kunit.py build takes no QEMU options.
+		for a in "${args[@]}"; do
+			case $a in --qemu_args=*) ;; *) bargs+=("$a") ;; esac
+		done
+		log "kunit.py build in $SRC, build directory $bdir"
+		t0=$(now)
+		(cd "$SRC" && python3 tools/testing/kunit/kunit.py build \
+			--kunitconfig=drivers/misc/ownbuf --arch="$ARCH" \
+			--build_dir="$bdir" --jobs="$OWNBUF_JOBS" \
+			"${bargs[@]}") || rc=$?
+		log "kunit.py build: $(($(now) - t0))s, exit status $rc"
+		return $rc
+	fi
 
 	log "kunit.py run in $SRC, build directory $bdir (log: $log)"
 	t0=$(now)
@@ -209,6 +257,7 @@ main()
 	# The kernel's whole console, for what the JSON leaves out.
 	cp "$bdir/test.log" "${JSON%.json}.console" 2>/dev/null || true
 	log "kunit.py: $(($(now) - t0))s, exit status $rc"
+	kunit_judge "${JSON%.json}.console" || rc=1
 	return $rc
 }
 
