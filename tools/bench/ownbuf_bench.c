@@ -299,7 +299,9 @@ static int ownbuf_bench_pool_make(struct ownbuf_bench_ctx *ctx)
 static void ownbuf_bench_pool_free(struct ownbuf_bench_ctx *ctx)
 {
 	while (ctx->npool) {
-		if (ownbuf_drop(&ctx->pool[--ctx->npool]))
+		struct ownbuf_handle *h = &ctx->pool[--ctx->npool];
+
+		if (ownbuf_drop(h))
 			pr_err("drop failed\n");
 	}
 	kfree(ctx->pool);
@@ -572,9 +574,10 @@ static int ownbuf_bench_alive_set(struct ownbuf_bench_ctx *ctx,
 			cond_resched();
 	}
 	while (ctx->alive > want) {
-		ctx->alive--;
+		struct ownbuf_handle *h = &ctx->hs[--ctx->alive];
+
 		kfree(ctx->objs[ctx->alive]);
-		if (ownbuf_drop(&ctx->hs[ctx->alive]))
+		if (ownbuf_drop(h))
 			pr_err("drop failed\n");
 		if (!(ctx->alive % 1024))
 			cond_resched();
