@@ -190,6 +190,13 @@ static void mctx_map(struct __test_metadata *_metadata, struct map_ctx *c)
 	ASSERT_NE(MAP_FAILED, c->p);
 }
 
+/* Close the borrow fd of @c: the borrow lives on while a mapping does. */
+static void mctx_close_fd(struct __test_metadata *_metadata, struct map_ctx *c)
+{
+	ASSERT_EQ(0, close(c->fd));
+	c->fd = -1;
+}
+
 TEST_F(map, maps_the_data)
 {
 	struct map_ctx *c = &self->c;
@@ -501,8 +508,7 @@ TEST_F(map, mapping_outlives_close)
 	struct ob_info info;
 
 	mctx_map(_metadata, c);
-	ASSERT_EQ(0, close(c->fd));
-	c->fd = -1;
+	mctx_close_fd(_metadata, c);
 	EXPECT_TRUE(is_pattern(c->p, 0, c->size));
 	ASSERT_EQ(0, ownbuf_info(c->owner, &info));
 	EXPECT_EQ(variant->v.mut ? 1 : 0, info.mut);
@@ -515,8 +521,7 @@ TEST_F(map, resize_with_mapping_after_close_is_dangling_borrow)
 	struct map_ctx *c = &self->c;
 
 	mctx_map(_metadata, c);
-	ASSERT_EQ(0, close(c->fd));
-	c->fd = -1;
+	mctx_close_fd(_metadata, c);
 	EXPECT_ERRNO(EBUSY, ownbuf_resize(c->owner, c->size + 1));
 	EXPECT_EQ(c->size, ownbuf_size(c->owner));
 	EXPECT_DELTA(&c->snap, [V_DANGLING_BORROW] = 1);
@@ -527,8 +532,7 @@ TEST_F(map, drop_with_mapping_after_close_is_dangling_borrow)
 	struct map_ctx *c = &self->c;
 
 	mctx_map(_metadata, c);
-	ASSERT_EQ(0, close(c->fd));
-	c->fd = -1;
+	mctx_close_fd(_metadata, c);
 	EXPECT_ERRNO(EBUSY, ownbuf_drop(c->owner));
 	EXPECT_EQ(OWNBUF_STATE_LIVE, ownbuf_state(c->owner));
 	EXPECT_DELTA(&c->snap, [V_DANGLING_BORROW] = 1);
@@ -539,8 +543,7 @@ TEST_F(map, move_with_mapping_after_close_is_dangling_borrow)
 	struct map_ctx *c = &self->c;
 
 	mctx_map(_metadata, c);
-	ASSERT_EQ(0, close(c->fd));
-	c->fd = -1;
+	mctx_close_fd(_metadata, c);
 	EXPECT_ERRNO(EBUSY, ownbuf_move(c->owner, 0));
 	EXPECT_DELTA(&c->snap, [V_DANGLING_BORROW] = 1);
 }
@@ -550,8 +553,7 @@ TEST_F(map, conflicting_borrow_with_mapping_after_close_is_data_race)
 	struct map_ctx *c = &self->c;
 
 	mctx_map(_metadata, c);
-	ASSERT_EQ(0, close(c->fd));
-	c->fd = -1;
+	mctx_close_fd(_metadata, c);
 	EXPECT_ERRNO(EBUSY, ownbuf_mut(c->owner));
 	EXPECT_DELTA(&c->snap, [V_DATA_RACE] = 1);
 }
@@ -562,8 +564,7 @@ TEST_F(map, munmap_returns_a_closed_borrow)
 	struct ob_info info;
 
 	mctx_map(_metadata, c);
-	ASSERT_EQ(0, close(c->fd));
-	c->fd = -1;
+	mctx_close_fd(_metadata, c);
 	ASSERT_EQ(0, munmap(c->p, c->len));
 	c->p = MAP_FAILED;
 	ASSERT_EQ(0, ownbuf_info(c->owner, &info));
@@ -582,8 +583,7 @@ TEST_F(map, last_of_two_mappings_returns_the_borrow)
 	mctx_map(_metadata, c);
 	q = map_all(c->fd, c->len, c->prot);
 	ASSERT_NE(MAP_FAILED, q);
-	ASSERT_EQ(0, close(c->fd));
-	c->fd = -1;
+	mctx_close_fd(_metadata, c);
 	ASSERT_EQ(0, munmap(q, c->len));
 	EXPECT_ERRNO(EBUSY, ownbuf_drop(c->owner));
 	ASSERT_EQ(0, munmap(c->p, c->len));
@@ -598,8 +598,7 @@ TEST_F(map, closed_borrow_mapping_is_revoked_with_its_owner)
 	char ch;
 
 	mctx_map(_metadata, c);
-	ASSERT_EQ(0, close(c->fd));
-	c->fd = -1;
+	mctx_close_fd(_metadata, c);
 	ASSERT_EQ(0, close(c->owner));
 	c->owner = -1;
 	EXPECT_EQ(SIGBUS, ownbuf_touch(c->p, false, &ch));
@@ -647,45 +646,72 @@ TEST_F(map, fork_inherits_only_shared_mappings)
 }
 
 /*
- * fork(), with two pipes to keep in step with the child: it writes to
+ * Two pipes to keep a child in step with its parent: the child writes to
  * done[1] once it is ready, and reads go[0] to wait for the parent.
  */
-static pid_t fork_in_step(struct __test_metadata *_metadata, int go[2],
-			  int done[2])
+struct in_step {
+	int go[2];
+	int done[2];
+};
+
+/* Map the borrow of @c, then fork() a child kept in step through @s. */
+static pid_t fork_in_step(struct __test_metadata *_metadata,
+			  struct map_ctx *c, struct in_step *s)
 {
 	pid_t pid;
 
-	ASSERT_EQ(0, pipe(go));
-	ASSERT_EQ(0, pipe(done));
+	mctx_map(_metadata, c);
+	ASSERT_EQ(0, pipe(s->go));
+	ASSERT_EQ(0, pipe(s->done));
 	pid = fork();
 	ASSERT_LE(0, pid);
 	return pid;
 }
 
+/* In the child: say it is ready, then wait for the parent's go. */
+static bool in_step_child(struct in_step *s)
+{
+	char ch;
+
+	return write(s->done[1], "r", 1) == 1 && read(s->go[0], &ch, 1) == 1;
+}
+
+/* In the parent: wait until the child is ready. */
+static void in_step_ready(struct __test_metadata *_metadata,
+			  struct in_step *s)
+{
+	char ch;
+
+	ASSERT_EQ(1, read(s->done[0], &ch, 1));
+}
+
+/* In the parent: let the child go on. */
+static void in_step_go(struct __test_metadata *_metadata, struct in_step *s)
+{
+	ASSERT_EQ(1, write(s->go[1], "g", 1));
+}
+
 TEST_F(shmap, mapping_in_a_child_keeps_a_closed_borrow)
 {
 	struct map_ctx *c = &self->c;
-	int go[2], done[2];
+	struct in_step s;
 	pid_t pid;
-	char ch;
 
-	mctx_map(_metadata, c);
-	pid = fork_in_step(_metadata, go, done);
+	pid = fork_in_step(_metadata, c, &s);
 	if (!pid) {
 		close(c->fd);
 		close(c->owner);
-		if (write(done[1], "r", 1) != 1 || read(go[0], &ch, 1) != 1)
+		if (!in_step_child(&s))
 			_exit(1);
 		_exit(is_pattern(c->p, 0, c->size) ? 0 : 2);
 	}
-	ASSERT_EQ(1, read(done[0], &ch, 1));
+	in_step_ready(_metadata, &s);
 	/* Only the child's inherited mapping holds the borrow now. */
 	ASSERT_EQ(0, munmap(c->p, c->len));
 	c->p = MAP_FAILED;
-	ASSERT_EQ(0, close(c->fd));
-	c->fd = -1;
+	mctx_close_fd(_metadata, c);
 	EXPECT_ERRNO(EBUSY, ownbuf_resize(c->owner, c->size + 1));
-	ASSERT_EQ(1, write(go[1], "g", 1));
+	in_step_go(_metadata, &s);
 	EXPECT_EQ(0, ownbuf_wait(pid));
 	EXPECT_EQ(0, ownbuf_resize(c->owner, c->size + 1));
 	EXPECT_DELTA(&c->snap, [V_DANGLING_BORROW] = 1);
@@ -694,23 +720,21 @@ TEST_F(shmap, mapping_in_a_child_keeps_a_closed_borrow)
 TEST_F(shmap, release_zaps_mappings_inherited_by_a_child)
 {
 	struct map_ctx *c = &self->c;
-	int go[2], done[2];
+	struct in_step s;
 	pid_t pid;
 	char ch;
 
-	mctx_map(_metadata, c);
-	pid = fork_in_step(_metadata, go, done);
+	pid = fork_in_step(_metadata, c, &s);
 	if (!pid) {
 		int ok = !ownbuf_touch(c->p, false, &ch);
 
-		ok = ok && write(done[1], "r", 1) == 1;
-		ok = ok && read(go[0], &ch, 1) == 1;
+		ok = ok && in_step_child(&s);
 		_exit(ok && ownbuf_touch(c->p, false, &ch) == SIGBUS ?
 		      0 : 1);
 	}
-	ASSERT_EQ(1, read(done[0], &ch, 1));
+	in_step_ready(_metadata, &s);
 	ASSERT_EQ(0, ownbuf_release(c->fd));
-	ASSERT_EQ(1, write(go[1], "g", 1));
+	in_step_go(_metadata, &s);
 	EXPECT_EQ(0, ownbuf_wait(pid));
 	EXPECT_DELTA(&c->snap);
 }

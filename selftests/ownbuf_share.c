@@ -26,6 +26,25 @@ static int sync_post(int fd)
 	return write(fd, "s", 1) == 1 ? 0 : -1;
 }
 
+/* fork(): the child's pid in the parent, 0 in the child. */
+static pid_t fork_child(struct __test_metadata *_metadata)
+{
+	pid_t pid = fork();
+
+	ASSERT_LE(0, pid);
+	return pid;
+}
+
+/*
+ * fork() with @fd, the borrow or owner the test just took for the child to
+ * share, open in both.
+ */
+static pid_t fork_sharing(struct __test_metadata *_metadata, int fd)
+{
+	ASSERT_LE(0, fd);
+	return fork_child(_metadata);
+}
+
 FIXTURE(share)
 {
 	int owner;
@@ -135,9 +154,8 @@ TEST_F(share, dup_of_a_moved_owner_is_moved)
 
 TEST_F(share, fork_shares_the_owner)
 {
-	pid_t pid = fork();
+	pid_t pid = fork_child(_metadata);
 
-	ASSERT_LE(0, pid);
 	if (!pid)
 		_exit(ownbuf_drop(self->owner) ? 1 : 0);
 	ASSERT_EQ(0, ownbuf_wait(pid));
@@ -149,11 +167,8 @@ TEST_F(share, fork_shares_the_owner)
 TEST_F(share, forked_child_exit_keeps_the_buffer)
 {
 	int s = ownbuf_shared(self->owner);
-	pid_t pid;
+	pid_t pid = fork_sharing(_metadata, s);
 
-	ASSERT_LE(0, s);
-	pid = fork();
-	ASSERT_LE(0, pid);
 	if (!pid)
 		_exit(0);
 	ASSERT_EQ(0, ownbuf_wait(pid));
@@ -167,9 +182,8 @@ TEST_F(share, forked_child_exit_keeps_the_buffer)
 TEST_F(share, forked_child_borrow_is_returned_at_exit)
 {
 	struct ob_info info;
-	pid_t pid = fork();
+	pid_t pid = fork_child(_metadata);
 
-	ASSERT_LE(0, pid);
 	if (!pid)
 		_exit(ownbuf_mut(self->owner) < 0);
 	ASSERT_EQ(0, ownbuf_wait(pid));
@@ -182,11 +196,8 @@ TEST_F(share, forked_child_borrow_is_returned_at_exit)
 TEST_F(share, forked_child_writes_through_the_parents_borrow)
 {
 	int m = ownbuf_mut(self->owner);
-	pid_t pid;
+	pid_t pid = fork_sharing(_metadata, m);
 
-	ASSERT_LE(0, m);
-	pid = fork();
-	ASSERT_LE(0, pid);
 	if (!pid)
 		_exit(ownbuf_fill(m, 0, 32, 'c') ? 1 : 0);
 	ASSERT_EQ(0, ownbuf_wait(pid));
@@ -200,11 +211,8 @@ TEST_F(share, forked_child_release_ends_the_parents_borrow)
 {
 	char c;
 	int s = ownbuf_shared(self->owner);
-	pid_t pid;
+	pid_t pid = fork_sharing(_metadata, s);
 
-	ASSERT_LE(0, s);
-	pid = fork();
-	ASSERT_LE(0, pid);
 	if (!pid)
 		_exit(ownbuf_release(s) ? 1 : 0);
 	ASSERT_EQ(0, ownbuf_wait(pid));
@@ -218,9 +226,8 @@ TEST_F(share, forked_child_release_ends_the_parents_borrow)
 
 TEST_F(share, scm_rights_shares_the_owner)
 {
-	pid_t pid = fork();
+	pid_t pid = fork_child(_metadata);
 
-	ASSERT_LE(0, pid);
 	if (!pid) {
 		int fd = ownbuf_recv_fd(self->sv[1]);
 
@@ -240,10 +247,8 @@ TEST_F(share, scm_rights_move_across_processes)
 	long long id = ownbuf_id(self->owner);
 	char c;
 	int back;
-	pid_t pid;
+	pid_t pid = fork_child(_metadata);
 
-	pid = fork();
-	ASSERT_LE(0, pid);
 	if (!pid) {
 		int fd = ownbuf_recv_fd(self->sv[1]);
 		int n = fd < 0 ? -1 : ownbuf_move(fd, OWNBUF_MOVE_CLOEXEC);
@@ -272,10 +277,8 @@ TEST_F(share, scm_rights_move_across_processes)
 TEST_F(share, scm_rights_moved_owner_dies_with_the_receiver)
 {
 	int s;
-	pid_t pid;
+	pid_t pid = fork_child(_metadata);
 
-	pid = fork();
-	ASSERT_LE(0, pid);
 	if (!pid) {
 		int fd = ownbuf_recv_fd(self->sv[1]);
 		int n = fd < 0 ? -1 : ownbuf_move(fd, OWNBUF_MOVE_CLOEXEC);
@@ -300,11 +303,8 @@ TEST_F(share, scm_rights_moved_owner_dies_with_the_receiver)
 TEST_F(share, scm_rights_shares_a_borrow)
 {
 	int s = ownbuf_shared(self->owner);
-	pid_t pid;
+	pid_t pid = fork_sharing(_metadata, s);
 
-	ASSERT_LE(0, s);
-	pid = fork();
-	ASSERT_LE(0, pid);
 	if (!pid) {
 		int fd = ownbuf_recv_fd(self->sv[1]);
 		char c;
@@ -330,11 +330,8 @@ TEST_F(share, scm_rights_shares_a_borrow)
 TEST_F(share, scm_rights_of_a_moved_owner_stays_moved)
 {
 	int n = ownbuf_move(self->owner, OWNBUF_MOVE_CLOEXEC);
-	pid_t pid;
+	pid_t pid = fork_sharing(_metadata, n);
 
-	ASSERT_LE(0, n);
-	pid = fork();
-	ASSERT_LE(0, pid);
 	if (!pid) {
 		int fd = ownbuf_recv_fd(self->sv[1]);
 
@@ -350,23 +347,26 @@ TEST_F(share, scm_rights_of_a_moved_owner_stays_moved)
 
 /*
  * Fork a process that owns a buffer of its own, sends a borrow of it
- * (@flags: OWNBUF_BORROW_SHARED or OWNBUF_BORROW_MUT) over @sock, and
+ * (@flags: OWNBUF_BORROW_SHARED or OWNBUF_BORROW_MUT) over @sv[1], and
  * exits, taking the only owner with it, once told to by sync_post().
- * The child's pid, or -1.
+ * The child's pid; the borrow, received on @sv[0], in *@borrow.
  */
-static pid_t fork_remote_owner(int sock, __u32 flags)
+static pid_t fork_remote_owner(struct __test_metadata *_metadata, int sv[2],
+			       __u32 flags, int *borrow)
 {
-	pid_t pid = fork();
+	pid_t pid = fork_child(_metadata);
 
 	if (!pid) {
 		int o = ownbuf_open();
 		int b = o < 0 ? -1 :
 			ownbuf_borrow(o, flags | OWNBUF_BORROW_CLOEXEC);
 
-		if (b < 0 || ownbuf_send_fd(sock, b))
+		if (b < 0 || ownbuf_send_fd(sv[1], b))
 			_exit(1);
-		_exit(sync_wait(sock) ? 2 : 0);
+		_exit(sync_wait(sv[1]) ? 2 : 0);
 	}
+	*borrow = ownbuf_recv_fd(sv[0]);
+	ASSERT_LE(0, *borrow);
 	return pid;
 }
 
@@ -376,10 +376,7 @@ TEST_F(share, owner_process_death_revokes_borrows_elsewhere)
 	int s;
 	pid_t pid;
 
-	pid = fork_remote_owner(self->sv[1], OWNBUF_BORROW_SHARED);
-	ASSERT_LE(0, pid);
-	s = ownbuf_recv_fd(self->sv[0]);
-	ASSERT_LE(0, s);
+	pid = fork_remote_owner(_metadata, self->sv, OWNBUF_BORROW_SHARED, &s);
 	ASSERT_EQ(1, pread(s, &c, 1, 0));
 	ASSERT_EQ(0, sync_post(self->sv[0]));
 	ASSERT_EQ(0, ownbuf_wait(pid));
@@ -396,10 +393,7 @@ TEST_F(share, owner_process_death_revokes_mappings_elsewhere)
 	int s;
 	pid_t pid;
 
-	pid = fork_remote_owner(self->sv[1], OWNBUF_BORROW_MUT);
-	ASSERT_LE(0, pid);
-	s = ownbuf_recv_fd(self->sv[0]);
-	ASSERT_LE(0, s);
+	pid = fork_remote_owner(_metadata, self->sv, OWNBUF_BORROW_MUT, &s);
 	p = mmap(NULL, OWNBUF_PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, s, 0);
 	ASSERT_NE(MAP_FAILED, p);
 	close(s);
@@ -414,10 +408,8 @@ TEST_F(share, owner_process_death_revokes_mappings_elsewhere)
 TEST_F(share, owner_killed_revokes_borrows_elsewhere)
 {
 	int s;
-	pid_t pid;
+	pid_t pid = fork_child(_metadata);
 
-	pid = fork();
-	ASSERT_LE(0, pid);
 	if (!pid) {
 		int o = ownbuf_open();
 		int a = o < 0 ? -1 : ownbuf_shared(o);
@@ -437,17 +429,44 @@ TEST_F(share, owner_killed_revokes_borrows_elsewhere)
 	EXPECT_DELTA(&self->snap, [V_DANGLING_BORROW] = 1);
 }
 
+/*
+ * A thread that blocks in one call: it sets @started right before the
+ * call and @done once the call has returned.
+ */
+struct blocker {
+	pthread_t thread;
+	bool started;
+	bool done;
+};
+
+static bool blocker_done(struct blocker *b)
+{
+	return __atomic_load_n(&b->done, __ATOMIC_ACQUIRE);
+}
+
+/*
+ * Start @fn(@arg), the thread of @b, and see it still blocked @ms
+ * milliseconds after it started.
+ */
+static void blocker_start(struct __test_metadata *_metadata,
+			  struct blocker *b, void *(*fn)(void *), void *arg,
+			  unsigned int ms)
+{
+	ASSERT_EQ(0, pthread_create(&b->thread, NULL, fn, arg));
+	ASSERT_TRUE(ownbuf_wait_flag(&b->started, 10000));
+	ownbuf_msleep(ms);
+	EXPECT_FALSE(blocker_done(b));
+}
+
 /* --- OWNBUF_BORROW_WAIT --- */
 
 struct waiter {
-	pthread_t thread;
+	struct blocker b;
 	int owner;
 	__u32 flags;
 	int fd;
 	int err;
 	double took;
-	bool started;
-	bool done;
 };
 
 static void *waiter_thread(void *arg)
@@ -455,17 +474,12 @@ static void *waiter_thread(void *arg)
 	struct waiter *w = arg;
 	double t0 = ownbuf_now();
 
-	ownbuf_set_flag(&w->started);
+	ownbuf_set_flag(&w->b.started);
 	w->fd = ownbuf_borrow(w->owner, w->flags);
 	w->err = errno;
 	w->took = ownbuf_now() - t0;
-	ownbuf_set_flag(&w->done);
+	ownbuf_set_flag(&w->b.done);
 	return NULL;
-}
-
-static bool waiter_done(struct waiter *w)
-{
-	return __atomic_load_n(&w->done, __ATOMIC_ACQUIRE);
 }
 
 /*
@@ -480,16 +494,13 @@ static void waiter_start(struct __test_metadata *_metadata,
 	memset(w, 0, sizeof(*w));
 	w->owner = owner;
 	w->flags = flags | OWNBUF_BORROW_WAIT;
-	ASSERT_EQ(0, pthread_create(&w->thread, NULL, waiter_thread, w));
-	ASSERT_TRUE(ownbuf_wait_flag(&w->started, 10000));
-	ownbuf_msleep(ms);
-	EXPECT_FALSE(waiter_done(w));
+	blocker_start(_metadata, &w->b, waiter_thread, w, ms);
 }
 
 /* Wait for the thread of @w to end: the borrow it got, or -1. */
 static int waiter_join(struct waiter *w)
 {
-	pthread_join(w->thread, NULL);
+	pthread_join(w->b.thread, NULL);
 	return w->fd;
 }
 
@@ -533,7 +544,7 @@ TEST_F(share, wait_mut_blocks_until_every_shared_is_back)
 	waiter_start(_metadata, &w, self->owner, OWNBUF_BORROW_MUT, 200);
 	ASSERT_EQ(0, ownbuf_release(a));
 	ownbuf_msleep(200);
-	EXPECT_FALSE(waiter_done(&w));
+	EXPECT_FALSE(blocker_done(&w.b));
 	ASSERT_EQ(0, close(b));
 	EXPECT_LE(0, waiter_join(&w));
 	EXPECT_EQ(OWNBUF_ROLE_MUT, ownbuf_role(w.fd));
@@ -562,11 +573,8 @@ TEST_F(share, wait_is_granted_when_the_last_mapping_goes)
 TEST_F(share, wait_is_granted_to_a_waiting_process)
 {
 	int m = ownbuf_mut(self->owner);
-	pid_t pid;
+	pid_t pid = fork_sharing(_metadata, m);
 
-	ASSERT_LE(0, m);
-	pid = fork();
-	ASSERT_LE(0, pid);
 	if (!pid) {
 		int s;
 
@@ -618,11 +626,8 @@ TEST_F(share, wait_killed_leaves_nothing_behind)
 {
 	struct ob_info info;
 	int m = ownbuf_mut(self->owner);
-	pid_t pid;
+	pid_t pid = fork_sharing(_metadata, m);
 
-	ASSERT_LE(0, m);
-	pid = fork();
-	ASSERT_LE(0, pid);
 	if (!pid) {
 		sync_post(self->sv[1]);
 		ownbuf_borrow(self->owner, OWNBUF_BORROW_MUT |
@@ -702,14 +707,12 @@ TEST_F(share, poll_revoked_borrow_is_err_hup)
 }
 
 struct poller {
-	pthread_t thread;
+	struct blocker b;
 	int fd;
 	short events;
 	int timeout;
 	short revents;
 	int ret;
-	bool started;
-	bool done;
 };
 
 static void *poller_thread(void *arg)
@@ -717,10 +720,10 @@ static void *poller_thread(void *arg)
 	struct poller *p = arg;
 	struct pollfd pfd = { .fd = p->fd, .events = p->events };
 
-	ownbuf_set_flag(&p->started);
+	ownbuf_set_flag(&p->b.started);
 	p->ret = poll(&pfd, 1, p->timeout);
 	p->revents = pfd.revents;
-	ownbuf_set_flag(&p->done);
+	ownbuf_set_flag(&p->b.done);
 	return NULL;
 }
 
@@ -735,10 +738,7 @@ static void poller_start(struct __test_metadata *_metadata,
 	p->fd = fd;
 	p->events = events;
 	p->timeout = 10000;
-	ASSERT_EQ(0, pthread_create(&p->thread, NULL, poller_thread, p));
-	ASSERT_TRUE(ownbuf_wait_flag(&p->started, 10000));
-	ownbuf_msleep(300);
-	EXPECT_FALSE(__atomic_load_n(&p->done, __ATOMIC_ACQUIRE));
+	blocker_start(_metadata, &p->b, poller_thread, p, 300);
 }
 
 TEST_F(share, poll_wakes_when_a_shared_borrow_is_released)
@@ -751,7 +751,7 @@ TEST_F(share, poll_wakes_when_a_shared_borrow_is_released)
 	poller_start(_metadata, &p, self->owner, POLLOUT);
 	t0 = ownbuf_now();
 	ASSERT_EQ(0, ownbuf_release(s));
-	pthread_join(p.thread, NULL);
+	pthread_join(p.b.thread, NULL);
 	EXPECT_GT(5.0, ownbuf_now() - t0);
 	EXPECT_EQ(1, p.ret);
 	EXPECT_EQ(POLLOUT, p.revents);
@@ -767,7 +767,7 @@ TEST_F(share, poll_wakes_when_a_mut_borrow_is_closed)
 	ASSERT_LE(0, m);
 	poller_start(_metadata, &p, self->owner, POLLIN);
 	ASSERT_EQ(0, close(m));
-	pthread_join(p.thread, NULL);
+	pthread_join(p.b.thread, NULL);
 	EXPECT_EQ(1, p.ret);
 	EXPECT_EQ(POLLIN, p.revents);
 	EXPECT_DELTA(&self->snap);
@@ -783,7 +783,7 @@ TEST_F(share, poll_of_a_borrow_wakes_when_it_is_revoked)
 	poller_start(_metadata, &p, s, POLLOUT);
 	ASSERT_EQ(0, close(self->owner));
 	self->owner = -1;
-	pthread_join(p.thread, NULL);
+	pthread_join(p.b.thread, NULL);
 	EXPECT_EQ(1, p.ret);
 	EXPECT_EQ(POLLERR | POLLHUP, p.revents);
 	close(s);
@@ -801,8 +801,7 @@ TEST_F(share, epoll_wakes_when_a_borrow_is_returned)
 	ASSERT_LE(0, m);
 	ASSERT_EQ(0, epoll_ctl(ep, EPOLL_CTL_ADD, self->owner, &ev));
 	EXPECT_EQ(0, epoll_wait(ep, &out, 1, 0));
-	pid = fork();
-	ASSERT_LE(0, pid);
+	pid = fork_child(_metadata);
 	if (!pid) {
 		ownbuf_msleep(300);
 		_exit(ownbuf_release(m) ? 1 : 0);
