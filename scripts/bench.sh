@@ -50,7 +50,6 @@ OWNBUF_LOG_TAG=${OWNBUF_LOG_TAG:-bench}
 # shellcheck source=scripts/lib/common.sh
 . "$TOP/scripts/lib/common.sh"
 
-BENCH_PACKAGES="make gcc gcc-12 libc6-dev libelf1 dwarves rsync perl gnuplot-nox"
 OUT=$TOP/build/bench
 REPS=${OWNBUF_BENCH_REPS:-11}
 SCALE=${OWNBUF_BENCH_SCALE:-1}
@@ -344,7 +343,7 @@ main()
 
 	t0=$(now)
 	# shellcheck disable=SC2086
-	ensure_packages $BENCH_PACKAGES $GUEST_PACKAGES
+	ensure_packages $MODULE_BUILD_PACKAGES gnuplot-nox $GUEST_PACKAGES
 	kernel_get stock612
 	build
 	write_guest_script

@@ -30,10 +30,6 @@ OWNBUF_LOG_TAG=${OWNBUF_LOG_TAG:-demo}
 # shellcheck source=scripts/lib/common.sh
 . "$TOP/scripts/lib/common.sh"
 
-# The module build against Debian's headers (modules_build copies the tree
-# with rsync and builds with W=1, whose kernel-doc needs perl's Pod::Usage)
-# and the static tools.
-DEMO_PACKAGES="make gcc gcc-12 libc6-dev libelf1 dwarves rsync perl"
 OUT=$TOP/build/demo
 TIMEOUT=${OWNBUF_DEMO_TIMEOUT:-600}
 
@@ -149,7 +145,7 @@ main()
 	t0=$(now)
 	apt_lists_ready
 	# shellcheck disable=SC2086
-	ensure_packages $DEMO_PACKAGES $GUEST_PACKAGES
+	ensure_packages $MODULE_BUILD_PACKAGES $GUEST_PACKAGES
 	kernel_get stock612
 	mkdir -p "$OUT"
 	build_module

@@ -236,6 +236,10 @@ build_warnings()
 	grep -E '(warning|error):|^WARNING:|^ERROR:' "$1" || true
 }
 
+# What modules_build needs against Debian's headers (rsync; W=1's kernel-doc
+# needs perl's Pod::Usage), and the static tools.
+MODULE_BUILD_PACKAGES="make gcc gcc-12 libc6-dev libelf1 dwarves rsync perl"
+
 # modules_build KDIR DIR [MAKE ARGS...] - the top-level Kbuild against KDIR
 # in DIR/src, W=1, log DIR/build.log; returns make's status.
 modules_build()
