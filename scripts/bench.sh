@@ -43,12 +43,8 @@
 # OWNBUF_BENCH_TIMEOUT (seconds for the guest run, default 1800),
 # OWNBUF_CACHE, OWNBUF_JOBS.
 
-set -euo pipefail
-
-TOP=$(cd "$(dirname "$0")/.." && pwd)
-OWNBUF_LOG_TAG=${OWNBUF_LOG_TAG:-bench}
 # shellcheck source=scripts/lib/common.sh
-. "$TOP/scripts/lib/common.sh"
+. "$(dirname "$0")/lib/common.sh"
 
 OUT=$TOP/build/bench
 REPS=${OWNBUF_BENCH_REPS:-11}

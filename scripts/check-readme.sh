@@ -18,11 +18,8 @@
 # Exit status: 0 every marked block is its file, 1 one is not (a diff is
 # printed) or a marker is missing or broken, 2 bad usage.
 
-set -euo pipefail
-
-TOP=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=scripts/lib/common.sh
-. "$TOP/scripts/lib/common.sh"
+. "$(dirname "$0")/lib/common.sh"
 REQUIRED="samples/ownbuf_sample.c tools/example.c"
 
 usage()

@@ -6,11 +6,8 @@
 # STAGES: a comma-separated subset of tests,sparse,style,borrowck,vm,
 # harness,kunit (style runs borrowck too).  Results go to build/check/.
 
-set -euo pipefail
-
-TOP=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=scripts/lib/common.sh
-. "$TOP/scripts/lib/common.sh"
+. "$(dirname "$0")/lib/common.sh"
 # shellcheck source=scripts/deb.sh
 . "$TOP/scripts/deb.sh"
 

@@ -106,10 +106,7 @@ main()
 }
 
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
-	set -euo pipefail
-	OWNBUF_LOG_TAG=${OWNBUF_LOG_TAG:-deb}
-	OWNBUF_TOP=$(cd "$(dirname "$0")/.." && pwd)
 	# shellcheck source=scripts/lib/common.sh
-	. "$OWNBUF_TOP/scripts/lib/common.sh"
+	. "$(dirname "$0")/lib/common.sh"
 	main "$@"
 fi

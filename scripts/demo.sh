@@ -23,12 +23,8 @@
 # Environment: OWNBUF_CACHE, OWNBUF_JOBS (see scripts/lib/common.sh),
 # OWNBUF_DEMO_TIMEOUT (seconds for the guest run, default 600).
 
-set -euo pipefail
-
-TOP=$(cd "$(dirname "$0")/.." && pwd)
-OWNBUF_LOG_TAG=${OWNBUF_LOG_TAG:-demo}
 # shellcheck source=scripts/lib/common.sh
-. "$TOP/scripts/lib/common.sh"
+. "$(dirname "$0")/lib/common.sh"
 
 OUT=$TOP/build/demo
 TIMEOUT=${OWNBUF_DEMO_TIMEOUT:-600}

@@ -28,13 +28,8 @@
 # rebuilds what changed.  OWNBUF_KUNIT_TIMEOUT (default 1800) is the
 # seconds kunit.py gives the tests.
 
-set -euo pipefail
-
-TOP=$(cd "$(dirname "$0")/.." && pwd)
-OWNBUF_TOP=$TOP
-OWNBUF_LOG_TAG=kunit
 # shellcheck source=scripts/lib/common.sh
-. "$TOP/scripts/lib/common.sh"
+. "$(dirname "$0")/lib/common.sh"
 
 # What of this tree the kernel build needs (the Kbuild files name nothing
 # else in a kernel tree).

@@ -1,14 +1,20 @@
 # SPDX-License-Identifier: GPL-2.0
 #
-# Shared helpers of the ownbuf scripts, with kernel.sh and guest.sh.
+# Shared helpers of the ownbuf scripts, with kernel.sh and guest.sh, and
+# their one opening line: a script sources this file and nothing else
+# comes first.  It sets bash's strict mode and TOP (the tree's top).
 # OWNBUF_CACHE (default ~/.cache/ownbuf) caches kernels and sources,
-# OWNBUF_JOBS (default nproc) is make's -j, OWNBUF_LOG_TAG tags log lines.
+# OWNBUF_JOBS (default nproc) is make's -j, OWNBUF_LOG_TAG tags log lines
+# (default: the script's name, without .sh).
 
 # shellcheck shell=bash
 
-OWNBUF_TOP=${OWNBUF_TOP:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+set -euo pipefail
+
+OWNBUF_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+TOP=$OWNBUF_TOP
 OWNBUF_CACHE=${OWNBUF_CACHE:-$HOME/.cache/ownbuf}
-OWNBUF_LOG_TAG=${OWNBUF_LOG_TAG:-check}
+OWNBUF_LOG_TAG=${OWNBUF_LOG_TAG:-$(basename "$0" .sh)}
 OWNBUF_JOBS=${OWNBUF_JOBS:-$(nproc)}
 
 log()

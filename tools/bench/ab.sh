@@ -22,12 +22,8 @@
 # objects a loop touches land in QEMU's TLB (see README.md here): read a
 # difference under 10% in them with -i beside it.  Output in build/ab/.
 
-set -euo pipefail
-
-TOP=$(cd "$(dirname "$0")/../.." && pwd)
-OWNBUF_LOG_TAG=${OWNBUF_LOG_TAG:-ab}
 # shellcheck source=scripts/lib/common.sh
-. "$TOP/scripts/lib/common.sh"
+. "$(dirname "$0")/../../scripts/lib/common.sh"
 
 OUT=$TOP/build/ab
 ROUNDS=5
