@@ -22,6 +22,8 @@ BOOT_TIMEOUT=${OWNBUF_BOOT_TIMEOUT:-3600}
 TEST_TIMEOUT=300
 IDLE_TIMEOUT=480
 STAGES="tests,sparse,style,vm,harness,kunit"
+# The kernels whose guest also runs the kselftest install's run_kselftest.sh.
+KSELFTEST_KERNELS=stock612
 KERNELS=$KERNEL_NAMES
 
 declare -A K_KDIR K_BZIMAGE K_CMDLINE K_BUILT K_KVER K_DKMS
@@ -128,6 +130,31 @@ build_userspace()
 	make -C "$dir/src" tools TOOLS_OUT="$BUILD/tools" LDFLAGS=-static \
 		>"$dir/tools.log" 2>&1 || rc=$?
 	build_item build tools $rc "$dir/tools.log" || true
+	build_kselftest "$dir/src"
+}
+
+# build_kselftest SRC - SRC/selftests as a kernel CI builds them: dropped
+# into a kernel tree as tools/testing/selftests/ownbuf and installed by
+# kselftest's own Makefile, run_kselftest.sh and all, into
+# $BUILD/kselftest (static: the guests have no C library).  The tree is
+# what that needs of the cached source, hardlinked; the unpack is shared.
+build_kselftest()
+{
+	local dir=$BUILD/kselftest-tree rc=0
+
+	rm -rf "$dir" "$BUILD/kselftest"
+	mkdir -p "$dir/scripts"
+	cp -al "$KSRC/tools" "$KSRC/Makefile" "$dir/"
+	cp -al "$KSRC/scripts/subarch.include" "$dir/scripts/"
+	cp -r "$1/selftests" "$dir/tools/testing/selftests/ownbuf"
+	log "kselftest: make -C tools/testing/selftests TARGETS=ownbuf install"
+	make -C "$dir/tools/testing/selftests" TARGETS=ownbuf \
+		OWNBUF_UAPI="$1/include/uapi" LDFLAGS=-static \
+		INSTALL_PATH="$BUILD/kselftest" install \
+		>"$BUILD/host/kselftest.log" 2>&1 || rc=$?
+	build_item build "kselftest install" $rc "$BUILD/host/kselftest.log" ||
+		true
+	rm -rf "$dir"
 }
 
 # test_kernel KERNEL - run-tests.sh in KERNEL with all built for it; judge.
@@ -154,6 +181,10 @@ test_kernel()
 	done
 	[ -d "$BUILD/selftests" ] && adds+=(-a "$BUILD/selftests:/ownbuf/selftests")
 	[ -d "$BUILD/tools" ] && adds+=(-a "$BUILD/tools:/ownbuf/bin")
+	# kselftest's own runner, once, on what users insmod into; its
+	# runner wants coreutils' timeout (--foreground).
+	[[ " $KSELFTEST_KERNELS " != *" $k "* ]] || [ ! -d "$BUILD/kselftest" ] ||
+		adds+=(-a "$BUILD/kselftest:/ownbuf/kselftest" -b /usr/bin/timeout)
 	for f in "$run/programs" "$TOP"/{tools/test-*.sh,selftests/*.sh}; do
 		[ -f "$f" ] && adds+=(-a "$f:/ownbuf/selftests/${f##*/}")
 	done

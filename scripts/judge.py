@@ -327,10 +327,17 @@ def judge_run(args):
             items.add('modules', '%s %s' % (kind, name),
                       'pass' if rc == 0 else 'fail', kind,
                       'rc=%d\n%s' % (rc, tail(rec['lines'])))
-        elif kind in ('kunit', 'selftests', 'script'):
+        elif kind in ('kunit', 'selftests', 'script', 'kselftest'):
             kunit_suites += kind == 'kunit'
             judge_tap(items, {'selftests': 'selftest'}.get(kind, kind) +
                       ':' + name, rec, args.ksrc)
+            # kselftest's runner passes a program that skipped some of
+            # its tests: a skip is not a pass.
+            for line in rec['lines'] if kind == 'kselftest' else ():
+                m = re.match(r'^# +ok \d+ (.*?)\s*# SKIP\b(.*)', line)
+                if m:
+                    items.add('kselftest:' + name, m.group(1), 'skip',
+                              'skip', line)
         elif kind == 'kmemleak':
             saw_kmemleak = True
             judge_kmemleak(items, rec)

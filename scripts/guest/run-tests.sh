@@ -191,6 +191,26 @@ if cd /ownbuf/selftests 2>/dev/null; then
 	cd /
 fi
 
+# 3b. the same programs as a kernel CI runs them: kselftest's install and
+#     its runner (make check's stock 6.12 guest).  It runs what this kernel
+#     runs: ownbuf_faults.sh only where there is fault injection.
+if [ -x /ownbuf/kselftest/run_kselftest.sh ]; then
+	tests=""
+	for t in $(/ownbuf/kselftest/run_kselftest.sh -l); do
+		prog=${t#ownbuf:}
+		if [ "$(excluded "$prog")" = "*" ] ||
+		   { [ "$prog" = ownbuf_faults.sh ] &&
+		     [ ! -d /sys/kernel/debug/failslab ]; }; then
+			ownbuf_mark "kselftest $t: not on this kernel"
+		else
+			tests="$tests -t $t"
+		fi
+	done
+	# shellcheck disable=SC2086
+	ownbuf_item kselftest run_kselftest.sh \
+		/ownbuf/kselftest/run_kselftest.sh $tests
+fi
+
 # 4. the stress program again under fault injection, where the kernel has it
 if [ -d /sys/kernel/debug/failslab ] &&
    [ -x /ownbuf/selftests/ownbuf_faults.sh ]; then
