@@ -468,6 +468,15 @@ def kunit_json(args):
     return 0
 
 
+def kunit_passed(args):
+    """Status 0 if kunit.py's JSON has cases and every one passed."""
+    try:
+        cases = leaves(json.loads(read_text(args.json)), '')
+    except ValueError:
+        cases = []
+    return 0 if cases and all(st == 'PASS' for _, st in cases) else 1
+
+
 def splats_cmd(args):
     splats, _, panic = scan_console(read_text(args.console))
     for s in splats:
@@ -497,6 +506,8 @@ def main():
     p = cmd('kunit-json', kunit_json, 'the items of "kunit.py run --json"',
             '--kernel', '--json', '--console', '--log', '--out')
     p.add_argument('--rc', type=int, default=0, help="kunit.py's status")
+    cmd('kunit-passed', kunit_passed, 'status 0 if every case of a '
+        '"kunit.py run --json" passed').add_argument('json')
     cmd('splats', splats_cmd, 'the splats of a console log; status 1 if '
         'any').add_argument('console')
     args = ap.parse_args()

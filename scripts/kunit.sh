@@ -248,15 +248,44 @@ main()
 
 	log "kunit.py run in $SRC, build directory $bdir (log: $log)"
 	t0=$(now)
-	(cd "$SRC" && python3 tools/testing/kunit/kunit.py run \
-		--kunitconfig=drivers/misc/ownbuf --arch="$ARCH" \
-		--build_dir="$bdir" --jobs="$OWNBUF_JOBS" \
-		--timeout="${OWNBUF_KUNIT_TIMEOUT:-1800}" --json="$JSON" \
-		"${args[@]}" "${rargs[@]}" "$@") 2>&1 | tee "$log" || rc=$?
-	# The kernel's whole console, for what the JSON leaves out.
-	cp "$bdir/test.log" "${JSON%.json}.console" 2>/dev/null || true
+	kunit_py "$bdir" run --jobs="$OWNBUF_JOBS" "${args[@]}" "${rargs[@]}" \
+		"$@" || rc=$?
 	log "kunit.py: $(($(now) - t0))s, exit status $rc"
+	# kunit.py fails a run whose KTAP it cannot parse, even when every
+	# case in its JSON passed.  Once in some 50 runs (the CI run of stop
+	# 23) it failed so, its JSON holding every case, passed, under one
+	# nameless group: what it makes of a top-level KTAP header read twice.
+	# Then the kernel, untouched, runs once more.  A case that failed, a
+	# kernel report or a missing case is never run again.
+	if [ $rc -ne 0 ] && kunit_judge "${JSON%.json}.console" &&
+	   python3 "$TOP/scripts/judge.py" kunit-passed "$JSON"; then
+		for a in json log console; do
+			mv -f "${JSON%.json}.$a" "${JSON%.json}.attempt1.$a"
+		done
+		log "kunit.py failed, yet every case passed and the console has no" \
+		    "kernel report: its parser lost the stream (kept in" \
+		    "${JSON%.json}.attempt1.*).  The same kernel runs once more."
+		grep -F '[ERROR]' "${JSON%.json}.attempt1.log" | head -5 >&2 || true
+		rc=0
+		kunit_py "$bdir" exec "${args[@]}" "${rargs[@]}" "$@" || rc=$?
+		log "kunit.py exec: exit status $rc"
+	fi
 	kunit_judge "${JSON%.json}.console" || rc=1
+	return $rc
+}
+
+# kunit_py BUILD_DIR ACTION ARGS... - kunit.py ACTION (run or exec) on
+# ownbuf's kunitconfig; its JSON, log and the kernel's whole console (for
+# what the JSON leaves out) next to JSON.
+kunit_py()
+{
+	local rc=0
+
+	(cd "$SRC" && python3 tools/testing/kunit/kunit.py "$2" \
+		--kunitconfig=drivers/misc/ownbuf --arch="$ARCH" \
+		--build_dir="$1" --timeout="${OWNBUF_KUNIT_TIMEOUT:-1800}" \
+		--json="$JSON" "${@:3}") 2>&1 | tee "${JSON%.json}.log" || rc=$?
+	cp "$1/test.log" "${JSON%.json}.console" 2>/dev/null || true
 	return $rc
 }
 
