@@ -314,6 +314,8 @@ declare -A SIN_EXPECT=([none]="" [uaf]=kasan [lockdep]=lockdep [warn]=warning
 	[leak]=kmemleak [kunit]=kunit [pin]=rmmod [panic]=death [hang]=hang
 	[race]=kcsan [borrow-abba]=lockdep [borrow-mutex]=lockdep)
 SINS="hang none uaf lockdep borrow-abba borrow-mutex warn leak kunit pin panic race"
+# The ownbuf.ko each kernel's canary runs with.
+declare -A HARNESS_KO=()
 
 # run_sin SIN - boot the canary with SIN (in kcsan for the race) and judge
 # it: $OUT/harness/SIN/judge.log, and "passed" if as expected.
@@ -338,7 +340,7 @@ run_sin()
 		-A "$(kernel_accel "$k")" \
 		-c "${K_CMDLINE[$k]} kfence.sample_interval=0" \
 		-a "$dir/run.conf:/ownbuf/run.conf" \
-		-a "$OUT/harness/$k/module/ownbuf.ko:/ownbuf/modules/ownbuf.ko" \
+		-a "${HARNESS_KO[$k]}:/ownbuf/modules/ownbuf.ko" \
 		-a "$OUT/harness/$k/scripts/canary/ownbuf_canary.ko:/ownbuf/modules/ownbuf_canary.ko" ||
 		true
 	# shellcheck disable=SC2086
@@ -351,17 +353,26 @@ run_sin()
 # (caught by the idle watchdog) beside them.
 stage_harness()
 {
-	local sin k rc running=0 pid hang_pid="" ITEMS=$OUT/items-harness.tsv
+	local sin k rc running=0 pid hang_pid="" symvers
+	local ITEMS=$OUT/items-harness.tsv
 
 	for k in debug $([[ " $SINS " == *" race "* ]] && echo kcsan); do
 		kernel_try "$k" || return 0
 		copy_tree "$OUT/harness/$k"
 		rc=0
-		# ownbuf.ko first: the canary uses its API.
-		make -C "$KDIR" M="$OUT/harness/$k/module" W=1 modules \
-			>"$OUT/harness/build-$k.log" 2>&1 &&
-		make -C "$KDIR" M="$OUT/harness/$k/scripts/canary" W=1 modules \
-			>>"$OUT/harness/build-$k.log" 2>&1 || rc=$?
+		# ownbuf.ko first: the canary uses its API.  The tests stage of
+		# this run built it against $k already: the canary links
+		# against that build's symbols.
+		HARNESS_KO[$k]=$BUILD/$k/src/module/ownbuf.ko
+		symvers=$BUILD/$k/src/Module.symvers
+		[ -n "${K_BUILT[$k]:-}" ] || {
+			HARNESS_KO[$k]=$OUT/harness/$k/module/ownbuf.ko
+			symvers=$OUT/harness/$k/module/Module.symvers
+			make -C "$KDIR" M="$OUT/harness/$k/module" W=1 modules
+		} >"$OUT/harness/build-$k.log" 2>&1 &&
+		make -C "$KDIR" M="$OUT/harness/$k/scripts/canary" W=1 \
+			KBUILD_EXTRA_SYMBOLS="$symvers" \
+			modules >>"$OUT/harness/build-$k.log" 2>&1 || rc=$?
 		build_item harness "canary builds against $k" $rc \
 			"$OUT/harness/build-$k.log" || return 0
 	done

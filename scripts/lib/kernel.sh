@@ -250,7 +250,6 @@ modules_build()
 }
 
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
-	set -euo pipefail
 	# shellcheck source=scripts/lib/common.sh
 	. "$(dirname "$0")/common.sh"
 	[ $# -ge 1 ] || die "usage: $0 debug|kcsan|stock61|stock612 [OUTDIR]"
