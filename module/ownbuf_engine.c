@@ -345,7 +345,7 @@ ownbuf_share_try(struct ownbuf *b, u64 h, unsigned long ip,
 {
 	struct ownbuf_slot *slot;
 	struct ownbuf_cell *cell;
-	u64 w, w0, w1, bad, s;
+	u64 w, w0, w1, gen, bad, s;
 	bool busy0, taken;
 
 	BUILD_BUG_ON(OWNBUF_CELL_SLOTS != 2);
@@ -361,11 +361,14 @@ ownbuf_share_try(struct ownbuf *b, u64 h, unsigned long ip,
 	bad |= READ_ONCE(ownbuf_fast_cap) ^ OWNBUF_CELL_SLOTS;
 	if (unlikely(bad))
 		return OWNBUF_TRY_NOT;
-	/* Fully ordered, before the state is read. */
+	/*
+	 * Fully ordered, before the state is read.  The new generation is
+	 * of the word read (FREE: no state bits), not of what a failed
+	 * cmpxchg leaves in @w: nothing of it depends on the result.
+	 */
+	gen = w + OWNBUF_SLOT_GEN_ONE;
 	taken = atomic64_try_cmpxchg(&slot->word, &w,
-				     (w + OWNBUF_SLOT_GEN_ONE) |
-				     OWNBUF_SLOT_PENDING);
-	w += OWNBUF_SLOT_GEN_ONE;
+				     gen | OWNBUF_SLOT_PENDING);
 	ownbuf_window(OWNBUF_WIN_SHARED_UNDECIDED, b);
 	/* Read even if the record was not taken: one test decides. */
 	s = atomic64_read_acquire(&b->state);
@@ -374,11 +377,11 @@ ownbuf_share_try(struct ownbuf *b, u64 h, unsigned long ip,
 		    OWNBUF_S_OVER | OWNBUF_S_CLAIM);
 	bad |= READ_ONCE(b->handle) ^ h;
 	*slotp = slot;
-	*genp = w;
+	*genp = gen;
 	if (unlikely(bad))
 		return taken ? OWNBUF_TRY_GIVE_UP : OWNBUF_TRY_NOT;
 	ownbuf_slot_note(slot, ip);
-	atomic64_set_release(&slot->word, w | OWNBUF_SLOT_LIVE);
+	atomic64_set_release(&slot->word, gen | OWNBUF_SLOT_LIVE);
 	return 0;
 }
 
