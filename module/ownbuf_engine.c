@@ -220,6 +220,7 @@ ownbuf_take_excl(struct ownbuf *b, u64 commit, u64 *seen)
 		s = atomic64_read(&b->state);
 		if (!(s & (OWNBUF_S_DEAD | OWNBUF_S_MUT))) {
 			ownbuf_scan(b, true, &sc);
+			/* The records before the state read again. */
 			smp_rmb();
 			if (sc.live &&
 			    !(atomic64_read(&b->state) & OWNBUF_S_DEAD)) {
