@@ -829,6 +829,7 @@ ownbuf_borrow_slow(u64 h, unsigned int flags, const struct ownbuf_ref_ops *ops,
 static noinline int
 ownbuf_borrow_give_up(struct ownbuf *b, struct ownbuf_slot *slot, u64 gen,
 		      u64 h, struct ownbuf_ref *ref, unsigned long ip)
+	__releases(RCU_SCHED)
 {
 	ownbuf_share_give_up(b, slot, gen);
 	rcu_read_unlock_sched();
@@ -839,6 +840,7 @@ ownbuf_borrow_give_up(struct ownbuf *b, struct ownbuf_slot *slot, u64 gen,
 static noinline int
 ownbuf_borrow_finish(struct ownbuf *b, u64 h, struct ownbuf_ref *ref,
 		     unsigned long ip)
+	__releases(RCU_SCHED)
 {
 	ownbuf_maybe_finish(b);
 	rcu_read_unlock_sched();
@@ -1124,6 +1126,7 @@ static int ownbuf_release_done(struct ownbuf_ref *ref, int ret,
 /* A shared record not freed as LIVE, in a block, or dead, or waited for. */
 static noinline int ownbuf_release_shared_rare(struct ownbuf_ref *ref,
 					       bool freed, unsigned long ip)
+	__releases(RCU_SCHED)
 {
 	int ret = ownbuf_ref_untake_rare(ref, freed);
 
@@ -1135,6 +1138,7 @@ static noinline int ownbuf_release_shared_rare(struct ownbuf_ref *ref,
 static noinline int ownbuf_release_mut_rare(struct ownbuf_ref *ref,
 					    struct ownbuf *b, u64 s,
 					    unsigned long ip)
+	__releases(RCU_SCHED)
 {
 	void *data = ownbuf_give_rare(b, OWNBUF_S_MUT, s);
 
