@@ -346,17 +346,19 @@ ownbuf_share_try(struct ownbuf *b, u64 h, unsigned long ip,
 {
 	struct ownbuf_slot *slot;
 	struct ownbuf_cell *cell;
-	u64 w, w0, w1, gen, bad, s;
-	bool busy0, taken;
+	u64 w, gen, bad, s;
+	bool taken;
 
 	BUILD_BUG_ON(OWNBUF_CELL_SLOTS != 2);
 	ownbuf_window(OWNBUF_WIN_SHARED_CAP, b);
 	cell = this_cpu_ptr(b->cells);
-	w0 = atomic64_read(&cell->slot[0].word);
-	w1 = atomic64_read(&cell->slot[1].word);
-	busy0 = w0 & OWNBUF_SLOT_STATE;
-	slot = &cell->slot[busy0];
-	w = busy0 ? w1 : w0;
+	/* The first record is free unless this CPU holds a shared borrow. */
+	slot = &cell->slot[0];
+	w = atomic64_read(&slot->word);
+	if (unlikely(w & OWNBUF_SLOT_STATE)) {
+		slot = &cell->slot[1];
+		w = atomic64_read(&slot->word);
+	}
 	/* With the cap at the cell's size, a free record is all it takes. */
 	bad = w & OWNBUF_SLOT_STATE;
 	bad |= READ_ONCE(ownbuf_fast_cap) ^ OWNBUF_CELL_SLOTS;
