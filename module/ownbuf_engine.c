@@ -372,17 +372,18 @@ ownbuf_share_try(struct ownbuf *b, u64 h, unsigned long ip,
 	gen = w + OWNBUF_SLOT_GEN_ONE;
 	taken = atomic64_try_cmpxchg(&slot->word, &w,
 				     gen | OWNBUF_SLOT_PENDING);
+	/* A test of the flags the cmpxchg left: cheaper than merging it. */
+	if (unlikely(!taken))
+		return OWNBUF_TRY_NOT;
 	ownbuf_window(OWNBUF_WIN_SHARED_UNDECIDED, b);
-	/* Read even if the record was not taken: one test decides. */
 	s = atomic64_read_acquire(&b->state);
-	bad = !taken;
-	bad |= s & (OWNBUF_S_DEAD | OWNBUF_S_MUT | OWNBUF_S_WRITER |
-		    OWNBUF_S_OVER | OWNBUF_S_CLAIM);
+	bad = s & (OWNBUF_S_DEAD | OWNBUF_S_MUT | OWNBUF_S_WRITER |
+		   OWNBUF_S_OVER | OWNBUF_S_CLAIM);
 	bad |= READ_ONCE(b->handle) ^ h;
 	*slotp = slot;
 	*genp = gen;
 	if (unlikely(bad))
-		return taken ? OWNBUF_TRY_GIVE_UP : OWNBUF_TRY_NOT;
+		return OWNBUF_TRY_GIVE_UP;
 	ownbuf_slot_note(slot, ip);
 	atomic64_set_release(&slot->word, gen | OWNBUF_SLOT_LIVE);
 	return 0;
