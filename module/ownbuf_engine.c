@@ -119,13 +119,15 @@ static noinline void ownbuf_finish_dead(struct ownbuf *b)
  * The common case of ownbuf_take_excl() in few branches (each costs under
  * emulation about as much as an atomic): nothing in the way, nothing lent
  * out, nothing changing meanwhile, and (if @named) @b still named by @h.
- * Preemption is off.  Returns 0 having taken it, else nonzero having left
- * no trace, but that the caller must ownbuf_finish_dead() @b if the
- * result has OWNBUF_S_DEAD (and no call here, for a fast path that makes
- * none): the full way then decides again.
+ * Preemption is off.  Returns 0 having taken it (a mut borrow's
+ * generation in *@genp), else nonzero having left no trace, but that the
+ * caller must ownbuf_finish_dead() @b if the result has OWNBUF_S_DEAD
+ * (and no call here, for a fast path that makes none): the full way then
+ * decides again.
  */
 static __always_inline u64
-ownbuf_take_excl_try(struct ownbuf *b, u64 commit, bool named, u64 h)
+ownbuf_take_excl_try(struct ownbuf *b, u64 commit, bool named, u64 h,
+		     u64 *genp)
 {
 	u64 gen = 0, bad;
 	s64 s;
@@ -159,6 +161,7 @@ ownbuf_take_excl_try(struct ownbuf *b, u64 commit, bool named, u64 h)
 			if (commit == OWNBUF_S_MUT)
 				atomic64_set_release(&b->mut.word,
 						     gen | OWNBUF_SLOT_LIVE);
+			*genp = gen;
 			return 0;
 		}
 		if (commit == OWNBUF_S_MUT)
@@ -174,7 +177,7 @@ ownbuf_take_excl_try(struct ownbuf *b, u64 commit, bool named, u64 h)
 static __always_inline bool
 ownbuf_take_excl_fast(struct ownbuf *b, u64 commit, bool named, u64 h)
 {
-	u64 r = ownbuf_take_excl_try(b, commit, named, h);
+	u64 gen, r = ownbuf_take_excl_try(b, commit, named, h, &gen);
 
 	if (likely(!r))
 		return true;
@@ -912,16 +915,15 @@ int ownbuf_borrow_ops(struct ownbuf_handle h, unsigned int flags,
 	if (unlikely(bad))
 		goto slow_unlock;
 	if (flags == OWNBUF_MUT) {
-		gen = ownbuf_take_excl_try(b, OWNBUF_S_MUT, true, h.val);
-		if (unlikely(gen)) {
-			if (unlikely(gen & OWNBUF_S_DEAD))
+		bad = ownbuf_take_excl_try(b, OWNBUF_S_MUT, true, h.val, &gen);
+		if (unlikely(bad)) {
+			if (unlikely(bad & OWNBUF_S_DEAD))
 				return ownbuf_borrow_finish(b, h.val, ref, ip);
 			rcu_read_unlock_sched();
 			return ownbuf_borrow_slow(h.val, OWNBUF_MUT, NULL, ref,
 						  ip);
 		}
 		slot = &b->mut;
-		gen = atomic64_read(&slot->word) & ~OWNBUF_SLOT_STATE;
 		ownbuf_slot_note(slot, ip);
 		/* The kind a constant: one register less in each branch. */
 		ownbuf_ref_fill(ref, b, slot, gen, OWNBUF_MUT);
