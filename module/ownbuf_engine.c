@@ -1259,13 +1259,15 @@ int ownbuf_release(struct ownbuf_ref *ref)
 		freed = atomic64_try_cmpxchg(&ref->slot->word, &w,
 					     ref->gen | OWNBUF_SLOT_FREE);
 		ownbuf_window(OWNBUF_WIN_UNTRY, b);
-		rare = !freed;
-		rare |= ref->kind & OWNBUF_REF_IN_BLOCK;
+		/* A test of the flags the cmpxchg left: cheaper than merging it. */
+		if (unlikely(!freed))
+			return ownbuf_release_shared_rare(ref, false, ip);
+		rare = ref->kind & OWNBUF_REF_IN_BLOCK;
 		rare |= atomic64_read(&b->state) & OWNBUF_S_DEAD;
 		/* After the cmpxchg's full barrier, as above. */
 		rare |= waitqueue_active(&b->wq);
 		if (unlikely(rare))
-			return ownbuf_release_shared_rare(ref, freed, ip);
+			return ownbuf_release_shared_rare(ref, true, ip);
 	}
 	rcu_read_unlock_sched();
 	if (trace_ownbuf_release_enabled())
