@@ -861,6 +861,46 @@ static noinline int ownbuf_borrow_traced(struct ownbuf_ref *ref,
 	return 0;
 }
 
+/*
+ * Publish a token filled in by a fast path (as ownbuf_ref_publish(): its
+ * fields before its state), leave RCU, and fire the tracepoint if on.
+ */
+static __always_inline int ownbuf_borrow_publish(struct ownbuf_ref *ref,
+						 unsigned long ip)
+	__releases(RCU_SCHED)
+{
+	ref->ops = NULL;
+	atomic_set_release(&ref->state, OWNBUF_STATE_LIVE);
+	rcu_read_unlock_sched();
+	if (trace_ownbuf_borrow_enabled())
+		return ownbuf_borrow_traced(ref, ip);
+	return 0;
+}
+
+/*
+ * The fast mut borrow of ownbuf_borrow_ops(), which checked the call and
+ * found @b in @h's table slot: the caller holds @b by RCU, which this
+ * ends.
+ */
+static noinline int ownbuf_borrow_mut_fast(struct ownbuf *b, u64 h,
+					   struct ownbuf_ref *ref,
+					   unsigned long ip)
+	__releases(RCU_SCHED)
+{
+	u64 gen, bad;
+
+	bad = ownbuf_take_excl_try(b, OWNBUF_S_MUT, true, h, &gen);
+	if (unlikely(bad)) {
+		if (unlikely(bad & OWNBUF_S_DEAD))
+			return ownbuf_borrow_finish(b, h, ref, ip);
+		rcu_read_unlock_sched();
+		return ownbuf_borrow_slow(h, OWNBUF_MUT, NULL, ref, ip);
+	}
+	ownbuf_slot_note(&b->mut, ip);
+	ownbuf_ref_fill(ref, b, &b->mut, gen, OWNBUF_MUT);
+	return ownbuf_borrow_publish(ref, ip);
+}
+
 /**
  * ownbuf_borrow_ops() - lend a buffer out, with callbacks
  * @h: the owner's handle.
@@ -914,39 +954,21 @@ int ownbuf_borrow_ops(struct ownbuf_handle h, unsigned int flags,
 	bad |= !b;
 	if (unlikely(bad))
 		goto slow_unlock;
-	if (flags == OWNBUF_MUT) {
-		bad = ownbuf_take_excl_try(b, OWNBUF_S_MUT, true, h.val, &gen);
-		if (unlikely(bad)) {
-			if (unlikely(bad & OWNBUF_S_DEAD))
-				return ownbuf_borrow_finish(b, h.val, ref, ip);
-			rcu_read_unlock_sched();
-			return ownbuf_borrow_slow(h.val, OWNBUF_MUT, NULL, ref,
-						  ip);
-		}
-		slot = &b->mut;
-		ownbuf_slot_note(slot, ip);
-		/* The kind a constant: one register less in each branch. */
-		ownbuf_ref_fill(ref, b, slot, gen, OWNBUF_MUT);
-	} else {
-		r = ownbuf_share_try(b, h.val, ip, &slot, &gen);
-		if (unlikely(r)) {
-			if (r == OWNBUF_TRY_GIVE_UP)
-				return ownbuf_borrow_give_up(b, slot, gen,
-							     h.val, ref, ip);
-			rcu_read_unlock_sched();
-			/* Known by now: fewer registers kept for this. */
-			return ownbuf_borrow_slow(h.val, OWNBUF_SHARED, NULL,
-						  ref, ip);
-		}
-		ownbuf_ref_fill(ref, b, slot, gen, OWNBUF_SHARED);
+	/* Its own function: the shared borrow's then saves no register. */
+	if (flags == OWNBUF_MUT)
+		return ownbuf_borrow_mut_fast(b, h.val, ref, ip);
+	r = ownbuf_share_try(b, h.val, ip, &slot, &gen);
+	if (unlikely(r)) {
+		if (r == OWNBUF_TRY_GIVE_UP)
+			return ownbuf_borrow_give_up(b, slot, gen, h.val, ref,
+						     ip);
+		rcu_read_unlock_sched();
+		/* Known by now: fewer registers kept for this. */
+		return ownbuf_borrow_slow(h.val, OWNBUF_SHARED, NULL, ref, ip);
 	}
-	/* Published: its fields before its state (ownbuf_ref_publish()). */
-	ref->ops = NULL;
-	atomic_set_release(&ref->state, OWNBUF_STATE_LIVE);
-	rcu_read_unlock_sched();
-	if (trace_ownbuf_borrow_enabled())
-		return ownbuf_borrow_traced(ref, ip);
-	return 0;
+	/* The kind a constant: one register less. */
+	ownbuf_ref_fill(ref, b, slot, gen, OWNBUF_SHARED);
+	return ownbuf_borrow_publish(ref, ip);
 
 slow_unlock:
 	rcu_read_unlock_sched();
