@@ -1247,8 +1247,12 @@ int ownbuf_release(struct ownbuf_ref *ref)
 	bad |= (unsigned long)READ_ONCE(ref->ops);
 	if (unlikely(bad))
 		goto slow;
-	b = ref->buf;
-	/* No callbacks: the end of the borrow is its record's. */
+	/*
+	 * No callbacks: the end of the borrow is its record's.  What the
+	 * token names is read again once claimed, as ownbuf_ref_end() does:
+	 * a racing release and borrow into the same token in between make
+	 * the claim end that borrow, not the one checked.
+	 */
 	if ((ref->kind & OWNBUF_REF_KIND) == OWNBUF_MUT) {
 		/* Its record is freed by a plain store: the token's first. */
 		if (unlikely(atomic64_read(&ref->slot->word) !=
@@ -1256,6 +1260,7 @@ int ownbuf_release(struct ownbuf_ref *ref)
 		    unlikely(!atomic_try_cmpxchg(&ref->state, &st,
 						 OWNBUF_STATE_RELEASED)))
 			goto slow;
+		b = ref->buf;
 		/* As ownbuf_ref_untake_mut() and ownbuf_give(). */
 		atomic64_set(&ref->slot->word, ref->gen | OWNBUF_SLOT_FREE);
 		rcu_read_lock_sched();
@@ -1275,6 +1280,7 @@ int ownbuf_release(struct ownbuf_ref *ref)
 		if (unlikely(!atomic_try_cmpxchg(&ref->state, &st,
 						 OWNBUF_STATE_RELEASED)))
 			goto slow;
+		b = ref->buf;
 		/* As ownbuf_ref_untake_shared(). */
 		rcu_read_lock_sched();
 		w = ref->gen | OWNBUF_SLOT_LIVE;
