@@ -308,8 +308,10 @@ static __always_inline bool ownbuf_cells_free(struct ownbuf *b)
 			any |= ownbuf_cell_words(b, cpu);
 		} while (++cpu < nr_cpu_ids);
 	} else {
-		for_each_possible_cpu(cpu)
-			any |= ownbuf_cell_words(b, cpu);
+		/* Not for_each_possible_cpu(): no call in the fast paths. */
+		for (; cpu < nr_cpu_ids; cpu++)
+			if (cpu_possible(cpu))
+				any |= ownbuf_cell_words(b, cpu);
 	}
 	return !(any & OWNBUF_SLOT_STATE);
 }

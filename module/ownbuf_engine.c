@@ -119,11 +119,15 @@ static noinline void ownbuf_finish_dead(struct ownbuf *b)
  * The common case of ownbuf_take_excl() in few branches (each costs under
  * emulation about as much as an atomic): nothing in the way, nothing lent
  * out, nothing changing meanwhile, and (if @named) @b still named by @h.
- * Preemption is off.  Returns false having left no trace: the full way
- * then decides again.
+ * Preemption is off.  Returns 0 having taken it (a mut borrow's
+ * generation in *@genp), else nonzero having left no trace, but that the
+ * caller must ownbuf_finish_dead() @b if the result has OWNBUF_S_DEAD
+ * (and no call here, for a fast path that makes none): the full way then
+ * decides again.
  */
-static __always_inline bool
-ownbuf_take_excl_fast(struct ownbuf *b, u64 commit, bool named, u64 h)
+static __always_inline u64
+ownbuf_take_excl_try(struct ownbuf *b, u64 commit, bool named, u64 h,
+		     u64 *genp)
 {
 	u64 gen = 0, bad;
 	s64 s;
@@ -133,7 +137,7 @@ ownbuf_take_excl_fast(struct ownbuf *b, u64 commit, bool named, u64 h)
 			  OWNBUF_S_BUSY)) ||
 	    unlikely(!atomic64_try_cmpxchg(&b->state, &s,
 					   s | OWNBUF_S_CLAIM)))
-		return false;
+		return 1;
 	ownbuf_window(OWNBUF_WIN_CLAIM, b);
 	s |= OWNBUF_S_CLAIM;
 	/*
@@ -157,15 +161,27 @@ ownbuf_take_excl_fast(struct ownbuf *b, u64 commit, bool named, u64 h)
 			if (commit == OWNBUF_S_MUT)
 				atomic64_set_release(&b->mut.word,
 						     gen | OWNBUF_SLOT_LIVE);
-			return true;
+			*genp = gen;
+			return 0;
 		}
 		if (commit == OWNBUF_S_MUT)
 			atomic64_set(&b->mut.word, gen | OWNBUF_SLOT_FREE);
 	}
 	/* Leaves no trace: the full way decides again. */
 	s = atomic64_fetch_andnot(OWNBUF_S_CLAIM, &b->state);
-	/* Its finishing waited for CLAIM to go. */
-	if (unlikely(s & OWNBUF_S_DEAD))
+	/* Its finishing waited for CLAIM to go: the caller's. */
+	return (s & OWNBUF_S_DEAD) | 1;
+}
+
+/* ownbuf_take_excl_try() that finishes a dead @b itself: true if taken. */
+static __always_inline bool
+ownbuf_take_excl_fast(struct ownbuf *b, u64 commit, bool named, u64 h)
+{
+	u64 gen, r = ownbuf_take_excl_try(b, commit, named, h, &gen);
+
+	if (likely(!r))
+		return true;
+	if (unlikely(r & OWNBUF_S_DEAD))
 		ownbuf_finish_dead(b);
 	return false;
 }
@@ -197,6 +213,25 @@ ownbuf_take_excl(struct ownbuf *b, u64 commit, u64 *seen)
 	if (likely(ok))
 		return 0;
 	for (;;) {
+		/*
+		 * A shared borrow out refuses the attempt: refused on what the
+		 * records say before any CLAIM, the attempt does not send the
+		 * shared borrows being taken meanwhile the slow way.  DEAD is
+		 * final: not DEAD after the scan, the borrow was out while
+		 * the buffer lived (else the full way says -ESTALE).
+		 */
+		s = atomic64_read(&b->state);
+		if (!(s & (OWNBUF_S_DEAD | OWNBUF_S_MUT))) {
+			ownbuf_scan(b, true, &sc);
+			/* The records before the state read again. */
+			smp_rmb();
+			if (sc.live &&
+			    !(atomic64_read(&b->state) & OWNBUF_S_DEAD)) {
+				*seen = (s & ~OWNBUF_S_CLAIM) |
+					OWNBUF_S_SHARED_SEEN;
+				return -EBUSY;
+			}
+		}
 		preempt_disable();
 		s = atomic64_read(&b->state);
 		for (;;) {
@@ -294,57 +329,81 @@ static noinline void ownbuf_share_give_up(struct ownbuf *b,
 		ownbuf_maybe_finish(b);
 }
 
+/* What ownbuf_share_try() did, when it did not take a borrow. */
+#define OWNBUF_TRY_NOT		1	/* nothing */
+#define OWNBUF_TRY_GIVE_UP	2	/* left a PENDING record to give up */
+
 /*
  * The common case of ownbuf_share() in few branches (each costs under
  * emulation about as much as an atomic) and no call: a free record in
  * this CPU's cell, a cell of which all records may be used (the usual
- * max_shared), nothing in the way.  Preemption is off.  Returns false
- * having left no trace: the full way then decides again.
+ * max_shared), nothing in the way.  Preemption is off.  Returns 0 having
+ * taken it, OWNBUF_TRY_NOT having left no trace, or OWNBUF_TRY_GIVE_UP
+ * having left the record *@slotp PENDING with generation *@genp, for the
+ * caller to give up (ownbuf_share_give_up()): then the full way decides
+ * again.
  */
-static __always_inline bool
-ownbuf_share_fast(struct ownbuf *b, u64 h, unsigned long ip,
-		  struct ownbuf_slot **slotp, u64 *genp)
+static __always_inline int
+ownbuf_share_try(struct ownbuf *b, u64 h, unsigned long ip,
+		 struct ownbuf_slot **slotp, u64 *genp)
 {
 	struct ownbuf_slot *slot;
 	struct ownbuf_cell *cell;
-	u64 w, w0, w1, bad, s;
-	bool busy0, taken;
+	u64 w, gen, bad, s;
+	bool taken;
 
 	BUILD_BUG_ON(OWNBUF_CELL_SLOTS != 2);
 	ownbuf_window(OWNBUF_WIN_SHARED_CAP, b);
 	cell = this_cpu_ptr(b->cells);
-	w0 = atomic64_read(&cell->slot[0].word);
-	w1 = atomic64_read(&cell->slot[1].word);
-	busy0 = w0 & OWNBUF_SLOT_STATE;
-	slot = &cell->slot[busy0];
-	w = busy0 ? w1 : w0;
+	/* The first record is free unless this CPU holds a shared borrow. */
+	slot = &cell->slot[0];
+	w = atomic64_read(&slot->word);
+	if (unlikely(w & OWNBUF_SLOT_STATE)) {
+		slot = &cell->slot[1];
+		w = atomic64_read(&slot->word);
+	}
 	/* With the cap at the cell's size, a free record is all it takes. */
 	bad = w & OWNBUF_SLOT_STATE;
 	bad |= READ_ONCE(ownbuf_fast_cap) ^ OWNBUF_CELL_SLOTS;
 	if (unlikely(bad))
-		return false;
-	/* Fully ordered, before the state is read. */
+		return OWNBUF_TRY_NOT;
+	/*
+	 * Fully ordered, before the state is read.  The new generation is
+	 * of the word read (FREE: no state bits), not of what a failed
+	 * cmpxchg leaves in @w: nothing of it depends on the result.
+	 */
+	gen = w + OWNBUF_SLOT_GEN_ONE;
 	taken = atomic64_try_cmpxchg(&slot->word, &w,
-				     (w + OWNBUF_SLOT_GEN_ONE) |
-				     OWNBUF_SLOT_PENDING);
-	w += OWNBUF_SLOT_GEN_ONE;
+				     gen | OWNBUF_SLOT_PENDING);
+	/* A test of the flags the cmpxchg left: cheaper than merging it. */
+	if (unlikely(!taken))
+		return OWNBUF_TRY_NOT;
 	ownbuf_window(OWNBUF_WIN_SHARED_UNDECIDED, b);
-	/* Read even if the record was not taken: one test decides. */
 	s = atomic64_read_acquire(&b->state);
-	bad = !taken;
-	bad |= s & (OWNBUF_S_DEAD | OWNBUF_S_MUT | OWNBUF_S_WRITER |
-		    OWNBUF_S_OVER | OWNBUF_S_CLAIM);
+	bad = s & (OWNBUF_S_DEAD | OWNBUF_S_MUT | OWNBUF_S_WRITER |
+		   OWNBUF_S_OVER | OWNBUF_S_CLAIM);
 	bad |= READ_ONCE(b->handle) ^ h;
-	if (unlikely(bad)) {
-		if (taken)
-			ownbuf_share_give_up(b, slot, w);
-		return false;
-	}
-	ownbuf_slot_note(slot, ip);
-	atomic64_set_release(&slot->word, w | OWNBUF_SLOT_LIVE);
 	*slotp = slot;
-	*genp = w;
-	return true;
+	*genp = gen;
+	if (unlikely(bad))
+		return OWNBUF_TRY_GIVE_UP;
+	ownbuf_slot_note(slot, ip);
+	atomic64_set_release(&slot->word, gen | OWNBUF_SLOT_LIVE);
+	return 0;
+}
+
+/* ownbuf_share_try() that gives up a record itself: true if taken. */
+static __always_inline bool
+ownbuf_share_fast(struct ownbuf *b, u64 h, unsigned long ip,
+		  struct ownbuf_slot **slotp, u64 *genp)
+{
+	int r = ownbuf_share_try(b, h, ip, slotp, genp);
+
+	if (likely(!r))
+		return true;
+	if (r == OWNBUF_TRY_GIVE_UP)
+		ownbuf_share_give_up(b, *slotp, *genp);
+	return false;
 }
 
 /*
@@ -757,54 +816,6 @@ ownbuf_do_borrow(struct ownbuf_handle *hp, unsigned int flags,
 	return ret;
 }
 
-/*
- * The common borrow in few branches and no call, and without a stack
- * canary (nothing of its frame escapes): no callbacks, no waiting, a
- * token that holds nothing, a buffer with nothing in the way.  Returns
- * false having left no trace (no report, nothing anybody waits for): the
- * full way, ownbuf_do_borrow(), then decides again from scratch.
- */
-static __always_inline bool
-ownbuf_borrow_fast(u64 h, unsigned int flags, const struct ownbuf_ref_ops *ops,
-		   struct ownbuf_ref *ref, unsigned long ip)
-{
-	struct ownbuf_slot *slot;
-	struct ownbuf *b;
-	u64 gen = 0, bad;
-	bool ok;
-
-	if (unlikely(!ref))
-		return false;
-	rcu_read_lock_sched();
-	/* Which buffer @h names is checked once the borrow is recorded. */
-	b = ownbuf_lookup_any(h);
-	/* One test: no callbacks, one kind, an unused token, an object. */
-	bad = (unsigned long)ops | ((flags - 1) >> 1);
-	bad |= (atomic_read(&ref->state) & OWNBUF_REF_STATE) ==
-	       OWNBUF_STATE_LIVE;
-	bad |= !b;
-	if (unlikely(bad)) {
-		rcu_read_unlock_sched();
-		return false;
-	}
-	if (flags == OWNBUF_MUT) {
-		ok = ownbuf_take_excl_fast(b, OWNBUF_S_MUT, true, h);
-		slot = &b->mut;
-		if (likely(ok)) {
-			gen = atomic64_read(&slot->word) & ~OWNBUF_SLOT_STATE;
-			ownbuf_slot_note(slot, ip);
-		}
-	} else {
-		ok = ownbuf_share_fast(b, h, ip, &slot, &gen);
-	}
-	if (likely(ok)) {
-		ownbuf_ref_fill(ref, b, slot, gen, flags);
-		ownbuf_ref_publish(ref, NULL, ip);
-	}
-	rcu_read_unlock_sched();
-	return ok;
-}
-
 static noinline int
 ownbuf_borrow_slow(u64 h, unsigned int flags, const struct ownbuf_ref_ops *ops,
 		   struct ownbuf_ref *ref, unsigned long ip)
@@ -812,6 +823,82 @@ ownbuf_borrow_slow(u64 h, unsigned int flags, const struct ownbuf_ref_ops *ops,
 	struct ownbuf_handle hv = { .val = h };
 
 	return ownbuf_do_borrow(&hv, flags, ops, ref, ip);
+}
+
+/*
+ * The ends of ownbuf_borrow_ops() that make calls, each called last (a
+ * jump) so that its fast path saves no register: the caller holds @b by
+ * RCU, which these end.
+ */
+
+/* A shared record left PENDING by the fast path: give it up, then retry. */
+static noinline int
+ownbuf_borrow_give_up(struct ownbuf *b, struct ownbuf_slot *slot, u64 gen,
+		      u64 h, struct ownbuf_ref *ref, unsigned long ip)
+	__releases(RCU_SCHED)
+{
+	ownbuf_share_give_up(b, slot, gen);
+	rcu_read_unlock_sched();
+	return ownbuf_borrow_slow(h, OWNBUF_SHARED, NULL, ref, ip);
+}
+
+/* The fast mut attempt found @b dead: finish it, then the full way. */
+static noinline int
+ownbuf_borrow_finish(struct ownbuf *b, u64 h, struct ownbuf_ref *ref,
+		     unsigned long ip)
+	__releases(RCU_SCHED)
+{
+	ownbuf_maybe_finish(b);
+	rcu_read_unlock_sched();
+	return ownbuf_borrow_slow(h, OWNBUF_MUT, NULL, ref, ip);
+}
+
+/* The tracepoint of a borrow taken the fast way, when it is on. */
+static noinline int ownbuf_borrow_traced(struct ownbuf_ref *ref,
+					 unsigned long ip)
+{
+	trace_ownbuf_borrow(ref->id, ref->kind & OWNBUF_REF_KIND, ip);
+	return 0;
+}
+
+/*
+ * Publish a token filled in by a fast path (as ownbuf_ref_publish(): its
+ * fields before its state), leave RCU, and fire the tracepoint if on.
+ */
+static __always_inline int ownbuf_borrow_publish(struct ownbuf_ref *ref,
+						 unsigned long ip)
+	__releases(RCU_SCHED)
+{
+	ref->ops = NULL;
+	atomic_set_release(&ref->state, OWNBUF_STATE_LIVE);
+	rcu_read_unlock_sched();
+	if (trace_ownbuf_borrow_enabled())
+		return ownbuf_borrow_traced(ref, ip);
+	return 0;
+}
+
+/*
+ * The fast mut borrow of ownbuf_borrow_ops(), which checked the call and
+ * found @b in @h's table slot: the caller holds @b by RCU, which this
+ * ends.
+ */
+static noinline int ownbuf_borrow_mut_fast(struct ownbuf *b, u64 h,
+					   struct ownbuf_ref *ref,
+					   unsigned long ip)
+	__releases(RCU_SCHED)
+{
+	u64 gen, bad;
+
+	bad = ownbuf_take_excl_try(b, OWNBUF_S_MUT, true, h, &gen);
+	if (unlikely(bad)) {
+		if (unlikely(bad & OWNBUF_S_DEAD))
+			return ownbuf_borrow_finish(b, h, ref, ip);
+		rcu_read_unlock_sched();
+		return ownbuf_borrow_slow(h, OWNBUF_MUT, NULL, ref, ip);
+	}
+	ownbuf_slot_note(&b->mut, ip);
+	ownbuf_ref_fill(ref, b, &b->mut, gen, OWNBUF_MUT);
+	return ownbuf_borrow_publish(ref, ip);
 }
 
 /**
@@ -842,9 +929,51 @@ ownbuf_borrow_slow(u64 h, unsigned int flags, const struct ownbuf_ref_ops *ops,
 int ownbuf_borrow_ops(struct ownbuf_handle h, unsigned int flags,
 		      const struct ownbuf_ref_ops *ops, struct ownbuf_ref *ref)
 {
-	if (likely(ownbuf_borrow_fast(h.val, flags, ops, ref, _RET_IP_)))
-		return 0;
-	return ownbuf_borrow_slow(h.val, flags, ops, ref, _RET_IP_);
+	unsigned long ip = _RET_IP_;
+	struct ownbuf_slot *slot;
+	struct ownbuf *b;
+	u64 gen, bad;
+	int r;
+
+	/*
+	 * The common borrow in few branches, no call and no stack canary
+	 * (nothing of its frame escapes): no callbacks, no waiting, a token
+	 * that holds nothing, a buffer with nothing in the way.  Anything
+	 * else leaves no trace (no report, nothing anybody waits for) and
+	 * the full way, ownbuf_do_borrow(), decides again from scratch.
+	 */
+	if (unlikely(!ref))
+		goto slow;
+	rcu_read_lock_sched();
+	/* Which buffer @h names is checked once the borrow is recorded. */
+	b = ownbuf_lookup_any(h.val);
+	/* One test: no callbacks, one kind, an unused token, an object. */
+	bad = (unsigned long)ops | ((flags - 1) >> 1);
+	bad |= (atomic_read(&ref->state) & OWNBUF_REF_STATE) ==
+	       OWNBUF_STATE_LIVE;
+	bad |= !b;
+	if (unlikely(bad))
+		goto slow_unlock;
+	/* Its own function: the shared borrow's then saves no register. */
+	if (flags == OWNBUF_MUT)
+		return ownbuf_borrow_mut_fast(b, h.val, ref, ip);
+	r = ownbuf_share_try(b, h.val, ip, &slot, &gen);
+	if (unlikely(r)) {
+		if (r == OWNBUF_TRY_GIVE_UP)
+			return ownbuf_borrow_give_up(b, slot, gen, h.val, ref,
+						     ip);
+		rcu_read_unlock_sched();
+		/* Known by now: fewer registers kept for this. */
+		return ownbuf_borrow_slow(h.val, OWNBUF_SHARED, NULL, ref, ip);
+	}
+	/* The kind a constant: one register less. */
+	ownbuf_ref_fill(ref, b, slot, gen, OWNBUF_SHARED);
+	return ownbuf_borrow_publish(ref, ip);
+
+slow_unlock:
+	rcu_read_unlock_sched();
+slow:
+	return ownbuf_borrow_slow(h.val, flags, ops, ref, ip);
 }
 EXPORT_SYMBOL_GPL(ownbuf_borrow_ops);
 
@@ -1004,51 +1133,55 @@ static noinline int ownbuf_release_ended(struct ownbuf_ref *ref, int ret,
 	return ret;
 }
 
-/*
- * The common release in few branches, no call and no stack canary: a
- * genuine live token without callbacks or an unsafe section, whose record
- * is its own.  Returns 1 having changed nothing if it is not that: the
- * full way, ownbuf_do_release(), then decides.  Otherwise the claim of the
- * token is its last check and the borrow is ended: 0, or the error of a
- * borrow revoked meanwhile.
- */
-static __always_inline int ownbuf_release_fast(struct ownbuf_ref *ref,
-					       unsigned long ip)
+/* The tracepoint of a borrow ended, or the error of an ended one. */
+static int ownbuf_release_done(struct ownbuf_ref *ref, int ret,
+			       unsigned long ip)
 {
-	int ret, st = OWNBUF_STATE_LIVE;
-	u64 bad;
-
-	if (unlikely(!ref))
-		return 1;
-	bad = ownbuf_ref_forged(ref);
-	bad |= (unsigned long)READ_ONCE(ref->ops);
-	if (unlikely(bad))
-		return 1;
-	/* No callbacks: the end of the borrow is its record's. */
-	if ((ref->kind & OWNBUF_REF_KIND) == OWNBUF_MUT) {
-		/* Its record is freed by a plain store: the token's first. */
-		if (unlikely(atomic64_read(&ref->slot->word) !=
-			     (ref->gen | OWNBUF_SLOT_LIVE)) ||
-		    unlikely(!atomic_try_cmpxchg(&ref->state, &st,
-						 OWNBUF_STATE_RELEASED)))
-			return 1;
-		ret = ownbuf_ref_untake_mut(ref);
-	} else {
-		/*
-		 * Its record is freed by a cmpxchg from the token's LIVE
-		 * word, which fails for a record that is not the token's
-		 * any more: no need to read it first.
-		 */
-		if (unlikely(!atomic_try_cmpxchg(&ref->state, &st,
-						 OWNBUF_STATE_RELEASED)))
-			return 1;
-		ret = ownbuf_ref_untake_shared(ref);
-	}
 	if (likely(!ret)) {
 		trace_ownbuf_release(ref->id, ref->kind & OWNBUF_REF_KIND, ip);
 		return 0;
 	}
 	return ownbuf_release_ended(ref, ret, ip);
+}
+
+/*
+ * The ends of ownbuf_release() that make calls, each called last (a jump)
+ * so that its fast path saves no register; the caller holds RCU, which
+ * these end.
+ */
+
+/* A shared record not freed as LIVE, in a block, or dead, or waited for. */
+static noinline int ownbuf_release_shared_rare(struct ownbuf_ref *ref,
+					       bool freed, unsigned long ip)
+	__releases(RCU_SCHED)
+{
+	int ret = ownbuf_ref_untake_rare(ref, freed);
+
+	rcu_read_unlock_sched();
+	return ownbuf_release_done(ref, ret, ip);
+}
+
+/* MUT given back (leaving state @s) of a dead buffer, or one waited for. */
+static noinline int ownbuf_release_mut_rare(struct ownbuf_ref *ref,
+					    struct ownbuf *b, u64 s,
+					    unsigned long ip)
+	__releases(RCU_SCHED)
+{
+	void *data = ownbuf_give_rare(b, OWNBUF_S_MUT, s);
+
+	rcu_read_unlock_sched();
+	/* Outside the section: a sleeping caller frees at once. */
+	if (data)
+		ownbuf_free_data(data, 0);
+	return ownbuf_release_done(ref, (s & OWNBUF_S_DEAD) ? -ESTALE : 0, ip);
+}
+
+/* The tracepoint of a borrow ended the fast way, when it is on. */
+static noinline int ownbuf_release_traced(struct ownbuf_ref *ref,
+					  unsigned long ip)
+{
+	trace_ownbuf_release(ref->id, ref->kind & OWNBUF_REF_KIND, ip);
+	return 0;
 }
 
 static noinline int ownbuf_do_release(struct ownbuf_ref *ref, unsigned long ip)
@@ -1094,11 +1227,83 @@ static noinline int ownbuf_do_release(struct ownbuf_ref *ref, unsigned long ip)
  */
 int ownbuf_release(struct ownbuf_ref *ref)
 {
-	int ret = ownbuf_release_fast(ref, _RET_IP_);
+	int st = OWNBUF_STATE_LIVE;
+	unsigned long ip = _RET_IP_;
+	struct ownbuf *b;
+	u64 bad, rare, w;
+	bool freed;
 
-	if (likely(ret != 1))
-		return ret;
-	return ownbuf_do_release(ref, _RET_IP_);
+	/*
+	 * The common release in few branches, no call and no stack canary:
+	 * a genuine live token without callbacks or an unsafe section,
+	 * whose record is its own.  If it is not that, nothing is changed
+	 * and the full way, ownbuf_do_release(), decides.  Otherwise the
+	 * claim of the token is its last check and the borrow is ended: 0,
+	 * or the error of a borrow revoked meanwhile.
+	 */
+	if (unlikely(!ref))
+		goto slow;
+	bad = ownbuf_ref_forged(ref);
+	bad |= (unsigned long)READ_ONCE(ref->ops);
+	if (unlikely(bad))
+		goto slow;
+	/*
+	 * No callbacks: the end of the borrow is its record's.  What the
+	 * token names is read again once claimed, as ownbuf_ref_end() does:
+	 * a racing release and borrow into the same token in between make
+	 * the claim end that borrow, not the one checked.
+	 */
+	if ((ref->kind & OWNBUF_REF_KIND) == OWNBUF_MUT) {
+		/* Its record is freed by a plain store: the token's first. */
+		if (unlikely(atomic64_read(&ref->slot->word) !=
+			     (ref->gen | OWNBUF_SLOT_LIVE)) ||
+		    unlikely(!atomic_try_cmpxchg(&ref->state, &st,
+						 OWNBUF_STATE_RELEASED)))
+			goto slow;
+		b = ref->buf;
+		/* As ownbuf_ref_untake_mut() and ownbuf_give(). */
+		atomic64_set(&ref->slot->word, ref->gen | OWNBUF_SLOT_FREE);
+		rcu_read_lock_sched();
+		w = atomic64_sub_return(OWNBUF_S_MUT, &b->state);
+		ownbuf_window(OWNBUF_WIN_UNTRY, b);
+		rare = w & OWNBUF_S_DEAD;
+		/* The atomic was a full barrier, pairing with prepare_to_wait(). */
+		rare |= waitqueue_active(&b->wq);
+		if (unlikely(rare))
+			return ownbuf_release_mut_rare(ref, b, w, ip);
+	} else {
+		/*
+		 * Its record is freed by a cmpxchg from the token's LIVE
+		 * word, which fails for a record that is not the token's
+		 * any more: no need to read it first.
+		 */
+		if (unlikely(!atomic_try_cmpxchg(&ref->state, &st,
+						 OWNBUF_STATE_RELEASED)))
+			goto slow;
+		b = ref->buf;
+		/* As ownbuf_ref_untake_shared(). */
+		rcu_read_lock_sched();
+		w = ref->gen | OWNBUF_SLOT_LIVE;
+		freed = atomic64_try_cmpxchg(&ref->slot->word, &w,
+					     ref->gen | OWNBUF_SLOT_FREE);
+		ownbuf_window(OWNBUF_WIN_UNTRY, b);
+		/* A test of the flags the cmpxchg left: cheaper than merging it. */
+		if (unlikely(!freed))
+			return ownbuf_release_shared_rare(ref, false, ip);
+		rare = ref->kind & OWNBUF_REF_IN_BLOCK;
+		rare |= atomic64_read(&b->state) & OWNBUF_S_DEAD;
+		/* After the cmpxchg's full barrier, as above. */
+		rare |= waitqueue_active(&b->wq);
+		if (unlikely(rare))
+			return ownbuf_release_shared_rare(ref, true, ip);
+	}
+	rcu_read_unlock_sched();
+	if (trace_ownbuf_release_enabled())
+		return ownbuf_release_traced(ref, ip);
+	return 0;
+
+slow:
+	return ownbuf_do_release(ref, ip);
 }
 EXPORT_SYMBOL_GPL(ownbuf_release);
 
