@@ -64,9 +64,9 @@ borrow_close_vs_dup|BORROW ioctl + close()|dup() + close()|-
 info_vs_getppid|INFO ioctl|getppid()|-
 ioctl_floor_vs_getppid|unknown ioctl (ENOTTY): the floor|getppid()|-
 info_vs_ioctl_floor|INFO ioctl|unknown ioctl (ENOTTY)|1.2
-kernel_shared_borrow_release|shared borrow + release|refcount_t inc + dec_and_test|2
-kernel_mut_borrow_release|mut borrow + release|refcount_t inc + dec_and_test|2.5
-kernel_handle_lookup|handle lookup (ownbuf_size())|refcount_t inc + dec_and_test|1.5
+kernel_shared_borrow_release|shared borrow + release|refcount_t inc + dec_and_test|2.5
+kernel_mut_borrow_release|mut borrow + release|refcount_t inc + dec_and_test|3
+kernel_handle_lookup|handle lookup (ownbuf_size())|refcount_t inc + dec_and_test|1.2
 kernel_create_drop|create (64 B) + drop|refcount_t inc + dec_and_test|-
 kernel_floor_atomics|floor: the 3 atomics of a shared borrow+release|refcount_t inc + dec_and_test|-
 kernel_floor_calls|floor: 2 empty function calls|refcount_t inc + dec_and_test|-
