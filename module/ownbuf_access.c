@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * ownbuf: the data path.  Reads and writes by the owner and through
- * borrows, unsafe sections, and what /dev/ownbuf needs to look at and map
- * a buffer.  Each access is taken and given back through the state
- * machine of ownbuf_engine.c (the rules are at the top of that file).
+ * borrows (ownbuf_ref_take(), at the end), unsafe sections, and what
+ * /dev/ownbuf needs to look at and map a buffer.  Each access is taken and
+ * given back through the state machine of ownbuf_engine.c (the rules are
+ * at the top of ownbuf_core.h).
  */
 
 #include <linux/atomic.h>
@@ -789,3 +790,45 @@ void ownbuf_ref_lock_release(struct ownbuf_ref *ref, unsigned long ip)
 }
 EXPORT_SYMBOL_GPL(ownbuf_ref_lock_release);
 #endif
+
+/*
+ * Take an access through the borrow @ref (validated): @one unless
+ * @conflict.  On success the access holds the buffer.
+ */
+struct ownbuf *ownbuf_ref_take(struct ownbuf_ref *ref, u64 conflict,
+			       u64 one, u64 field, unsigned long ip, int *err)
+{
+	struct ownbuf *b = ref->buf;
+	u64 seen = 0;
+	int ret;
+
+	ownbuf_window(OWNBUF_WIN_REF, b);
+	/* The borrow may end under us: @b is only safe under RCU. */
+	rcu_read_lock_sched();
+	ret = ownbuf_take(b, conflict, one, field, &seen);
+	if (!ret) {
+		ownbuf_window(OWNBUF_WIN_REF_TAKEN, b);
+		if (unlikely(atomic64_read(&ref->slot->word) !=
+			     (ref->gen | OWNBUF_SLOT_LIVE))) {
+			/* Released or revoked between the check and now. */
+			rcu_read_unlock_sched();
+			ownbuf_give(b, one);
+			ret = -ESTALE;
+			goto report;
+		}
+	}
+	rcu_read_unlock_sched();
+	if (!ret) {
+		WRITE_ONCE(b->busy_at, ip);
+		return b;
+	}
+report:
+	if (ret == -ESTALE)
+		ownbuf_report(OWNBUF_USE_AFTER_FREE, ref->id, ip,
+			      "borrow released or revoked");
+	else
+		ownbuf_report_busy(b, OWNBUF_DATA_RACE, seen, ip,
+				   "conflicts with an access in flight");
+	*err = ret;
+	return NULL;
+}

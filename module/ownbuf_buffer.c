@@ -4,7 +4,7 @@
  * resizing it, what ownbuf_stat() sees of it, its memory, the module
  * parameters that limit it, and what is left of buffers at unload.  Each
  * operation takes the buffer through the state machine of
- * ownbuf_engine.c (the rules are at the top of that file).
+ * ownbuf_engine.c (the rules are at the top of ownbuf_core.h).
  */
 
 #include <linux/atomic.h>

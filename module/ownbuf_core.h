@@ -1,8 +1,24 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Private to the engine's files (ownbuf_engine.c, ownbuf_table.c,
- * ownbuf_report.c): the buffer object, its ownership state word, the borrow
- * records and the handle table.
+ * Private to the engine's files (ownbuf_engine.c, ownbuf_record.c,
+ * ownbuf_buffer.c, ownbuf_access.c, ownbuf_table.c, ownbuf_report.c): the
+ * buffer object, its ownership state word, the borrow records and the
+ * handle table.
+ *
+ * Three rules hold in every file of the engine:
+ *  - Nothing waits for another caller.  Conflicts are refused at once;
+ *    the only waits are spins over a few instructions that another CPU
+ *    runs with preemption off (CLAIM, PENDING records) or interrupts off
+ *    (the lock).  Where waiting for CLAIM or a PENDING record could
+ *    deadlock (in interrupt context, with interrupts off), the attempt
+ *    is refused instead: see ownbuf_may_wait_pending().
+ *    Revocation never waits for an access in flight: the last one out
+ *    frees the memory.
+ *  - Whoever gives something back touches the object only inside an RCU
+ *    read-side section (or holding a reference), because once the claim
+ *    is given back another CPU may finish the buffer.
+ *  - An attempt that is refused changes nothing anybody else can see:
+ *    no count, no bit that refuses somebody else.
  */
 #ifndef _OWNBUF_CORE_H
 #define _OWNBUF_CORE_H
@@ -317,9 +333,11 @@ static __always_inline bool ownbuf_cells_free(struct ownbuf *b)
 }
 
 /*
- * Defined in ownbuf_engine.c, which inlines those marked __always_inline
- * into its own fast paths (a borrow and its release are one call each)
- * and gives the other files of the engine an ordinary function.
+ * Defined in ownbuf_engine.c and ownbuf_record.c (ownbuf_find() and
+ * ownbuf_handle_peek() in ownbuf_table.c, ownbuf_ref_take() in
+ * ownbuf_access.c); a file inlines those marked __always_inline into its
+ * own fast paths (a borrow and its release are one call each) and gives
+ * the other files of the engine an ordinary function.
  */
 void ownbuf_scan(struct ownbuf *b, bool blocks, struct ownbuf_scan *sc);
 bool ownbuf_may_wait_pending(void);

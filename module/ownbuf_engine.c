@@ -4,32 +4,17 @@
  * borrow outliving its buffer, checked at run time.
  *
  * This file is the state word machine and what runs on it most: the
- * records of borrows, taking and giving back accesses and claims, finding
- * a buffer by handle, and borrows (their tokens, taking and releasing
- * them), so that a borrow and its release are one call each.  Scanning the
- * records as a whole, shared borrows the slow way, the end of a buffer and
- * the states of tokens are ownbuf_record.c.  The life of a buffer (create, drop, revoke, move,
+ * records of borrows, taking and giving back accesses and claims, and
+ * borrows (their tokens, taking and releasing them), so that a borrow and
+ * its release are one call each.  Scanning the records as a whole, shared
+ * borrows the slow way, the end of a buffer and the states of tokens are
+ * ownbuf_record.c.  The life of a buffer (create, drop, revoke, move,
  * resize, stat, its memory and the module parameters) is ownbuf_buffer.c;
- * the data path ownbuf_access.c; the handle table ownbuf_table.c;
- * counting violations ownbuf_report.c.
- * /dev/ownbuf (ownbuf_dev.c) only translates files and user memory into
- * these calls.  The state of a buffer is described at OWNBUF_S_* in
- * ownbuf_core.h.
- *
- * Three rules hold in every file of the engine:
- *  - Nothing waits for another caller.  Conflicts are refused at once;
- *    the only waits are spins over a few instructions that another CPU
- *    runs with preemption off (CLAIM, PENDING records) or interrupts off
- *    (the lock).  Where waiting for CLAIM or a PENDING record could
- *    deadlock (in interrupt context, with interrupts off), the attempt
- *    is refused instead: see ownbuf_may_wait_pending().
- *    Revocation never waits for an access in flight: the last one out
- *    frees the memory.
- *  - Whoever gives something back touches the object only inside an RCU
- *    read-side section (or holding a reference), because once the claim
- *    is given back another CPU may finish the buffer.
- *  - An attempt that is refused changes nothing anybody else can see:
- *    no count, no bit that refuses somebody else.
+ * the data path and accesses through a borrow ownbuf_access.c; the handle
+ * table and finding a buffer by handle ownbuf_table.c; counting
+ * violations ownbuf_report.c.  /dev/ownbuf (ownbuf_dev.c) only translates
+ * files and user memory into these calls.  The state of a buffer, and the
+ * three rules every file of the engine keeps, are in ownbuf_core.h.
  */
 
 #include <linux/atomic.h>
@@ -434,105 +419,6 @@ ownbuf_share(struct ownbuf *b, u64 h, gfp_t gfp, unsigned long ip,
 
 /* --- handles --- */
 
-/*
- * The value of a handle the caller passed, or an error after reporting why
- * it names no buffer: NULL, consumed by drop/revoke/move, or a value
- * ownbuf never issued with the poison bit.
- */
-static __always_inline int
-ownbuf_handle_value(struct ownbuf_handle *hp, enum ownbuf_op op,
-		    unsigned long ip, u64 *val)
-{
-	u64 h, id;
-
-	if (!hp) {
-		ownbuf_report(OWNBUF_NULL_DEREF, 0, ip, "NULL handle pointer");
-		return -EINVAL;
-	}
-	h = READ_ONCE(hp->val);
-	if (!h) {
-		ownbuf_report(OWNBUF_NULL_DEREF, 0, ip, "NULL handle");
-		return -EINVAL;
-	}
-	if (unlikely(h & OWNBUF_POISON)) {
-		if (!ownbuf_poison_mine(hp, h, &id))
-			ownbuf_report(OWNBUF_USE_AFTER_FREE, 0, ip,
-				      "not a handle ownbuf issued");
-		else if (h & OWNBUF_POISON_MOVED)
-			ownbuf_report(OWNBUF_USE_AFTER_FREE, id, ip,
-				      "owner used after it was moved");
-		else if (op == OWNBUF_OP_DROP)
-			ownbuf_report(OWNBUF_DOUBLE_FREE, id, ip,
-				      "owner dropped twice");
-		else
-			ownbuf_report(OWNBUF_USE_AFTER_FREE, id, ip,
-				      "owner used after it was dropped");
-		return -ESTALE;
-	}
-	*val = h;
-	return 0;
-}
-
-/*
- * The live buffer *@hp names, or NULL and *@err after reporting why not.
- * The caller holds rcu_read_lock_sched().
- */
-__always_inline struct ownbuf *
-ownbuf_find(struct ownbuf_handle *hp, enum ownbuf_op op, unsigned long ip,
-	    u64 *hv, int *err)
-{
-	struct ownbuf *b;
-	int ret;
-
-	/*
-	 * The NULL handle and a poisoned one name no buffer (no handle is
-	 * 0 or has the poison bit): look up first, tell why only if not.
-	 */
-	if (likely(hp)) {
-		*hv = READ_ONCE(hp->val);
-		b = ownbuf_lookup(*hv);
-		if (likely(b && !(atomic64_read(&b->state) & OWNBUF_S_DEAD)))
-			return b;
-	}
-	/*
-	 * A drop poisons the variable before the buffer dies and leaves the
-	 * table: found dead or gone, it is found poisoned if it was dropped.
-	 */
-	smp_rmb();
-	ret = ownbuf_handle_value(hp, op, ip, hv);
-	if (ret) {
-		*err = ret;
-		return NULL;
-	}
-	b = ownbuf_lookup(*hv);
-	if (likely(b && !(atomic64_read(&b->state) & OWNBUF_S_DEAD)))
-		return b;
-	ownbuf_report_stale(b ? b->id : ownbuf_table_stale_id(*hv), ip);
-	*err = -ESTALE;
-	return NULL;
-}
-
-/* Size and id of the buffer *@hp names (either may be NULL), or why none. */
-__always_inline int ownbuf_handle_peek(struct ownbuf_handle *hp,
-				       enum ownbuf_op op, unsigned long ip,
-				       size_t *size, u64 *id)
-{
-	struct ownbuf *b;
-	int ret = 0;
-	u64 hv;
-
-	rcu_read_lock_sched();
-	b = ownbuf_find(hp, op, ip, &hv, &ret);
-	if (likely(b)) {
-		if (size)
-			*size = READ_ONCE(b->size);
-		if (id)
-			*id = b->id;
-	}
-	rcu_read_unlock_sched();
-	return ret;
-}
-
 /* --- borrows --- */
 
 /*
@@ -627,48 +513,6 @@ struct ownbuf *ownbuf_ref_get(struct ownbuf_ref *ref)
 	b = ownbuf_observe(ownbuf_ref_live(ref) ? ref->buf : NULL);
 	rcu_read_unlock_sched();
 	return b;
-}
-
-/*
- * Take an access through the borrow @ref (validated): @one unless
- * @conflict.  On success the access holds the buffer.
- */
-struct ownbuf *ownbuf_ref_take(struct ownbuf_ref *ref, u64 conflict,
-			       u64 one, u64 field, unsigned long ip, int *err)
-{
-	struct ownbuf *b = ref->buf;
-	u64 seen = 0;
-	int ret;
-
-	ownbuf_window(OWNBUF_WIN_REF, b);
-	/* The borrow may end under us: @b is only safe under RCU. */
-	rcu_read_lock_sched();
-	ret = ownbuf_take(b, conflict, one, field, &seen);
-	if (!ret) {
-		ownbuf_window(OWNBUF_WIN_REF_TAKEN, b);
-		if (unlikely(atomic64_read(&ref->slot->word) !=
-			     (ref->gen | OWNBUF_SLOT_LIVE))) {
-			/* Released or revoked between the check and now. */
-			rcu_read_unlock_sched();
-			ownbuf_give(b, one);
-			ret = -ESTALE;
-			goto report;
-		}
-	}
-	rcu_read_unlock_sched();
-	if (!ret) {
-		WRITE_ONCE(b->busy_at, ip);
-		return b;
-	}
-report:
-	if (ret == -ESTALE)
-		ownbuf_report(OWNBUF_USE_AFTER_FREE, ref->id, ip,
-			      "borrow released or revoked");
-	else
-		ownbuf_report_busy(b, OWNBUF_DATA_RACE, seen, ip,
-				   "conflicts with an access in flight");
-	*err = ret;
-	return NULL;
 }
 
 /* Could a borrow of @kind be taken now?  (For OWNBUF_WAIT; true once dead.) */

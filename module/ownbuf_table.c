@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * ownbuf: the handle table, the pool of buffer objects, and poisoned handle
- * variables.
+ * ownbuf: the handle table, the pool of buffer objects, poisoned handle
+ * variables, and finding the buffer a caller's handle names (at the end:
+ * ownbuf_find(), which tells a consumed handle from one never issued).
  *
  * The table is two levels of plain arrays, so that a lookup is two loads
  * and a compare under rcu_read_lock_sched() (see ownbuf_lookup()).  An
@@ -472,4 +473,105 @@ void ownbuf_table_init(void)
 	for (c = 0; c < OWNBUF_NR_CHUNKS; c++)
 		RCU_INIT_POINTER(ownbuf_chunks[c], ownbuf_no_chunk);
 	get_random_bytes(&ownbuf_poison_key, sizeof(ownbuf_poison_key));
+}
+
+/* --- looking a handle up for an operation --- */
+
+/*
+ * The value of a handle the caller passed, or an error after reporting why
+ * it names no buffer: NULL, consumed by drop/revoke/move, or a value
+ * ownbuf never issued with the poison bit.
+ */
+static __always_inline int
+ownbuf_handle_value(struct ownbuf_handle *hp, enum ownbuf_op op,
+		    unsigned long ip, u64 *val)
+{
+	u64 h, id;
+
+	if (!hp) {
+		ownbuf_report(OWNBUF_NULL_DEREF, 0, ip, "NULL handle pointer");
+		return -EINVAL;
+	}
+	h = READ_ONCE(hp->val);
+	if (!h) {
+		ownbuf_report(OWNBUF_NULL_DEREF, 0, ip, "NULL handle");
+		return -EINVAL;
+	}
+	if (unlikely(h & OWNBUF_POISON)) {
+		if (!ownbuf_poison_mine(hp, h, &id))
+			ownbuf_report(OWNBUF_USE_AFTER_FREE, 0, ip,
+				      "not a handle ownbuf issued");
+		else if (h & OWNBUF_POISON_MOVED)
+			ownbuf_report(OWNBUF_USE_AFTER_FREE, id, ip,
+				      "owner used after it was moved");
+		else if (op == OWNBUF_OP_DROP)
+			ownbuf_report(OWNBUF_DOUBLE_FREE, id, ip,
+				      "owner dropped twice");
+		else
+			ownbuf_report(OWNBUF_USE_AFTER_FREE, id, ip,
+				      "owner used after it was dropped");
+		return -ESTALE;
+	}
+	*val = h;
+	return 0;
+}
+
+/*
+ * The live buffer *@hp names, or NULL and *@err after reporting why not.
+ * The caller holds rcu_read_lock_sched().
+ */
+__always_inline struct ownbuf *
+ownbuf_find(struct ownbuf_handle *hp, enum ownbuf_op op, unsigned long ip,
+	    u64 *hv, int *err)
+{
+	struct ownbuf *b;
+	int ret;
+
+	/*
+	 * The NULL handle and a poisoned one name no buffer (no handle is
+	 * 0 or has the poison bit): look up first, tell why only if not.
+	 */
+	if (likely(hp)) {
+		*hv = READ_ONCE(hp->val);
+		b = ownbuf_lookup(*hv);
+		if (likely(b && !(atomic64_read(&b->state) & OWNBUF_S_DEAD)))
+			return b;
+	}
+	/*
+	 * A drop poisons the variable before the buffer dies and leaves the
+	 * table: found dead or gone, it is found poisoned if it was dropped.
+	 */
+	smp_rmb();
+	ret = ownbuf_handle_value(hp, op, ip, hv);
+	if (ret) {
+		*err = ret;
+		return NULL;
+	}
+	b = ownbuf_lookup(*hv);
+	if (likely(b && !(atomic64_read(&b->state) & OWNBUF_S_DEAD)))
+		return b;
+	ownbuf_report_stale(b ? b->id : ownbuf_table_stale_id(*hv), ip);
+	*err = -ESTALE;
+	return NULL;
+}
+
+/* Size and id of the buffer *@hp names (either may be NULL), or why none. */
+__always_inline int ownbuf_handle_peek(struct ownbuf_handle *hp,
+				       enum ownbuf_op op, unsigned long ip,
+				       size_t *size, u64 *id)
+{
+	struct ownbuf *b;
+	int ret = 0;
+	u64 hv;
+
+	rcu_read_lock_sched();
+	b = ownbuf_find(hp, op, ip, &hv, &ret);
+	if (likely(b)) {
+		if (size)
+			*size = READ_ONCE(b->size);
+		if (id)
+			*id = b->id;
+	}
+	rcu_read_unlock_sched();
+	return ret;
 }
