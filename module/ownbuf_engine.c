@@ -62,31 +62,46 @@ static noinline void *ownbuf_give_rare(struct ownbuf *b, u64 one, u64 s)
 }
 
 /*
+ * Give back @one inside the caller's RCU section: the state it left in
+ * *@sp, and nonzero if the rare end is due (dead, or somebody waits):
+ * then ownbuf_give_end().  One test for the rare cases.
+ */
+static __always_inline u64 ownbuf_give_try(struct ownbuf *b, u64 one, u64 *sp)
+{
+	u64 s = atomic64_sub_return(one, &b->state);
+
+	ownbuf_window(OWNBUF_WIN_UNTRY, b);
+	*sp = s;
+	/* The atomic was a full barrier, pairing with prepare_to_wait(). */
+	return (s & OWNBUF_S_DEAD) | waitqueue_active(&b->wq);
+}
+
+/* The rare end of ownbuf_give_try(), which ends the caller's section. */
+static noinline void ownbuf_give_end(struct ownbuf *b, u64 one, u64 s)
+	__releases(RCU_SCHED)
+{
+	void *data = ownbuf_give_rare(b, one, s);
+
+	rcu_read_unlock_sched();
+	/* Outside the section: a sleeping caller frees at once. */
+	if (data)
+		ownbuf_free_data(data, 0);
+}
+
+/*
  * Give back @one (an access in flight, a pin, the mut borrow, REVOKING)
  * and wake whoever waits for it.  Returns the state it left.
  */
 __always_inline u64 ownbuf_give(struct ownbuf *b, u64 one)
 {
-	void *data;
-	u64 s, rare;
+	u64 s;
 
 	/* Once given back, a dead buffer may be finished by another CPU. */
 	rcu_read_lock_sched();
-	s = atomic64_sub_return(one, &b->state);
-	ownbuf_window(OWNBUF_WIN_UNTRY, b);
-	/* One test for the rare cases (see ownbuf_share_fast()). */
-	rare = s & OWNBUF_S_DEAD;
-	/* The atomic was a full barrier, pairing with prepare_to_wait(). */
-	rare |= waitqueue_active(&b->wq);
-	if (likely(!rare)) {
+	if (unlikely(ownbuf_give_try(b, one, &s)))
+		ownbuf_give_end(b, one, s);
+	else
 		rcu_read_unlock_sched();
-		return s;
-	}
-	data = ownbuf_give_rare(b, one, s);
-	rcu_read_unlock_sched();
-	/* Outside the section: a sleeping caller frees at once. */
-	if (data)
-		ownbuf_free_data(data, 0);
 	return s;
 }
 
@@ -858,30 +873,46 @@ static noinline int ownbuf_ref_untake_rare(struct ownbuf_ref *ref, bool freed)
 }
 
 /*
+ * Free the shared record of @ref inside the caller's RCU section: whether
+ * it was the token's in *@freedp, and true if the rare end is due (not
+ * freed, in a block, dead, or somebody waits): ownbuf_ref_untake_rare().
+ */
+static __always_inline bool
+ownbuf_ref_untake_shared_try(struct ownbuf_ref *ref, bool *freedp)
+{
+	struct ownbuf *b = ref->buf;
+	u64 w = ref->gen | OWNBUF_SLOT_LIVE, rare;
+
+	/*
+	 * A cmpxchg from the token's LIVE word, which fails for a record
+	 * that is not the token's any more: no need to read it first.
+	 */
+	*freedp = atomic64_try_cmpxchg(&ref->slot->word, &w,
+				       ref->gen | OWNBUF_SLOT_FREE);
+	ownbuf_window(OWNBUF_WIN_UNTRY, b);
+	/* A test of the flags the cmpxchg left: cheaper than merging it. */
+	if (unlikely(!*freedp))
+		return true;
+	rare = ref->kind & OWNBUF_REF_IN_BLOCK;
+	rare |= atomic64_read(&b->state) & OWNBUF_S_DEAD;
+	/* After the cmpxchg's full barrier, pairing with prepare_to_wait(). */
+	rare |= waitqueue_active(&b->wq);
+	return rare;
+}
+
+/*
  * Give the record of a borrow back.  Returns 0, -ESTALE if it had been
  * revoked, or -ENOENT for a record that is not the token's any more (the
  * token was restored from a copy): then nothing was given back.
  */
 static __always_inline int ownbuf_ref_untake_shared(struct ownbuf_ref *ref)
 {
-	struct ownbuf *b = ref->buf;
-	u64 w = ref->gen | OWNBUF_SLOT_LIVE;
 	bool freed;
-	u64 rare;
 	int ret = 0;
 
 	/* Once the record is free, a dead buffer may be finished: RCU first. */
 	rcu_read_lock_sched();
-	freed = atomic64_try_cmpxchg(&ref->slot->word, &w,
-				     ref->gen | OWNBUF_SLOT_FREE);
-	/* One test for the rare cases (see ownbuf_share_fast()). */
-	ownbuf_window(OWNBUF_WIN_UNTRY, b);
-	rare = !freed;
-	rare |= ref->kind & OWNBUF_REF_IN_BLOCK;
-	rare |= atomic64_read(&b->state) & OWNBUF_S_DEAD;
-	/* After the cmpxchg's full barrier, pairing with prepare_to_wait(). */
-	rare |= waitqueue_active(&b->wq);
-	if (unlikely(rare))
+	if (unlikely(ownbuf_ref_untake_shared_try(ref, &freed)))
 		ret = ownbuf_ref_untake_rare(ref, freed);
 	rcu_read_unlock_sched();
 	return ret;
@@ -1011,12 +1042,7 @@ static noinline int ownbuf_release_mut_rare(struct ownbuf_ref *ref,
 					    unsigned long ip)
 	__releases(RCU_SCHED)
 {
-	void *data = ownbuf_give_rare(b, OWNBUF_S_MUT, s);
-
-	rcu_read_unlock_sched();
-	/* Outside the section: a sleeping caller frees at once. */
-	if (data)
-		ownbuf_free_data(data, 0);
+	ownbuf_give_end(b, OWNBUF_S_MUT, s);
 	return ownbuf_release_done(ref, (s & OWNBUF_S_DEAD) ? -ESTALE : 0, ip);
 }
 
@@ -1074,7 +1100,7 @@ int ownbuf_release(struct ownbuf_ref *ref)
 	int st = OWNBUF_STATE_LIVE;
 	unsigned long ip = _RET_IP_;
 	struct ownbuf *b;
-	u64 bad, rare, w;
+	u64 bad, w;
 	bool freed;
 
 	/*
@@ -1105,41 +1131,19 @@ int ownbuf_release(struct ownbuf_ref *ref)
 						 OWNBUF_STATE_RELEASED)))
 			goto slow;
 		b = ref->buf;
-		/* As ownbuf_ref_untake_mut() and ownbuf_give(). */
+		/* As ownbuf_ref_untake_mut(), the rare end a jump. */
 		atomic64_set(&ref->slot->word, ref->gen | OWNBUF_SLOT_FREE);
 		rcu_read_lock_sched();
-		w = atomic64_sub_return(OWNBUF_S_MUT, &b->state);
-		ownbuf_window(OWNBUF_WIN_UNTRY, b);
-		rare = w & OWNBUF_S_DEAD;
-		/* The atomic was a full barrier, pairing with prepare_to_wait(). */
-		rare |= waitqueue_active(&b->wq);
-		if (unlikely(rare))
+		if (unlikely(ownbuf_give_try(b, OWNBUF_S_MUT, &w)))
 			return ownbuf_release_mut_rare(ref, b, w, ip);
 	} else {
-		/*
-		 * Its record is freed by a cmpxchg from the token's LIVE
-		 * word, which fails for a record that is not the token's
-		 * any more: no need to read it first.
-		 */
 		if (unlikely(!atomic_try_cmpxchg(&ref->state, &st,
 						 OWNBUF_STATE_RELEASED)))
 			goto slow;
-		b = ref->buf;
-		/* As ownbuf_ref_untake_shared(). */
+		/* As ownbuf_ref_untake_shared(), the rare end a jump. */
 		rcu_read_lock_sched();
-		w = ref->gen | OWNBUF_SLOT_LIVE;
-		freed = atomic64_try_cmpxchg(&ref->slot->word, &w,
-					     ref->gen | OWNBUF_SLOT_FREE);
-		ownbuf_window(OWNBUF_WIN_UNTRY, b);
-		/* A test of the flags the cmpxchg left: cheaper than merging it. */
-		if (unlikely(!freed))
-			return ownbuf_release_shared_rare(ref, false, ip);
-		rare = ref->kind & OWNBUF_REF_IN_BLOCK;
-		rare |= atomic64_read(&b->state) & OWNBUF_S_DEAD;
-		/* After the cmpxchg's full barrier, as above. */
-		rare |= waitqueue_active(&b->wq);
-		if (unlikely(rare))
-			return ownbuf_release_shared_rare(ref, true, ip);
+		if (unlikely(ownbuf_ref_untake_shared_try(ref, &freed)))
+			return ownbuf_release_shared_rare(ref, freed, ip);
 	}
 	rcu_read_unlock_sched();
 	if (trace_ownbuf_release_enabled())
