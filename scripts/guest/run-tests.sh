@@ -48,6 +48,15 @@ excluded()
 	echo "$OWNBUF_EXCLUDE" | sed -n "s/^$1 //p"
 }
 
+# runs_here PROG - does this kernel run PROG at all?  Not if excluded
+# whole; ownbuf_faults.sh only where there is fault injection.
+runs_here()
+{
+	[ "$(excluded "$1")" != "*" ] &&
+		{ [ "$1" != ownbuf_faults.sh ] ||
+		  [ -d /sys/kernel/debug/failslab ]; }
+}
+
 # run_program PROG - a kselftest program, all its tests in one run (the
 # harness maps a page per test at start-up, costly under the debug
 # kernel); its plan counts what the filters leave.  Its output goes to
@@ -176,7 +185,7 @@ export OWNBUF_KO
 [ -d /ownbuf/test_modules ] && export OWNBUF_TEST_MODULES=/ownbuf/test_modules
 if cd /ownbuf/selftests 2>/dev/null; then
 	for prog in $(cat programs 2>/dev/null); do
-		if [ "$(excluded "$prog")" = "*" ]; then
+		if ! runs_here "$prog"; then
 			ownbuf_mark "selftests $prog: not on this kernel"
 		elif [ ! -x "$prog" ]; then
 			ownbuf_item selftests "$prog" echo "$prog: not built"
@@ -192,18 +201,14 @@ if cd /ownbuf/selftests 2>/dev/null; then
 fi
 
 # 3b. the same programs as a kernel CI runs them: kselftest's install and
-#     its runner (make check's stock 6.12 guest).  It runs what this kernel
-#     runs: ownbuf_faults.sh only where there is fault injection.
+#     its runner (make check's stock 6.12 guest), what this kernel runs.
 if [ -x /ownbuf/kselftest/run_kselftest.sh ]; then
 	tests=""
 	for t in $(/ownbuf/kselftest/run_kselftest.sh -l); do
-		prog=${t#ownbuf:}
-		if [ "$(excluded "$prog")" = "*" ] ||
-		   { [ "$prog" = ownbuf_faults.sh ] &&
-		     [ ! -d /sys/kernel/debug/failslab ]; }; then
-			ownbuf_mark "kselftest $t: not on this kernel"
-		else
+		if runs_here "${t#ownbuf:}"; then
 			tests="$tests -t $t"
+		else
+			ownbuf_mark "kselftest $t: not on this kernel"
 		fi
 	done
 	# shellcheck disable=SC2086
@@ -212,8 +217,7 @@ if [ -x /ownbuf/kselftest/run_kselftest.sh ]; then
 fi
 
 # 4. the stress program again under fault injection, where the kernel has it
-if [ -d /sys/kernel/debug/failslab ] &&
-   [ -x /ownbuf/selftests/ownbuf_faults.sh ]; then
+if runs_here ownbuf_faults.sh && [ -x /ownbuf/selftests/ownbuf_faults.sh ]; then
 	ownbuf_item script ownbuf_faults.sh timeout -s KILL \
 		"$OWNBUF_TEST_TIMEOUT" sh /ownbuf/selftests/ownbuf_faults.sh
 fi
