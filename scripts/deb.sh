@@ -58,7 +58,7 @@ deb_dkms()
 	local kver=$1 kdir=$2 version
 
 	version=$(sed -n 's/^PACKAGE_VERSION="\(.*\)"$/\1/p' \
-		"$OWNBUF_TOP/dkms.conf")
+		"$TOP/dkms.conf")
 	if [ ! -d "/lib/modules/$kver" ]; then
 		mkdir -p "/lib/modules/$kver"
 		touch "/lib/modules/$kver/$DEB_MADE"
@@ -94,7 +94,7 @@ deb_purge()
 
 main()
 {
-	local dir=$OWNBUF_TOP/build/deb rc=0
+	local dir=$TOP/build/deb rc=0
 
 	[ $# -eq 0 ] || { usage_of "$0"; exit 2; }
 	log "building the packages (log: $dir/build.log)"

@@ -169,7 +169,7 @@ kunit_judge()
 
 main()
 {
-	local key bdir rc=0 log t0 threads a
+	local key bdir rc=0 reports=0 log t0 threads a
 	local -a args=() bargs=() rargs=()
 
 	while [ $# -gt 0 ]; do
@@ -257,7 +257,8 @@ main()
 	# nameless group: what it makes of a top-level KTAP header read twice.
 	# Then the kernel, untouched, runs once more.  A case that failed, a
 	# kernel report or a missing case is never run again.
-	if [ $rc -ne 0 ] && kunit_judge "${JSON%.json}.console" &&
+	kunit_judge "${JSON%.json}.console" || reports=1
+	if [ $rc -ne 0 ] && [ $reports -eq 0 ] &&
 	   python3 "$TOP/scripts/judge.py" kunit-passed "$JSON"; then
 		for a in json log console; do
 			mv -f "${JSON%.json}.$a" "${JSON%.json}.attempt1.$a"
@@ -269,8 +270,9 @@ main()
 		rc=0
 		kunit_py "$bdir" exec "${args[@]}" "${rargs[@]}" "$@" || rc=$?
 		log "kunit.py exec: exit status $rc"
+		kunit_judge "${JSON%.json}.console" || reports=1
 	fi
-	kunit_judge "${JSON%.json}.console" || rc=1
+	[ $reports -eq 0 ] || rc=1
 	return $rc
 }
 

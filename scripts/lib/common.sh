@@ -11,8 +11,7 @@
 
 set -euo pipefail
 
-OWNBUF_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-TOP=$OWNBUF_TOP
+TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 OWNBUF_CACHE=${OWNBUF_CACHE:-$HOME/.cache/ownbuf}
 OWNBUF_LOG_TAG=${OWNBUF_LOG_TAG:-$(basename "$0" .sh)}
 OWNBUF_JOBS=${OWNBUF_JOBS:-$(nproc)}
@@ -83,6 +82,6 @@ with_lock()
 }
 
 # shellcheck source=scripts/lib/kernel.sh
-. "$OWNBUF_TOP/scripts/lib/kernel.sh"
+. "$TOP/scripts/lib/kernel.sh"
 # shellcheck source=scripts/lib/guest.sh
-. "$OWNBUF_TOP/scripts/lib/guest.sh"
+. "$TOP/scripts/lib/guest.sh"

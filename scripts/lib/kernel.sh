@@ -47,7 +47,7 @@ _kernel_unpack()
 # and FRAGMENT, cached by source version and the fragments' sha256.
 kernel_built()
 {
-	local frags=("$OWNBUF_TOP/scripts/debug.config" "$2") key
+	local frags=("$TOP/scripts/debug.config" "$2") key
 
 	kernel_source
 	key=$(cat "${frags[@]}" - <<<"recipe=$KERNEL_RECIPE" | sha256sum | cut -c1-16)
@@ -209,8 +209,8 @@ kernel_get()
 	KSRC=${KSRC:-}
 	KNAME=$1
 	case $1 in
-	debug) kernel_built debug "$OWNBUF_TOP/scripts/kasan.config" ;;
-	kcsan) kernel_built kcsan "$OWNBUF_TOP/scripts/kcsan.config" ;;
+	debug) kernel_built debug "$TOP/scripts/kasan.config" ;;
+	kcsan) kernel_built kcsan "$TOP/scripts/kcsan.config" ;;
 	stock61) kernel_stock 6.1 ;;
 	stock612) kernel_stock 6.12 ;;
 	*) die "unknown kernel '$1' (one of: $KERNEL_NAMES)" ;;
@@ -227,7 +227,7 @@ copy_tree()
 		--exclude='*.ko' --exclude='*.mod' --exclude='*.mod.c' \
 		--exclude='.*.cmd' --exclude='*.a' --exclude=modules.order \
 		--exclude=Module.symvers --exclude=/tools/ownbuf \
-		--exclude=/tools/ownbuf-example "$OWNBUF_TOP/" "$1/"
+		--exclude=/tools/ownbuf-example "$TOP/" "$1/"
 }
 
 # build_warnings LOG - compiler, modpost and sparse diagnostics of a build.
