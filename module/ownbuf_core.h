@@ -187,19 +187,25 @@ struct ownbuf_block {
  * @rcu: the object returns to the pool after a grace period.
  * @dep_map: its borrows, as a lock for lockdep, of the class of the place
  *	that created it (see ownbuf.h).
+ *
+ * Every borrow reads @handle, @cells and @id and the state; an exclusive
+ * borrow writes the state and @mut.  The three are on lines of their own,
+ * so that a CPU taking and giving back the mut borrow costs one that reads
+ * the buffer one cache miss (the state), not three.
  */
 struct ownbuf {
-	atomic64_t state;
 	u64 handle;
+	struct ownbuf_cell __percpu *cells;
+	u64 id;
 	void *data;
 	size_t size;
-	struct ownbuf_cell __percpu *cells;
 	struct ownbuf_block *blocks;
-	struct ownbuf_slot mut;
+	gfp_t gfp;
+	/* Lines of their own: see above. */
+	atomic64_t state ____cacheline_aligned_in_smp;
 	atomic_t over_live;
 	unsigned long busy_at;
-	u64 id;
-	gfp_t gfp;
+	struct ownbuf_slot mut ____cacheline_aligned_in_smp;
 	struct ownbuf_who created;
 	struct ownbuf_who holder;
 	refcount_t users;
@@ -349,6 +355,8 @@ u64 ownbuf_give(struct ownbuf *b, u64 one);
 int ownbuf_take_excl(struct ownbuf *b, u64 commit, u64 *seen);
 int ownbuf_share_slow(struct ownbuf *b, u64 h, gfp_t gfp, unsigned long ip,
 		      struct ownbuf_slot **slotp, u64 *genp, u64 *seen);
+int ownbuf_share_redo(struct ownbuf *b, u64 h, struct ownbuf_slot *slot,
+		      u64 gen, unsigned long ip, u64 *seen);
 struct ownbuf *ownbuf_find(struct ownbuf_handle *hp, enum ownbuf_op op,
 			   unsigned long ip, u64 *hv, int *err);
 int ownbuf_handle_peek(struct ownbuf_handle *hp, enum ownbuf_op op,

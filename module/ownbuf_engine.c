@@ -18,24 +18,14 @@
  */
 
 #include <linux/atomic.h>
-#include <linux/err.h>
 #include <linux/export.h>
 #include <linux/hash.h>
-#include <linux/kcsan-checks.h>
 #include <linux/kernel.h>
-#include <linux/llist.h>
 #include <linux/mm.h>
-#include <linux/moduleparam.h>
-#include <linux/overflow.h>
 #include <linux/percpu.h>
 #include <linux/random.h>
 #include <linux/sched.h>
-#include <linux/sizes.h>
-#include <linux/slab.h>
-#include <linux/uio.h>
-#include <linux/vmalloc.h>
 #include <linux/wait_bit.h>
-#include <linux/workqueue.h>
 
 #include "ownbuf_compat.h"
 #include "ownbuf_core.h"
@@ -319,29 +309,18 @@ ownbuf_take_excl(struct ownbuf *b, u64 commit, u64 *seen)
 	}
 }
 
-/* A PENDING record given up; the buffer may have died meanwhile. */
-static noinline void ownbuf_share_give_up(struct ownbuf *b,
-					  struct ownbuf_slot *slot, u64 w)
-{
-	/* Nobody waits for it but spinning: the full way decides again. */
-	atomic64_set(&slot->word, w | OWNBUF_SLOT_FREE);
-	if (atomic64_read(&b->state) & OWNBUF_S_DEAD)
-		ownbuf_maybe_finish(b);
-}
-
 /* What ownbuf_share_try() did, when it did not take a borrow. */
 #define OWNBUF_TRY_NOT		1	/* nothing */
-#define OWNBUF_TRY_GIVE_UP	2	/* left a PENDING record to give up */
+#define OWNBUF_TRY_UNDECIDED	2	/* left a PENDING record to decide */
 
 /*
  * The common case of ownbuf_share() in few branches (each costs under
  * emulation about as much as an atomic) and no call: a free record in
  * this CPU's cell, a cell of which all records may be used (the usual
  * max_shared), nothing in the way.  Preemption is off.  Returns 0 having
- * taken it, OWNBUF_TRY_NOT having left no trace, or OWNBUF_TRY_GIVE_UP
+ * taken it, OWNBUF_TRY_NOT having left no trace, or OWNBUF_TRY_UNDECIDED
  * having left the record *@slotp PENDING with generation *@genp, for the
- * caller to give up (ownbuf_share_give_up()): then the full way decides
- * again.
+ * caller to decide (ownbuf_share_redo()).
  */
 static __always_inline int
 ownbuf_share_try(struct ownbuf *b, u64 h, unsigned long ip,
@@ -386,24 +365,27 @@ ownbuf_share_try(struct ownbuf *b, u64 h, unsigned long ip,
 	*slotp = slot;
 	*genp = gen;
 	if (unlikely(bad))
-		return OWNBUF_TRY_GIVE_UP;
+		return OWNBUF_TRY_UNDECIDED;
 	ownbuf_slot_note(slot, ip);
 	atomic64_set_release(&slot->word, gen | OWNBUF_SLOT_LIVE);
 	return 0;
 }
 
-/* ownbuf_share_try() that gives up a record itself: true if taken. */
-static __always_inline bool
+/*
+ * ownbuf_share_try() that decides a record itself: 0 if taken, -EBUSY
+ * (*@seen) if refused, -EAGAIN for the full way to decide.
+ */
+static __always_inline int
 ownbuf_share_fast(struct ownbuf *b, u64 h, unsigned long ip,
-		  struct ownbuf_slot **slotp, u64 *genp)
+		  struct ownbuf_slot **slotp, u64 *genp, u64 *seen)
 {
 	int r = ownbuf_share_try(b, h, ip, slotp, genp);
 
 	if (likely(!r))
-		return true;
-	if (r == OWNBUF_TRY_GIVE_UP)
-		ownbuf_share_give_up(b, *slotp, *genp);
-	return false;
+		return 0;
+	if (r == OWNBUF_TRY_UNDECIDED)
+		r = ownbuf_share_redo(b, h, *slotp, *genp, ip, seen);
+	return (!r || r == -EBUSY) ? r : -EAGAIN;
 }
 
 /*
@@ -417,22 +399,20 @@ static __always_inline int
 ownbuf_share(struct ownbuf *b, u64 h, gfp_t gfp, unsigned long ip,
 	     struct ownbuf_slot **slotp, u64 *genp, u64 *seen)
 {
-	bool ok;
+	int ret;
 
 	if (!gfpflags_allow_blocking(gfp)) {
-		ok = ownbuf_share_fast(b, h, ip, slotp, genp);
+		ret = ownbuf_share_fast(b, h, ip, slotp, genp, seen);
 	} else {
 		/* Held by a reference: the fast path wants this CPU's cell. */
 		preempt_disable();
-		ok = ownbuf_share_fast(b, h, ip, slotp, genp);
+		ret = ownbuf_share_fast(b, h, ip, slotp, genp, seen);
 		preempt_enable();
 	}
-	if (likely(ok))
-		return 0;
+	if (likely(ret != -EAGAIN))
+		return ret;
 	return ownbuf_share_slow(b, h, gfp, ip, slotp, genp, seen);
 }
-
-/* --- handles --- */
 
 /* --- borrows --- */
 
@@ -690,17 +670,6 @@ ownbuf_borrow_slow(u64 h, unsigned int flags, const struct ownbuf_ref_ops *ops,
  * RCU, which these end.
  */
 
-/* A shared record left PENDING by the fast path: give it up, then retry. */
-static noinline int
-ownbuf_borrow_give_up(struct ownbuf *b, struct ownbuf_slot *slot, u64 gen,
-		      u64 h, struct ownbuf_ref *ref, unsigned long ip)
-	__releases(RCU_SCHED)
-{
-	ownbuf_share_give_up(b, slot, gen);
-	rcu_read_unlock_sched();
-	return ownbuf_borrow_slow(h, OWNBUF_SHARED, NULL, ref, ip);
-}
-
 /* The fast mut attempt found @b dead: finish it, then the full way. */
 static noinline int
 ownbuf_borrow_finish(struct ownbuf *b, u64 h, struct ownbuf_ref *ref,
@@ -734,6 +703,32 @@ static __always_inline int ownbuf_borrow_publish(struct ownbuf_ref *ref,
 	if (trace_ownbuf_borrow_enabled())
 		return ownbuf_borrow_traced(ref, ip);
 	return 0;
+}
+
+/*
+ * A shared record the fast path left PENDING: decided, and a conflict
+ * refused, as the full way would (which decides the rest again).
+ */
+static noinline int
+ownbuf_borrow_decide(struct ownbuf *b, struct ownbuf_slot *slot, u64 gen,
+		     u64 h, struct ownbuf_ref *ref, unsigned long ip)
+	__releases(RCU_SCHED)
+{
+	int ret;
+	u64 seen;
+
+	ret = ownbuf_share_redo(b, h, slot, gen, ip, &seen);
+	if (!ret) {
+		ownbuf_ref_fill(ref, b, slot, gen, OWNBUF_SHARED);
+		return ownbuf_borrow_publish(ref, ip);
+	}
+	if (ret == -EBUSY) {
+		ownbuf_report_borrow(b, ret, seen, ip);
+		rcu_read_unlock_sched();
+		return ret;
+	}
+	rcu_read_unlock_sched();
+	return ownbuf_borrow_slow(h, OWNBUF_SHARED, NULL, ref, ip);
 }
 
 /*
@@ -818,9 +813,9 @@ int ownbuf_borrow_ops(struct ownbuf_handle h, unsigned int flags,
 		return ownbuf_borrow_mut_fast(b, h.val, ref, ip);
 	r = ownbuf_share_try(b, h.val, ip, &slot, &gen);
 	if (unlikely(r)) {
-		if (r == OWNBUF_TRY_GIVE_UP)
-			return ownbuf_borrow_give_up(b, slot, gen, h.val, ref,
-						     ip);
+		if (r == OWNBUF_TRY_UNDECIDED)
+			return ownbuf_borrow_decide(b, slot, gen, h.val, ref,
+						    ip);
 		rcu_read_unlock_sched();
 		/* Known by now: fewer registers kept for this. */
 		return ownbuf_borrow_slow(h.val, OWNBUF_SHARED, NULL, ref, ip);

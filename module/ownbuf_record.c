@@ -110,19 +110,15 @@ unsigned int ownbuf_count_shared(struct ownbuf *b)
 /* --- shared borrows the way that tells the cases apart --- */
 
 /*
- * Record a shared borrow of @b, which handle @h named, in @slot: it is
- * PENDING; make it LIVE or give it up.  Preemption is off.  Returns 0,
- * -ESTALE, -EBUSY (*@seen), or -EAGAIN if the exact count must decide.
+ * Decide a shared borrow of @b, which handle @h named, recorded PENDING in
+ * @slot, having read the state @s after the record: make it LIVE or give
+ * it up.  Preemption is off.  Returns 0, -ESTALE, -EBUSY (*@seen), or
+ * -EAGAIN if the exact count must decide.
  */
-static __always_inline int
-ownbuf_share_settle(struct ownbuf *b, u64 h, struct ownbuf_slot *slot, u64 gen,
-		    bool exact, unsigned long ip, u64 *seen)
+static int ownbuf_share_decide(struct ownbuf *b, u64 h,
+			       struct ownbuf_slot *slot, u64 gen, bool exact,
+			       unsigned long ip, u64 *seen, u64 s)
 {
-	s64 s;
-
-	ownbuf_window(OWNBUF_WIN_SHARED_UNDECIDED, b);
-	/* The cmpxchg that made the record PENDING was a full barrier. */
-	s = atomic64_read_acquire(&b->state);
 	for (;;) {
 		if (unlikely(s & OWNBUF_S_DEAD) ||
 		    unlikely(READ_ONCE(b->handle) != h))
@@ -153,6 +149,36 @@ ownbuf_share_settle(struct ownbuf *b, u64 h, struct ownbuf_slot *slot, u64 gen,
 stale:
 	atomic64_set(&slot->word, gen | OWNBUF_SLOT_FREE);
 	return -ESTALE;
+}
+
+/* ownbuf_share_decide() of a record just made PENDING. */
+static __always_inline int
+ownbuf_share_settle(struct ownbuf *b, u64 h, struct ownbuf_slot *slot, u64 gen,
+		    bool exact, unsigned long ip, u64 *seen)
+{
+	ownbuf_window(OWNBUF_WIN_SHARED_UNDECIDED, b);
+	/* The cmpxchg that made the record PENDING was a full barrier. */
+	return ownbuf_share_decide(b, h, slot, gen, exact, ip, seen,
+				   atomic64_read_acquire(&b->state));
+}
+
+/*
+ * A record that the fast path (ownbuf_share_try()) left PENDING, decided
+ * as the full way decides: an exclusive attempt deciding is waited out
+ * with this record, not with a second one taken from scratch.  Returns 0
+ * (taken), -EBUSY (*@seen: a conflict then), or -ESTALE or -EAGAIN, for
+ * which the full way decides again.  Unless taken, the record was given
+ * up, and the buffer finished if it died meanwhile.
+ */
+int ownbuf_share_redo(struct ownbuf *b, u64 h, struct ownbuf_slot *slot,
+		      u64 gen, unsigned long ip, u64 *seen)
+{
+	int ret = ownbuf_share_decide(b, h, slot, gen, false, ip, seen,
+				      atomic64_read_acquire(&b->state));
+
+	if (ret && (atomic64_read(&b->state) & OWNBUF_S_DEAD))
+		ownbuf_maybe_finish(b);
+	return ret;
 }
 
 /*

@@ -82,6 +82,7 @@ kernel_shared_tail_p999_load|tail: shared borrow + release p99.9, under load|its
 kernel_shared_tail_max_load|tail: shared borrow + release max, under load|its p50|-
 kernel_refcount_tail_p999_alone|floor: refcount_t pair p99.9, alone|its p50|-
 kernel_refcount_tail_p999_load|floor: refcount_t pair p99.9, under load|its p50|-
+kernel_shared_line_tail_p999_load|floor: refcount_t pair p99.9 on a counter CPU 1 changes too, under load|its p50|-
 user_tail_clock|tail: empty clock_gettime() pair, p50 (in every user tail time)|owner pwrite+pread 4 KiB p50, alone|-
 rw_4k_tail_p50_load|tail: owner pwrite+pread 4 KiB p50, under load|same, alone|-
 rw_4k_tail_p99_alone|tail: owner pwrite+pread 4 KiB p99, alone|its p50|-
@@ -298,7 +299,8 @@ tail_chart()
 		print x[2], c[2] >(dir "/" n[2] ".dat")
 	}'
 	for f in kernel_shared_alone kernel_shared_load kernel_refcount_alone \
-		 kernel_refcount_load user_rw_4k_alone user_rw_4k_load \
+		 kernel_refcount_load kernel_shared_line_load \
+		 user_rw_4k_alone user_rw_4k_load \
 		 user_memfd_rw_4k_alone user_memfd_rw_4k_load; do
 		[ -s "$dir/$f.dat" ] || return 1
 	done
@@ -316,7 +318,8 @@ set title "in-kernel, ktime_get_ns() around each (the clock included)"
 plot "$dir/kernel_shared_alone.dat" using 1:2 with linespoints pt 7 ps 0.4 lc rgb "#377eb8" title "shared borrow + release, alone", \\
      "$dir/kernel_shared_load.dat" using 1:2 with linespoints pt 7 ps 0.4 lc rgb "#e41a1c" title "shared borrow + release, under load", \\
      "$dir/kernel_refcount_alone.dat" using 1:2 with lines dt 2 lc rgb "#377eb8" title "refcount_t pair, alone", \\
-     "$dir/kernel_refcount_load.dat" using 1:2 with lines dt 2 lc rgb "#e41a1c" title "refcount_t pair, under load"
+     "$dir/kernel_refcount_load.dat" using 1:2 with lines dt 2 lc rgb "#e41a1c" title "refcount_t pair, under load", \\
+     "$dir/kernel_shared_line_load.dat" using 1:2 with lines dt 3 lc rgb "#4daf4a" title "refcount_t pair CPU 1 changes too, under load"
 set title "userspace, clock_gettime() around each (the clock included)"
 plot "$dir/user_rw_4k_alone.dat" using 1:2 with linespoints pt 7 ps 0.4 lc rgb "#377eb8" title "owner pwrite+pread 4 KiB, alone", \\
      "$dir/user_rw_4k_load.dat" using 1:2 with linespoints pt 7 ps 0.4 lc rgb "#e41a1c" title "owner pwrite+pread 4 KiB, under load", \\

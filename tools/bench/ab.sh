@@ -5,13 +5,15 @@
 # builds in one stock 6.12 guest, so that both sides share one boot, one
 # memory layout of the kernel and one load of the host.
 #
-# Usage: tools/bench/ab.sh [-i] [-r ROUNDS] REV|DIR...
+# Usage: tools/bench/ab.sh [-e] [-i] [-r ROUNDS] REV|DIR...
 #
 #   REV|DIR   git revisions of this tree, or source trees; each gets its
 #             ownbuf.ko built against the stock 6.12 headers, with the
 #             bench module of this checkout (tools/bench/ownbuf_bench.c)
 #   -r N      rounds (default 5): in each, every build is loaded in turn
-#             and the kernel pairs of the bench module run (extras=0)
+#             and the kernel pairs of the bench module run (extras=0,
+#             unless -e)
+#   -e        the extras too (extras=1): the tail and the curves
 #   -i        instruction counts: QEMU's -icount shift=0 makes each guest
 #             nanosecond one instruction, so the ratios are instruction
 #             ratios, the same on every run and host (one round is enough;
@@ -28,8 +30,10 @@
 OUT=$TOP/build/ab
 ROUNDS=5
 ICOUNT=0
-while getopts ir: opt; do
+EXTRAS=0
+while getopts eir: opt; do
 	case $opt in
+	e) EXTRAS=1 ;;
 	i) ICOUNT=1; ROUNDS=1 ;;
 	r) ROUNDS=$OPTARG ;;
 	*) usage_of "$0"; exit 2 ;;
@@ -69,7 +73,7 @@ for r in \$(seq $ROUNDS); do
 	for d in /ownbuf/ab/*; do
 		insmod \$d/ownbuf.ko || exit 1
 		dmesg -c >/dev/null
-		insmod \$d/ownbuf_bench.ko extras=0 || exit 1
+		insmod \$d/ownbuf_bench.ko extras=$EXTRAS || exit 1
 		dmesg | sed -n "s/^\[[ 0-9.]*\] metric=/\${d##*/} round=\$r metric=/p" >&3
 		rmmod ownbuf_bench && rmmod ownbuf || exit 1
 	done

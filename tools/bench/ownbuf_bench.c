@@ -21,9 +21,11 @@
  *    and a refcount_t pair (the floor), each timed on its own with
  *    ktime_get_ns() on CPU 0, alone and while a kthread on CPU 1 takes and
  *    releases shared and mut borrows of the same buffer and creates and
- *    drops another.  Printed as percentiles against the p50 of the same
- *    pass, and as histograms, "hist=<series> ns=<bucket's lower bound>
- *    count=<operations>", in quarter-octave buckets.
+ *    drops another; and a refcount_t pair on a counter that the kthread
+ *    also changes (the floor of anything that two CPUs write).  Printed
+ *    as percentiles against the p50 of the same pass, and as histograms,
+ *    "hist=<series> ns=<bucket's lower bound> count=<operations>", in
+ *    quarter-octave buckets.
  *  - the curves, each point against the first: handle lookup (of one
  *    buffer, and of each buffer alive in turn, with its floor: one word of
  *    as many objects in turn) and shared borrow + release with 1, 10^3
@@ -75,6 +77,7 @@ MODULE_PARM_DESC(max_shared, "ownbuf's max_shared (borrows taken until -EOVERFLO
  * struct ownbuf_bench_ctx - what the measured loops work on
  * @h: a live 4 KiB buffer.
  * @rc: the baseline's refcount, kept at 1 or more.
+ * @rc_shared: the same, which the tail's load changes too.
  * @count: the floor's stand-in for a per-CPU shared-borrow count.
  * @token: the floor's stand-in for a borrow token's state.
  * @n: operations per repetition.
@@ -90,6 +93,7 @@ MODULE_PARM_DESC(max_shared, "ownbuf's max_shared (borrows taken until -EOVERFLO
 struct ownbuf_bench_ctx {
 	struct ownbuf_handle h;
 	refcount_t rc;
+	refcount_t rc_shared ____cacheline_aligned;
 	atomic_long_t count ____cacheline_aligned;
 	atomic_t token ____cacheline_aligned;
 	unsigned int n;
@@ -755,6 +759,7 @@ enum {
 	OWNBUF_BENCH_T_CLOCK,		/* nothing: the clock's own cost */
 	OWNBUF_BENCH_T_SHARED,		/* shared borrow + release */
 	OWNBUF_BENCH_T_REFCOUNT,	/* the refcount_t pair: the floor */
+	OWNBUF_BENCH_T_SHARED_LINE,	/* the same, on a counter CPU 1 changes */
 	OWNBUF_BENCH_NR_T,
 };
 
@@ -828,6 +833,14 @@ static long ownbuf_bench_tail_run(void *arg)
 			pr_err("refcount hit zero\n");
 		ownbuf_bench_tail_add(tl, OWNBUF_BENCH_T_REFCOUNT, t1 - t0);
 
+		t0 = ktime_get_ns();
+		refcount_inc(&ctx->rc_shared);
+		ret = refcount_dec_and_test(&ctx->rc_shared);
+		t1 = ktime_get_ns();
+		if (ret)
+			pr_err("refcount hit zero\n");
+		ownbuf_bench_tail_add(tl, OWNBUF_BENCH_T_SHARED_LINE, t1 - t0);
+
 		/* Outside the timed parts, as any kworker would. */
 		if (!(i % 256))
 			cond_resched();
@@ -838,11 +851,13 @@ static long ownbuf_bench_tail_run(void *arg)
 /**
  * struct ownbuf_bench_load - the other CPU's work during the tail
  * @h: the measured buffer.
+ * @rc: the counter of the floor of sharing.
  * @rounds: loops done.
  * @mut: mut borrows granted.
  */
 struct ownbuf_bench_load {
 	struct ownbuf_handle h;
+	refcount_t *rc;
 	unsigned long rounds, mut;
 };
 
@@ -866,6 +881,10 @@ static int ownbuf_bench_load_thread(void *arg)
 				pr_err("load: release failed\n");
 			WRITE_ONCE(l->mut, l->mut + 1);
 		}
+		/* As often as the mut borrow changes the state word. */
+		refcount_inc(l->rc);
+		if (refcount_dec_and_test(l->rc))
+			pr_err("load: refcount hit zero\n");
 		if (ownbuf_create(64, GFP_KERNEL, &o))
 			pr_err("load: create failed\n");
 		else if (ownbuf_drop(&o))
@@ -988,7 +1007,7 @@ static struct task_struct *ownbuf_bench_load_start(struct ownbuf_bench_load *l)
 static int ownbuf_bench_tail(struct ownbuf_bench_ctx *ctx)
 {
 	struct ownbuf_bench_tail tl[2] = { };	/* alone, under load */
-	struct ownbuf_bench_load load = { .h = ctx->h };
+	struct ownbuf_bench_load load = { .h = ctx->h, .rc = &ctx->rc_shared };
 	struct ownbuf_bench_tail *a = &tl[0], *l = &tl[1];
 	unsigned long rounds, mut;
 	struct task_struct *task;
@@ -1057,6 +1076,9 @@ static int ownbuf_bench_tail(struct ownbuf_bench_ctx *ctx)
 	ownbuf_bench_pct_print("kernel_refcount_tail_p999_load",
 			       l->ns[OWNBUF_BENCH_T_REFCOUNT],
 			       l->got[OWNBUF_BENCH_T_REFCOUNT], 999);
+	ownbuf_bench_pct_print("kernel_shared_line_tail_p999_load",
+			       l->ns[OWNBUF_BENCH_T_SHARED_LINE],
+			       l->got[OWNBUF_BENCH_T_SHARED_LINE], 999);
 	ownbuf_bench_hist("kernel_shared_alone", a->ns[OWNBUF_BENCH_T_SHARED],
 			  a->got[OWNBUF_BENCH_T_SHARED]);
 	ownbuf_bench_hist("kernel_shared_load", l->ns[OWNBUF_BENCH_T_SHARED],
@@ -1067,6 +1089,9 @@ static int ownbuf_bench_tail(struct ownbuf_bench_ctx *ctx)
 	ownbuf_bench_hist("kernel_refcount_load",
 			  l->ns[OWNBUF_BENCH_T_REFCOUNT],
 			  l->got[OWNBUF_BENCH_T_REFCOUNT]);
+	ownbuf_bench_hist("kernel_shared_line_load",
+			  l->ns[OWNBUF_BENCH_T_SHARED_LINE],
+			  l->got[OWNBUF_BENCH_T_SHARED_LINE]);
 	pr_info("note: kernel tail: %u rounds per pass on CPU 0 of an empty clock pair, a shared borrow + release and a refcount_t pair, each timed with ktime_get_ns(); the empty pair (inside every time): p50 %llu ns, p99.9 %llu ns, max %llu ns alone, max %llu ns under load\n",
 		tail_samples,
 		ownbuf_bench_pct(a->ns[OWNBUF_BENCH_T_CLOCK],
@@ -1107,6 +1132,7 @@ static int __init ownbuf_bench_init(void)
 	if (!ctx || !t || !tb)
 		goto out;
 	refcount_set(&ctx->rc, 1);
+	refcount_set(&ctx->rc_shared, 1);
 	ret = ownbuf_create(4096, GFP_KERNEL, &ctx->h);
 	if (ret)
 		goto out;
