@@ -421,6 +421,12 @@ main()
 		shift 2
 	done
 	[ $# -eq 0 ] || { usage_of "$0"; exit 1; }
+	for k in $KERNELS; do
+		case " $KERNEL_NAMES " in
+		*" $k "*) ;;
+		*) die "unknown kernel '$k' (one of: $KERNEL_NAMES)" ;;
+		esac
+	done
 
 	mkdir -p "$BUILD"
 	exec 8>"$BUILD/.check.lock"
