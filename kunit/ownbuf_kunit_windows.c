@@ -696,6 +696,48 @@ static void ownbuf_win_hardirq_cap(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, st.shared_borrows, granted);
 }
 
+/* --- a shared borrow never waits for an exclusive attempt --- */
+
+static int obw_take_shared(struct obw *x)
+{
+	return ownbuf_borrow_shared(*x->h, x->ref[1]);
+}
+
+static void obw_inside_claim_agent(struct obw *x)
+{
+	/* Did the shared borrow finish while the attempt was undecided? */
+	x->flag = obw_run_agent(x, OBW_SPIN_MS);
+}
+
+/*
+ * A mut borrow that nothing refuses is stopped after it made itself
+ * visible (CLAIM), before it decided; meanwhile the agent takes a shared
+ * borrow.  The shared borrow is granted inside the window, without waiting
+ * for the attempt, and the attempt, going on, finds it and is refused.
+ */
+static void ownbuf_win_shared_beats_claim(struct kunit *test)
+{
+	struct obw *x = obw_new(test, OB_SIZE, OWNBUF_WIN_CLAIM,
+				obw_inside_claim_agent, obw_take_shared);
+	struct ob_counts before;
+	struct ownbuf_stat st;
+	int ret;
+
+	ob_snap(&before);
+	ret = ownbuf_borrow_mut(*x->h, x->ref[0]);
+	obw_join(x);
+	KUNIT_EXPECT_GE(test, obw_hits(x, OWNBUF_WIN_CLAIM), 1);
+	KUNIT_EXPECT_TRUE_MSG(test, x->flag,
+			      "the shared borrow waited for the attempt");
+	KUNIT_EXPECT_EQ(test, x->agent_ret, 0);
+	KUNIT_EXPECT_EQ(test, ret, -EBUSY);
+	OB_EXPECT_DELTAS(test, &before, 0, 0, 1, 0, 0, 0);
+	KUNIT_ASSERT_EQ(test, ownbuf_stat(*x->h, &st), 0);
+	KUNIT_EXPECT_EQ(test, st.shared_borrows, 1);
+	KUNIT_EXPECT_EQ(test, st.mut_borrows, 0);
+	KUNIT_EXPECT_EQ(test, ownbuf_release(x->ref[1]), 0);
+}
+
 /* --- a refused shared attempt is not a borrow (defect 16) --- */
 
 static void obw_inside_undecided(struct obw *x)
@@ -1044,6 +1086,7 @@ static struct kunit_case ownbuf_windows_cases[] = {
 	KUNIT_CASE(ownbuf_win_kernel_drop_never_waits),
 	KUNIT_CASE(ownbuf_win_hardirq_cap),
 	KUNIT_CASE(ownbuf_win_attempt_not_counted),
+	KUNIT_CASE(ownbuf_win_shared_beats_claim),
 	KUNIT_CASE(ownbuf_win_revoke_does_not_wait),
 	KUNIT_CASE(ownbuf_win_revoke_during_unsafe),
 	KUNIT_CASE(ownbuf_win_revoke_no_grace_period),

@@ -50,11 +50,15 @@
  * MUT: the mut borrow is out (its record is struct ownbuf.mut).
  * CLAIM: an exclusive attempt (mut borrow, owner write, drop, move, resize)
  *	is checking the shared borrows, with preemption off.  Nobody is
- *	refused because of it: a shared borrow waits the few instructions it
- *	lasts, reads go ahead, and the attempt gives way to a shared borrow
- *	it finds half-taken.  So an attempt that is refused is invisible.
- *	(In interrupt context or with interrupts off, where that wait could
- *	deadlock, a racing attempt is refused instead.)
+ *	refused because of it: a shared borrow that finds it sets YIELD and
+ *	goes ahead, reads go ahead, and the attempt gives way to a shared
+ *	borrow it finds half-taken.  So an attempt that is refused is
+ *	invisible.  Another exclusive attempt waits the few instructions it
+ *	lasts (in interrupt context or with interrupts off, where that wait
+ *	could deadlock, it is refused instead).
+ * YIELD: only with CLAIM: a shared borrow was taken while the attempt was
+ *	checking, which must not commit now (its cmpxchg fails, or it sees
+ *	YIELD) and looks again.  Cleared with CLAIM.
  * DEAD: dropped or revoked; final.  Nothing new is taken; what is in
  *	flight completes; the last access out frees the memory.
  * OVER: shared borrows are counted exactly (under the lock), because the
@@ -77,6 +81,7 @@
 #define OWNBUF_S_REVOKING	BIT_ULL(37)
 #define OWNBUF_S_FINISHED	BIT_ULL(38)
 #define OWNBUF_S_ENDING		BIT_ULL(39)
+#define OWNBUF_S_YIELD		BIT_ULL(40)
 #define OWNBUF_S_BUSY		(OWNBUF_S_READERS | OWNBUF_S_PINS | \
 				 OWNBUF_S_WRITER | OWNBUF_S_REVOKING)
 /* Not a state bit: "a shared borrow is out", in reports of a conflict. */

@@ -158,7 +158,7 @@ ownbuf_take_excl_try(struct ownbuf *b, u64 commit, bool named, u64 h,
 			atomic64_set(&b->mut.word, gen | OWNBUF_SLOT_FREE);
 	}
 	/* Leaves no trace: the full way decides again. */
-	s = atomic64_fetch_andnot(OWNBUF_S_CLAIM, &b->state);
+	s = atomic64_fetch_andnot(OWNBUF_S_CLAIM | OWNBUF_S_YIELD, &b->state);
 	/* Its finishing waited for CLAIM to go: the caller's. */
 	return (s & OWNBUF_S_DEAD) | 1;
 }
@@ -180,10 +180,11 @@ ownbuf_take_excl_fast(struct ownbuf *b, u64 commit, bool named, u64 h)
  * Take @b exclusively: @commit (MUT or WRITER) if nothing is lent out and
  * nothing is in flight.  CLAIM makes the attempt visible to shared
  * borrows being taken while the records are checked, with preemption off
- * so that it lasts a few instructions: they wait for it, and it gives way
- * to them (a record half-taken), so neither is refused because of the
- * other.  Like a PENDING record, CLAIM may be interrupted: where waiting
- * for either could deadlock (ownbuf_may_wait_pending()), the attempt
+ * so that it lasts a few instructions: one that finds it sets YIELD and is
+ * taken, and the attempt gives way to them (a record half-taken, or
+ * YIELD), so neither is refused because of the other.  Like a PENDING
+ * record, CLAIM may be interrupted: where waiting for another attempt's
+ * or a record could deadlock (ownbuf_may_wait_pending()), the attempt
  * that would wait is refused instead, a real conflict.  Returns 0,
  * -ESTALE, or -EBUSY with what conflicted in *@seen (OWNBUF_S_MUT or
  * OWNBUF_S_SHARED_SEEN if something is lent out).
@@ -275,6 +276,11 @@ ownbuf_take_excl(struct ownbuf *b, u64 commit, u64 *seen)
 								   -EBUSY;
 					break;
 				}
+				/* A shared borrow came meanwhile: give way. */
+				if (s & OWNBUF_S_YIELD) {
+					ret = -EAGAIN;
+					break;
+				}
 			} while (!atomic64_try_cmpxchg(&b->state, &s,
 						       (s & ~(OWNBUF_S_CLAIM |
 							      OWNBUF_S_OVER)) |
@@ -289,14 +295,15 @@ ownbuf_take_excl(struct ownbuf *b, u64 commit, u64 *seen)
 			}
 		}
 		/* Refused, or giving way: the attempt leaves no trace. */
-		s = atomic64_fetch_andnot(OWNBUF_S_CLAIM, &b->state) &
-		    ~OWNBUF_S_CLAIM;
+		s = atomic64_fetch_andnot(OWNBUF_S_CLAIM | OWNBUF_S_YIELD,
+					  &b->state) &
+		    ~(OWNBUF_S_CLAIM | OWNBUF_S_YIELD);
 		preempt_enable();
 		if (s & OWNBUF_S_DEAD) {
 			ownbuf_finish_dead(b);
 			return -ESTALE;
 		}
-		if (ret) {
+		if (ret && ret != -EAGAIN) {
 			*seen = s | (sc.live ? OWNBUF_S_SHARED_SEEN : 0);
 			return ret;
 		}

@@ -70,7 +70,7 @@ void ownbuf_scan(struct ownbuf *b, bool blocks, struct ownbuf_scan *sc)
 }
 
 /*
- * May the caller wait for a PENDING record or a CLAIM?  Either lasts a few
+ * May the caller wait for a PENDING record or another CLAIM?  Either lasts a few
  * instructions that run with preemption off but interrupts on, so an
  * interrupt may stop them: whoever waits must not be such an interrupt
  * (or a softirq it runs on its way out) of that CPU, nor hold anything one
@@ -134,14 +134,14 @@ static int ownbuf_share_decide(struct ownbuf *b, u64 h,
 		}
 		if (likely(!(s & OWNBUF_S_CLAIM)))
 			break;
-		/* An exclusive attempt is deciding: it gives way or wins. */
-		if (!ownbuf_may_wait_pending()) {
-			*seen = s;
-			atomic64_set(&slot->word, gen | OWNBUF_SLOT_FREE);
-			return -EBUSY;
-		}
-		cpu_relax();
-		s = atomic64_read_acquire(&b->state);
+		/*
+		 * An exclusive attempt is deciding: rather than wait for it,
+		 * stop it committing (it looks again, and finds this record).
+		 * A failed cmpxchg read the state again: decide again.
+		 */
+		if ((s & OWNBUF_S_YIELD) ||
+		    atomic64_try_cmpxchg(&b->state, &s, s | OWNBUF_S_YIELD))
+			break;
 	}
 	ownbuf_slot_note(slot, ip);
 	atomic64_set_release(&slot->word, gen | OWNBUF_SLOT_LIVE);
@@ -164,8 +164,8 @@ ownbuf_share_settle(struct ownbuf *b, u64 h, struct ownbuf_slot *slot, u64 gen,
 
 /*
  * A record that the fast path (ownbuf_share_try()) left PENDING, decided
- * as the full way decides: an exclusive attempt deciding is waited out
- * with this record, not with a second one taken from scratch.  Returns 0
+ * as the full way decides (an exclusive attempt deciding is made to give
+ * way), not with a second record taken from scratch.  Returns 0
  * (taken), -EBUSY (*@seen: a conflict then), or -ESTALE or -EAGAIN, for
  * which the full way decides again.  Unless taken, the record was given
  * up, and the buffer finished if it died meanwhile.
