@@ -254,10 +254,11 @@ ownbuf_take_excl(struct ownbuf *b, u64 commit, u64 *seen)
 		ownbuf_window(OWNBUF_WIN_CLAIM, b);
 		/*
 		 * The cmpxchg above is a full barrier before these reads.
-		 * While CLAIM is set no shared borrow can be granted: what
-		 * the records say now stays true or gets better, so if
-		 * none is out, an access in flight below is not one of a
-		 * borrow (a data_race, not a dangling_borrow).
+		 * While CLAIM is set a shared borrow is granted only with
+		 * YIELD, which stops the commit below: what the records say
+		 * now stays true or gets better, so if none is out and no
+		 * YIELD, an access in flight below is not one of a borrow
+		 * (a data_race, not a dangling_borrow).
 		 */
 		ownbuf_scan(b, true, &sc);
 		ret = sc.live ? -EBUSY : 0;
@@ -271,14 +272,14 @@ ownbuf_take_excl(struct ownbuf *b, u64 commit, u64 *seen)
 			}
 			s = atomic64_read(&b->state);
 			do {
+				/* Before BUSY: a shared borrow came, then its accesses. */
+				if (s & OWNBUF_S_YIELD) {
+					ret = -EAGAIN;
+					break;
+				}
 				if (s & (OWNBUF_S_DEAD | OWNBUF_S_BUSY)) {
 					ret = (s & OWNBUF_S_DEAD) ? -ESTALE :
 								   -EBUSY;
-					break;
-				}
-				/* A shared borrow came meanwhile: give way. */
-				if (s & OWNBUF_S_YIELD) {
-					ret = -EAGAIN;
 					break;
 				}
 			} while (!atomic64_try_cmpxchg(&b->state, &s,
@@ -712,10 +713,7 @@ static __always_inline int ownbuf_borrow_publish(struct ownbuf_ref *ref,
 	return 0;
 }
 
-/*
- * A shared record the fast path left PENDING: decided, and a conflict
- * refused, as the full way would (which decides the rest again).
- */
+/* A record the fast path left PENDING: decided as the full way would. */
 static noinline int
 ownbuf_borrow_decide(struct ownbuf *b, struct ownbuf_slot *slot, u64 gen,
 		     u64 h, struct ownbuf_ref *ref, unsigned long ip)
