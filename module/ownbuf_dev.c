@@ -496,24 +496,29 @@ static long ownbuf_ioctl_resize(struct ownbuf_file *f, u64 __user *uarg)
 static long ownbuf_ioctl_info(struct ownbuf_file *f,
 			      struct ownbuf_info __user *uarg)
 {
-	struct ownbuf_info info = {
-		.id = f->id,
-		.role = f->role,
-	};
-	struct ownbuf_stat st;
+	struct ownbuf_stat st = { };
+	u32 state;
 
 	if (!uarg)
 		return ownbuf_null_user(f);
 	/* One snapshot: a LIVE state comes with the size it had then. */
-	info.state = ownbuf_file_info(f, &st);
-	if (info.state == OWNBUF_STATE_LIVE) {
-		info.size = st.size;
-		info.shared_borrows = st.shared_borrows;
-		info.mut_borrows = st.mut_borrows;
-	}
-	if (copy_to_user(uarg, &info, sizeof(info)))
+	state = ownbuf_file_info(f, &st);
+	if (state != OWNBUF_STATE_LIVE)
+		st = (struct ownbuf_stat){ };
+	/* Six stores in one user access: no copy loop for 32 bytes. */
+	if (!user_write_access_begin(uarg, sizeof(*uarg)))
 		return -EFAULT;
+	unsafe_put_user(st.size, &uarg->size, efault);
+	unsafe_put_user(f->id, &uarg->id, efault);
+	unsafe_put_user(f->role, &uarg->role, efault);
+	unsafe_put_user(state, &uarg->state, efault);
+	unsafe_put_user(st.shared_borrows, &uarg->shared_borrows, efault);
+	unsafe_put_user(st.mut_borrows, &uarg->mut_borrows, efault);
+	user_write_access_end();
 	return 0;
+efault:
+	user_write_access_end();
+	return -EFAULT;
 }
 
 static long ownbuf_ioctl(struct file *file, unsigned int cmd,
