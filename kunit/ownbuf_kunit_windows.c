@@ -703,12 +703,6 @@ static int obw_take_shared(struct obw *x)
 	return ownbuf_borrow_shared(*x->h, x->ref[1]);
 }
 
-static void obw_inside_claim_agent(struct obw *x)
-{
-	/* Did the shared borrow finish while the attempt was undecided? */
-	x->flag = obw_run_agent(x, OBW_SPIN_MS);
-}
-
 /*
  * A mut borrow that nothing refuses is stopped after it made itself
  * visible (CLAIM), before it decided; meanwhile the agent takes a shared
@@ -718,7 +712,7 @@ static void obw_inside_claim_agent(struct obw *x)
 static void ownbuf_win_shared_beats_claim(struct kunit *test)
 {
 	struct obw *x = obw_new(test, OB_SIZE, OWNBUF_WIN_CLAIM,
-				obw_inside_claim_agent, obw_take_shared);
+				obw_inside_run_agent, obw_take_shared);
 	struct ob_counts before;
 	struct ownbuf_stat st;
 	int ret;
