@@ -496,7 +496,7 @@ static long ownbuf_ioctl_resize(struct ownbuf_file *f, u64 __user *uarg)
 static long ownbuf_ioctl_info(struct ownbuf_file *f,
 			      struct ownbuf_info __user *uarg)
 {
-	struct ownbuf_stat st = { };
+	struct ownbuf_stat st;
 	u32 state;
 
 	if (!uarg)

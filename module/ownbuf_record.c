@@ -70,8 +70,8 @@ void ownbuf_scan(struct ownbuf *b, bool blocks, struct ownbuf_scan *sc)
 }
 
 /*
- * May the caller wait for a PENDING record or another CLAIM?  Either lasts a few
- * instructions that run with preemption off but interrupts on, so an
+ * May the caller wait for a PENDING record or another CLAIM?  Either lasts
+ * a few instructions that run with preemption off but interrupts on, so an
  * interrupt may stop them: whoever waits must not be such an interrupt
  * (or a softirq it runs on its way out) of that CPU, nor hold anything one
  * may want on another CPU (an irq- or bh-safe lock is held with interrupts
@@ -111,14 +111,16 @@ unsigned int ownbuf_count_shared(struct ownbuf *b)
 
 /*
  * Decide a shared borrow of @b, which handle @h named, recorded PENDING in
- * @slot, having read the state @s after the record: make it LIVE or give
- * it up.  Preemption is off.  Returns 0, -ESTALE, -EBUSY (*@seen), or
- * -EAGAIN if the exact count must decide.
+ * @slot: make it LIVE or give it up.  Preemption is off.  Returns 0,
+ * -ESTALE, -EBUSY (*@seen), or -EAGAIN if the exact count must decide.
  */
 static int ownbuf_share_decide(struct ownbuf *b, u64 h,
 			       struct ownbuf_slot *slot, u64 gen, bool exact,
-			       unsigned long ip, u64 *seen, u64 s)
+			       unsigned long ip, u64 *seen)
 {
+	/* The cmpxchg that made the record PENDING was a full barrier. */
+	u64 s = atomic64_read_acquire(&b->state);
+
 	for (;;) {
 		if (unlikely(s & OWNBUF_S_DEAD) ||
 		    unlikely(READ_ONCE(b->handle) != h))
@@ -157,9 +159,7 @@ ownbuf_share_settle(struct ownbuf *b, u64 h, struct ownbuf_slot *slot, u64 gen,
 		    bool exact, unsigned long ip, u64 *seen)
 {
 	ownbuf_window(OWNBUF_WIN_SHARED_UNDECIDED, b);
-	/* The cmpxchg that made the record PENDING was a full barrier. */
-	return ownbuf_share_decide(b, h, slot, gen, exact, ip, seen,
-				   atomic64_read_acquire(&b->state));
+	return ownbuf_share_decide(b, h, slot, gen, exact, ip, seen);
 }
 
 /*
@@ -173,8 +173,7 @@ ownbuf_share_settle(struct ownbuf *b, u64 h, struct ownbuf_slot *slot, u64 gen,
 int ownbuf_share_redo(struct ownbuf *b, u64 h, struct ownbuf_slot *slot,
 		      u64 gen, unsigned long ip, u64 *seen)
 {
-	int ret = ownbuf_share_decide(b, h, slot, gen, false, ip, seen,
-				      atomic64_read_acquire(&b->state));
+	int ret = ownbuf_share_decide(b, h, slot, gen, false, ip, seen);
 
 	if (ret && (atomic64_read(&b->state) & OWNBUF_S_DEAD))
 		ownbuf_maybe_finish(b);

@@ -855,14 +855,12 @@ static long ownbuf_bench_tail_run(void *arg)
 
 /**
  * struct ownbuf_bench_load - the other CPU's work during the tail
- * @h: the measured buffer.
- * @rc: the counter of the floor of sharing.
+ * @ctx: the measured buffer (@ctx->h) and the floor's shared counter.
  * @rounds: loops done.
  * @mut: mut borrows granted.
  */
 struct ownbuf_bench_load {
-	struct ownbuf_handle h;
-	refcount_t *rc;
+	struct ownbuf_bench_ctx *ctx;
 	unsigned long rounds, mut;
 };
 
@@ -876,20 +874,22 @@ struct ownbuf_bench_load {
 static int ownbuf_bench_load_thread(void *arg)
 {
 	struct ownbuf_bench_load *l = arg;
+	struct ownbuf_bench_ctx *ctx = l->ctx;
 	struct ownbuf_ref ref = { };
 	struct ownbuf_handle o;
 
 	while (!kthread_should_stop()) {
-		if (!ownbuf_borrow_shared(l->h, &ref) && ownbuf_release(&ref))
+		if (!ownbuf_borrow_shared(ctx->h, &ref) &&
+		    ownbuf_release(&ref))
 			pr_err("load: release failed\n");
-		if (!ownbuf_borrow_mut(l->h, &ref)) {
+		if (!ownbuf_borrow_mut(ctx->h, &ref)) {
 			if (ownbuf_release(&ref))
 				pr_err("load: release failed\n");
 			WRITE_ONCE(l->mut, l->mut + 1);
 		}
 		/* As often as the mut borrow changes the state word. */
-		refcount_inc(l->rc);
-		if (refcount_dec_and_test(l->rc))
+		refcount_inc(&ctx->rc_shared);
+		if (refcount_dec_and_test(&ctx->rc_shared))
 			pr_err("load: refcount hit zero\n");
 		if (ownbuf_create(64, GFP_KERNEL, &o))
 			pr_err("load: create failed\n");
@@ -1013,7 +1013,7 @@ static struct task_struct *ownbuf_bench_load_start(struct ownbuf_bench_load *l)
 static int ownbuf_bench_tail(struct ownbuf_bench_ctx *ctx)
 {
 	struct ownbuf_bench_tail tl[2] = { };	/* alone, under load */
-	struct ownbuf_bench_load load = { .h = ctx->h, .rc = &ctx->rc_shared };
+	struct ownbuf_bench_load load = { .ctx = ctx };
 	struct ownbuf_bench_tail *a = &tl[0], *l = &tl[1];
 	unsigned long rounds, mut;
 	struct task_struct *task;
